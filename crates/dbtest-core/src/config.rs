@@ -1,0 +1,197 @@
+//! `[tool.dbtest]` in pyproject.toml and the command-line flags, merged with flags winning.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// The settings of `dbtest unit`. The same struct reads `[tool.dbtest]` and the flags the
+/// CLI passed, so a key means one thing in both places. `None` means "not set here".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitConfig {
+    pub paths: Option<Vec<String>>,
+    pub pattern: Option<String>,
+    #[serde(rename = "match")]
+    pub match_: Option<Vec<String>>,
+    pub tags: Option<String>,
+    pub jobs: Option<u32>,
+    pub timeout: Option<f64>,
+    pub exitfirst: Option<bool>,
+    pub maxfail: Option<u32>,
+    #[serde(alias = "last-failed")]
+    pub last_failed: Option<bool>,
+    pub retries: Option<u32>,
+    #[serde(alias = "random-order")]
+    pub random_order: Option<bool>,
+    pub seed: Option<u64>,
+    pub verbosity: Option<i8>,
+    pub color: Option<ColorChoice>,
+    pub durations: Option<u32>,
+    pub json: Option<String>,
+    #[serde(alias = "junit-xml")]
+    pub junit_xml: Option<String>,
+    pub markdown: Option<String>,
+    #[serde(alias = "inconclusive-ok")]
+    pub inconclusive_ok: Option<bool>,
+    /// Command-line only: list the test ids and stop.
+    #[serde(alias = "collect-only")]
+    pub collect_only: Option<bool>,
+}
+
+/// The part of pyproject.toml dbtest reads.
+#[derive(Debug, Default, Deserialize)]
+struct PyProject {
+    tool: Option<Tool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Tool {
+    dbtest: Option<UnitConfig>,
+}
+
+pub const DEFAULT_PATTERN: &str = "test_*.py";
+pub const DEFAULT_JOBS: u32 = 32;
+
+impl UnitConfig {
+    /// `[tool.dbtest]` of the pyproject.toml at `path`; `Ok(None)` when it has no such table.
+    pub fn from_pyproject(path: &Path) -> Result<Option<UnitConfig>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let doc: PyProject = toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: format!(
+                "invalid [tool.dbtest] settings: {}",
+                e.to_string().trim_end()
+            ),
+        })?;
+        Ok(doc.tool.and_then(|t| t.dbtest))
+    }
+
+    /// Flags as JSON (the CLI's encoding); keys are those of `[tool.dbtest]`.
+    pub fn from_flags_json(json: &str) -> Result<UnitConfig> {
+        serde_json::from_str(json).map_err(|e| Error::Usage(format!("invalid option: {e}")))
+    }
+
+    /// `self` (the flags) over `file` (pyproject.toml).
+    pub fn over(self, file: UnitConfig) -> UnitConfig {
+        macro_rules! pick {
+            ($($f:ident),*) => { UnitConfig { $($f: self.$f.or(file.$f)),* } };
+        }
+        pick!(
+            paths, pattern, match_, tags, jobs, timeout, exitfirst, maxfail, last_failed, retries,
+            random_order, seed, verbosity, color, durations, json, junit_xml, markdown,
+            inconclusive_ok, collect_only
+        )
+    }
+
+    /// Checks values that the types alone allow but that make no sense.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |key: &str, why: &str| Err(Error::Usage(format!("{origin}: `{key}` {why}")));
+        if self.jobs == Some(0) {
+            return bad("jobs", "must be at least 1");
+        }
+        if let Some(t) = self.timeout {
+            if !(t.is_finite() && t > 0.0) {
+                return bad("timeout", "must be a positive number of seconds");
+            }
+        }
+        if self.maxfail == Some(0) {
+            return bad("maxfail", "must be at least 1 (leave it out to never stop early)");
+        }
+        if let Some(p) = &self.pattern {
+            if p.trim().is_empty() {
+                return bad("pattern", "must not be empty (the default is test_*.py)");
+            }
+        }
+        Ok(())
+    }
+
+    /// How many failing tests stop the run, if any.
+    pub fn stop_after(&self) -> Option<u32> {
+        match (self.exitfirst, self.maxfail) {
+            (Some(true), _) => Some(1),
+            (_, m) => m,
+        }
+    }
+}
+
+/// Where the project's configuration lives: the first pyproject.toml with a `[tool.dbtest]`
+/// table in `start` or a parent; ids and relative paths are relative to its folder.
+pub fn find_project(start: &Path) -> Result<(PathBuf, Option<(PathBuf, UnitConfig)>)> {
+    for dir in start.ancestors() {
+        let candidate = dir.join("pyproject.toml");
+        if candidate.is_file() {
+            if let Some(cfg) = UnitConfig::from_pyproject(&candidate)? {
+                cfg.validate(&format!("{} [tool.dbtest]", candidate.display()))?;
+                return Ok((dir.to_path_buf(), Some((candidate, cfg))));
+            }
+        }
+    }
+    Ok((start.to_path_buf(), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("pyproject.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn reads_tool_table_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "[project]\nname='x'\n[tool.dbtest]\npaths=['t']\njobs=4\njunit-xml='j.xml'\n");
+        let (root, found) = find_project(&dir.path().join("sub")).unwrap();
+        assert_eq!(root, dir.path());
+        let (_, file) = found.unwrap();
+        assert_eq!(file.jobs, Some(4));
+        assert_eq!(file.junit_xml.as_deref(), Some("j.xml"));
+        let flags = UnitConfig::from_flags_json(r#"{"jobs": 2, "match": ["*a*"]}"#).unwrap();
+        let merged = flags.over(file);
+        assert_eq!(merged.jobs, Some(2));
+        assert_eq!(merged.paths, Some(vec!["t".to_string()]));
+        assert_eq!(merged.match_, Some(vec!["*a*".to_string()]));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "[tool.dbtest]\njbos = 3\n");
+        let err = UnitConfig::from_pyproject(&p).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("jbos"), "{msg}");
+        assert!(msg.contains("pyproject.toml"), "{msg}");
+        assert_eq!(err.exit_code(), 4);
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "[tool.dbtest]\njobs = 0\n");
+        let msg = find_project(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("`jobs` must be at least 1"), "{msg}");
+        write(dir.path(), "[tool.dbtest]\njobs = 'many'\n");
+        let msg = find_project(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("jobs"), "{msg}");
+    }
+
+    #[test]
+    fn exitfirst_means_stop_after_one() {
+        let c = UnitConfig { exitfirst: Some(true), maxfail: Some(5), ..Default::default() };
+        assert_eq!(c.stop_after(), Some(1));
+    }
+}

@@ -1,0 +1,13 @@
+//! The dbtest model: what a test is, how it ended, what a run reports, and the
+//! configuration users write. Nothing here knows about Python or about how tests run.
+
+pub mod config;
+pub mod error;
+pub mod model;
+
+pub use config::{ColorChoice, UnitConfig};
+pub use error::{Error, Result};
+pub use model::{
+    exit_code, Event, ExitCode, Outcome, RawOutcome, RawResult, Report, Summary, TestCase, TestResult,
+    Xfail, REPORT_SCHEMA,
+};

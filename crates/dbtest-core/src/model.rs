@@ -1,0 +1,452 @@
+//! Tests, outcomes, results and the `dbtest.report/1` document (DESIGN §4).
+
+use serde::{Deserialize, Serialize};
+
+pub const REPORT_SCHEMA: &str = "dbtest.report/1";
+
+/// How a test ended, as users and reports see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+    Xfailed,
+    Xpassed,
+    Timeout,
+    Crashed,
+    Inconclusive,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 9] = [
+        Outcome::Passed,
+        Outcome::Failed,
+        Outcome::Error,
+        Outcome::Skipped,
+        Outcome::Xfailed,
+        Outcome::Xpassed,
+        Outcome::Timeout,
+        Outcome::Crashed,
+        Outcome::Inconclusive,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Error => "error",
+            Outcome::Skipped => "skipped",
+            Outcome::Xfailed => "xfailed",
+            Outcome::Xpassed => "xpassed",
+            Outcome::Timeout => "timeout",
+            Outcome::Crashed => "crashed",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// Outcomes that make the run fail (exit code 1). A strict xpass is recorded as
+    /// `failed`, so a plain `xpassed` does not fail the run (as in pytest).
+    pub fn fails_run(self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed
+                | Outcome::Error
+                | Outcome::Timeout
+                | Outcome::Crashed
+                | Outcome::Inconclusive
+        )
+    }
+
+    /// Outcomes the closing `N passed, N failed, N skipped` line counts as failed:
+    /// every outcome but passes, skips and xfails (DESIGN §4).
+    pub fn counts_as_failed(self) -> bool {
+        !matches!(self, Outcome::Passed | Outcome::Skipped | Outcome::Xfailed)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Xfail {
+    pub reason: Option<String>,
+    pub strict: bool,
+}
+
+/// A collected test: everything known about it before it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestCase {
+    /// `relative/path.py::Suite::name[param-id]`
+    pub id: String,
+    pub file: String,
+    pub line: u32,
+    pub name: String,
+    pub suite: Option<String>,
+    pub params: Option<String>,
+    pub tags: Vec<String>,
+    /// Reason when the test is marked skipped; it then never runs.
+    pub skip: Option<String>,
+    pub xfail: Option<Xfail>,
+    /// Per-test timeout from `@dbtest.timeout`, in seconds; wins over `--timeout`.
+    pub timeout_s: Option<f64>,
+    pub is_async: bool,
+    /// May overlap with the neighbouring concurrent tests of its file.
+    pub concurrent: bool,
+    /// The engine's handle for this test (opaque to everything but the engine).
+    pub key: u64,
+}
+
+/// How a test attempt ended, as the engine that ran it saw it (before xfail marks apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawOutcome {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+    Timeout,
+    Crashed,
+}
+
+/// What one attempt at running a test produced.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RawResult {
+    pub outcome: Option<RawOutcome>,
+    pub duration_s: f64,
+    pub message: Option<String>,
+    pub traceback: Option<String>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl RawResult {
+    pub fn new(outcome: RawOutcome, message: impl Into<Option<String>>) -> Self {
+        RawResult { outcome: Some(outcome), message: message.into(), ..Default::default() }
+    }
+
+    pub fn raw_outcome(&self) -> RawOutcome {
+        self.outcome.unwrap_or(RawOutcome::Error)
+    }
+}
+
+/// One entry of the report's `tests` array; the field set and order are the contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    pub id: String,
+    pub file: String,
+    pub line: u32,
+    pub name: String,
+    pub suite: Option<String>,
+    pub params: Option<String>,
+    pub tags: Vec<String>,
+    pub outcome: Outcome,
+    pub duration_s: f64,
+    pub attempts: u32,
+    pub message: Option<String>,
+    pub traceback: Option<String>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl TestResult {
+    /// The final result of `case` from its last attempt, with xfail marks applied.
+    pub fn from_attempt(case: &TestCase, raw: RawResult, attempts: u32) -> Self {
+        let raw_outcome = raw.raw_outcome();
+        let mut message = raw.message;
+        let outcome = match (raw_outcome, &case.xfail) {
+            (RawOutcome::Failed, Some(_)) => Outcome::Xfailed,
+            (RawOutcome::Passed, Some(x)) if x.strict => {
+                message = Some(format!(
+                    "[XPASS(strict)] {}",
+                    x.reason.as_deref().unwrap_or("expected to fail")
+                ));
+                Outcome::Failed
+            }
+            (RawOutcome::Passed, Some(_)) => Outcome::Xpassed,
+            (RawOutcome::Passed, None) => Outcome::Passed,
+            (RawOutcome::Failed, None) => Outcome::Failed,
+            (RawOutcome::Error, _) => Outcome::Error,
+            (RawOutcome::Skipped, _) => Outcome::Skipped,
+            (RawOutcome::Timeout, _) => Outcome::Timeout,
+            (RawOutcome::Crashed, _) => Outcome::Crashed,
+        };
+        if outcome == Outcome::Xfailed || outcome == Outcome::Xpassed {
+            if let Some(reason) = case.xfail.as_ref().and_then(|x| x.reason.clone()) {
+                message = Some(match message {
+                    Some(m) if outcome == Outcome::Xfailed => format!("{reason}: {m}"),
+                    _ => reason,
+                });
+            }
+        }
+        TestResult {
+            id: case.id.clone(),
+            file: case.file.clone(),
+            line: case.line,
+            name: case.name.clone(),
+            suite: case.suite.clone(),
+            params: case.params.clone(),
+            tags: case.tags.clone(),
+            outcome,
+            duration_s: raw.duration_s,
+            attempts,
+            message,
+            traceback: raw.traceback,
+            stdout: raw.stdout,
+            stderr: raw.stderr,
+        }
+    }
+
+    /// A test that never ran because it is marked skip.
+    pub fn skipped(case: &TestCase, reason: &str) -> Self {
+        let raw = RawResult::new(RawOutcome::Skipped, Some(reason.to_string()));
+        let mut result = TestResult::from_attempt(case, raw, 0);
+        result.outcome = Outcome::Skipped;
+        result
+    }
+
+    /// A file that could not be imported or collected: one `error` entry whose id is the path.
+    pub fn file_error(file: &str, message: String, traceback: Option<String>) -> Self {
+        TestResult {
+            id: file.to_string(),
+            file: file.to_string(),
+            line: 0,
+            name: file.rsplit('/').next().unwrap_or(file).to_string(),
+            suite: None,
+            params: None,
+            tags: Vec::new(),
+            outcome: Outcome::Error,
+            duration_s: 0.0,
+            attempts: 1,
+            message: Some(message),
+            traceback,
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    /// Passed, but only after at least one failed attempt.
+    pub fn is_flaky(&self) -> bool {
+        self.outcome == Outcome::Passed && self.attempts > 1
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub total: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub error: u64,
+    pub skipped: u64,
+    pub xfailed: u64,
+    pub xpassed: u64,
+    pub timeout: u64,
+    pub crashed: u64,
+    pub inconclusive: u64,
+    pub flaky: u64,
+}
+
+impl Summary {
+    pub fn from_results<'a>(results: impl IntoIterator<Item = &'a TestResult>) -> Self {
+        let mut s = Summary::default();
+        for r in results {
+            s.add(r);
+        }
+        s
+    }
+
+    pub fn add(&mut self, r: &TestResult) {
+        self.total += 1;
+        *self.count_mut(r.outcome) += 1;
+        if r.is_flaky() {
+            self.flaky += 1;
+        }
+    }
+
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        match outcome {
+            Outcome::Passed => self.passed,
+            Outcome::Failed => self.failed,
+            Outcome::Error => self.error,
+            Outcome::Skipped => self.skipped,
+            Outcome::Xfailed => self.xfailed,
+            Outcome::Xpassed => self.xpassed,
+            Outcome::Timeout => self.timeout,
+            Outcome::Crashed => self.crashed,
+            Outcome::Inconclusive => self.inconclusive,
+        }
+    }
+
+    fn count_mut(&mut self, outcome: Outcome) -> &mut u64 {
+        match outcome {
+            Outcome::Passed => &mut self.passed,
+            Outcome::Failed => &mut self.failed,
+            Outcome::Error => &mut self.error,
+            Outcome::Skipped => &mut self.skipped,
+            Outcome::Xfailed => &mut self.xfailed,
+            Outcome::Xpassed => &mut self.xpassed,
+            Outcome::Timeout => &mut self.timeout,
+            Outcome::Crashed => &mut self.crashed,
+            Outcome::Inconclusive => &mut self.inconclusive,
+        }
+    }
+
+    /// Every outcome that makes the run fail.
+    pub fn failing(&self) -> u64 {
+        Outcome::ALL.iter().filter(|o| o.fails_run()).map(|o| self.count(*o)).sum()
+    }
+
+    /// The closing line, `N passed, N failed, N skipped` (DESIGN §4).
+    pub fn closing_line(&self) -> String {
+        let failed: u64 = Outcome::ALL
+            .iter()
+            .filter(|o| o.counts_as_failed())
+            .map(|o| self.count(*o))
+            .sum();
+        format!("{} passed, {} failed, {} skipped", self.passed, failed, self.skipped)
+    }
+}
+
+/// The `dbtest.report/1` document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub command: String,
+    pub started_at: String,
+    pub duration_s: f64,
+    pub summary: Summary,
+    pub tests: Vec<TestResult>,
+}
+
+impl Report {
+    pub fn new(command: &str, started_at: jiff::Timestamp, duration_s: f64, tests: Vec<TestResult>) -> Self {
+        Report {
+            schema: REPORT_SCHEMA.to_string(),
+            command: command.to_string(),
+            started_at: started_at.to_string(),
+            duration_s,
+            summary: Summary::from_results(&tests),
+            tests,
+        }
+    }
+}
+
+/// Process exit codes (DESIGN §4 and §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ExitCode {
+    Ok = 0,
+    TestsFailed = 1,
+    Interrupted = 2,
+    Internal = 3,
+    Usage = 4,
+    NoTests = 5,
+    Inconclusive = 6,
+}
+
+/// The exit code of a `dbtest unit` run.
+pub fn exit_code(summary: &Summary, interrupted: bool) -> ExitCode {
+    if interrupted {
+        ExitCode::Interrupted
+    } else if summary.total == 0 {
+        ExitCode::NoTests
+    } else if summary.failing() > 0 {
+        ExitCode::TestsFailed
+    } else {
+        ExitCode::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(xfail: Option<Xfail>) -> TestCase {
+        TestCase {
+            id: "t.py::test_a".into(),
+            file: "t.py".into(),
+            line: 3,
+            name: "test_a".into(),
+            suite: None,
+            params: None,
+            tags: vec![],
+            skip: None,
+            xfail,
+            timeout_s: None,
+            is_async: false,
+            concurrent: false,
+            key: 0,
+        }
+    }
+
+    #[test]
+    fn xfail_marks_map_outcomes() {
+        let lax = Some(Xfail { reason: Some("bug 12".into()), strict: false });
+        let strict = Some(Xfail { reason: None, strict: true });
+        let pass = || RawResult::new(RawOutcome::Passed, None);
+        let fail = || RawResult::new(RawOutcome::Failed, Some("boom".to_string()));
+        assert_eq!(TestResult::from_attempt(&case(lax.clone()), fail(), 1).outcome, Outcome::Xfailed);
+        assert_eq!(TestResult::from_attempt(&case(lax.clone()), pass(), 1).outcome, Outcome::Xpassed);
+        let strict_pass = TestResult::from_attempt(&case(strict), pass(), 1);
+        assert_eq!(strict_pass.outcome, Outcome::Failed);
+        assert!(strict_pass.message.unwrap().starts_with("[XPASS(strict)]"));
+        assert_eq!(TestResult::from_attempt(&case(None), fail(), 1).outcome, Outcome::Failed);
+    }
+
+    #[test]
+    fn closing_line_counts_every_non_passing_outcome_but_skips_and_xfails() {
+        let mut results = Vec::new();
+        for (outcome, n) in [
+            (Outcome::Passed, 3),
+            (Outcome::Failed, 1),
+            (Outcome::Error, 1),
+            (Outcome::Skipped, 2),
+            (Outcome::Xfailed, 1),
+            (Outcome::Timeout, 1),
+        ] {
+            for _ in 0..n {
+                let mut r = TestResult::from_attempt(&case(None), RawResult::default(), 1);
+                r.outcome = outcome;
+                results.push(r);
+            }
+        }
+        let s = Summary::from_results(&results);
+        assert_eq!(s.total, 9);
+        assert_eq!(s.closing_line(), "3 passed, 3 failed, 2 skipped");
+        assert_eq!(exit_code(&s, false), ExitCode::TestsFailed);
+        assert_eq!(exit_code(&s, true), ExitCode::Interrupted);
+        assert_eq!(exit_code(&Summary::default(), false), ExitCode::NoTests);
+    }
+
+    #[test]
+    fn report_serializes_with_the_contract_fields_in_order() {
+        let r = TestResult::from_attempt(&case(None), RawResult::new(RawOutcome::Passed, None), 1);
+        let report = Report::new("unit", jiff::Timestamp::UNIX_EPOCH, 0.5, vec![r]);
+        let json = serde_json::to_value(&report).unwrap();
+        let keys: Vec<_> = json["tests"][0].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                "id", "file", "line", "name", "suite", "params", "tags", "outcome", "duration_s",
+                "attempts", "message", "traceback", "stdout", "stderr"
+            ]
+        );
+        assert_eq!(json["schema"], "dbtest.report/1");
+        assert_eq!(json["summary"]["passed"], 1);
+    }
+}
+
+/// What a run tells its reporters as it goes, in the order things happen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Discovery is done: this many files will be loaded.
+    RunStarted { files: usize },
+    /// A file was imported and this many of its tests were selected to run.
+    FileCollected { file: String, tests: usize },
+    TestFinished(Box<TestResult>),
+    FileFinished { file: String },
+}
