@@ -101,6 +101,24 @@ pub struct TestCase {
     pub key: u64,
 }
 
+/// `relative/path.py::Suite::name[param-id]`, with Suite and [param-id] only where they apply.
+pub fn test_id(file: &str, suite: Option<&str>, name: &str, params: Option<&str>) -> String {
+    let mut id = String::with_capacity(file.len() + name.len() + 16);
+    id.push_str(file);
+    if let Some(suite) = suite {
+        id.push_str("::");
+        id.push_str(suite);
+    }
+    id.push_str("::");
+    id.push_str(name);
+    if let Some(params) = params {
+        id.push('[');
+        id.push_str(params);
+        id.push(']');
+    }
+    id
+}
+
 /// How a test attempt ended, as the engine that ran it saw it (before xfail marks apply).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -381,6 +399,12 @@ mod tests {
             concurrent: false,
             key: 0,
         }
+    }
+
+    #[test]
+    fn ids_follow_the_contract() {
+        assert_eq!(test_id("t/a.py", None, "test_x", None), "t/a.py::test_x");
+        assert_eq!(test_id("a.py", Some("TestU"), "test_y", Some("1-2")), "a.py::TestU::test_y[1-2]");
     }
 
     #[test]

@@ -1,1 +1,330 @@
-//! placeholder
+//! The scheduler of `dbtest unit`: one task per file bounded by `--jobs`, the tests of a file in
+//! written order (or overlapping when they opt in), timeouts, retries, `--maxfail` and Ctrl-C.
+//!
+//! What a test *is* and how it runs belongs to an [`Engine`]; the Python engine lives in
+//! dbtest-py, and the tests here drive a fake one. The runner only decides what runs when.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dbtest_core::{Event, RawOutcome, RawResult, TestCase, TestResult};
+use futures::future::join_all;
+use tokio::sync::Semaphore;
+pub use tokio_util::sync::CancellationToken;
+
+/// A test file as the runner schedules it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileJob {
+    pub path: PathBuf,
+    /// Path relative to the project root with `/` separators: the prefix of every test id.
+    pub rel: String,
+}
+
+/// A file that could not be imported or collected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileError {
+    pub message: String,
+    pub traceback: Option<String>,
+}
+
+/// Runs tests of one kind (Python, or a fake in tests). Every method may be called
+/// concurrently for different files.
+pub trait Engine: Send + Sync + 'static {
+    /// Imports `file` and lists its tests in written order.
+    fn collect(&self, file: FileJob) -> impl Future<Output = Result<Vec<TestCase>, FileError>> + Send;
+
+    /// Runs one attempt of `case`. `timeout` is the time it may take; an engine that can stop a
+    /// test cleanly (a coroutine) should do so itself and report `Timeout`. The runner stops
+    /// waiting for any test a little after its timeout regardless.
+    fn run(&self, case: TestCase, timeout: Option<Duration>) -> impl Future<Output = RawResult> + Send;
+
+    /// Every selected test of the file has finished: tear down what the file set up.
+    /// Teardown failures come back as extra `error` results.
+    fn finish_file(&self, file: FileJob) -> impl Future<Output = Vec<TestResult>> + Send;
+
+    /// The run is over: tear down session-scoped state.
+    fn finish_session(&self) -> impl Future<Output = Vec<TestResult>> + Send;
+}
+
+pub type Selector = Arc<dyn Fn(&TestCase) -> bool + Send + Sync>;
+pub type Observer = Arc<Mutex<dyn FnMut(&Event) + Send>>;
+
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Files whose tests may be in flight at once.
+    pub jobs: usize,
+    /// Default per-test timeout (`--timeout`); a test's own timeout wins.
+    pub timeout: Option<Duration>,
+    /// Stop starting tests after this many failing ones (`-x`, `--maxfail`).
+    pub stop_after: Option<u32>,
+    /// Extra attempts for a failing test (`--retries`).
+    pub retries: u32,
+    /// Collect and select, but run nothing.
+    pub collect_only: bool,
+    pub select: Selector,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: 1,
+            timeout: None,
+            stop_after: None,
+            retries: 0,
+            collect_only: false,
+            select: Arc::new(|_| true),
+        }
+    }
+}
+
+/// What a run produced.
+#[derive(Debug, Default)]
+pub struct RunOutput {
+    /// Results in file order, then written order within a file.
+    pub results: Vec<TestResult>,
+    /// Ids of the selected tests (what `--collect-only` lists).
+    pub selected: Vec<String>,
+    pub interrupted: bool,
+    /// A sync test outlived its timeout and was left running on its thread.
+    pub abandoned: bool,
+    pub duration: Duration,
+}
+
+/// How long the runner waits past a coroutine's own timeout before giving up on it: the engine
+/// is expected to cancel it first, and the grace lets its teardown run.
+const ASYNC_TIMEOUT_GRACE: Duration = Duration::from_secs(2);
+/// Session teardown after Ctrl-C gets this long before the partial report is written anyway.
+const INTERRUPTED_TEARDOWN_LIMIT: Duration = Duration::from_secs(5);
+
+struct Shared<E> {
+    engine: E,
+    opts: RunOptions,
+    observer: Observer,
+    cancel: CancellationToken,
+    stop: AtomicBool,
+    failures: AtomicU32,
+    abandoned: AtomicBool,
+    /// (file index, position in file, result)
+    results: Mutex<Vec<(usize, usize, TestResult)>>,
+    selected: Mutex<Vec<(usize, Vec<String>)>>,
+}
+
+impl<E: Engine> Shared<E> {
+    fn emit(&self, event: Event) {
+        let mut observer = self.observer.lock().unwrap_or_else(|p| p.into_inner());
+        observer(&event);
+    }
+
+    fn record(&self, file_index: usize, position: usize, result: TestResult) {
+        if result.outcome.fails_run() {
+            let failures = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.opts.stop_after.is_some_and(|limit| failures >= limit) {
+                self.stop.store(true, Ordering::SeqCst);
+            }
+        }
+        self.emit(Event::TestFinished(Box::new(result.clone())));
+        self.results.lock().unwrap().push((file_index, position, result));
+    }
+
+    fn halted(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.cancel.is_cancelled()
+    }
+
+    async fn run_file(self: Arc<Self>, file_index: usize, job: FileJob, permits: Arc<Semaphore>) {
+        let Ok(_permit) = permits.acquire_owned().await else { return };
+        if self.halted() {
+            return;
+        }
+        let collected = tokio::select! {
+            _ = self.cancel.cancelled() => return,
+            c = self.engine.collect(job.clone()) => c,
+        };
+        let cases = match collected {
+            Ok(cases) => cases,
+            Err(e) => {
+                self.emit(Event::FileCollected { file: job.rel.clone(), tests: 0 });
+                self.record(file_index, 0, TestResult::file_error(&job.rel, e.message, e.traceback));
+                self.emit(Event::FileFinished { file: job.rel });
+                return;
+            }
+        };
+        let cases: Vec<TestCase> = cases.into_iter().filter(|c| (self.opts.select)(c)).collect();
+        self.selected
+            .lock()
+            .unwrap()
+            .push((file_index, cases.iter().map(|c| c.id.clone()).collect()));
+        self.emit(Event::FileCollected { file: job.rel.clone(), tests: cases.len() });
+        if self.opts.collect_only {
+            return;
+        }
+        let mut position = 0;
+        for batch in batches(&cases) {
+            if self.halted() {
+                break;
+            }
+            let runs = batch.iter().enumerate().map(|(i, case)| {
+                let this = self.clone();
+                async move { (position + i, this.run_case(case).await) }
+            });
+            let finished = tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                r = join_all(runs) => r,
+            };
+            for (pos, result) in finished {
+                if let Some(result) = result {
+                    self.record(file_index, pos, result);
+                }
+            }
+            position += batch.len();
+        }
+        if !cases.is_empty() {
+            let teardown = self.engine.finish_file(job.clone());
+            let extra = if self.cancel.is_cancelled() {
+                tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, teardown).await.unwrap_or_default()
+            } else {
+                teardown.await
+            };
+            for (i, result) in extra.into_iter().enumerate() {
+                self.record(file_index, cases.len() + i, result);
+            }
+        }
+        self.emit(Event::FileFinished { file: job.rel });
+    }
+
+    /// Every attempt of one test; `None` when the run stopped before it started.
+    async fn run_case(&self, case: &TestCase) -> Option<TestResult> {
+        if self.halted() {
+            return None;
+        }
+        if let Some(reason) = &case.skip {
+            return Some(TestResult::skipped(case, reason));
+        }
+        // An expected failure is not retried: failing is what it is supposed to do.
+        let max_attempts = if case.xfail.is_some() { 1 } else { 1 + self.opts.retries };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let raw = self.attempt(case).await;
+            let retry = matches!(
+                raw.raw_outcome(),
+                RawOutcome::Failed | RawOutcome::Error | RawOutcome::Timeout | RawOutcome::Crashed
+            ) && attempt < max_attempts
+                && !self.halted();
+            if !retry {
+                return Some(TestResult::from_attempt(case, raw, attempt));
+            }
+        }
+    }
+
+    async fn attempt(&self, case: &TestCase) -> RawResult {
+        let timeout = case.timeout_s.map(Duration::from_secs_f64).or(self.opts.timeout);
+        let run = self.engine.run(case.clone(), timeout);
+        let Some(limit) = timeout else { return run.await };
+        let wait = if case.is_async { limit + ASYNC_TIMEOUT_GRACE } else { limit };
+        let started = Instant::now();
+        match tokio::time::timeout(wait, run).await {
+            Ok(raw) => raw,
+            Err(_) => {
+                // A thread cannot be stopped from outside: the test is abandoned, still running.
+                self.abandoned.store(true, Ordering::SeqCst);
+                RawResult {
+                    outcome: Some(RawOutcome::Timeout),
+                    duration_s: started.elapsed().as_secs_f64(),
+                    message: Some(format!("timed out after {}s", fmt_secs(limit))),
+                    ..Default::default()
+                }
+            }
+        }
+    }
+}
+
+/// Consecutive tests that opted into overlap form one batch; every other test is alone.
+fn batches(cases: &[TestCase]) -> Vec<&[TestCase]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < cases.len() {
+        let mut end = start + 1;
+        if cases[start].concurrent {
+            while end < cases.len() && cases[end].concurrent {
+                end += 1;
+            }
+        }
+        out.push(&cases[start..end]);
+        start = end;
+    }
+    out
+}
+
+pub fn fmt_secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s}")
+    }
+}
+
+/// Runs `files` with `engine`. Returns when every file is done, or soon after `cancel` fires
+/// (Ctrl-C), with whatever finished by then.
+pub async fn run<E: Engine>(
+    engine: E,
+    files: Vec<FileJob>,
+    opts: RunOptions,
+    observer: Observer,
+    cancel: CancellationToken,
+) -> RunOutput {
+    let started = Instant::now();
+    let permits = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let shared = Arc::new(Shared {
+        engine,
+        opts,
+        observer,
+        cancel: cancel.clone(),
+        stop: AtomicBool::new(false),
+        failures: AtomicU32::new(0),
+        abandoned: AtomicBool::new(false),
+        results: Mutex::new(Vec::new()),
+        selected: Mutex::new(Vec::new()),
+    });
+    shared.emit(Event::RunStarted { files: files.len() });
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, job) in files.into_iter().enumerate() {
+        tasks.spawn(shared.clone().run_file(index, job, permits.clone()));
+    }
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+    }
+    let interrupted = cancel.is_cancelled();
+    if !shared.opts.collect_only {
+        let teardown = shared.engine.finish_session();
+        let extra = if interrupted {
+            tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, teardown).await.unwrap_or_default()
+        } else {
+            teardown.await
+        };
+        for (i, result) in extra.into_iter().enumerate() {
+            shared.record(usize::MAX, i, result);
+        }
+    }
+    let mut results = std::mem::take(&mut *shared.results.lock().unwrap());
+    results.sort_by_key(|(file, pos, _)| (*file, *pos));
+    let mut selected = std::mem::take(&mut *shared.selected.lock().unwrap());
+    selected.sort_by_key(|(file, _)| *file);
+    RunOutput {
+        results: results.into_iter().map(|(_, _, r)| r).collect(),
+        selected: selected.into_iter().flat_map(|(_, ids)| ids).collect(),
+        interrupted,
+        abandoned: shared.abandoned.load(Ordering::SeqCst),
+        duration: started.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+use std::collections::HashMap;
+
+use dbtest_core::Outcome;
+
+use super::*;
+
+/// A fake engine: a test's name says what it does ("pass", "fail", "sleep_ms:50",
+/// "hang", "flaky:2" fails its first two attempts, "err"); files named "broken*" fail to import.
+#[derive(Default)]
+struct Fake {
+    files: HashMap<String, Vec<&'static str>>,
+    attempts: Mutex<HashMap<String, u32>>,
+    finished_files: Mutex<Vec<String>>,
+}
+
+fn case(file: &str, name: &str, key: u64) -> TestCase {
+    TestCase {
+        id: format!("{file}::{name}"),
+        file: file.to_string(),
+        line: key as u32 + 1,
+        name: name.to_string(),
+        suite: None,
+        params: None,
+        tags: vec![],
+        skip: None,
+        xfail: None,
+        timeout_s: None,
+        is_async: name.starts_with("async"),
+        concurrent: name.contains("concurrent"),
+        key,
+    }
+}
+
+impl Engine for Fake {
+    async fn collect(&self, file: FileJob) -> Result<Vec<TestCase>, FileError> {
+        if file.rel.starts_with("broken") {
+            return Err(FileError { message: "SyntaxError: invalid syntax".into(), traceback: None });
+        }
+        Ok(self.files[&file.rel].iter().enumerate().map(|(i, n)| case(&file.rel, n, i as u64)).collect())
+    }
+
+    async fn run(&self, case: TestCase, _timeout: Option<Duration>) -> RawResult {
+        let attempt = {
+            let mut a = self.attempts.lock().unwrap();
+            let n = a.entry(case.id.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let behaviour = case.name.rsplit('_').next().unwrap().to_string();
+        let (what, arg) = behaviour.split_once(':').unwrap_or((&behaviour, "0"));
+        let arg: u64 = arg.parse().unwrap();
+        let outcome = match what {
+            "pass" => RawOutcome::Passed,
+            "fail" => RawOutcome::Failed,
+            "err" => RawOutcome::Error,
+            "sleep" => {
+                tokio::time::sleep(Duration::from_millis(arg)).await;
+                RawOutcome::Passed
+            }
+            "hang" => {
+                std::future::pending::<()>().await;
+                unreachable!()
+            }
+            "flaky" if attempt as u64 <= arg => RawOutcome::Failed,
+            "flaky" => RawOutcome::Passed,
+            other => panic!("unknown behaviour {other}"),
+        };
+        RawResult::new(outcome, None)
+    }
+
+    async fn finish_file(&self, file: FileJob) -> Vec<TestResult> {
+        self.finished_files.lock().unwrap().push(file.rel);
+        Vec::new()
+    }
+
+    async fn finish_session(&self) -> Vec<TestResult> {
+        Vec::new()
+    }
+}
+
+fn fake(files: &[(&str, &[&'static str])]) -> (Fake, Vec<FileJob>) {
+    let mut f = Fake::default();
+    let mut jobs = Vec::new();
+    for (name, tests) in files {
+        f.files.insert(name.to_string(), tests.to_vec());
+        jobs.push(FileJob { path: PathBuf::from(name), rel: name.to_string() });
+    }
+    (f, jobs)
+}
+
+fn quiet() -> Observer {
+    Arc::new(Mutex::new(|_: &Event| {}))
+}
+
+fn outcomes(out: &RunOutput) -> Vec<(String, Outcome)> {
+    out.results.iter().map(|r| (r.id.clone(), r.outcome)).collect()
+}
+
+#[tokio::test]
+async fn results_come_back_in_file_then_written_order() {
+    let (engine, jobs) = fake(&[
+        ("a.py", &["t_sleep:30", "t_pass"]),
+        ("broken.py", &[]),
+        ("b.py", &["t_fail", "t_err"]),
+    ]);
+    let opts = RunOptions { jobs: 4, ..Default::default() };
+    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    assert_eq!(
+        outcomes(&out),
+        vec![
+            ("a.py::t_sleep:30".to_string(), Outcome::Passed),
+            ("a.py::t_pass".to_string(), Outcome::Passed),
+            ("broken.py".to_string(), Outcome::Error),
+            ("b.py::t_fail".to_string(), Outcome::Failed),
+            ("b.py::t_err".to_string(), Outcome::Error),
+        ]
+    );
+    assert!(!out.interrupted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn files_overlap_up_to_jobs() {
+    let files: Vec<(String, Vec<&'static str>)> =
+        (0..10).map(|i| (format!("f{i}.py"), vec!["t_sleep:100"; 2])).collect();
+    let refs: Vec<(&str, &[&'static str])> = files.iter().map(|(n, t)| (n.as_str(), t.as_slice())).collect();
+    let (engine, jobs) = fake(&refs);
+    let opts = RunOptions { jobs: 5, ..Default::default() };
+    let started = tokio::time::Instant::now();
+    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    // 10 files x 200 ms of serial work each, 5 at a time: 400 ms.
+    assert_eq!(started.elapsed(), Duration::from_millis(400));
+    assert_eq!(out.results.len(), 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_tests_of_a_file_overlap() {
+    let (engine, jobs) = fake(&[("a.py", &["concurrent_sleep:100", "concurrent2_sleep:100", "t_sleep:100"])]);
+    let started = tokio::time::Instant::now();
+    let out = run(engine, jobs, RunOptions::default(), quiet(), CancellationToken::new()).await;
+    assert_eq!(started.elapsed(), Duration::from_millis(200));
+    assert_eq!(out.results.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_test_times_out_and_the_file_goes_on() {
+    let (engine, jobs) = fake(&[("a.py", &["t_hang", "t_pass"])]);
+    let opts = RunOptions { timeout: Some(Duration::from_secs(1)), ..Default::default() };
+    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    assert_eq!(out.results[0].outcome, Outcome::Timeout);
+    assert_eq!(out.results[0].message.as_deref(), Some("timed out after 1s"));
+    assert_eq!(out.results[1].outcome, Outcome::Passed);
+    assert!(out.abandoned);
+}
+
+#[tokio::test]
+async fn maxfail_stops_starting_tests() {
+    let (engine, jobs) = fake(&[("a.py", &["t_fail", "t_fail", "t_pass", "t_pass"])]);
+    let opts = RunOptions { stop_after: Some(2), ..Default::default() };
+    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    assert_eq!(out.results.len(), 2);
+}
+
+#[tokio::test]
+async fn retries_make_a_test_flaky() {
+    let (engine, jobs) = fake(&[("a.py", &["t_flaky:2", "t_fail"])]);
+    let opts = RunOptions { retries: 2, ..Default::default() };
+    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    assert_eq!(out.results[0].outcome, Outcome::Passed);
+    assert_eq!(out.results[0].attempts, 3);
+    assert!(out.results[0].is_flaky());
+    assert_eq!(out.results[1].attempts, 3);
+}
+
+#[tokio::test]
+async fn selection_and_collect_only_run_nothing() {
+    let (engine, jobs) = fake(&[("a.py", &["t_pass", "x_fail"])]);
+    let opts = RunOptions {
+        collect_only: true,
+        select: Arc::new(|c: &TestCase| c.name.starts_with("t_")),
+        ..Default::default()
+    };
+    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    assert_eq!(out.selected, vec!["a.py::t_pass".to_string()]);
+    assert!(out.results.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_returns_partial_results() {
+    let (engine, jobs) = fake(&[("a.py", &["t_pass", "t_hang", "t_pass"])]);
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        trigger.cancel();
+    });
+    let out = run(engine, jobs, RunOptions::default(), quiet(), cancel).await;
+    assert!(out.interrupted);
+    assert_eq!(outcomes(&out), vec![("a.py::t_pass".to_string(), Outcome::Passed)]);
+}
+
+#[tokio::test]
+async fn observer_sees_every_event() {
+    let (engine, jobs) = fake(&[("a.py", &["t_pass", "t_fail"])]);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let observer: Observer = Arc::new(Mutex::new(move |e: &Event| {
+        sink.lock().unwrap().push(match e {
+            Event::RunStarted { files } => format!("start {files}"),
+            Event::FileCollected { file, tests } => format!("collected {file} {tests}"),
+            Event::TestFinished(r) => format!("{} {}", r.id, r.outcome),
+            Event::FileFinished { file } => format!("finished {file}"),
+        })
+    }));
+    run(engine, jobs, RunOptions::default(), observer, CancellationToken::new()).await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["start 1", "collected a.py 2", "a.py::t_pass passed", "a.py::t_fail failed", "finished a.py"]
+    );
+}
