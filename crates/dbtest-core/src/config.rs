@@ -89,9 +89,26 @@ impl UnitConfig {
             ($($f:ident),*) => { UnitConfig { $($f: self.$f.or(file.$f)),* } };
         }
         pick!(
-            paths, pattern, match_, tags, jobs, timeout, exitfirst, maxfail, last_failed, retries,
-            random_order, seed, verbosity, color, durations, json, junit_xml, markdown,
-            inconclusive_ok, collect_only
+            paths,
+            pattern,
+            match_,
+            tags,
+            jobs,
+            timeout,
+            exitfirst,
+            maxfail,
+            last_failed,
+            retries,
+            random_order,
+            seed,
+            verbosity,
+            color,
+            durations,
+            json,
+            junit_xml,
+            markdown,
+            inconclusive_ok,
+            collect_only
         )
     }
 
@@ -107,7 +124,10 @@ impl UnitConfig {
             }
         }
         if self.maxfail == Some(0) {
-            return bad("maxfail", "must be at least 1 (leave it out to never stop early)");
+            return bad(
+                "maxfail",
+                "must be at least 1 (leave it out to never stop early)",
+            );
         }
         if let Some(p) = &self.pattern {
             if p.trim().is_empty() {
@@ -154,7 +174,10 @@ mod tests {
     #[test]
     fn reads_tool_table_and_flags_win() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "[project]\nname='x'\n[tool.dbtest]\npaths=['t']\njobs=4\njunit-xml='j.xml'\n");
+        write(
+            dir.path(),
+            "[project]\nname='x'\n[tool.dbtest]\npaths=['t']\njobs=4\njunit-xml='j.xml'\n",
+        );
         let (root, found) = find_project(&dir.path().join("sub")).unwrap();
         assert_eq!(root, dir.path());
         let (_, file) = found.unwrap();
@@ -191,7 +214,11 @@ mod tests {
 
     #[test]
     fn exitfirst_means_stop_after_one() {
-        let c = UnitConfig { exitfirst: Some(true), maxfail: Some(5), ..Default::default() };
+        let c = UnitConfig {
+            exitfirst: Some(true),
+            maxfail: Some(5),
+            ..Default::default()
+        };
         assert_eq!(c.stop_after(), Some(1));
     }
 }

@@ -8,6 +8,6 @@ pub mod model;
 pub use config::{ColorChoice, UnitConfig};
 pub use error::{Error, Result};
 pub use model::{
-    exit_code, test_id, Event, ExitCode, Outcome, RawOutcome, RawResult, Report, Summary, TestCase, TestResult,
-    Xfail, REPORT_SCHEMA,
+    exit_code, test_id, Event, ExitCode, Outcome, RawOutcome, RawResult, Report, Summary, TestCase,
+    TestResult, Xfail, REPORT_SCHEMA,
 };

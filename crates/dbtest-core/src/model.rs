@@ -144,7 +144,11 @@ pub struct RawResult {
 
 impl RawResult {
     pub fn new(outcome: RawOutcome, message: impl Into<Option<String>>) -> Self {
-        RawResult { outcome: Some(outcome), message: message.into(), ..Default::default() }
+        RawResult {
+            outcome: Some(outcome),
+            message: message.into(),
+            ..Default::default()
+        }
     }
 
     pub fn raw_outcome(&self) -> RawOutcome {
@@ -315,7 +319,11 @@ impl Summary {
 
     /// Every outcome that makes the run fail.
     pub fn failing(&self) -> u64 {
-        Outcome::ALL.iter().filter(|o| o.fails_run()).map(|o| self.count(*o)).sum()
+        Outcome::ALL
+            .iter()
+            .filter(|o| o.fails_run())
+            .map(|o| self.count(*o))
+            .sum()
     }
 
     /// The closing line, `N passed, N failed, N skipped` (DESIGN §4).
@@ -325,7 +333,10 @@ impl Summary {
             .filter(|o| o.counts_as_failed())
             .map(|o| self.count(*o))
             .sum();
-        format!("{} passed, {} failed, {} skipped", self.passed, failed, self.skipped)
+        format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, failed, self.skipped
+        )
     }
 }
 
@@ -341,7 +352,12 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(command: &str, started_at: jiff::Timestamp, duration_s: f64, tests: Vec<TestResult>) -> Self {
+    pub fn new(
+        command: &str,
+        started_at: jiff::Timestamp,
+        duration_s: f64,
+        tests: Vec<TestResult>,
+    ) -> Self {
         Report {
             schema: REPORT_SCHEMA.to_string(),
             command: command.to_string(),
@@ -404,21 +420,39 @@ mod tests {
     #[test]
     fn ids_follow_the_contract() {
         assert_eq!(test_id("t/a.py", None, "test_x", None), "t/a.py::test_x");
-        assert_eq!(test_id("a.py", Some("TestU"), "test_y", Some("1-2")), "a.py::TestU::test_y[1-2]");
+        assert_eq!(
+            test_id("a.py", Some("TestU"), "test_y", Some("1-2")),
+            "a.py::TestU::test_y[1-2]"
+        );
     }
 
     #[test]
     fn xfail_marks_map_outcomes() {
-        let lax = Some(Xfail { reason: Some("bug 12".into()), strict: false });
-        let strict = Some(Xfail { reason: None, strict: true });
+        let lax = Some(Xfail {
+            reason: Some("bug 12".into()),
+            strict: false,
+        });
+        let strict = Some(Xfail {
+            reason: None,
+            strict: true,
+        });
         let pass = || RawResult::new(RawOutcome::Passed, None);
         let fail = || RawResult::new(RawOutcome::Failed, Some("boom".to_string()));
-        assert_eq!(TestResult::from_attempt(&case(lax.clone()), fail(), 1).outcome, Outcome::Xfailed);
-        assert_eq!(TestResult::from_attempt(&case(lax.clone()), pass(), 1).outcome, Outcome::Xpassed);
+        assert_eq!(
+            TestResult::from_attempt(&case(lax.clone()), fail(), 1).outcome,
+            Outcome::Xfailed
+        );
+        assert_eq!(
+            TestResult::from_attempt(&case(lax.clone()), pass(), 1).outcome,
+            Outcome::Xpassed
+        );
         let strict_pass = TestResult::from_attempt(&case(strict), pass(), 1);
         assert_eq!(strict_pass.outcome, Outcome::Failed);
         assert!(strict_pass.message.unwrap().starts_with("[XPASS(strict)]"));
-        assert_eq!(TestResult::from_attempt(&case(None), fail(), 1).outcome, Outcome::Failed);
+        assert_eq!(
+            TestResult::from_attempt(&case(None), fail(), 1).outcome,
+            Outcome::Failed
+        );
     }
 
     #[test]
@@ -451,12 +485,29 @@ mod tests {
         let r = TestResult::from_attempt(&case(None), RawResult::new(RawOutcome::Passed, None), 1);
         let report = Report::new("unit", jiff::Timestamp::UNIX_EPOCH, 0.5, vec![r]);
         let json = serde_json::to_value(&report).unwrap();
-        let keys: Vec<_> = json["tests"][0].as_object().unwrap().keys().cloned().collect();
+        let keys: Vec<_> = json["tests"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         assert_eq!(
             keys,
             [
-                "id", "file", "line", "name", "suite", "params", "tags", "outcome", "duration_s",
-                "attempts", "message", "traceback", "stdout", "stderr"
+                "id",
+                "file",
+                "line",
+                "name",
+                "suite",
+                "params",
+                "tags",
+                "outcome",
+                "duration_s",
+                "attempts",
+                "message",
+                "traceback",
+                "stdout",
+                "stderr"
             ]
         );
         assert_eq!(json["schema"], "dbtest.report/1");
@@ -468,9 +519,16 @@ mod tests {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// Discovery is done: this many files will be loaded.
-    RunStarted { files: usize },
+    RunStarted {
+        files: usize,
+    },
     /// A file was imported and this many of its tests were selected to run.
-    FileCollected { file: String, tests: usize },
+    FileCollected {
+        file: String,
+        tests: usize,
+    },
     TestFinished(Box<TestResult>),
-    FileFinished { file: String },
+    FileFinished {
+        file: String,
+    },
 }

@@ -1,1 +1,17 @@
-//! placeholder
+//! Finding test files and deciding which tests run, without importing anything.
+//!
+//! Everything here works on paths and test ids only, so that the runner can
+//! narrow a run down before paying for a single Python import.
+
+pub mod import;
+pub mod select;
+pub mod tags;
+pub mod walk;
+
+mod paths;
+
+pub use import::{conftests_for, import_target, ImportTarget};
+pub use paths::relative_id;
+pub use select::{Selector, SelectorError};
+pub use tags::{TagExpr, TagExprError};
+pub use walk::{discover, discover_from, Discovered, DiscoveryError, SKIPPED_DIRS};

@@ -1,1 +1,49 @@
+//! `dbtest._core`: the thin layer between the Rust engine and Python. It converts values and
+//! calls the Python driver; scheduling, selection and reports live in the pure-Rust crates.
 
+mod engine;
+mod unit;
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+create_exception!(
+    _core,
+    DbtestError,
+    PyException,
+    "Base class of dbtest's errors."
+);
+create_exception!(
+    _core,
+    UsageError,
+    DbtestError,
+    "Bad flags, configuration or paths: the CLI exits with code 4."
+);
+
+/// Maps the engine's errors to the Python exception hierarchy.
+pub(crate) fn to_py_err(err: dbtest_core::Error) -> PyErr {
+    match err {
+        dbtest_core::Error::Usage(_) | dbtest_core::Error::Config { .. } => {
+            UsageError::new_err(err.to_string())
+        }
+        other => DbtestError::new_err(other.to_string()),
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // Sync tests run on blocking threads; `--jobs` bounds how many run at once, and a test
+    // abandoned after its timeout keeps its thread, so leave headroom above the default jobs.
+    builder
+        .enable_all()
+        .max_blocking_threads(1024)
+        .thread_name("dbtest-worker");
+    pyo3_async_runtimes::tokio::init(builder);
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DbtestError", m.py().get_type::<DbtestError>())?;
+    m.add("UsageError", m.py().get_type::<UsageError>())?;
+    m.add_class::<unit::UnitRun>()?;
+    Ok(())
+}

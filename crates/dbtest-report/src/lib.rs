@@ -1,1 +1,14 @@
-//! placeholder
+//! The renderers of a dbtest run: the terminal reporter, and the JSON, JUnit XML and
+//! Markdown files that scripts, CI systems and `$GITHUB_STEP_SUMMARY` read (DESIGN §4).
+//! Nothing here knows how tests run; everything renders `dbtest_core` types.
+
+pub mod console;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+mod text;
+
+pub use console::{Console, ConsoleOptions};
+
+#[cfg(test)]
+mod test_support;

@@ -34,12 +34,19 @@ pub struct FileError {
 /// concurrently for different files.
 pub trait Engine: Send + Sync + 'static {
     /// Imports `file` and lists its tests in written order.
-    fn collect(&self, file: FileJob) -> impl Future<Output = Result<Vec<TestCase>, FileError>> + Send;
+    fn collect(
+        &self,
+        file: FileJob,
+    ) -> impl Future<Output = Result<Vec<TestCase>, FileError>> + Send;
 
     /// Runs one attempt of `case`. `timeout` is the time it may take; an engine that can stop a
     /// test cleanly (a coroutine) should do so itself and report `Timeout`. The runner stops
     /// waiting for any test a little after its timeout regardless.
-    fn run(&self, case: TestCase, timeout: Option<Duration>) -> impl Future<Output = RawResult> + Send;
+    fn run(
+        &self,
+        case: TestCase,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = RawResult> + Send;
 
     /// Every selected test of the file has finished: tear down what the file set up.
     /// Teardown failures come back as extra `error` results.
@@ -126,7 +133,10 @@ impl<E: Engine> Shared<E> {
             }
         }
         self.emit(Event::TestFinished(Box::new(result.clone())));
-        self.results.lock().unwrap().push((file_index, position, result));
+        self.results
+            .lock()
+            .unwrap()
+            .push((file_index, position, result));
     }
 
     fn halted(&self) -> bool {
@@ -134,7 +144,9 @@ impl<E: Engine> Shared<E> {
     }
 
     async fn run_file(self: Arc<Self>, file_index: usize, job: FileJob, permits: Arc<Semaphore>) {
-        let Ok(_permit) = permits.acquire_owned().await else { return };
+        let Ok(_permit) = permits.acquire_owned().await else {
+            return;
+        };
         if self.halted() {
             return;
         }
@@ -145,18 +157,31 @@ impl<E: Engine> Shared<E> {
         let cases = match collected {
             Ok(cases) => cases,
             Err(e) => {
-                self.emit(Event::FileCollected { file: job.rel.clone(), tests: 0 });
-                self.record(file_index, 0, TestResult::file_error(&job.rel, e.message, e.traceback));
+                self.emit(Event::FileCollected {
+                    file: job.rel.clone(),
+                    tests: 0,
+                });
+                self.record(
+                    file_index,
+                    0,
+                    TestResult::file_error(&job.rel, e.message, e.traceback),
+                );
                 self.emit(Event::FileFinished { file: job.rel });
                 return;
             }
         };
-        let cases: Vec<TestCase> = cases.into_iter().filter(|c| (self.opts.select)(c)).collect();
+        let cases: Vec<TestCase> = cases
+            .into_iter()
+            .filter(|c| (self.opts.select)(c))
+            .collect();
         self.selected
             .lock()
             .unwrap()
             .push((file_index, cases.iter().map(|c| c.id.clone()).collect()));
-        self.emit(Event::FileCollected { file: job.rel.clone(), tests: cases.len() });
+        self.emit(Event::FileCollected {
+            file: job.rel.clone(),
+            tests: cases.len(),
+        });
         if self.opts.collect_only {
             return;
         }
@@ -183,7 +208,9 @@ impl<E: Engine> Shared<E> {
         if !cases.is_empty() {
             let teardown = self.engine.finish_file(job.clone());
             let extra = if self.cancel.is_cancelled() {
-                tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, teardown).await.unwrap_or_default()
+                tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, teardown)
+                    .await
+                    .unwrap_or_default()
             } else {
                 teardown.await
             };
@@ -203,7 +230,11 @@ impl<E: Engine> Shared<E> {
             return Some(TestResult::skipped(case, reason));
         }
         // An expected failure is not retried: failing is what it is supposed to do.
-        let max_attempts = if case.xfail.is_some() { 1 } else { 1 + self.opts.retries };
+        let max_attempts = if case.xfail.is_some() {
+            1
+        } else {
+            1 + self.opts.retries
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -220,10 +251,19 @@ impl<E: Engine> Shared<E> {
     }
 
     async fn attempt(&self, case: &TestCase) -> RawResult {
-        let timeout = case.timeout_s.map(Duration::from_secs_f64).or(self.opts.timeout);
+        let timeout = case
+            .timeout_s
+            .map(Duration::from_secs_f64)
+            .or(self.opts.timeout);
         let run = self.engine.run(case.clone(), timeout);
-        let Some(limit) = timeout else { return run.await };
-        let wait = if case.is_async { limit + ASYNC_TIMEOUT_GRACE } else { limit };
+        let Some(limit) = timeout else {
+            return run.await;
+        };
+        let wait = if case.is_async {
+            limit + ASYNC_TIMEOUT_GRACE
+        } else {
+            limit
+        };
         let started = Instant::now();
         match tokio::time::timeout(wait, run).await {
             Ok(raw) => raw,
@@ -305,7 +345,9 @@ pub async fn run<E: Engine>(
     if !shared.opts.collect_only {
         let teardown = shared.engine.finish_session();
         let extra = if interrupted {
-            tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, teardown).await.unwrap_or_default()
+            tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, teardown)
+                .await
+                .unwrap_or_default()
         } else {
             teardown.await
         };

@@ -34,9 +34,16 @@ fn case(file: &str, name: &str, key: u64) -> TestCase {
 impl Engine for Fake {
     async fn collect(&self, file: FileJob) -> Result<Vec<TestCase>, FileError> {
         if file.rel.starts_with("broken") {
-            return Err(FileError { message: "SyntaxError: invalid syntax".into(), traceback: None });
+            return Err(FileError {
+                message: "SyntaxError: invalid syntax".into(),
+                traceback: None,
+            });
         }
-        Ok(self.files[&file.rel].iter().enumerate().map(|(i, n)| case(&file.rel, n, i as u64)).collect())
+        Ok(self.files[&file.rel]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| case(&file.rel, n, i as u64))
+            .collect())
     }
 
     async fn run(&self, case: TestCase, _timeout: Option<Duration>) -> RawResult {
@@ -83,7 +90,10 @@ fn fake(files: &[(&str, &[&'static str])]) -> (Fake, Vec<FileJob>) {
     let mut jobs = Vec::new();
     for (name, tests) in files {
         f.files.insert(name.to_string(), tests.to_vec());
-        jobs.push(FileJob { path: PathBuf::from(name), rel: name.to_string() });
+        jobs.push(FileJob {
+            path: PathBuf::from(name),
+            rel: name.to_string(),
+        });
     }
     (f, jobs)
 }
@@ -93,7 +103,10 @@ fn quiet() -> Observer {
 }
 
 fn outcomes(out: &RunOutput) -> Vec<(String, Outcome)> {
-    out.results.iter().map(|r| (r.id.clone(), r.outcome)).collect()
+    out.results
+        .iter()
+        .map(|r| (r.id.clone(), r.outcome))
+        .collect()
 }
 
 #[tokio::test]
@@ -103,7 +116,10 @@ async fn results_come_back_in_file_then_written_order() {
         ("broken.py", &[]),
         ("b.py", &["t_fail", "t_err"]),
     ]);
-    let opts = RunOptions { jobs: 4, ..Default::default() };
+    let opts = RunOptions {
+        jobs: 4,
+        ..Default::default()
+    };
     let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
     assert_eq!(
         outcomes(&out),
@@ -120,11 +136,18 @@ async fn results_come_back_in_file_then_written_order() {
 
 #[tokio::test(start_paused = true)]
 async fn files_overlap_up_to_jobs() {
-    let files: Vec<(String, Vec<&'static str>)> =
-        (0..10).map(|i| (format!("f{i}.py"), vec!["t_sleep:100"; 2])).collect();
-    let refs: Vec<(&str, &[&'static str])> = files.iter().map(|(n, t)| (n.as_str(), t.as_slice())).collect();
+    let files: Vec<(String, Vec<&'static str>)> = (0..10)
+        .map(|i| (format!("f{i}.py"), vec!["t_sleep:100"; 2]))
+        .collect();
+    let refs: Vec<(&str, &[&'static str])> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_slice()))
+        .collect();
     let (engine, jobs) = fake(&refs);
-    let opts = RunOptions { jobs: 5, ..Default::default() };
+    let opts = RunOptions {
+        jobs: 5,
+        ..Default::default()
+    };
     let started = tokio::time::Instant::now();
     let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
     // 10 files x 200 ms of serial work each, 5 at a time: 400 ms.
@@ -134,9 +157,23 @@ async fn files_overlap_up_to_jobs() {
 
 #[tokio::test(start_paused = true)]
 async fn concurrent_tests_of_a_file_overlap() {
-    let (engine, jobs) = fake(&[("a.py", &["concurrent_sleep:100", "concurrent2_sleep:100", "t_sleep:100"])]);
+    let (engine, jobs) = fake(&[(
+        "a.py",
+        &[
+            "concurrent_sleep:100",
+            "concurrent2_sleep:100",
+            "t_sleep:100",
+        ],
+    )]);
     let started = tokio::time::Instant::now();
-    let out = run(engine, jobs, RunOptions::default(), quiet(), CancellationToken::new()).await;
+    let out = run(
+        engine,
+        jobs,
+        RunOptions::default(),
+        quiet(),
+        CancellationToken::new(),
+    )
+    .await;
     assert_eq!(started.elapsed(), Duration::from_millis(200));
     assert_eq!(out.results.len(), 3);
 }
@@ -144,10 +181,16 @@ async fn concurrent_tests_of_a_file_overlap() {
 #[tokio::test(start_paused = true)]
 async fn a_hanging_test_times_out_and_the_file_goes_on() {
     let (engine, jobs) = fake(&[("a.py", &["t_hang", "t_pass"])]);
-    let opts = RunOptions { timeout: Some(Duration::from_secs(1)), ..Default::default() };
+    let opts = RunOptions {
+        timeout: Some(Duration::from_secs(1)),
+        ..Default::default()
+    };
     let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
     assert_eq!(out.results[0].outcome, Outcome::Timeout);
-    assert_eq!(out.results[0].message.as_deref(), Some("timed out after 1s"));
+    assert_eq!(
+        out.results[0].message.as_deref(),
+        Some("timed out after 1s")
+    );
     assert_eq!(out.results[1].outcome, Outcome::Passed);
     assert!(out.abandoned);
 }
@@ -155,7 +198,10 @@ async fn a_hanging_test_times_out_and_the_file_goes_on() {
 #[tokio::test]
 async fn maxfail_stops_starting_tests() {
     let (engine, jobs) = fake(&[("a.py", &["t_fail", "t_fail", "t_pass", "t_pass"])]);
-    let opts = RunOptions { stop_after: Some(2), ..Default::default() };
+    let opts = RunOptions {
+        stop_after: Some(2),
+        ..Default::default()
+    };
     let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
     assert_eq!(out.results.len(), 2);
 }
@@ -163,7 +209,10 @@ async fn maxfail_stops_starting_tests() {
 #[tokio::test]
 async fn retries_make_a_test_flaky() {
     let (engine, jobs) = fake(&[("a.py", &["t_flaky:2", "t_fail"])]);
-    let opts = RunOptions { retries: 2, ..Default::default() };
+    let opts = RunOptions {
+        retries: 2,
+        ..Default::default()
+    };
     let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
     assert_eq!(out.results[0].outcome, Outcome::Passed);
     assert_eq!(out.results[0].attempts, 3);
@@ -195,7 +244,10 @@ async fn cancel_returns_partial_results() {
     });
     let out = run(engine, jobs, RunOptions::default(), quiet(), cancel).await;
     assert!(out.interrupted);
-    assert_eq!(outcomes(&out), vec![("a.py::t_pass".to_string(), Outcome::Passed)]);
+    assert_eq!(
+        outcomes(&out),
+        vec![("a.py::t_pass".to_string(), Outcome::Passed)]
+    );
 }
 
 #[tokio::test]
@@ -211,9 +263,22 @@ async fn observer_sees_every_event() {
             Event::FileFinished { file } => format!("finished {file}"),
         })
     }));
-    run(engine, jobs, RunOptions::default(), observer, CancellationToken::new()).await;
+    run(
+        engine,
+        jobs,
+        RunOptions::default(),
+        observer,
+        CancellationToken::new(),
+    )
+    .await;
     assert_eq!(
         *seen.lock().unwrap(),
-        vec!["start 1", "collected a.py 2", "a.py::t_pass passed", "a.py::t_fail failed", "finished a.py"]
+        vec![
+            "start 1",
+            "collected a.py 2",
+            "a.py::t_pass passed",
+            "a.py::t_fail failed",
+            "finished a.py"
+        ]
     );
 }

@@ -1,0 +1,238 @@
+//! The Python engine: collects and runs tests by calling the driver (`dbtest._driver.Driver`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dbtest_core::{test_id, Outcome, RawOutcome, RawResult, TestCase, TestResult, Xfail};
+use dbtest_discovery::{conftests_for, import_target};
+use dbtest_runner::{Engine, FileError, FileJob};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use pyo3_async_runtimes::TaskLocals;
+
+pub struct PyEngine {
+    pub driver: Arc<Py<PyAny>>,
+    pub locals: Arc<TaskLocals>,
+    pub root: PathBuf,
+}
+
+fn item<'py, T: FromPyObjectOwned<'py>>(dict: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+    match dict.get_item(key)? {
+        Some(value) => value.extract().map_err(Into::into),
+        None => Err(pyo3::exceptions::PyKeyError::new_err(key.to_string())),
+    }
+}
+
+fn opt<'py, T: FromPyObjectOwned<'py>>(
+    dict: &Bound<'py, PyDict>,
+    key: &str,
+) -> PyResult<Option<T>> {
+    match dict.get_item(key)? {
+        Some(value) if !value.is_none() => Ok(Some(value.extract().map_err(Into::into)?)),
+        _ => Ok(None),
+    }
+}
+
+fn case_from_py(rel: &str, d: &Bound<'_, PyDict>) -> PyResult<TestCase> {
+    let name: String = item(d, "name")?;
+    let suite: Option<String> = opt(d, "suite")?;
+    let params: Option<String> = opt(d, "params")?;
+    let xfail = match opt::<Bound<'_, PyDict>>(d, "xfail")? {
+        Some(x) => Some(Xfail {
+            reason: opt(&x, "reason")?,
+            strict: item(&x, "strict")?,
+        }),
+        None => None,
+    };
+    Ok(TestCase {
+        id: test_id(rel, suite.as_deref(), &name, params.as_deref()),
+        file: rel.to_string(),
+        line: item(d, "line")?,
+        name,
+        suite,
+        params,
+        tags: item(d, "tags")?,
+        skip: opt(d, "skip")?,
+        xfail,
+        timeout_s: opt(d, "timeout")?,
+        is_async: item(d, "is_async")?,
+        concurrent: item(d, "concurrent")?,
+        key: item(d, "key")?,
+    })
+}
+
+fn raw_from_py(d: &Bound<'_, PyDict>) -> PyResult<RawResult> {
+    let outcome: String = item(d, "outcome")?;
+    let outcome = match outcome.as_str() {
+        "passed" => RawOutcome::Passed,
+        "failed" => RawOutcome::Failed,
+        "skipped" => RawOutcome::Skipped,
+        "timeout" => RawOutcome::Timeout,
+        "crashed" => RawOutcome::Crashed,
+        _ => RawOutcome::Error,
+    };
+    Ok(RawResult {
+        outcome: Some(outcome),
+        duration_s: item(d, "duration_s")?,
+        message: opt(d, "message")?,
+        traceback: opt(d, "traceback")?,
+        stdout: item(d, "stdout")?,
+        stderr: item(d, "stderr")?,
+    })
+}
+
+/// A failure inside dbtest's own Python code, reported on the test rather than lost.
+fn internal(context: &str, err: impl std::fmt::Display) -> RawResult {
+    RawResult::new(
+        RawOutcome::Error,
+        Some(format!("dbtest internal error while {context}: {err}")),
+    )
+}
+
+fn teardown_errors(rel: &str, list: &Bound<'_, PyAny>) -> PyResult<Vec<TestResult>> {
+    let mut out = Vec::new();
+    for entry in list.cast::<PyList>()?.iter() {
+        let d = entry.cast::<PyDict>()?;
+        let mut result = TestResult::file_error(rel, item(d, "message")?, opt(d, "traceback")?);
+        result.id = item(d, "id")?;
+        result.name = item(d, "name")?;
+        result.stdout = item(d, "stdout")?;
+        result.stderr = item(d, "stderr")?;
+        debug_assert_eq!(result.outcome, Outcome::Error);
+        out.push(result);
+    }
+    Ok(out)
+}
+
+fn collect_in_python(
+    py: Python<'_>,
+    driver: &Py<PyAny>,
+    root: &Path,
+    file: &FileJob,
+) -> Result<Vec<TestCase>, FileError> {
+    let target = import_target(&file.path);
+    let conftests: Vec<String> = conftests_for(root, &file.path)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let result = driver.bind(py).call_method1(
+        intern!(py, "collect_file"),
+        (
+            file.path.display().to_string(),
+            &file.rel,
+            target.sys_path_entry.display().to_string(),
+            &target.module,
+            conftests,
+        ),
+    );
+    let as_file_error = |e: PyErr| FileError {
+        message: format!("dbtest internal error while collecting: {e}"),
+        traceback: None,
+    };
+    let dict = result.map_err(as_file_error)?;
+    let dict = dict.cast::<PyDict>().map_err(|e| as_file_error(e.into()))?;
+    if let Some(message) = opt::<String>(dict, "error").map_err(as_file_error)? {
+        return Err(FileError {
+            message,
+            traceback: opt(dict, "traceback").map_err(as_file_error)?,
+        });
+    }
+    let tests = dict
+        .get_item("tests")
+        .map_err(as_file_error)?
+        .ok_or_else(|| as_file_error(pyo3::exceptions::PyKeyError::new_err("tests")))?;
+    let mut cases = Vec::new();
+    for t in tests
+        .cast::<PyList>()
+        .map_err(|e| as_file_error(e.into()))?
+        .iter()
+    {
+        let d = t.cast::<PyDict>().map_err(|e| as_file_error(e.into()))?;
+        cases.push(case_from_py(&file.rel, d).map_err(as_file_error)?);
+    }
+    Ok(cases)
+}
+
+impl PyEngine {
+    /// Runs a driver coroutine on the run's event loop and waits for it without the GIL.
+    async fn on_loop<A>(&self, method: &str, args: A) -> PyResult<Py<PyAny>>
+    where
+        A: for<'py> pyo3::call::PyCallArgs<'py> + Send,
+    {
+        let fut = Python::attach(|py| {
+            let coro = self.driver.bind(py).call_method1(method, args)?;
+            pyo3_async_runtimes::into_future_with_locals(&self.locals, coro)
+        })?;
+        fut.await
+    }
+}
+
+impl Engine for PyEngine {
+    async fn collect(&self, file: FileJob) -> Result<Vec<TestCase>, FileError> {
+        let driver = self.driver.clone();
+        let root = self.root.clone();
+        // Importing runs user code that may block: it gets a thread of its own.
+        tokio::task::spawn_blocking(move || {
+            Python::attach(|py| collect_in_python(py, &driver, &root, &file))
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(FileError {
+                message: format!("dbtest internal error while collecting: {e}"),
+                traceback: None,
+            })
+        })
+    }
+
+    async fn run(&self, case: TestCase, timeout: Option<Duration>) -> RawResult {
+        let timeout_s = timeout.map(|t| t.as_secs_f64());
+        if case.is_async {
+            match self.on_loop("run_async", (case.key, timeout_s)).await {
+                Ok(obj) => Python::attach(|py| {
+                    obj.bind(py)
+                        .cast::<PyDict>()
+                        .map_err(PyErr::from)
+                        .and_then(raw_from_py)
+                })
+                .unwrap_or_else(|e| internal("reading a result", e)),
+                Err(e) => internal("running a coroutine", e),
+            }
+        } else {
+            let driver = self.driver.clone();
+            let key = case.key;
+            tokio::task::spawn_blocking(move || {
+                Python::attach(|py| {
+                    let result = driver
+                        .bind(py)
+                        .call_method1(intern!(py, "run_sync"), (key, timeout_s))?;
+                    raw_from_py(result.cast::<PyDict>()?)
+                })
+                .unwrap_or_else(|e| internal("running a test", e))
+            })
+            .await
+            .unwrap_or_else(|e| internal("running a test", e))
+        }
+    }
+
+    async fn finish_file(&self, file: FileJob) -> Vec<TestResult> {
+        let done = self.on_loop("finish_file", (file.rel.clone(),)).await;
+        Python::attach(|py| done.and_then(|list| teardown_errors(&file.rel, list.bind(py))))
+            .unwrap_or_else(|e| vec![internal_result(&file.rel, e)])
+    }
+
+    async fn finish_session(&self) -> Vec<TestResult> {
+        let done = self.on_loop("finish_session", ()).await;
+        Python::attach(|py| done.and_then(|list| teardown_errors("<session>", list.bind(py))))
+            .unwrap_or_else(|e| vec![internal_result("<session>", e)])
+    }
+}
+
+fn internal_result(rel: &str, err: PyErr) -> TestResult {
+    TestResult::file_error(
+        rel,
+        format!("dbtest internal error during teardown: {err}"),
+        None,
+    )
+}

@@ -1,0 +1,192 @@
+//! `dbtest unit` as the CLI drives it: settings and discovery up front (so a bad flag or path
+//! fails before anything is imported), then the run on the caller's event loop.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dbtest_core::config::{find_project, DEFAULT_JOBS, DEFAULT_PATTERN};
+use dbtest_core::{exit_code, Error, Event, ExitCode, Report, UnitConfig};
+use dbtest_discovery::{discover_from, relative_id, Selector};
+use dbtest_report::console::{Console, ConsoleOptions};
+use dbtest_runner::{CancellationToken, FileJob, Observer, RunOptions};
+use pyo3::prelude::*;
+
+use crate::engine::PyEngine;
+use crate::to_py_err;
+
+struct Prepared {
+    config: UnitConfig,
+    root: PathBuf,
+    files: Vec<FileJob>,
+    selector: Selector,
+}
+
+fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
+    let flags = UnitConfig::from_flags_json(flags_json)?;
+    flags.validate("command line")?;
+    let (root, file_config) = find_project(cwd)?;
+    let config = flags.over(file_config.map(|(_, c)| c).unwrap_or_default());
+    let paths = match &config.paths {
+        Some(paths) if !paths.is_empty() => paths.clone(),
+        // The contract's default is tests/; a project that keeps tests at its top still works.
+        _ if root.join("tests").is_dir() => vec![root.join("tests").display().to_string()],
+        _ => vec![root.display().to_string()],
+    };
+    let pattern = config.pattern.as_deref().unwrap_or(DEFAULT_PATTERN);
+    let found =
+        discover_from(cwd, &root, &paths, pattern).map_err(|e| Error::Usage(e.to_string()))?;
+    let selector = Selector::new(
+        config.match_.as_deref().unwrap_or_default(),
+        config.tags.as_deref(),
+        found.id_prefixes,
+    )
+    .map_err(|e| Error::Usage(e.to_string()))?;
+    let files = found
+        .files
+        .into_iter()
+        .map(|path| FileJob {
+            rel: relative_id(&root, &path),
+            path,
+        })
+        .collect();
+    Ok(Prepared {
+        config,
+        root,
+        files,
+        selector,
+    })
+}
+
+/// One `dbtest unit` invocation.
+#[pyclass(module = "dbtest._core")]
+pub struct UnitRun {
+    prepared: Mutex<Option<Prepared>>,
+    cancel: CancellationToken,
+    abandoned: Arc<AtomicBool>,
+}
+
+#[pymethods]
+impl UnitRun {
+    /// Reads settings and finds the test files; raises UsageError on bad input.
+    #[new]
+    fn new(flags_json: &str, cwd: PathBuf) -> PyResult<Self> {
+        let prepared = prepare(flags_json, &cwd).map_err(to_py_err)?;
+        Ok(UnitRun {
+            prepared: Mutex::new(Some(prepared)),
+            cancel: CancellationToken::new(),
+            abandoned: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Ctrl-C: stop starting tests, write the partial report, exit 2.
+    fn interrupt(&self) {
+        self.cancel.cancel();
+    }
+
+    #[getter]
+    fn interrupted(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// A sync test outlived its timeout and still runs on a thread: exit without waiting.
+    #[getter]
+    fn abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::SeqCst)
+    }
+
+    /// Runs the tests with `driver`; must be awaited on the event loop the driver uses.
+    /// Resolves to the process exit code.
+    fn run<'py>(&self, py: Python<'py>, driver: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let prepared = self
+            .prepared
+            .lock()
+            .unwrap()
+            .take()
+            .ok_or_else(|| crate::DbtestError::new_err("this UnitRun has already run"))?;
+        let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
+        let engine = PyEngine {
+            driver: Arc::new(driver),
+            locals: Arc::new(locals),
+            root: prepared.root.clone(),
+        };
+        let cancel = self.cancel.clone();
+        let abandoned = self.abandoned.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let code = execute(engine, prepared, cancel, &abandoned).await;
+            Ok(code as i32)
+        })
+    }
+}
+
+async fn execute(
+    engine: PyEngine,
+    prepared: Prepared,
+    cancel: CancellationToken,
+    abandoned: &AtomicBool,
+) -> ExitCode {
+    let Prepared {
+        config,
+        files,
+        selector,
+        ..
+    } = prepared;
+    let collect_only = config.collect_only.unwrap_or(false);
+    let console = Arc::new(Mutex::new(Console::new(ConsoleOptions {
+        color: config.color.unwrap_or_default(),
+        verbosity: config.verbosity.unwrap_or(0),
+        durations: config.durations,
+        progress: if collect_only { Some(false) } else { None },
+    })));
+    let sink = console.clone();
+    let observer: Observer = Arc::new(Mutex::new(move |e: &Event| sink.lock().unwrap().handle(e)));
+    let opts = RunOptions {
+        jobs: config.jobs.unwrap_or(DEFAULT_JOBS) as usize,
+        timeout: config.timeout.map(Duration::from_secs_f64),
+        stop_after: config.stop_after(),
+        retries: config.retries.unwrap_or(0),
+        collect_only,
+        select: Arc::new(move |case| selector.matches(&case.id, &case.tags)),
+    };
+    let started_at = jiff::Timestamp::now();
+    let out = dbtest_runner::run(engine, files, opts, observer, cancel).await;
+    abandoned.store(out.abandoned, Ordering::SeqCst);
+    let mut console = console.lock().unwrap();
+    if collect_only {
+        print!("{}", console.render_collect_only(&out.selected));
+        // Files that failed to import during collection are shown, and fail the listing.
+        let report = Report::new("unit", started_at, out.duration.as_secs_f64(), out.results);
+        if report.summary.total > 0 {
+            console.finish(&report, out.interrupted);
+            return ExitCode::TestsFailed;
+        }
+        return if out.selected.is_empty() {
+            ExitCode::NoTests
+        } else {
+            ExitCode::Ok
+        };
+    }
+    let report = Report::new("unit", started_at, out.duration.as_secs_f64(), out.results);
+    let mut write_failed = false;
+    for (path, write) in [
+        (
+            &config.json,
+            dbtest_report::json::write as fn(&Report, &Path) -> std::io::Result<()>,
+        ),
+        (&config.junit_xml, dbtest_report::junit::write),
+        (&config.markdown, dbtest_report::markdown::write),
+    ] {
+        if let Some(path) = path {
+            if let Err(e) = write(&report, Path::new(path)) {
+                eprintln!("dbtest: cannot write report {path}: {e}");
+                write_failed = true;
+            }
+        }
+    }
+    console.finish(&report, out.interrupted);
+    match exit_code(&report.summary, out.interrupted) {
+        ExitCode::Ok | ExitCode::NoTests if write_failed => ExitCode::Internal,
+        code => code,
+    }
+}

@@ -1,0 +1,241 @@
+//! Helpers the renderers share: cleaning captured text, number formats, atomic writes.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Removes ANSI escape sequences (colours, cursor moves, hyperlinks): tests often print
+/// coloured output, and the codes are noise in files that are not shown on a terminal.
+pub(crate) fn strip_ansi(s: &str) -> Cow<'_, str> {
+    if !s.contains('\x1b') && !s.contains('\u{9b}') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => match chars.next() {
+                Some('[') => skip_csi(&mut chars),
+                // OSC (titles, hyperlinks) and the other string commands run to BEL or ST.
+                Some(']' | 'P' | 'X' | '^' | '_') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\x07' {
+                            break;
+                        }
+                        if c == '\x1b' {
+                            if chars.peek() == Some(&'\\') {
+                                chars.next();
+                            }
+                            break;
+                        }
+                    }
+                }
+                // nF sequences such as `ESC ( B`: intermediates, then one final byte.
+                Some(' '..='/') => {
+                    while chars.next_if(|c| matches!(c, ' '..='/')).is_some() {}
+                    chars.next();
+                }
+                // Two-character sequences such as `ESC 7` or `ESC M`.
+                Some(_) | None => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    // Parameter and intermediate bytes, then one final byte in @..~.
+    while chars
+        .next_if(|c| matches!(c, '0'..='?' | ' '..='/'))
+        .is_some()
+    {}
+    chars.next_if(|c| matches!(c, '@'..='~'));
+}
+
+/// Whether `c` may appear in an XML 1.0 document at all (even escaped as `&#N;`).
+fn is_xml10_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Text as it may go into an XML 1.0 document: no ANSI codes, no characters XML forbids.
+/// A single stray NUL in captured output would otherwise make the whole report unreadable
+/// to every CI parser.
+pub(crate) fn xml_clean(s: &str) -> Cow<'_, str> {
+    let stripped = strip_ansi(s);
+    if stripped.chars().all(is_xml10_char) {
+        return stripped;
+    }
+    Cow::Owned(stripped.chars().filter(|&c| is_xml10_char(c)).collect())
+}
+
+/// Text for Markdown and other human-facing files: no ANSI codes and no control characters
+/// other than tabs and line breaks.
+pub(crate) fn plain(s: &str) -> Cow<'_, str> {
+    xml_clean(s)
+}
+
+/// `1234567` as `1,234,567`, for counts people read at a glance.
+pub(crate) fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// A test's duration as people read it: `12 ms`, `1.23 s`, `2m 05s`.
+pub(crate) fn human_duration(seconds: f64) -> String {
+    let s = if seconds.is_finite() && seconds > 0.0 {
+        seconds
+    } else {
+        0.0
+    };
+    if s < 1.0 {
+        format!("{} ms", (s * 1000.0).round() as u64)
+    } else if s < 60.0 {
+        format!("{s:.2} s")
+    } else {
+        let whole = s.round() as u64;
+        format!("{}m {:02}s", whole / 60, whole % 60)
+    }
+}
+
+/// Seconds for the summary lines: `0.52s`.
+pub(crate) fn seconds(s: f64) -> String {
+    let s = if s.is_finite() && s > 0.0 { s } else { 0.0 };
+    format!("{s:.2}s")
+}
+
+/// The first `max` characters of `s`, saying how much was cut.
+pub(crate) fn head(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => Cow::Borrowed(s),
+        Some((cut, _)) => {
+            let rest = s[cut..].chars().count();
+            Cow::Owned(format!("{}\n… ({rest} more characters cut)", &s[..cut]))
+        }
+    }
+}
+
+/// The last `max` characters of `s`, saying how much was cut; the end of a traceback or
+/// of captured output is where the cause usually is.
+pub(crate) fn tail(s: &str, max: usize) -> Cow<'_, str> {
+    let total = s.chars().count();
+    if total <= max {
+        return Cow::Borrowed(s);
+    }
+    let skip = total - max;
+    let cut = s.char_indices().nth(skip).map_or(s.len(), |(i, _)| i);
+    Cow::Owned(format!("… ({skip} earlier characters cut)\n{}", &s[cut..]))
+}
+
+/// Writes `contents` to `path` so that readers see either the old file or the whole new
+/// one, never a half-written report: a temporary file in the same folder (so the rename
+/// cannot cross file systems), then a rename over the target. Creates missing folders.
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomic_inner(path, contents)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
+}
+
+fn write_atomic_inner(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (tmp_path, mut file) = loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut name = std::ffi::OsString::from(".");
+        name.push(file_name);
+        name.push(format!(".{}.{n}.tmp", std::process::id()));
+        let candidate = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(f) => break (candidate, f),
+            // A leftover of a killed run with the same pid: try the next name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let result = file
+        .write_all(contents)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            drop(file);
+            std::fs::rename(&tmp_path, path)
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp_path);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_ansi_sequences() {
+        assert_eq!(strip_ansi("\x1b[1;31mred\x1b[0m plain"), "red plain");
+        assert_eq!(
+            strip_ansi("a\x1b]8;;http://x\x1b\\link\x1b]8;;\x07b"),
+            "alinkb"
+        );
+        assert_eq!(strip_ansi("\x1b(Bx\x1b7y\x1b[?25l"), "xy");
+        assert!(matches!(strip_ansi("no codes"), Cow::Borrowed(_)));
+        assert_eq!(strip_ansi("cut\x1b["), "cut");
+    }
+
+    #[test]
+    fn xml_clean_drops_forbidden_characters() {
+        assert_eq!(
+            xml_clean("a\x00b\x08c\x0bd\x0ce\x1ff\tg\nh\ri\u{FFFE}"),
+            "abcdef\tg\nh\ri"
+        );
+        assert_eq!(xml_clean("é✓😀"), "é✓😀");
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1234), "1,234");
+        assert_eq!(grouped(1234567), "1,234,567");
+        assert_eq!(human_duration(0.0123), "12 ms");
+        assert_eq!(human_duration(1.234), "1.23 s");
+        assert_eq!(human_duration(125.0), "2m 05s");
+        assert_eq!(human_duration(f64::NAN), "0 ms");
+        assert_eq!(seconds(0.5199), "0.52s");
+        assert_eq!(head("abcdef", 3), "abc\n… (3 more characters cut)");
+        assert_eq!(tail("abcdef", 2), "… (4 earlier characters cut)\nef");
+        assert_eq!(tail("ab", 2), "ab");
+    }
+
+    #[test]
+    fn atomic_write_creates_folders_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/report.txt");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("a/b")).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left behind");
+        let err = write_atomic(dir.path(), b"x").unwrap_err();
+        assert!(err.to_string().contains("cannot write"), "{err}");
+    }
+}

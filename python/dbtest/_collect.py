@@ -1,0 +1,223 @@
+"""Turns an imported test module into test items: functions, suites, parametrize, marks."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Callable
+
+from ._fixtures import FixtureDef, fixtures_in
+from ._marks import Marks, Parametrize, marks_of
+
+
+class TestSuite:
+    """Base class of test suites: `test_*` methods share one instance per file, with hooks
+    `setup_suite` / `teardown_suite` (once) and `setup` / `teardown` (around each test),
+    sync or async. Class attributes: `tags = (...)`, `concurrent = True`."""
+
+    tags: tuple[str, ...] = ()
+    concurrent: bool = False
+
+
+@dataclass
+class Item:
+    func: Callable[..., Any]
+    name: str
+    line: int
+    suite: type | None
+    params: dict[str, Any]
+    param_id: str | None
+    marks: Marks
+    fixture_names: list[str]
+    is_async: bool
+    # The fixtures this test can see, nearest first (suite-less module, then conftests).
+    chain: list[dict[str, FixtureDef]] = field(default_factory=list)
+    file_key: str = ""
+
+
+def _merged(*sources: Marks | None) -> Marks:
+    out = Marks()
+    for m in sources:
+        if m is None:
+            continue
+        out.tags.extend(t for t in m.tags if t not in out.tags)
+        out.skip = m.skip if m.skip is not None else out.skip
+        out.xfail = m.xfail or out.xfail
+        out.timeout = m.timeout if m.timeout is not None else out.timeout
+        out.parametrize.extend(m.parametrize)
+        out.concurrent = out.concurrent or m.concurrent
+        out.usefixtures.extend(m.usefixtures)
+    return out
+
+
+def _pytest_marks(obj: Any) -> Marks | None:
+    """Marks set with `@pytest.mark.*`, read without importing pytest."""
+    found = getattr(obj, "pytestmark", None)
+    if not found:
+        return None
+    if isinstance(obj, type):
+        found = obj.__dict__.get("pytestmark", [])
+    marks = Marks()
+    for mark in found if isinstance(found, list) else [found]:
+        name, args, kwargs = getattr(mark, "name", None), getattr(mark, "args", ()), getattr(mark, "kwargs", {})
+        if name == "skip":
+            marks.skip = kwargs.get("reason", args[0] if args else "")
+        elif name == "skipif":
+            if args and all(bool(a) for a in args):
+                marks.skip = kwargs.get("reason", "condition is true")
+        elif name == "xfail":
+            if not args or all(bool(a) for a in args):
+                marks.xfail = (kwargs.get("reason"), bool(kwargs.get("strict", False)))
+        elif name == "parametrize":
+            argnames, argvalues = args[0], list(args[1])
+            names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
+            ids = kwargs.get("ids")
+            marks.parametrize.append(Parametrize(names, argvalues, list(ids) if ids and not callable(ids) else None))
+        elif name == "timeout" and args:
+            marks.timeout = float(args[0])
+        elif name == "usefixtures":
+            marks.usefixtures.extend(args)
+        elif name in ("asyncio", "anyio", "filterwarnings"):
+            pass
+        elif name:
+            marks.tags.append(name)
+    # pytest applies decorators bottom-up but stores marks top-down.
+    marks.parametrize.reverse()
+    return marks
+
+
+def marks_for(obj: Any) -> Marks | None:
+    return _merged(marks_of(obj), _pytest_marks(obj))
+
+
+_ID_SCALARS = (int, float, str, bool, type(None))
+
+
+def _value_id(value: Any, argname: str, index: int) -> str:
+    if isinstance(value, _ID_SCALARS):
+        text = str(value)
+        return text.encode("unicode_escape").decode("ascii") if isinstance(value, str) else text
+    name = getattr(value, "__name__", None)
+    if isinstance(name, str) and (inspect.isclass(value) or inspect.isfunction(value)):
+        return name
+    return f"{argname}{index}"
+
+
+def _expand(p: Parametrize) -> list[tuple[dict[str, Any], str, Marks | None]]:
+    out = []
+    for i, raw in enumerate(p.argvalues):
+        # pytest.param(...) carries values, its own id and marks.
+        values, own_id, marks = raw, None, None
+        if type(raw).__name__ == "ParameterSet" and hasattr(raw, "values"):
+            values, own_id = raw.values, raw.id
+            marks = _pytest_marks(type("_", (), {"pytestmark": list(raw.marks)})) if raw.marks else None
+            if len(p.argnames) == 1:
+                values = values[0]
+        if len(p.argnames) == 1:
+            values = (values,)
+        values = tuple(values)
+        if len(values) != len(p.argnames):
+            raise ValueError(
+                f"parametrize({','.join(p.argnames)!r}): value #{i} {raw!r} has {len(values)} items, "
+                f"expected {len(p.argnames)}"
+            )
+        if own_id is not None:
+            pid = own_id
+        elif p.ids is not None:
+            pid = str(p.ids[i])
+        else:
+            pid = "-".join(_value_id(v, n, i) for v, n in zip(values, p.argnames))
+        out.append((dict(zip(p.argnames, values)), pid, marks))
+    return out
+
+
+def _signature_fixtures(func: Callable[..., Any], skip: set[str]) -> list[str]:
+    names = []
+    for p in inspect.signature(func).parameters.values():
+        if p.name in skip or p.default is not inspect.Parameter.empty:
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        names.append(p.name)
+    return names
+
+
+def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: Marks) -> list[Item]:
+    own = marks_for(func)
+    base = _merged(outer, own)
+    code = getattr(func, "__code__", None)
+    line = code.co_firstlineno if code else 0
+    is_async = inspect.iscoroutinefunction(func)
+    skip = {"self"} if suite is not None else set()
+    combos: list[tuple[dict[str, Any], list[str], list[Marks | None]]] = [({}, [], [])]
+    for p in base.parametrize:
+        combos = [
+            ({**params, **new}, ids + [pid], ms + [m])
+            for (params, ids, ms), (new, pid, m) in itertools.product(combos, _expand(p))
+        ]
+    items = []
+    for params, ids, extra in combos:
+        marks = _merged(base, *extra)
+        marks.parametrize = []
+        fixture_names = marks.usefixtures + _signature_fixtures(func, skip | set(params))
+        items.append(
+            Item(
+                func=func,
+                name=name,
+                line=line,
+                suite=suite,
+                params=params,
+                param_id="-".join(ids) if ids else None,
+                marks=marks,
+                fixture_names=list(dict.fromkeys(fixture_names)),
+                is_async=is_async,
+            )
+        )
+    return items
+
+
+def _is_test_function(name: str, obj: Any) -> bool:
+    return name.startswith("test") and (inspect.isfunction(obj) or inspect.iscoroutinefunction(obj))
+
+
+def _suite_members(cls: type) -> list[tuple[str, Any]]:
+    seen: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        for name in klass.__dict__:
+            seen.setdefault(name, None)
+    return [(n, getattr(cls, n)) for n in seen if _is_test_function(n, getattr(cls, n, None))]
+
+
+def is_suite(obj: Any) -> bool:
+    if not inspect.isclass(obj):
+        return False
+    if issubclass(obj, TestSuite):
+        return obj is not TestSuite
+    # A plain pytest-style class: named Test*, no constructor of its own.
+    return obj.__name__.startswith("Test") and obj.__init__ is object.__init__
+
+
+def collect_module(module: ModuleType) -> tuple[list[Item], dict[str, FixtureDef]]:
+    namespace = vars(module)
+    fixtures = fixtures_in(namespace, getattr(module, "__file__", "") or "")
+    module_marks = _merged(
+        Marks(tags=list(namespace.get("tags", ()) or ()), concurrent=namespace.get("concurrent") is True),
+        _pytest_marks(module) if isinstance(namespace.get("pytestmark"), (list, tuple)) else None,
+    )
+    items: list[Item] = []
+    for name, obj in list(namespace.items()):
+        if name in fixtures or getattr(obj, "__dbtest_fixture__", None) is not None:
+            continue
+        if _is_test_function(name, obj):
+            items.extend(_items_for(obj, name, None, module_marks))
+        elif is_suite(obj):
+            cls_marks = _merged(
+                module_marks,
+                Marks(tags=list(getattr(obj, "tags", ()) or ()), concurrent=getattr(obj, "concurrent", False) is True),
+                marks_for(obj),
+            )
+            for mname, meth in _suite_members(obj):
+                items.extend(_items_for(meth, mname, obj, cls_marks))
+    return items, fixtures

@@ -1,0 +1,22 @@
+"""Type stubs for dbtest._core, the Rust extension (crates/dbtest-py)."""
+
+from typing import Any, Awaitable
+
+__version__: str
+
+class DbtestError(Exception):
+    """Base class of dbtest's errors."""
+
+class UsageError(DbtestError):
+    """Bad flags, configuration or paths: the CLI exits with code 4."""
+
+class UnitRun:
+    """One `dbtest unit` invocation: settings and discovery happen in the constructor."""
+
+    def __init__(self, flags_json: str, cwd: str) -> None: ...
+    def interrupt(self) -> None: ...
+    @property
+    def interrupted(self) -> bool: ...
+    @property
+    def abandoned(self) -> bool: ...
+    def run(self, driver: Any) -> Awaitable[int]: ...
