@@ -8,26 +8,46 @@
     async def test_insert(pool): ...
 """
 
-from ._collect import TestSuite
-from ._fixtures import fixture
-from ._marks import Skipped, concurrent, parametrize, skip, skip_if, skip_test, tag, timeout, xfail
+from __future__ import annotations
 
-try:
-    from ._core import __version__
-except ImportError:  # pragma: no cover - only when the extension is not built
-    __version__ = "0.0.0"
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "Skipped",
-    "TestSuite",
-    "__version__",
-    "concurrent",
-    "fixture",
-    "parametrize",
-    "skip",
-    "skip_if",
-    "skip_test",
-    "tag",
-    "timeout",
-    "xfail",
-]
+# Names load on first use, so that `dbtest` on a folder with nothing to run starts fast.
+_EXPORTS = {
+    "TestSuite": "._collect",
+    "fixture": "._fixtures",
+    "Skipped": "._marks",
+    "concurrent": "._marks",
+    "parametrize": "._marks",
+    "skip": "._marks",
+    "skip_if": "._marks",
+    "skip_test": "._marks",
+    "tag": "._marks",
+    "timeout": "._marks",
+    "xfail": "._marks",
+}
+
+if TYPE_CHECKING:
+    from ._collect import TestSuite
+    from ._fixtures import fixture
+    from ._marks import Skipped, concurrent, parametrize, skip, skip_if, skip_test, tag, timeout, xfail
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from ._core import __version__
+
+        return __version__
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dbtest' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import linecache
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable
@@ -147,8 +148,7 @@ def _signature_fixtures(func: Callable[..., Any], skip: set[str]) -> list[str]:
 def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: Marks) -> list[Item]:
     own = marks_for(func)
     base = _merged(outer, own)
-    code = getattr(func, "__code__", None)
-    line = code.co_firstlineno if code else 0
+    line = _def_line(func)
     is_async = inspect.iscoroutinefunction(func)
     skip = {"self"} if suite is not None else set()
     combos: list[tuple[dict[str, Any], list[str], list[Marks | None]]] = [({}, [], [])]
@@ -176,6 +176,21 @@ def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: M
             )
         )
     return items
+
+
+def _def_line(func: Callable[..., Any]) -> int:
+    """The line of the `def` itself: a decorated function's code starts at its first decorator."""
+    code = getattr(inspect.unwrap(func), "__code__", None)
+    if code is None:
+        return 0
+    first = code.co_firstlineno
+    for line in range(first, first + 200):
+        text = linecache.getline(code.co_filename, line).lstrip()
+        if not text:
+            break
+        if text.startswith(("def ", "async def ")):
+            return line
+    return first
 
 
 def _is_test_function(name: str, obj: Any) -> bool:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import signal
 import sys
 from typing import Any
 
@@ -65,7 +63,6 @@ def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None
 
 def _run_unit(flags: dict[str, Any]) -> int:
     from . import _core
-    from ._driver import Driver
 
     try:
         run = _core.UnitRun(json.dumps(flags), os.getcwd())
@@ -73,6 +70,12 @@ def _run_unit(flags: dict[str, Any]) -> int:
         _usage_error(str(e))
         return EXIT_USAGE
     sys.stdout.flush()
+    if run.file_count == 0:
+        return run.run_without_files()
+    from ._driver import Driver
+
+    import asyncio
+    import signal
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

@@ -10,7 +10,7 @@ use dbtest_core::config::{find_project, DEFAULT_JOBS, DEFAULT_PATTERN};
 use dbtest_core::{exit_code, Error, Event, ExitCode, Report, UnitConfig};
 use dbtest_discovery::{discover_from, relative_id, Selector};
 use dbtest_report::console::{Console, ConsoleOptions};
-use dbtest_runner::{CancellationToken, FileJob, Observer, RunOptions};
+use dbtest_runner::{CancellationToken, Engine, FileError, FileJob, Observer, RunOptions};
 use pyo3::prelude::*;
 
 use crate::engine::PyEngine;
@@ -67,6 +67,16 @@ pub struct UnitRun {
     abandoned: Arc<AtomicBool>,
 }
 
+impl UnitRun {
+    fn take_prepared(&self) -> PyResult<Prepared> {
+        self.prepared
+            .lock()
+            .unwrap()
+            .take()
+            .ok_or_else(|| crate::DbtestError::new_err("this UnitRun has already run"))
+    }
+}
+
 #[pymethods]
 impl UnitRun {
     /// Reads settings and finds the test files; raises UsageError on bad input.
@@ -96,15 +106,33 @@ impl UnitRun {
         self.abandoned.load(Ordering::SeqCst)
     }
 
+    /// How many test files discovery found; with none, `run_without_files` finishes the run
+    /// without starting Python's event loop or importing the driver.
+    #[getter]
+    fn file_count(&self) -> usize {
+        self.prepared
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or(0, |p| p.files.len())
+    }
+
+    /// Finishes a run that found no test files (reports and exit code 5).
+    fn run_without_files(&self, py: Python<'_>) -> PyResult<i32> {
+        let prepared = self.take_prepared()?;
+        let cancel = self.cancel.clone();
+        let abandoned = self.abandoned.clone();
+        let code = py.detach(|| {
+            pyo3_async_runtimes::tokio::get_runtime()
+                .block_on(execute(NoFiles, prepared, cancel, &abandoned))
+        });
+        Ok(code as i32)
+    }
+
     /// Runs the tests with `driver`; must be awaited on the event loop the driver uses.
     /// Resolves to the process exit code.
     fn run<'py>(&self, py: Python<'py>, driver: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let prepared = self
-            .prepared
-            .lock()
-            .unwrap()
-            .take()
-            .ok_or_else(|| crate::DbtestError::new_err("this UnitRun has already run"))?;
+        let prepared = self.take_prepared()?;
         let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
         let engine = PyEngine {
             driver: Arc::new(driver),
@@ -120,8 +148,26 @@ impl UnitRun {
     }
 }
 
+/// The engine of a run that found no test files: nothing to import, so no Python driver.
+struct NoFiles;
+
+impl Engine for NoFiles {
+    async fn collect(&self, _: FileJob) -> Result<Vec<dbtest_core::TestCase>, FileError> {
+        Ok(Vec::new())
+    }
+    async fn run(&self, _: dbtest_core::TestCase, _: Option<Duration>) -> dbtest_core::RawResult {
+        unreachable!("a run without files runs no test")
+    }
+    async fn finish_file(&self, _: FileJob) -> Vec<dbtest_core::TestResult> {
+        Vec::new()
+    }
+    async fn finish_session(&self) -> Vec<dbtest_core::TestResult> {
+        Vec::new()
+    }
+}
+
 async fn execute(
-    engine: PyEngine,
+    engine: impl Engine,
     prepared: Prepared,
     cancel: CancellationToken,
     abandoned: &AtomicBool,
@@ -149,8 +195,22 @@ async fn execute(
         collect_only,
         select: Arc::new(move |case| selector.matches(&case.id, &case.tags)),
     };
+    // Keeps the elapsed time on the progress line moving while a long test runs.
+    let ticker = console.lock().unwrap().progress_enabled().then(|| {
+        let console = console.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                every.tick().await;
+                console.lock().unwrap().tick();
+            }
+        })
+    });
     let started_at = jiff::Timestamp::now();
     let out = dbtest_runner::run(engine, files, opts, observer, cancel).await;
+    if let Some(ticker) = ticker {
+        ticker.abort();
+    }
     abandoned.store(out.abandoned, Ordering::SeqCst);
     let mut console = console.lock().unwrap();
     if collect_only {
