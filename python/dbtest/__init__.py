@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 # Names load on first use, so that `dbtest` on a folder with nothing to run starts fast.
 _EXPORTS = {
     "TestSuite": "._collect",
+    "BenchmarkGroup": "._bench",
+    "bench": "._bench",
     "fixture": "._fixtures",
     "Skipped": "._marks",
     "concurrent": "._marks",
@@ -29,6 +31,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
+    from ._bench import BenchmarkGroup, bench
     from ._collect import TestSuite
     from ._fixtures import fixture
     from ._marks import Skipped, concurrent, parametrize, skip, skip_if, skip_test, tag, timeout, xfail

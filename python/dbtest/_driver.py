@@ -9,22 +9,17 @@ never suspend, so a sync test drives the same coroutine to its end with a single
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import inspect
-import os
-import sys
 import threading
-import traceback
 from concurrent.futures import Future
 from pathlib import Path
 from time import perf_counter
-from types import ModuleType
 from typing import Any, Callable
 
 from . import _capture
 from ._collect import Item, TestSuite, collect_module
 from ._fixtures import FixtureDef, FixtureError, Resolver, Scope, fixtures_in
+from ._loader import add_to_sys_path, describe_import_error, import_file, load_as
 from ._marks import Skipped
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
@@ -159,10 +154,10 @@ class Driver:
     ) -> dict[str, Any]:
         try:
             chain = [self._conftest(c) for c in reversed(conftests)]
-            module = self._import(path, sys_path_entry, module_name)
+            module = import_file(path, sys_path_entry, module_name)
             items, own = collect_module(module)
         except BaseException as exc:  # noqa: BLE001 - any import failure is the file's error
-            message, tb = _describe_import_error(exc)
+            message, tb = describe_import_error(exc)
             return {"error": message, "traceback": tb}
         chain.insert(0, own)
         state = _FileState(rel)
@@ -178,29 +173,13 @@ class Driver:
                 tests.append(_case(item, key))
         return {"tests": tests}
 
-    def _import(self, path: str, sys_path_entry: str, module_name: str) -> ModuleType:
-        with self._lock:
-            if sys_path_entry not in sys.path:
-                sys.path.insert(0, sys_path_entry)
-        module = sys.modules.get(module_name)
-        if module is None:
-            module = importlib.import_module(module_name)
-        if _same_file(getattr(module, "__file__", None), path):
-            return module
-        # Another file already took this module name (two test_utils.py in folders without
-        # __init__.py): load this one under a name of its own.
-        return _load_as(f"{module_name}__dbtest_{abs(hash(path)):x}", path)
-
     def _conftest(self, path: str) -> dict[str, FixtureDef]:
         with self._lock:
             cached = self._conftests.get(path)
         if cached is None:
             try:
-                folder = str(Path(path).parent)
-                with self._lock:
-                    if folder not in sys.path:
-                        sys.path.insert(0, folder)
-                module = _load_as(f"conftest__dbtest_{abs(hash(path)):x}", path)
+                add_to_sys_path(str(Path(path).parent))
+                module = load_as(f"conftest__dbtest_{abs(hash(path)):x}", path)
                 cached = fixtures_in(vars(module), path)
             except BaseException as exc:  # noqa: BLE001
                 cached = exc
@@ -344,7 +323,7 @@ class Driver:
 class _ConftestError(Exception):
     def __init__(self, path: str) -> None:
         super().__init__(f"error in {path}")
-        self.path = path
+        self.conftest_path = path
 
 
 def _teardown_error(rel: str, name: str, exc: BaseException, cap: _capture.Captured) -> dict[str, Any]:
@@ -374,45 +353,3 @@ def _case(item: Item, key: int) -> dict[str, Any]:
         "is_async": item.is_async,
         "concurrent": marks.concurrent,
     }
-
-
-def _same_file(a: str | None, b: str) -> bool:
-    if not a:
-        return False
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _load_as(name: str, path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
-
-
-def _describe_import_error(exc: BaseException) -> tuple[str, str]:
-    if isinstance(exc, _ConftestError) and exc.__cause__ is not None:
-        message, tb = _describe_import_error(exc.__cause__)
-        return f"{exc.path}: {message}", tb
-    if isinstance(exc, SyntaxError):
-        where = f"{exc.filename}:{exc.lineno}" if exc.filename else ""
-        text = (exc.text or "").rstrip()
-        caret = " " * max((exc.offset or 1) - 1, 0) + "^" if text else ""
-        detail = "\n".join(x for x in (f"  {text}", f"  {caret}") if x.strip())
-        return f"SyntaxError: {exc.msg} ({where})", f"  File {where}\n{detail}"
-    # Frames of importlib's machinery say nothing to the user.
-    frames = [
-        f for f in traceback.extract_tb(exc.__traceback__)
-        if not f.filename.startswith("<frozen") and not f.filename.startswith(_PACKAGE_DIR)
-    ]
-    tb = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
-    return "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1], tb

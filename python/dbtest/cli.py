@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -93,13 +93,88 @@ def _run_unit(flags: dict[str, Any]) -> int:
             loop.remove_signal_handler(signal.SIGINT)
             driver.close()
 
-    code = asyncio.run(main())
-    if run.abandoned:
-        # A sync test is still running on a thread past its timeout; don't wait for it.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    return _exit(asyncio.run(main()))
+
+
+@cli.command(name="bench")
+@click.argument("paths", nargs=-1)
+@click.option("-k", "--match", "match", multiple=True, metavar="PATTERN",
+              help="Glob on the benchmark id (file::group::name[param]); repeatable.")
+@click.option("--pattern", metavar="GLOB", help="Benchmark file pattern [default: bench_*.py].")
+@click.option("--warmup", type=click.IntRange(min=0), metavar="N", help="Untimed rounds first [default: 3].")
+@click.option("--min-rounds", type=click.IntRange(min=1), metavar="N", help="Timed rounds at least [default: 5].")
+@click.option("--max-time", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Keep timing rounds while under S seconds per benchmark [default: 1.0].")
+@click.option("--min-round-time", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Calibrate iterations so a round lasts at least S seconds [default: 0.01].")
+@click.option("--disable-gc", is_flag=True, default=None, help="Turn the garbage collector off while timing.")
+@click.option("--save", metavar="NAME", help="Keep this run under .dbtest/bench/NAME.json.")
+@click.option("--compare", metavar="NAME", help="Compare with a saved run (rank test + noise threshold).")
+@click.option("--fail-on-regression", type=click.FloatRange(min=0), metavar="PCT",
+              help="With --compare: exit 1 on a significant slowdown beyond PCT percent.")
+@click.option("--json", "json_path", metavar="PATH", help="Write the dbtest.bench/1 JSON report.")
+@click.option("--markdown", metavar="PATH", help="Write a Markdown report.")
+@click.option("--plot", metavar="PATH", help="Write a PNG of the distributions (needs dbtest[plot]).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), help="Colour [default: auto].")
+def bench_command(paths: tuple[str, ...], json_path: str | None, **options: Any) -> None:
+    """Measure the benchmarks under PATHS (default: benches/, files bench_*.py).
+
+    Exit codes: 0 measured, 1 a benchmark failed or regressed, 4 usage error, 5 none found.
+    """
+    flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    if paths:
+        flags["paths"] = list(paths)
+    flags["match"] = list(flags.get("match", ())) or None
+    if json_path is not None:
+        flags["json"] = json_path
+    flags = {k: v for k, v in flags.items() if v is not None}
+    raise SystemExit(_run_bench(flags))
+
+
+def _run_bench(flags: dict[str, Any]) -> int:
+    from . import _core
+
+    plot = flags.get("plot")
+    if plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            _usage_error("--plot needs matplotlib: pip install 'dbtest[plot]'")
+            return EXIT_USAGE
+    try:
+        run = _core.BenchRun(json.dumps(flags), os.getcwd())
+    except _core.UsageError as e:
+        _usage_error(str(e))
+        return EXIT_USAGE
+    import asyncio
+
+    from ._bench import BenchDriver
+
+    async def main() -> tuple[int, str]:
+        return await run.run(BenchDriver(disable_gc=run.gc_disabled))
+
+    sys.stdout.flush()
+    code, report = asyncio.run(main())
+    if plot is not None and report:
+        from ._plot import plot_report
+
+        plot_report(json.loads(report), plot)
+        click.echo(f"plot written to {plot}")
+    return _exit(code)
+
+
+def _exit(code: int) -> NoReturn:
+    """Ends the process once the engine has run. The engine's threads may still hold Python
+    state (a sync test abandoned after its timeout keeps running; a worker thread may be
+    releasing its last reference), and interpreter finalisation with foreign threads attached
+    can abort. So: run the atexit handlers (coverage and friends save their data there), flush,
+    and leave without finalising."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _usage_error(message: str) -> None:

@@ -47,6 +47,93 @@ pub struct UnitConfig {
     /// Command-line only: list the test ids and stop.
     #[serde(alias = "collect-only")]
     pub collect_only: Option<bool>,
+    /// `[tool.dbtest.bench]`: the settings of `dbtest bench`.
+    pub bench: Option<BenchConfig>,
+}
+
+/// The settings of `dbtest bench` (`[tool.dbtest.bench]` and the flags).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchConfig {
+    pub paths: Option<Vec<String>>,
+    pub pattern: Option<String>,
+    #[serde(rename = "match")]
+    pub match_: Option<Vec<String>>,
+    pub warmup: Option<u32>,
+    #[serde(alias = "min-rounds")]
+    pub min_rounds: Option<u32>,
+    #[serde(alias = "max-time")]
+    pub max_time: Option<f64>,
+    #[serde(alias = "min-round-time")]
+    pub min_round_time: Option<f64>,
+    #[serde(alias = "disable-gc")]
+    pub disable_gc: Option<bool>,
+    pub save: Option<String>,
+    pub compare: Option<String>,
+    #[serde(alias = "fail-on-regression")]
+    pub fail_on_regression: Option<f64>,
+    pub json: Option<String>,
+    pub markdown: Option<String>,
+    pub plot: Option<String>,
+    pub color: Option<ColorChoice>,
+}
+
+pub const DEFAULT_BENCH_PATTERN: &str = "bench_*.py";
+
+impl BenchConfig {
+    pub fn over(self, file: BenchConfig) -> BenchConfig {
+        macro_rules! pick {
+            ($($f:ident),*) => { BenchConfig { $($f: self.$f.or(file.$f)),* } };
+        }
+        pick!(
+            paths,
+            pattern,
+            match_,
+            warmup,
+            min_rounds,
+            max_time,
+            min_round_time,
+            disable_gc,
+            save,
+            compare,
+            fail_on_regression,
+            json,
+            markdown,
+            plot,
+            color
+        )
+    }
+
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |key: &str, why: &str| Err(Error::Usage(format!("{origin}: `{key}` {why}")));
+        for (key, value) in [
+            ("max_time", self.max_time),
+            ("min_round_time", self.min_round_time),
+        ] {
+            if value.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
+                return bad(key, "must be a positive number of seconds");
+            }
+        }
+        if self.min_rounds == Some(0) {
+            return bad("min_rounds", "must be at least 1");
+        }
+        if self
+            .fail_on_regression
+            .is_some_and(|v| !(v.is_finite() && v >= 0.0))
+        {
+            return bad(
+                "fail_on_regression",
+                "must be a percentage of 0 or more, e.g. 5",
+            );
+        }
+        if self.fail_on_regression.is_some() && self.compare.is_none() {
+            return bad(
+                "fail_on_regression",
+                "needs --compare NAME: the saved run to compare with",
+            );
+        }
+        Ok(())
+    }
 }
 
 /// The part of pyproject.toml dbtest reads.
@@ -108,7 +195,8 @@ impl UnitConfig {
             junit_xml,
             markdown,
             inconclusive_ok,
-            collect_only
+            collect_only,
+            bench
         )
     }
 
@@ -133,6 +221,9 @@ impl UnitConfig {
             if p.trim().is_empty() {
                 return bad("pattern", "must not be empty (the default is test_*.py)");
             }
+        }
+        if let Some(bench) = &self.bench {
+            bench.validate(&format!("{origin} [bench]"))?;
         }
         Ok(())
     }

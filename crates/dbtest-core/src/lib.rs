@@ -5,7 +5,7 @@ pub mod config;
 pub mod error;
 pub mod model;
 
-pub use config::{ColorChoice, UnitConfig};
+pub use config::{BenchConfig, ColorChoice, UnitConfig};
 pub use error::{Error, Result};
 pub use model::{
     exit_code, test_id, Event, ExitCode, Outcome, RawOutcome, RawResult, Report, Summary, TestCase,

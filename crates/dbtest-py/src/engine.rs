@@ -18,14 +18,17 @@ pub struct PyEngine {
     pub root: PathBuf,
 }
 
-fn item<'py, T: FromPyObjectOwned<'py>>(dict: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+pub(crate) fn item<'py, T: FromPyObjectOwned<'py>>(
+    dict: &Bound<'py, PyDict>,
+    key: &str,
+) -> PyResult<T> {
     match dict.get_item(key)? {
         Some(value) => value.extract().map_err(Into::into),
         None => Err(pyo3::exceptions::PyKeyError::new_err(key.to_string())),
     }
 }
 
-fn opt<'py, T: FromPyObjectOwned<'py>>(
+pub(crate) fn opt<'py, T: FromPyObjectOwned<'py>>(
     dict: &Bound<'py, PyDict>,
     key: &str,
 ) -> PyResult<Option<T>> {
@@ -106,66 +109,76 @@ fn teardown_errors(rel: &str, list: &Bound<'_, PyAny>) -> PyResult<Vec<TestResul
     Ok(out)
 }
 
-fn collect_in_python(
+/// Imports `file` through `driver.collect_file` and converts each entry of the answer's
+/// `list_key` list with `convert`; an import failure becomes the file's error.
+pub(crate) fn load_file<T>(
     py: Python<'_>,
     driver: &Py<PyAny>,
     root: &Path,
     file: &FileJob,
-) -> Result<Vec<TestCase>, FileError> {
+    list_key: &str,
+    convert: impl Fn(&Bound<'_, PyDict>) -> PyResult<T>,
+) -> Result<Vec<T>, FileError> {
+    let internal = |e: PyErr| FileError {
+        message: format!("dbtest internal error while loading: {e}"),
+        traceback: None,
+    };
     let target = import_target(&file.path);
     let conftests: Vec<String> = conftests_for(root, &file.path)
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let result = driver.bind(py).call_method1(
-        intern!(py, "collect_file"),
-        (
-            file.path.display().to_string(),
-            &file.rel,
-            target.sys_path_entry.display().to_string(),
-            &target.module,
-            conftests,
-        ),
-    );
-    let as_file_error = |e: PyErr| FileError {
-        message: format!("dbtest internal error while collecting: {e}"),
-        traceback: None,
-    };
-    let dict = result.map_err(as_file_error)?;
-    let dict = dict.cast::<PyDict>().map_err(|e| as_file_error(e.into()))?;
-    if let Some(message) = opt::<String>(dict, "error").map_err(as_file_error)? {
+    let answer = driver
+        .bind(py)
+        .call_method1(
+            intern!(py, "collect_file"),
+            (
+                file.path.display().to_string(),
+                &file.rel,
+                target.sys_path_entry.display().to_string(),
+                &target.module,
+                conftests,
+            ),
+        )
+        .map_err(internal)?;
+    let dict = answer.cast::<PyDict>().map_err(|e| internal(e.into()))?;
+    if let Some(message) = opt::<String>(dict, "error").map_err(internal)? {
         return Err(FileError {
             message,
-            traceback: opt(dict, "traceback").map_err(as_file_error)?,
+            traceback: opt(dict, "traceback").map_err(internal)?,
         });
     }
-    let tests = dict
-        .get_item("tests")
-        .map_err(as_file_error)?
-        .ok_or_else(|| as_file_error(pyo3::exceptions::PyKeyError::new_err("tests")))?;
-    let mut cases = Vec::new();
-    for t in tests
-        .cast::<PyList>()
-        .map_err(|e| as_file_error(e.into()))?
+    let entries: Bound<'_, PyList> = item(dict, list_key).map_err(internal)?;
+    entries
         .iter()
-    {
-        let d = t.cast::<PyDict>().map_err(|e| as_file_error(e.into()))?;
-        cases.push(case_from_py(&file.rel, d).map_err(as_file_error)?);
-    }
-    Ok(cases)
+        .map(|entry| convert(entry.cast::<PyDict>()?))
+        .collect::<PyResult<Vec<T>>>()
+        .map_err(internal)
+}
+
+/// Calls a coroutine method of `driver` on the run's event loop and waits for it without the GIL.
+pub(crate) async fn on_loop<A>(
+    driver: &Py<PyAny>,
+    locals: &TaskLocals,
+    method: &str,
+    args: A,
+) -> PyResult<Py<PyAny>>
+where
+    A: for<'py> pyo3::call::PyCallArgs<'py> + Send,
+{
+    let fut = Python::attach(|py| {
+        let coro = driver.bind(py).call_method1(method, args)?;
+        pyo3_async_runtimes::into_future_with_locals(locals, coro)
+    })?;
+    fut.await
 }
 
 impl PyEngine {
-    /// Runs a driver coroutine on the run's event loop and waits for it without the GIL.
     async fn on_loop<A>(&self, method: &str, args: A) -> PyResult<Py<PyAny>>
     where
         A: for<'py> pyo3::call::PyCallArgs<'py> + Send,
     {
-        let fut = Python::attach(|py| {
-            let coro = self.driver.bind(py).call_method1(method, args)?;
-            pyo3_async_runtimes::into_future_with_locals(&self.locals, coro)
-        })?;
-        fut.await
+        on_loop(&self.driver, &self.locals, method, args).await
     }
 }
 
@@ -175,7 +188,11 @@ impl Engine for PyEngine {
         let root = self.root.clone();
         // Importing runs user code that may block: it gets a thread of its own.
         tokio::task::spawn_blocking(move || {
-            Python::attach(|py| collect_in_python(py, &driver, &root, &file))
+            Python::attach(|py| {
+                load_file(py, &driver, &root, &file, "tests", |d| {
+                    case_from_py(&file.rel, d)
+                })
+            })
         })
         .await
         .unwrap_or_else(|e| {

@@ -1,6 +1,7 @@
 //! `dbtest._core`: the thin layer between the Rust engine and Python. It converts values and
 //! calls the Python driver; scheduling, selection and reports live in the pure-Rust crates.
 
+mod bench;
 mod engine;
 mod unit;
 
@@ -45,5 +46,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DbtestError", m.py().get_type::<DbtestError>())?;
     m.add("UsageError", m.py().get_type::<UsageError>())?;
     m.add_class::<unit::UnitRun>()?;
+    m.add_class::<bench::BenchRun>()?;
     Ok(())
 }

@@ -48,6 +48,13 @@ fn env(name: &str) -> Option<String> {
     std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
 }
 
+/// Whether output to stdout gets colour under `choice`, given this process's terminal and
+/// environment (NO_COLOR, CLICOLOR_FORCE, TERM). Every dbtest command decides colour here.
+pub fn color_enabled(choice: ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    resolve_color(choice, std::io::stdout().is_terminal(), env)
+}
+
 /// The colour decision, apart from the process so that it can be tested.
 fn resolve_color(
     choice: ColorChoice,

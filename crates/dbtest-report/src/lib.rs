@@ -8,7 +8,8 @@ pub mod junit;
 pub mod markdown;
 mod text;
 
-pub use console::{Console, ConsoleOptions};
+pub use console::{color_enabled, Console, ConsoleOptions};
+pub use text::write_atomic;
 
 #[cfg(test)]
 mod test_support;

@@ -139,7 +139,7 @@ pub(crate) fn tail(s: &str, max: usize) -> Cow<'_, str> {
 /// Writes `contents` to `path` so that readers see either the old file or the whole new
 /// one, never a half-written report: a temporary file in the same folder (so the rename
 /// cannot cross file systems), then a rename over the target. Creates missing folders.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     write_atomic_inner(path, contents)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
 }

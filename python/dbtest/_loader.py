@@ -1,0 +1,79 @@
+"""Importing user files (tests, benchmarks, use cases) the way pytest users expect: the
+first folder above the file without `__init__.py` goes on sys.path and the module gets its
+dotted name there, so a file can import its sibling modules."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+_sys_path_lock = threading.Lock()
+
+
+def add_to_sys_path(folder: str) -> None:
+    with _sys_path_lock:
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+
+
+def import_file(path: str, sys_path_entry: str, module_name: str) -> ModuleType:
+    """Imports the file at `path` as `module_name` (computed by the Rust walker)."""
+    add_to_sys_path(sys_path_entry)
+    module = sys.modules.get(module_name)
+    if module is None:
+        module = importlib.import_module(module_name)
+    if _same_file(getattr(module, "__file__", None), path):
+        return module
+    # Another file already took this module name (two test_utils.py in folders without
+    # __init__.py): load this one under a name of its own.
+    return load_as(f"{module_name}__dbtest_{abs(hash(path)):x}", path)
+
+
+def _same_file(a: str | None, b: str) -> bool:
+    if not a:
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def load_as(name: str, path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+
+def describe_import_error(exc: BaseException) -> tuple[str, str]:
+    if getattr(exc, "conftest_path", None) and exc.__cause__ is not None:
+        message, tb = describe_import_error(exc.__cause__)
+        return f"{exc.conftest_path}: {message}", tb
+    if isinstance(exc, SyntaxError):
+        where = f"{exc.filename}:{exc.lineno}" if exc.filename else ""
+        text = (exc.text or "").rstrip()
+        caret = " " * max((exc.offset or 1) - 1, 0) + "^" if text else ""
+        detail = "\n".join(x for x in (f"  {text}", f"  {caret}") if x.strip())
+        return f"SyntaxError: {exc.msg} ({where})", f"  File {where}\n{detail}"
+    # Frames of importlib's machinery say nothing to the user.
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith("<frozen") and not f.filename.startswith(_PACKAGE_DIR)
+    ]
+    tb = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
+    return "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1], tb
