@@ -21,6 +21,8 @@ _EXPORTS = {
     "fixture": "._fixtures",
     "Skipped": "._marks",
     "concurrent": "._marks",
+    "flaky": "._marks",
+    "serial": "._marks",
     "parametrize": "._marks",
     "skip": "._marks",
     "skip_if": "._marks",
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from ._bench import BenchmarkGroup, bench
     from ._collect import TestSuite
     from ._fixtures import fixture
-    from ._marks import Skipped, concurrent, parametrize, skip, skip_if, skip_test, tag, timeout, xfail
+    from ._marks import Skipped, concurrent, flaky, parametrize, serial, skip, skip_if, skip_test, tag, timeout, xfail
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 

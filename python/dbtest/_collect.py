@@ -20,6 +20,7 @@ class TestSuite:
 
     tags: tuple[str, ...] = ()
     concurrent: bool = False
+    serial: str | None = None
 
 
 @dataclass
@@ -50,6 +51,8 @@ def _merged(*sources: Marks | None) -> Marks:
         out.parametrize.extend(m.parametrize)
         out.concurrent = out.concurrent or m.concurrent
         out.usefixtures.extend(m.usefixtures)
+        out.retries = m.retries if m.retries is not None else out.retries
+        out.serial = m.serial if m.serial is not None else out.serial
     return out
 
 
@@ -80,6 +83,8 @@ def _pytest_marks(obj: Any) -> Marks | None:
             marks.timeout = float(args[0])
         elif name == "usefixtures":
             marks.usefixtures.extend(args)
+        elif name == "flaky":
+            marks.retries = int(kwargs.get("reruns", kwargs.get("max_runs", 2)))
         elif name in ("asyncio", "anyio", "filterwarnings"):
             pass
         elif name:
@@ -230,7 +235,11 @@ def collect_module(module: ModuleType) -> tuple[list[Item], dict[str, FixtureDef
         elif is_suite(obj):
             cls_marks = _merged(
                 module_marks,
-                Marks(tags=list(getattr(obj, "tags", ()) or ()), concurrent=getattr(obj, "concurrent", False) is True),
+                Marks(
+                    tags=list(getattr(obj, "tags", ()) or ()),
+                    concurrent=getattr(obj, "concurrent", False) is True,
+                    serial=getattr(obj, "serial", None) if isinstance(getattr(obj, "serial", None), str) else None,
+                ),
                 marks_for(obj),
             )
             for mname, meth in _suite_members(obj):

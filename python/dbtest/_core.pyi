@@ -32,3 +32,8 @@ class BenchRun:
     @property
     def gc_disabled(self) -> bool: ...
     def run(self, driver: Any) -> Awaitable[tuple[int, str]]: ...
+
+def merge_reports(
+    inputs: list[str], json: str | None = None, junit_xml: str | None = None, markdown: str | None = None
+) -> int:
+    """`dbtest report merge`: prints the merged summary, writes the reports, returns the exit code."""

@@ -352,4 +352,6 @@ def _case(item: Item, key: int) -> dict[str, Any]:
         "timeout": marks.timeout,
         "is_async": item.is_async,
         "concurrent": marks.concurrent,
+        "retries": marks.retries,
+        "serial": marks.serial,
     }

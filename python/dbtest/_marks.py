@@ -27,6 +27,8 @@ class Marks:
     parametrize: list[Parametrize] = field(default_factory=list)
     concurrent: bool = False
     usefixtures: list[str] = field(default_factory=list)
+    retries: int | None = None
+    serial: str | None = None
 
 
 def marks_of(obj: Any) -> Marks | None:
@@ -119,6 +121,30 @@ def timeout(seconds: float) -> Callable[[F], F]:
 
     def apply(obj: F) -> F:
         _ensure(obj).timeout = float(seconds)
+        return obj
+
+    return apply
+
+
+def flaky(retries: int = 2) -> Callable[[F], F]:
+    """Run a failing test up to `retries` more times; a later pass is reported as flaky."""
+    if not (isinstance(retries, int) and retries >= 0):
+        raise ValueError(f"dbtest.flaky: retries={retries!r} must be a whole number of 0 or more")
+
+    def apply(obj: F) -> F:
+        _ensure(obj).retries = retries
+        return obj
+
+    return apply
+
+
+def serial(resource: str) -> Callable[[F], F]:
+    """Tests (or suites) naming the same resource never run at the same time, in any file."""
+    if not (isinstance(resource, str) and resource):
+        raise ValueError("dbtest.serial: name the shared resource, e.g. @dbtest.serial(\"db\")")
+
+    def apply(obj: F) -> F:
+        _ensure(obj).serial = resource
         return obj
 
     return apply

@@ -33,6 +33,11 @@ def cli() -> None:
 @click.option("--maxfail", type=click.IntRange(min=1), metavar="N", help="Stop after N failing tests.")
 @click.option("--retries", type=click.IntRange(min=0), metavar="N",
               help="Run a failing test up to N more times; a later pass counts as flaky.")
+@click.option("--lf", "--last-failed", "last_failed", is_flag=True, default=None,
+              help="Run only the tests that failed last time (all, if none did).")
+@click.option("--random-order", is_flag=True, default=None, help="Shuffle files and tests; prints the seed.")
+@click.option("--seed", type=click.IntRange(min=0), help="Replay a --random-order run.")
+@click.option("--shard", metavar="K/N", help="Run the K-th of N shards of the files (CI matrices).")
 @click.option("--collect-only", is_flag=True, default=None, help="List the selected test ids; run nothing.")
 @click.option("-q", "--quiet", count=True, help="Less output.")
 @click.option("-v", "--verbose", count=True, help="A line per test (-vv: also output of passing tests).")
@@ -161,6 +166,31 @@ def _run_bench(flags: dict[str, Any]) -> int:
         plot_report(json.loads(report), plot)
         click.echo(f"plot written to {plot}")
     return _exit(code)
+
+
+@cli.group()
+def report() -> None:
+    """Work with the reports of earlier runs."""
+
+
+@report.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "json_path", metavar="PATH", help="Write the merged dbtest.report/1 JSON report.")
+@click.option("--junit-xml", metavar="PATH", help="Write the merged JUnit XML report.")
+@click.option("--markdown", metavar="PATH", help="Write the merged Markdown report.")
+def merge(inputs: tuple[str, ...], json_path: str | None, junit_xml: str | None, markdown: str | None) -> None:
+    """Combine the JSON reports of a run's shards (`dbtest unit --shard K/N --json ...`) into one.
+
+    Exits as the combined run would: 0 all passed, 1 something failed.
+    """
+    from . import _core
+
+    try:
+        code = _core.merge_reports(list(inputs), json_path, junit_xml, markdown)
+    except _core.UsageError as e:
+        _usage_error(str(e))
+        code = EXIT_USAGE
+    raise SystemExit(code)
 
 
 def _exit(code: int) -> NoReturn:

@@ -32,6 +32,8 @@ pub struct UnitConfig {
     #[serde(alias = "last-failed")]
     pub last_failed: Option<bool>,
     pub retries: Option<u32>,
+    /// `K/N`: run the K-th of N shards.
+    pub shard: Option<String>,
     #[serde(alias = "random-order")]
     pub random_order: Option<bool>,
     pub seed: Option<u64>,
@@ -49,7 +51,29 @@ pub struct UnitConfig {
     pub collect_only: Option<bool>,
     /// `[tool.dbtest.bench]`: the settings of `dbtest bench`.
     pub bench: Option<BenchConfig>,
+    /// `[tool.dbtest.experiment]`: where `dbtest experiment` finds use cases and keeps specs
+    /// and runs.
+    pub experiment: Option<ExperimentConfig>,
 }
+
+/// The settings of `dbtest experiment` (`[tool.dbtest.experiment]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Folders (or files) holding use cases; default: the project root.
+    pub paths: Option<Vec<String>>,
+    /// Use-case file pattern; default `usecase_*.py`.
+    pub pattern: Option<String>,
+    /// Where approved specs live, relative to the project root; default `specs`.
+    #[serde(alias = "specs-dir")]
+    pub specs_dir: Option<String>,
+    /// Where runs are written, relative to the project root; default `experiments`.
+    pub out: Option<String>,
+}
+
+pub const DEFAULT_USECASE_PATTERN: &str = "usecase_*.py";
+pub const DEFAULT_SPECS_DIR: &str = "specs";
+pub const DEFAULT_EXPERIMENTS_DIR: &str = "experiments";
 
 /// The settings of `dbtest bench` (`[tool.dbtest.bench]` and the flags).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -186,6 +210,7 @@ impl UnitConfig {
             maxfail,
             last_failed,
             retries,
+            shard,
             random_order,
             seed,
             verbosity,
@@ -196,7 +221,8 @@ impl UnitConfig {
             markdown,
             inconclusive_ok,
             collect_only,
-            bench
+            bench,
+            experiment
         )
     }
 

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod error;
 pub mod model;
+pub mod state;
 
 pub use config::{BenchConfig, ColorChoice, UnitConfig};
 pub use error::{Error, Result};

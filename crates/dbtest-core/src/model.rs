@@ -97,6 +97,12 @@ pub struct TestCase {
     pub is_async: bool,
     /// May overlap with the neighbouring concurrent tests of its file.
     pub concurrent: bool,
+    /// Extra attempts of this test (`@dbtest.flaky(retries=N)`); `--retries` applies when unset.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Tests naming the same resource (`@dbtest.serial("db")`) never overlap.
+    #[serde(default)]
+    pub serial: Option<String>,
     /// The engine's handle for this test (opaque to everything but the engine).
     pub key: u64,
 }
@@ -129,6 +135,7 @@ pub enum RawOutcome {
     Skipped,
     Timeout,
     Crashed,
+    Inconclusive,
 }
 
 /// What one attempt at running a test produced.
@@ -140,6 +147,8 @@ pub struct RawResult {
     pub traceback: Option<String>,
     pub stdout: String,
     pub stderr: String,
+    /// A probabilistic test's verdict (its counts, threshold, interval, why it stopped).
+    pub verdict: Option<serde_json::Value>,
 }
 
 impl RawResult {
@@ -173,6 +182,9 @@ pub struct TestResult {
     pub traceback: Option<String>,
     pub stdout: String,
     pub stderr: String,
+    /// Only for probabilistic tests: the verdict's fields (DESIGN §6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<serde_json::Value>,
 }
 
 impl TestResult {
@@ -196,6 +208,7 @@ impl TestResult {
             (RawOutcome::Skipped, _) => Outcome::Skipped,
             (RawOutcome::Timeout, _) => Outcome::Timeout,
             (RawOutcome::Crashed, _) => Outcome::Crashed,
+            (RawOutcome::Inconclusive, _) => Outcome::Inconclusive,
         };
         if outcome == Outcome::Xfailed || outcome == Outcome::Xpassed {
             if let Some(reason) = case.xfail.as_ref().and_then(|x| x.reason.clone()) {
@@ -220,6 +233,7 @@ impl TestResult {
             traceback: raw.traceback,
             stdout: raw.stdout,
             stderr: raw.stderr,
+            verdict: raw.verdict,
         }
     }
 
@@ -248,6 +262,7 @@ impl TestResult {
             traceback,
             stdout: String::new(),
             stderr: String::new(),
+            verdict: None,
         }
     }
 
@@ -369,6 +384,31 @@ impl Report {
     }
 }
 
+impl Report {
+    /// One report from the reports of a run's shards: every test, in the order given, the
+    /// earliest start and the longest wall time (shards run side by side).
+    pub fn merge(parts: Vec<Report>) -> Report {
+        let started_at = parts
+            .iter()
+            .map(|r| r.started_at.clone())
+            .min()
+            .unwrap_or_default();
+        let duration_s = parts.iter().map(|r| r.duration_s).fold(0.0, f64::max);
+        let command = parts
+            .first()
+            .map_or_else(|| "unit".to_string(), |r| r.command.clone());
+        let tests: Vec<TestResult> = parts.into_iter().flat_map(|r| r.tests).collect();
+        Report {
+            schema: REPORT_SCHEMA.to_string(),
+            command,
+            started_at,
+            duration_s,
+            summary: Summary::from_results(&tests),
+            tests,
+        }
+    }
+}
+
 /// Process exit codes (DESIGN §4 and §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
@@ -413,8 +453,27 @@ mod tests {
             timeout_s: None,
             is_async: false,
             concurrent: false,
+            retries: None,
+            serial: None,
             key: 0,
         }
+    }
+
+    #[test]
+    fn merged_shards_add_up() {
+        let pass =
+            TestResult::from_attempt(&case(None), RawResult::new(RawOutcome::Passed, None), 1);
+        let fail =
+            TestResult::from_attempt(&case(None), RawResult::new(RawOutcome::Failed, None), 1);
+        let mut a = Report::new("unit", jiff::Timestamp::UNIX_EPOCH, 2.0, vec![pass.clone()]);
+        a.started_at = "2026-01-01T00:00:05Z".into();
+        let mut b = Report::new("unit", jiff::Timestamp::UNIX_EPOCH, 3.0, vec![fail, pass]);
+        b.started_at = "2026-01-01T00:00:01Z".into();
+        let m = Report::merge(vec![a, b]);
+        assert_eq!(m.summary.total, 3);
+        assert_eq!(m.summary.failed, 1);
+        assert_eq!(m.duration_s, 3.0);
+        assert_eq!(m.started_at, "2026-01-01T00:00:01Z");
     }
 
     #[test]

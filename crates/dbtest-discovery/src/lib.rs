@@ -5,6 +5,7 @@
 
 pub mod import;
 pub mod select;
+pub mod shard;
 pub mod tags;
 pub mod walk;
 
@@ -13,5 +14,6 @@ mod paths;
 pub use import::{conftests_for, import_target, ImportTarget};
 pub use paths::relative_id;
 pub use select::{Selector, SelectorError};
+pub use shard::{shard_files, Shard};
 pub use tags::{TagExpr, TagExprError};
 pub use walk::{discover, discover_from, Discovered, DiscoveryError, SKIPPED_DIRS};

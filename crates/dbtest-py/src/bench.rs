@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_async_runtimes::TaskLocals;
 
-use crate::engine::{item, load_file, on_loop, opt};
+use crate::engine::{item, load_file, on_loop, opt, to_json};
 use crate::to_py_err;
 
 struct PyBenchEngine {
@@ -235,7 +235,10 @@ impl BenchRun {
             .unwrap()
             .take()
             .ok_or_else(|| crate::DbtestError::new_err("this BenchRun has already run"))?;
-        let environment = pythonic_json(py, driver.bind(py).call_method0("environment")?)?;
+        let environment = match to_json(&driver.bind(py).call_method0("environment")?)? {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
         let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
         let engine = PyBenchEngine {
             driver: Arc::new(driver),
@@ -247,17 +250,6 @@ impl BenchRun {
             Ok((code as i32, report))
         })
     }
-}
-
-fn pythonic_json(
-    py: Python<'_>,
-    value: Bound<'_, PyAny>,
-) -> PyResult<serde_json::Map<String, serde_json::Value>> {
-    let text: String = py
-        .import("json")?
-        .call_method1("dumps", (value,))?
-        .extract()?;
-    serde_json::from_str(&text).map_err(|e| crate::DbtestError::new_err(e.to_string()))
 }
 
 fn machine(root: &Path, env: &mut serde_json::Map<String, serde_json::Value>) {

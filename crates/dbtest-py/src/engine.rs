@@ -62,6 +62,8 @@ fn case_from_py(rel: &str, d: &Bound<'_, PyDict>) -> PyResult<TestCase> {
         timeout_s: opt(d, "timeout")?,
         is_async: item(d, "is_async")?,
         concurrent: item(d, "concurrent")?,
+        retries: opt(d, "retries")?,
+        serial: opt(d, "serial")?,
         key: item(d, "key")?,
     })
 }
@@ -74,6 +76,7 @@ fn raw_from_py(d: &Bound<'_, PyDict>) -> PyResult<RawResult> {
         "skipped" => RawOutcome::Skipped,
         "timeout" => RawOutcome::Timeout,
         "crashed" => RawOutcome::Crashed,
+        "inconclusive" => RawOutcome::Inconclusive,
         _ => RawOutcome::Error,
     };
     Ok(RawResult {
@@ -83,7 +86,21 @@ fn raw_from_py(d: &Bound<'_, PyDict>) -> PyResult<RawResult> {
         traceback: opt(d, "traceback")?,
         stdout: item(d, "stdout")?,
         stderr: item(d, "stderr")?,
+        verdict: match opt::<Bound<'_, PyAny>>(d, "verdict")? {
+            Some(v) => Some(to_json(&v)?),
+            None => None,
+        },
     })
+}
+
+/// A Python value (dicts, lists, numbers, strings) as JSON.
+pub(crate) fn to_json(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    let py = value.py();
+    let text: String = py
+        .import(intern!(py, "json"))?
+        .call_method1(intern!(py, "dumps"), (value,))?
+        .extract()?;
+    serde_json::from_str(&text).map_err(|e| crate::DbtestError::new_err(e.to_string()))
 }
 
 /// A failure inside dbtest's own Python code, reported on the test rather than lost.

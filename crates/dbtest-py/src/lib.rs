@@ -47,5 +47,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UsageError", m.py().get_type::<UsageError>())?;
     m.add_class::<unit::UnitRun>()?;
     m.add_class::<bench::BenchRun>()?;
+    m.add_function(wrap_pyfunction!(unit::merge_reports, m)?)?;
     Ok(())
 }

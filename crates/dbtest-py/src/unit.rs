@@ -1,6 +1,7 @@
 //! `dbtest unit` as the CLI drives it: settings and discovery up front (so a bad flag or path
 //! fails before anything is imported), then the run on the caller's event loop.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use dbtest_core::config::{find_project, DEFAULT_JOBS, DEFAULT_PATTERN};
 use dbtest_core::{exit_code, Error, Event, ExitCode, Report, UnitConfig};
-use dbtest_discovery::{discover_from, relative_id, Selector};
+use dbtest_discovery::{discover_from, relative_id, shard_files, Selector, Shard};
 use dbtest_report::console::{Console, ConsoleOptions};
 use dbtest_runner::{CancellationToken, Engine, FileError, FileJob, Observer, RunOptions};
 use pyo3::prelude::*;
@@ -21,6 +22,10 @@ struct Prepared {
     root: PathBuf,
     files: Vec<FileJob>,
     selector: Selector,
+    /// `--lf`: only these ids (and files, for files that failed to import).
+    last_failed: Option<HashSet<String>>,
+    /// `--random-order`: the seed that replays this order.
+    shuffle_seed: Option<u64>,
 }
 
 fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
@@ -43,7 +48,7 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
         found.id_prefixes,
     )
     .map_err(|e| Error::Usage(e.to_string()))?;
-    let files = found
+    let mut files: Vec<FileJob> = found
         .files
         .into_iter()
         .map(|path| FileJob {
@@ -51,11 +56,57 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
             path,
         })
         .collect();
+    let durations = dbtest_core::state::durations(&root);
+    if let Some(spec) = &config.shard {
+        let shard: Shard = spec.parse().map_err(Error::Usage)?;
+        let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
+        let mine = shard_files(&rels, shard, &durations);
+        files = files
+            .into_iter()
+            .zip(mine)
+            .filter(|(_, m)| *m)
+            .map(|(f, _)| f)
+            .collect();
+    }
+    // With nothing recorded as failed, --lf runs everything (as pytest does).
+    let last_failed = match config.last_failed {
+        Some(true) => dbtest_core::state::last_failed(&root)
+            .filter(|ids| !ids.is_empty())
+            .map(|ids| ids.into_iter().collect::<HashSet<String>>()),
+        _ => None,
+    };
+    if let Some(failed) = &last_failed {
+        // Only files that hold a failed test are imported at all.
+        files.retain(|f| {
+            failed
+                .iter()
+                .any(|id| id == &f.rel || id.starts_with(&format!("{}::", f.rel)))
+        });
+    }
+    let shuffle_seed = match (config.random_order, config.seed) {
+        (Some(true), Some(seed)) => Some(seed),
+        (Some(true), None) => Some(fastrand::u64(..) % 1_000_000),
+        _ => None,
+    };
+    if let Some(seed) = shuffle_seed {
+        fastrand::Rng::with_seed(seed).shuffle(&mut files);
+    } else {
+        // Longest first: a slow file that starts last would stretch the run's tail.
+        files.sort_by(|a, b| {
+            let (da, db) = (
+                durations.get(&a.rel).unwrap_or(&0.0),
+                durations.get(&b.rel).unwrap_or(&0.0),
+            );
+            db.total_cmp(da)
+        });
+    }
     Ok(Prepared {
         config,
         root,
         files,
         selector,
+        last_failed,
+        shuffle_seed,
     })
 }
 
@@ -148,6 +199,117 @@ impl UnitRun {
     }
 }
 
+/// Under GitHub Actions: annotate the first failures and add the Markdown report to the
+/// job's summary, so a plain `dbtest unit` step needs no extra configuration.
+fn github_actions(report: &Report) {
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return;
+    }
+    print!(
+        "{}",
+        dbtest_report::github::annotations(report, dbtest_report::github::ANNOTATION_LIMIT)
+    );
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let markdown = dbtest_report::markdown::render(report);
+        if let Err(e) = dbtest_report::github::append_step_summary(Path::new(&path), &markdown) {
+            eprintln!("dbtest: cannot write the GitHub step summary: {e}");
+        }
+    }
+}
+
+/// Writes `report` to every format asked for; false when one could not be written.
+fn write_reports(
+    report: &Report,
+    json: Option<&str>,
+    junit: Option<&str>,
+    markdown: Option<&str>,
+) -> bool {
+    let mut ok = true;
+    for (path, write) in [
+        (
+            json,
+            dbtest_report::json::write as fn(&Report, &Path) -> std::io::Result<()>,
+        ),
+        (junit, dbtest_report::junit::write),
+        (markdown, dbtest_report::markdown::write),
+    ] {
+        if let Some(path) = path {
+            if let Err(e) = write(report, Path::new(path)) {
+                eprintln!("dbtest: cannot write report {path}: {e}");
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+/// `dbtest report merge`: one report from the JSON reports of a run's shards.
+#[pyfunction]
+#[pyo3(signature = (inputs, json=None, junit_xml=None, markdown=None))]
+pub fn merge_reports(
+    inputs: Vec<PathBuf>,
+    json: Option<String>,
+    junit_xml: Option<String>,
+    markdown: Option<String>,
+) -> PyResult<i32> {
+    let mut parts = Vec::new();
+    for path in &inputs {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            crate::UsageError::new_err(format!("cannot read report {}: {e}", path.display()))
+        })?;
+        let report: Report = serde_json::from_str(&text).map_err(|e| {
+            crate::UsageError::new_err(format!(
+                "{} is not a dbtest.report/1 JSON report ({e}); pass the files written by `dbtest unit --json`",
+                path.display()
+            ))
+        })?;
+        parts.push(report);
+    }
+    let merged = Report::merge(parts);
+    let console = Console::new(ConsoleOptions::default());
+    print!("{}", console.render_summary(&merged, false));
+    github_actions(&merged);
+    if !write_reports(
+        &merged,
+        json.as_deref(),
+        junit_xml.as_deref(),
+        markdown.as_deref(),
+    ) {
+        return Ok(ExitCode::Internal as i32);
+    }
+    Ok(exit_code(&merged.summary, false) as i32)
+}
+
+/// Leaves what failed and how long each file took for `--lf`, sharding and scheduling.
+/// An interrupted run knows too little to replace what an earlier one recorded as failed.
+fn remember(root: &Path, report: &Report, interrupted: bool) {
+    let mut per_file: HashMap<String, f64> = HashMap::new();
+    for t in &report.tests {
+        *per_file.entry(t.file.clone()).or_default() += t.duration_s;
+    }
+    let mut problems = Vec::new();
+    if let Err(e) = dbtest_core::state::save_durations(root, &per_file) {
+        problems.push(e);
+    }
+    if !interrupted {
+        let failed: Vec<String> = report
+            .tests
+            .iter()
+            .filter(|t| t.outcome.fails_run())
+            .map(|t| t.id.clone())
+            .collect();
+        if let Err(e) = dbtest_core::state::save_last_failed(root, &failed) {
+            problems.push(e);
+        }
+    }
+    for e in problems {
+        eprintln!(
+            "dbtest: cannot record run state under {}: {e}",
+            root.join(".dbtest").display()
+        );
+    }
+}
+
 /// The engine of a run that found no test files: nothing to import, so no Python driver.
 struct NoFiles;
 
@@ -174,10 +336,15 @@ async fn execute(
 ) -> ExitCode {
     let Prepared {
         config,
+        root,
         files,
         selector,
-        ..
+        last_failed,
+        shuffle_seed,
     } = prepared;
+    if let Some(seed) = shuffle_seed {
+        println!("random order: replay it with --random-order --seed {seed}");
+    }
     let collect_only = config.collect_only.unwrap_or(false);
     let console = Arc::new(Mutex::new(Console::new(ConsoleOptions {
         color: config.color.unwrap_or_default(),
@@ -193,7 +360,13 @@ async fn execute(
         stop_after: config.stop_after(),
         retries: config.retries.unwrap_or(0),
         collect_only,
-        select: Arc::new(move |case| selector.matches(&case.id, &case.tags)),
+        shuffle_seed,
+        select: Arc::new(move |case| {
+            selector.matches(&case.id, &case.tags)
+                && last_failed
+                    .as_ref()
+                    .is_none_or(|ids| ids.contains(&case.id) || ids.contains(&case.file))
+        }),
     };
     // Keeps the elapsed time on the progress line moving while a long test runs.
     let ticker = console.lock().unwrap().progress_enabled().then(|| {
@@ -228,25 +401,17 @@ async fn execute(
         };
     }
     let report = Report::new("unit", started_at, out.duration.as_secs_f64(), out.results);
-    let mut write_failed = false;
-    for (path, write) in [
-        (
-            &config.json,
-            dbtest_report::json::write as fn(&Report, &Path) -> std::io::Result<()>,
-        ),
-        (&config.junit_xml, dbtest_report::junit::write),
-        (&config.markdown, dbtest_report::markdown::write),
-    ] {
-        if let Some(path) = path {
-            if let Err(e) = write(&report, Path::new(path)) {
-                eprintln!("dbtest: cannot write report {path}: {e}");
-                write_failed = true;
-            }
-        }
-    }
+    remember(&root, &report, out.interrupted);
+    let written = write_reports(
+        &report,
+        config.json.as_deref(),
+        config.junit_xml.as_deref(),
+        config.markdown.as_deref(),
+    );
     console.finish(&report, out.interrupted);
+    github_actions(&report);
     match exit_code(&report.summary, out.interrupted) {
-        ExitCode::Ok | ExitCode::NoTests if write_failed => ExitCode::Internal,
+        ExitCode::Ok | ExitCode::NoTests if !written => ExitCode::Internal,
         code => code,
     }
 }

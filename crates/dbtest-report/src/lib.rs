@@ -3,6 +3,7 @@
 //! Nothing here knows how tests run; everything renders `dbtest_core` types.
 
 pub mod console;
+pub mod github;
 pub mod json;
 pub mod junit;
 pub mod markdown;

@@ -4,6 +4,7 @@
 //! What a test *is* and how it runs belongs to an [`Engine`]; the Python engine lives in
 //! dbtest-py, and the tests here drive a fake one. The runner only decides what runs when.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -71,6 +72,9 @@ pub struct RunOptions {
     pub retries: u32,
     /// Collect and select, but run nothing.
     pub collect_only: bool,
+    /// `--random-order`: shuffle each file's tests with this seed (files are shuffled by the
+    /// caller, which owns their order).
+    pub shuffle_seed: Option<u64>,
     pub select: Selector,
 }
 
@@ -82,6 +86,7 @@ impl Default for RunOptions {
             stop_after: None,
             retries: 0,
             collect_only: false,
+            shuffle_seed: None,
             select: Arc::new(|_| true),
         }
     }
@@ -117,6 +122,8 @@ struct Shared<E> {
     /// (file index, position in file, result)
     results: Mutex<Vec<(usize, usize, TestResult)>>,
     selected: Mutex<Vec<(usize, Vec<String>)>>,
+    /// One lock per `@dbtest.serial` resource name.
+    serial: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl<E: Engine> Shared<E> {
@@ -170,10 +177,18 @@ impl<E: Engine> Shared<E> {
                 return;
             }
         };
-        let cases: Vec<TestCase> = cases
+        let mut cases: Vec<TestCase> = cases
             .into_iter()
             .filter(|c| (self.opts.select)(c))
             .collect();
+        if let Some(seed) = self.opts.shuffle_seed {
+            // Seeded per file, so a file's order replays whatever ran before it.
+            let file_seed = job
+                .rel
+                .bytes()
+                .fold(seed, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+            fastrand::Rng::with_seed(file_seed).shuffle(&mut cases);
+        }
         self.selected
             .lock()
             .unwrap()
@@ -230,10 +245,10 @@ impl<E: Engine> Shared<E> {
             return Some(TestResult::skipped(case, reason));
         }
         // An expected failure is not retried: failing is what it is supposed to do.
-        let max_attempts = if case.xfail.is_some() {
-            1
-        } else {
-            1 + self.opts.retries
+        let max_attempts = match (&case.xfail, case.retries) {
+            (Some(_), _) => 1,
+            (None, Some(retries)) => 1 + retries,
+            (None, None) => 1 + self.opts.retries,
         };
         let mut attempt = 0;
         loop {
@@ -251,6 +266,18 @@ impl<E: Engine> Shared<E> {
     }
 
     async fn attempt(&self, case: &TestCase) -> RawResult {
+        let lock = case.serial.as_ref().map(|name| {
+            self.serial
+                .lock()
+                .unwrap()
+                .entry(name.clone())
+                .or_default()
+                .clone()
+        });
+        let _serial = match &lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
         let timeout = case
             .timeout_s
             .map(Duration::from_secs_f64)
@@ -328,6 +355,7 @@ pub async fn run<E: Engine>(
         abandoned: AtomicBool::new(false),
         results: Mutex::new(Vec::new()),
         selected: Mutex::new(Vec::new()),
+        serial: Mutex::new(HashMap::new()),
     });
     shared.emit(Event::RunStarted { files: files.len() });
     let mut tasks = tokio::task::JoinSet::new();

@@ -11,6 +11,8 @@ struct Fake {
     files: HashMap<String, Vec<&'static str>>,
     attempts: Mutex<HashMap<String, u32>>,
     finished_files: Mutex<Vec<String>>,
+    serial_names: Vec<&'static str>,
+    own_retries: Option<u32>,
 }
 
 fn case(file: &str, name: &str, key: u64) -> TestCase {
@@ -27,6 +29,8 @@ fn case(file: &str, name: &str, key: u64) -> TestCase {
         timeout_s: None,
         is_async: name.starts_with("async"),
         concurrent: name.contains("concurrent"),
+        retries: None,
+        serial: None,
         key,
     }
 }
@@ -42,7 +46,14 @@ impl Engine for Fake {
         Ok(self.files[&file.rel]
             .iter()
             .enumerate()
-            .map(|(i, n)| case(&file.rel, n, i as u64))
+            .map(|(i, n)| {
+                let mut c = case(&file.rel, n, i as u64);
+                if self.serial_names.contains(n) {
+                    c.serial = Some("db".into());
+                }
+                c.retries = self.own_retries;
+                c
+            })
             .collect())
     }
 
@@ -281,4 +292,67 @@ async fn observer_sees_every_event() {
             "finished a.py"
         ]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn serial_tests_of_different_files_never_overlap() {
+    let (mut engine, jobs) = fake(&[
+        ("a.py", &["t_sleep:100"]),
+        ("b.py", &["t_sleep:100"]),
+        ("c.py", &["u_sleep:100"]),
+    ]);
+    engine.serial_names = vec!["t_sleep:100"];
+    let opts = RunOptions {
+        jobs: 3,
+        ..Default::default()
+    };
+    let started = tokio::time::Instant::now();
+    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    // a.py and b.py share the resource and take turns; c.py overlaps with both.
+    assert_eq!(started.elapsed(), Duration::from_millis(200));
+    assert_eq!(out.results.len(), 3);
+}
+
+#[tokio::test]
+async fn a_tests_own_retries_win_over_the_run_default() {
+    let (mut engine, jobs) = fake(&[("a.py", &["t_flaky:1"])]);
+    engine.own_retries = Some(1);
+    let out = run(
+        engine,
+        jobs,
+        RunOptions::default(),
+        quiet(),
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(out.results[0].outcome, Outcome::Passed);
+    assert_eq!(out.results[0].attempts, 2);
+}
+
+#[tokio::test]
+async fn random_order_is_a_replayable_shuffle() {
+    let names: Vec<&'static str> = vec![
+        "t0_pass", "t1_pass", "t2_pass", "t3_pass", "t4_pass", "t5_pass", "t6_pass", "t7_pass",
+    ];
+    let order = |seed| {
+        let names = names.clone();
+        async move {
+            let (engine, jobs) = fake(&[("a.py", &names)]);
+            let opts = RunOptions {
+                shuffle_seed: Some(seed),
+                ..Default::default()
+            };
+            let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+            out.results
+                .iter()
+                .map(|r| r.name.clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    let first = order(7).await;
+    assert_eq!(first, order(7).await);
+    assert_ne!(first, order(8).await);
+    let mut sorted = first.clone();
+    sorted.sort();
+    assert_eq!(sorted, names);
 }
