@@ -23,6 +23,10 @@ class Captured:
 
 current: ContextVar[Captured | None] = ContextVar("dbtest_capture", default=None)
 
+# In a worker process captured output is also written to the real stderr as it happens, so
+# that a test that kills its process still has what it printed reported by the parent.
+tee_to_stderr = False
+
 
 class _Proxy(io.TextIOBase):
     def __init__(self, real: TextIO, is_err: bool) -> None:
@@ -34,6 +38,9 @@ class _Proxy(io.TextIOBase):
         if cap is None:
             return self._real.write(s)
         (cap.err if self._is_err else cap.out).append(s)
+        if tee_to_stderr:
+            sys.__stderr__.write(s)
+            sys.__stderr__.flush()
         return len(s)
 
     def writelines(self, lines: Any) -> None:

@@ -27,8 +27,10 @@ def cli() -> None:
 @click.option("-t", "--tags", metavar="EXPR", help='Tag expression, e.g. "db and not (slow or flaky)".')
 @click.option("--pattern", metavar="GLOB", help="Test file name pattern [default: test_*.py].")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Files whose tests run at once [default: 32].")
+@click.option("-w", "--workers", metavar="N|auto", callback=lambda _c, _p, v: _workers(v),
+              help="Run files in N worker processes (auto: one per core; 0: in-process, the default).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Per-test timeout; @dbtest.timeout wins.")
+              help="Per-test timeout; @dbtest.timeout wins. Hard (the worker is stopped) with --workers.")
 @click.option("-x", "--exitfirst", is_flag=True, default=None, help="Stop after the first failing test.")
 @click.option("--maxfail", type=click.IntRange(min=1), metavar="N", help="Stop after N failing tests.")
 @click.option("--retries", type=click.IntRange(min=0), metavar="N",
@@ -64,6 +66,18 @@ def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None
     if json_path is not None:
         flags["json"] = json_path
     raise SystemExit(_run_unit(flags))
+
+
+def _workers(value: str | None) -> int | str | None:
+    if value is None or value == "auto":
+        return value
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise click.BadParameter(f"{value!r} is not a number of workers; use a whole number or 'auto'")
+    return count
 
 
 def _run_unit(flags: dict[str, Any]) -> int:

@@ -26,6 +26,8 @@ pub struct UnitConfig {
     pub match_: Option<Vec<String>>,
     pub tags: Option<String>,
     pub jobs: Option<u32>,
+    /// Worker processes: a number (0 = in-process) or "auto" (one per core).
+    pub workers: Option<Workers>,
     pub timeout: Option<f64>,
     pub exitfirst: Option<bool>,
     pub maxfail: Option<u32>,
@@ -160,6 +162,30 @@ impl BenchConfig {
     }
 }
 
+/// `--workers N|auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Workers {
+    Count(u32),
+    Auto(AutoWord),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoWord {
+    Auto,
+}
+
+impl Workers {
+    /// How many worker processes to start; 0 runs in-process.
+    pub fn count(self) -> usize {
+        match self {
+            Workers::Count(n) => n as usize,
+            Workers::Auto(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
 /// The part of pyproject.toml dbtest reads.
 #[derive(Debug, Default, Deserialize)]
 struct PyProject {
@@ -205,6 +231,7 @@ impl UnitConfig {
             match_,
             tags,
             jobs,
+            workers,
             timeout,
             exitfirst,
             maxfail,
@@ -327,6 +354,15 @@ mod tests {
         write(dir.path(), "[tool.dbtest]\njobs = 'many'\n");
         let msg = find_project(dir.path()).unwrap_err().to_string();
         assert!(msg.contains("jobs"), "{msg}");
+    }
+
+    #[test]
+    fn workers_are_a_number_or_auto() {
+        let c = UnitConfig::from_flags_json(r#"{"workers": "auto"}"#).unwrap();
+        assert!(c.workers.unwrap().count() >= 1);
+        let c = UnitConfig::from_flags_json(r#"{"workers": 3}"#).unwrap();
+        assert_eq!(c.workers.unwrap().count(), 3);
+        assert!(UnitConfig::from_flags_json(r#"{"workers": "many"}"#).is_err());
     }
 
     #[test]

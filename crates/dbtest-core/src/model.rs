@@ -586,6 +586,11 @@ pub enum Event {
         file: String,
         tests: usize,
     },
+    /// A test's first attempt starts; `timeout_s` is the time it is allowed.
+    TestStarted {
+        case: Box<TestCase>,
+        timeout_s: Option<f64>,
+    },
     TestFinished(Box<TestResult>),
     FileFinished {
         file: String,

@@ -160,6 +160,7 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
     let flags: BenchConfig = serde_json::from_str(flags_json)
         .map_err(|e| Error::Usage(format!("invalid option: {e}")))?;
     let (root, file_config) = find_project(cwd)?;
+    let paths_from_flags = flags.paths.is_some();
     let config = flags.over(file_config.and_then(|(_, c)| c.bench).unwrap_or_default());
     config.validate("dbtest bench")?;
     for name in [&config.save, &config.compare].into_iter().flatten() {
@@ -171,7 +172,11 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
         None => None,
     };
     let paths = match &config.paths {
-        Some(p) if !p.is_empty() => p.clone(),
+        Some(p) if !p.is_empty() && paths_from_flags => p.clone(),
+        Some(p) if !p.is_empty() => p
+            .iter()
+            .map(|p| root.join(p).display().to_string())
+            .collect(),
         _ if root.join("benches").is_dir() => vec![root.join("benches").display().to_string()],
         _ => vec![root.display().to_string()],
     };

@@ -4,6 +4,7 @@
 mod bench;
 mod engine;
 mod unit;
+mod worker;
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -47,6 +48,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UsageError", m.py().get_type::<UsageError>())?;
     m.add_class::<unit::UnitRun>()?;
     m.add_class::<bench::BenchRun>()?;
+    m.add_class::<worker::WorkerRun>()?;
     m.add_function(wrap_pyfunction!(unit::merge_reports, m)?)?;
     Ok(())
 }

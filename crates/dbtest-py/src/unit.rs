@@ -11,11 +11,13 @@ use dbtest_core::config::{find_project, DEFAULT_JOBS, DEFAULT_PATTERN};
 use dbtest_core::{exit_code, Error, Event, ExitCode, Report, UnitConfig};
 use dbtest_discovery::{discover_from, relative_id, shard_files, Selector, Shard};
 use dbtest_report::console::{Console, ConsoleOptions};
+use dbtest_runner::workers::{PoolOptions, WorkerSpec};
 use dbtest_runner::{CancellationToken, Engine, FileError, FileJob, Observer, RunOptions};
 use pyo3::prelude::*;
 
 use crate::engine::PyEngine;
 use crate::to_py_err;
+use crate::worker::WorkerSetup;
 
 struct Prepared {
     config: UnitConfig,
@@ -26,15 +28,24 @@ struct Prepared {
     last_failed: Option<HashSet<String>>,
     /// `--random-order`: the seed that replays this order.
     shuffle_seed: Option<u64>,
+    /// From `path::name` arguments; workers need them to select the same tests.
+    id_prefixes: Vec<String>,
 }
 
 fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
     let flags = UnitConfig::from_flags_json(flags_json)?;
     flags.validate("command line")?;
     let (root, file_config) = find_project(cwd)?;
+    // Paths on the command line are relative to where the user stands; configured ones to
+    // the project, wherever the user stands.
+    let paths_from_flags = flags.paths.is_some();
     let config = flags.over(file_config.map(|(_, c)| c).unwrap_or_default());
     let paths = match &config.paths {
-        Some(paths) if !paths.is_empty() => paths.clone(),
+        Some(paths) if !paths.is_empty() && paths_from_flags => paths.clone(),
+        Some(paths) if !paths.is_empty() => paths
+            .iter()
+            .map(|p| root.join(p).display().to_string())
+            .collect(),
         // The contract's default is tests/; a project that keeps tests at its top still works.
         _ if root.join("tests").is_dir() => vec![root.join("tests").display().to_string()],
         _ => vec![root.display().to_string()],
@@ -42,10 +53,11 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
     let pattern = config.pattern.as_deref().unwrap_or(DEFAULT_PATTERN);
     let found =
         discover_from(cwd, &root, &paths, pattern).map_err(|e| Error::Usage(e.to_string()))?;
+    let id_prefixes = found.id_prefixes;
     let selector = Selector::new(
         config.match_.as_deref().unwrap_or_default(),
         config.tags.as_deref(),
-        found.id_prefixes,
+        id_prefixes.clone(),
     )
     .map_err(|e| Error::Usage(e.to_string()))?;
     let mut files: Vec<FileJob> = found
@@ -107,6 +119,7 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
         selector,
         last_failed,
         shuffle_seed,
+        id_prefixes,
     })
 }
 
@@ -174,8 +187,12 @@ impl UnitRun {
         let cancel = self.cancel.clone();
         let abandoned = self.abandoned.clone();
         let code = py.detach(|| {
-            pyo3_async_runtimes::tokio::get_runtime()
-                .block_on(execute(NoFiles, prepared, cancel, &abandoned))
+            pyo3_async_runtimes::tokio::get_runtime().block_on(execute(
+                Executor::InProcess(NoFiles),
+                prepared,
+                cancel,
+                &abandoned,
+            ))
         });
         Ok(code as i32)
     }
@@ -185,15 +202,24 @@ impl UnitRun {
     fn run<'py>(&self, py: Python<'py>, driver: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let prepared = self.take_prepared()?;
         let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
-        let engine = PyEngine {
-            driver: Arc::new(driver),
-            locals: Arc::new(locals),
-            root: prepared.root.clone(),
+        let workers = prepared.config.workers.map_or(0, |w| w.count());
+        let executor = if workers > 0 && !prepared.config.collect_only.unwrap_or(false) {
+            let python: PathBuf = py.import("sys")?.getattr("executable")?.extract()?;
+            Executor::Workers(
+                worker_spec(&prepared, python).map_err(crate::DbtestError::new_err)?,
+                workers,
+            )
+        } else {
+            Executor::InProcess(PyEngine {
+                driver: Arc::new(driver),
+                locals: Arc::new(locals),
+                root: prepared.root.clone(),
+            })
         };
         let cancel = self.cancel.clone();
         let abandoned = self.abandoned.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let code = execute(engine, prepared, cancel, &abandoned).await;
+            let code = execute(executor, prepared, cancel, &abandoned).await;
             Ok(code as i32)
         })
     }
@@ -328,8 +354,56 @@ impl Engine for NoFiles {
     }
 }
 
+/// Where the tests run: in this process, or in worker processes.
+enum Executor<E> {
+    InProcess(E),
+    Workers(WorkerSpec, usize),
+}
+
+/// The runner's options from the settings; `select` decides which collected tests run.
+pub(crate) fn run_options(
+    config: &UnitConfig,
+    shuffle_seed: Option<u64>,
+    select: impl Fn(&dbtest_core::TestCase) -> bool + Send + Sync + 'static,
+) -> RunOptions {
+    RunOptions {
+        jobs: config.jobs.unwrap_or(DEFAULT_JOBS) as usize,
+        timeout: config.timeout.map(Duration::from_secs_f64),
+        stop_after: config.stop_after(),
+        retries: config.retries.unwrap_or(0),
+        collect_only: config.collect_only.unwrap_or(false),
+        finish_session: true,
+        shuffle_seed,
+        select: Arc::new(select),
+    }
+}
+
+/// How to start this run's worker processes: this Python, `-m dbtest._worker`, and the run's
+/// settings in the environment.
+fn worker_spec(prepared: &Prepared, python: PathBuf) -> Result<WorkerSpec, String> {
+    let setup = WorkerSetup {
+        config: prepared.config.clone(),
+        root: prepared.root.clone(),
+        id_prefixes: prepared.id_prefixes.clone(),
+        last_failed: prepared
+            .last_failed
+            .as_ref()
+            .map(|ids| ids.iter().cloned().collect()),
+        shuffle_seed: prepared.shuffle_seed,
+    };
+    Ok(WorkerSpec {
+        program: python,
+        args: vec!["-m".into(), "dbtest._worker".into()],
+        env: vec![(
+            "DBTEST_WORKER_SETUP".into(),
+            serde_json::to_string(&setup).map_err(|e| e.to_string())?,
+        )],
+        cwd: std::env::current_dir().map_err(|e| e.to_string())?,
+    })
+}
+
 async fn execute(
-    engine: impl Engine,
+    executor: Executor<impl Engine>,
     prepared: Prepared,
     cancel: CancellationToken,
     abandoned: &AtomicBool,
@@ -341,6 +415,7 @@ async fn execute(
         selector,
         last_failed,
         shuffle_seed,
+        ..
     } = prepared;
     if let Some(seed) = shuffle_seed {
         println!("random order: replay it with --random-order --seed {seed}");
@@ -354,20 +429,13 @@ async fn execute(
     })));
     let sink = console.clone();
     let observer: Observer = Arc::new(Mutex::new(move |e: &Event| sink.lock().unwrap().handle(e)));
-    let opts = RunOptions {
-        jobs: config.jobs.unwrap_or(DEFAULT_JOBS) as usize,
-        timeout: config.timeout.map(Duration::from_secs_f64),
-        stop_after: config.stop_after(),
-        retries: config.retries.unwrap_or(0),
-        collect_only,
-        shuffle_seed,
-        select: Arc::new(move |case| {
-            selector.matches(&case.id, &case.tags)
-                && last_failed
-                    .as_ref()
-                    .is_none_or(|ids| ids.contains(&case.id) || ids.contains(&case.file))
-        }),
+    let select = move |case: &dbtest_core::TestCase| {
+        selector.matches(&case.id, &case.tags)
+            && last_failed
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&case.id) || ids.contains(&case.file))
     };
+    let opts = run_options(&config, shuffle_seed, select);
     // Keeps the elapsed time on the progress line moving while a long test runs.
     let ticker = console.lock().unwrap().progress_enabled().then(|| {
         let console = console.clone();
@@ -380,7 +448,19 @@ async fn execute(
         })
     });
     let started_at = jiff::Timestamp::now();
-    let out = dbtest_runner::run(engine, files, opts, observer, cancel).await;
+    let out = match executor {
+        Executor::InProcess(engine) => {
+            dbtest_runner::run(engine, files, opts, observer, cancel).await
+        }
+        Executor::Workers(spec, workers) => {
+            let pool = PoolOptions {
+                workers,
+                stop_after: opts.stop_after,
+                ..PoolOptions::default()
+            };
+            dbtest_runner::workers::run_pool(spec, files, pool, observer, cancel).await
+        }
+    };
     if let Some(ticker) = ticker {
         ticker.abort();
     }

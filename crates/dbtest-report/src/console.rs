@@ -171,7 +171,7 @@ impl Console {
                 self.files_total = Some(*files);
                 self.started = Instant::now();
             }
-            Event::FileCollected { .. } => {}
+            Event::FileCollected { .. } | Event::TestStarted { .. } => {}
             Event::TestFinished(result) => {
                 self.live.add(result);
                 if self.opts.verbosity >= 1 {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use dbtest_core::{Event, RawOutcome, RawResult, TestCase, TestResult};
 use futures::future::join_all;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub use tokio_util::sync::CancellationToken;
 
 /// A test file as the runner schedules it.
@@ -57,6 +57,29 @@ pub trait Engine: Send + Sync + 'static {
     fn finish_session(&self) -> impl Future<Output = Vec<TestResult>> + Send;
 }
 
+/// A shared engine is an engine: a worker keeps one engine (and its session) across files.
+impl<E: Engine> Engine for Arc<E> {
+    fn collect(
+        &self,
+        file: FileJob,
+    ) -> impl Future<Output = Result<Vec<TestCase>, FileError>> + Send {
+        (**self).collect(file)
+    }
+    fn run(
+        &self,
+        case: TestCase,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = RawResult> + Send {
+        (**self).run(case, timeout)
+    }
+    fn finish_file(&self, file: FileJob) -> impl Future<Output = Vec<TestResult>> + Send {
+        (**self).finish_file(file)
+    }
+    fn finish_session(&self) -> impl Future<Output = Vec<TestResult>> + Send {
+        (**self).finish_session()
+    }
+}
+
 pub type Selector = Arc<dyn Fn(&TestCase) -> bool + Send + Sync>;
 pub type Observer = Arc<Mutex<dyn FnMut(&Event) + Send>>;
 
@@ -72,6 +95,9 @@ pub struct RunOptions {
     pub retries: u32,
     /// Collect and select, but run nothing.
     pub collect_only: bool,
+    /// Tear the session down when the files are done. A worker process runs one file at a
+    /// time and keeps its session (its fixtures) until it is told to exit.
+    pub finish_session: bool,
     /// `--random-order`: shuffle each file's tests with this seed (files are shuffled by the
     /// caller, which owns their order).
     pub shuffle_seed: Option<u64>,
@@ -86,6 +112,7 @@ impl Default for RunOptions {
             stop_after: None,
             retries: 0,
             collect_only: false,
+            finish_session: true,
             shuffle_seed: None,
             select: Arc::new(|_| true),
         }
@@ -150,10 +177,12 @@ impl<E: Engine> Shared<E> {
         self.stop.load(Ordering::SeqCst) || self.cancel.is_cancelled()
     }
 
-    async fn run_file(self: Arc<Self>, file_index: usize, job: FileJob, permits: Arc<Semaphore>) {
-        let Ok(_permit) = permits.acquire_owned().await else {
-            return;
-        };
+    async fn run_file(
+        self: Arc<Self>,
+        file_index: usize,
+        job: FileJob,
+        _permit: OwnedSemaphorePermit,
+    ) {
         if self.halted() {
             return;
         }
@@ -244,6 +273,10 @@ impl<E: Engine> Shared<E> {
         if let Some(reason) = &case.skip {
             return Some(TestResult::skipped(case, reason));
         }
+        self.emit(Event::TestStarted {
+            case: Box::new(case.clone()),
+            timeout_s: self.timeout_of(case).map(|t| t.as_secs_f64()),
+        });
         // An expected failure is not retried: failing is what it is supposed to do.
         let max_attempts = match (&case.xfail, case.retries) {
             (Some(_), _) => 1,
@@ -265,6 +298,13 @@ impl<E: Engine> Shared<E> {
         }
     }
 
+    /// A test's own timeout, else the run's.
+    fn timeout_of(&self, case: &TestCase) -> Option<Duration> {
+        case.timeout_s
+            .map(Duration::from_secs_f64)
+            .or(self.opts.timeout)
+    }
+
     async fn attempt(&self, case: &TestCase) -> RawResult {
         let lock = case.serial.as_ref().map(|name| {
             self.serial
@@ -278,10 +318,7 @@ impl<E: Engine> Shared<E> {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
-        let timeout = case
-            .timeout_s
-            .map(Duration::from_secs_f64)
-            .or(self.opts.timeout);
+        let timeout = self.timeout_of(case);
         let run = self.engine.run(case.clone(), timeout);
         let Some(limit) = timeout else {
             return run.await;
@@ -359,8 +396,14 @@ pub async fn run<E: Engine>(
     });
     shared.emit(Event::RunStarted { files: files.len() });
     let mut tasks = tokio::task::JoinSet::new();
+    // Files start in the order given (longest first, or the --random-order shuffle): a permit
+    // is taken before a file's task exists, so tasks never race for them.
     for (index, job) in files.into_iter().enumerate() {
-        tasks.spawn(shared.clone().run_file(index, job, permits.clone()));
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = cancel.cancelled() => break,
+        };
+        tasks.spawn(shared.clone().run_file(index, job, permit));
     }
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {
@@ -370,7 +413,7 @@ pub async fn run<E: Engine>(
         }
     }
     let interrupted = cancel.is_cancelled();
-    if !shared.opts.collect_only {
+    if !shared.opts.collect_only && shared.opts.finish_session {
         let teardown = shared.engine.finish_session();
         let extra = if interrupted {
             tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, teardown)
@@ -395,6 +438,9 @@ pub async fn run<E: Engine>(
         duration: started.elapsed(),
     }
 }
+
+pub mod protocol;
+pub mod workers;
 
 #[cfg(test)]
 mod tests;

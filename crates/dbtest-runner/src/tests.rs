@@ -272,6 +272,7 @@ async fn observer_sees_every_event() {
             Event::FileCollected { file, tests } => format!("collected {file} {tests}"),
             Event::TestFinished(r) => format!("{} {}", r.id, r.outcome),
             Event::FileFinished { file } => format!("finished {file}"),
+            Event::TestStarted { case, .. } => format!("started {}", case.id),
         })
     }));
     run(
@@ -287,7 +288,9 @@ async fn observer_sees_every_event() {
         vec![
             "start 1",
             "collected a.py 2",
+            "started a.py::t_pass",
             "a.py::t_pass passed",
+            "started a.py::t_fail",
             "a.py::t_fail failed",
             "finished a.py"
         ]

@@ -1,0 +1,42 @@
+"""A worker process of `dbtest unit --workers N`, started and driven by the parent's Rust
+runner: `python -m dbtest._worker`. It runs the files it is sent with the in-process engine
+and reports each test over its original stdout; see crates/dbtest-py/src/worker.rs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+
+def main() -> None:
+    # The parent reads protocol messages from the pipe that is fd 1 now. Keep a private copy
+    # of it, and send whatever else writes to fd 1 (C code, subprocesses) to stderr, where
+    # the parent keeps it for crash reports.
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    # Ctrl-C reaches the whole process group; the parent decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    from . import _capture, _core
+    from ._driver import Driver
+
+    # A test that kills its worker takes its captured output with it: mirror it to stderr.
+    _capture.tee_to_stderr = True
+    run = _core.WorkerRun(os.environ["DBTEST_WORKER_SETUP"], protocol_fd)
+
+    async def serve() -> int:
+        driver = Driver(asyncio.get_running_loop())
+        try:
+            return await run.serve(driver)
+        finally:
+            driver.close()
+
+    code = asyncio.run(serve())
+    from .cli import _exit
+
+    _exit(code)
+
+
+if __name__ == "__main__":
+    main()
