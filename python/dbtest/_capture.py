@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import sys
 from contextvars import ContextVar
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 
 class Captured:
@@ -23,9 +23,9 @@ class Captured:
 
 current: ContextVar[Captured | None] = ContextVar("dbtest_capture", default=None)
 
-# In a worker process captured output is also written to the real stderr as it happens, so
-# that a test that kills its process still has what it printed reported by the parent.
-tee_to_stderr = False
+# In a worker process captured output is also sent to the parent as it happens, so that a
+# test that kills its process still has what it printed reported.
+tee: Callable[[str], None] | None = None
 
 
 class _Proxy(io.TextIOBase):
@@ -38,9 +38,8 @@ class _Proxy(io.TextIOBase):
         if cap is None:
             return self._real.write(s)
         (cap.err if self._is_err else cap.out).append(s)
-        if tee_to_stderr:
-            sys.__stderr__.write(s)
-            sys.__stderr__.flush()
+        if tee is not None:
+            tee(s)
         return len(s)
 
     def writelines(self, lines: Any) -> None:

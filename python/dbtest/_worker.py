@@ -9,6 +9,20 @@ import os
 import signal
 
 
+_MARKER = "\x1edbtest:"
+# A pipe write up to PIPE_BUF (4096 bytes on Linux) is atomic: lines stay whole beside the
+# engine's own messages. Escaping can triple a character's size, hence the small pieces.
+_PIECE = 1000
+
+
+def _send_output(fd: int, text: str) -> None:
+    import json
+
+    for start in range(0, len(text), _PIECE):
+        line = _MARKER + json.dumps({"ev": "output", "text": text[start : start + _PIECE]}) + "\n"
+        os.write(fd, line.encode())
+
+
 def main() -> None:
     # The parent reads protocol messages from the pipe that is fd 1 now. Keep a private copy
     # of it, and send whatever else writes to fd 1 (C code, subprocesses) to stderr, where
@@ -21,8 +35,9 @@ def main() -> None:
     from . import _capture, _core
     from ._driver import Driver
 
-    # A test that kills its worker takes its captured output with it: mirror it to stderr.
-    _capture.tee_to_stderr = True
+    # A test that kills its worker takes its captured output with it: mirror it to the
+    # parent on the protocol pipe (in order with the test's start and end).
+    _capture.tee = lambda text: _send_output(protocol_fd, text)
     run = _core.WorkerRun(os.environ["DBTEST_WORKER_SETUP"], protocol_fd)
 
     async def serve() -> int:

@@ -42,6 +42,11 @@ pub enum Message {
     FileDone {
         file: String,
     },
+    /// What a running test printed, mirrored as it happens, so that a test that kills its
+    /// worker still has its output reported; on the protocol pipe to keep it in order.
+    Output {
+        text: String,
+    },
 }
 
 impl Message {

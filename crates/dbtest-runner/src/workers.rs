@@ -119,6 +119,8 @@ struct Worker {
     output: Arc<Mutex<String>>,
     /// Total bytes ever appended to `output`, to find what a test printed since it started.
     written: Arc<AtomicU32>,
+    /// Reads stderr into `output` until the worker's end closes it.
+    stderr_reader: tokio::task::JoinHandle<()>,
 }
 
 fn keep_output(output: &Mutex<String>, written: &AtomicU32, text: &str) {
@@ -151,7 +153,7 @@ impl Worker {
         let output = Arc::new(Mutex::new(String::new()));
         let written = Arc::new(AtomicU32::new(0));
         let (sink, count) = (output.clone(), written.clone());
-        tokio::spawn(async move {
+        let stderr_reader = tokio::spawn(async move {
             let mut buf = vec![0u8; 8192];
             while let Ok(n) = stderr.read(&mut buf).await {
                 if n == 0 {
@@ -166,6 +168,7 @@ impl Worker {
             lines: BufReader::new(stdout).lines(),
             output,
             written,
+            stderr_reader,
         })
     }
 
@@ -299,6 +302,7 @@ impl Pool {
                     match message {
                         None | Some(Ok(Message::Ready)) => {}
                         Some(Err(e)) => keep_output(&w.output, &w.written, &format!("{e}\n")),
+                        Some(Ok(Message::Output { text })) => keep_output(&w.output, &w.written, &text),
                         Some(Ok(Message::Collected { file, tests })) => {
                             if !pending.announced {
                                 pending.announced = true;
@@ -368,8 +372,8 @@ impl Pool {
         inflight: HashMap<String, InFlight>,
     ) -> FileEnd {
         let status = w.child.wait().await.ok();
-        // Let the stderr reader catch up with what the worker printed as it died.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // What the worker printed as it died is read once its stderr closes.
+        let _ = tokio::time::timeout(Duration::from_secs(1), &mut w.stderr_reader).await;
         let why = describe_exit(status);
         if inflight.is_empty() {
             pending.import_crashes += 1;
