@@ -139,6 +139,7 @@ class Driver:
         self._async_ops = _AsyncOps(self.resolver)
         self._sync_ops = _SyncOps(self.resolver)
         self.items: list[Item] = []
+        self._running: dict[int, _capture.Captured] = {}
         self.files: dict[str, _FileState] = {}
         self._lock = threading.Lock()
         self._conftests: dict[str, dict[str, FixtureDef] | BaseException] = {}
@@ -192,7 +193,7 @@ class Driver:
     # --- running one test -----------------------------------------------------------------
 
     def run_sync(self, key: int, timeout: float | None) -> dict[str, Any]:
-        coro = self._run(self.items[key], timeout, self._sync_ops)
+        coro = self._run(key, timeout, self._sync_ops)
         try:
             coro.send(None)
         except StopIteration as done:
@@ -201,10 +202,17 @@ class Driver:
         raise RuntimeError("dbtest: a sync test's protocol suspended; this is a bug in dbtest")
 
     def run_async(self, key: int, timeout: float | None) -> Any:
-        return self._run(self.items[key], timeout, self._async_ops)
+        return self._run(key, timeout, self._async_ops)
 
-    async def _run(self, item: Item, timeout: float | None, ops: Any) -> dict[str, Any]:
+    def partial_output(self, key: int) -> tuple[str, str]:
+        """What a test still running (past its timeout) has printed so far."""
+        cap = self._running.get(key)
+        return ("".join(cap.out), "".join(cap.err)) if cap is not None else ("", "")
+
+    async def _run(self, key: int, timeout: float | None, ops: Any) -> dict[str, Any]:
+        item = self.items[key]
         cap = _capture.Captured()
+        self._running[key] = cap
         token = _capture.current.set(cap)
         started = perf_counter()
         state = self.files[item.file_key]
@@ -237,6 +245,7 @@ class Driver:
             return _result(outcome, started, cap, message, tb)
         finally:
             _capture.current.reset(token)
+            self._running.pop(key, None)
 
     @staticmethod
     def _classify(exc: BaseException, phase: str) -> tuple[str, str | None, str | None]:
@@ -282,7 +291,7 @@ class Driver:
             args = () if hook == "teardown" else (item.func,)
             await ops.call(getattr(instance, hook), *args)
         except BaseException as exc:  # noqa: BLE001
-            return [(f"{type(instance).__name__}.{hook}", exc)]
+            return [(f"{type(instance).__name__}::{hook}", exc)]
         return []
 
     # --- teardown (on the loop) -------------------------------------------------------------
@@ -300,7 +309,7 @@ class Driver:
                     try:
                         await self._async_ops.call(fut.result().teardown_suite)
                     except BaseException as exc:  # noqa: BLE001
-                        errors.append((f"{cls.__name__}.teardown_suite", exc))
+                        errors.append((f"{cls.__name__}::teardown_suite", exc))
             errors += await self.resolver.teardown_async(state.scope)
         finally:
             _capture.current.reset(token)

@@ -250,6 +250,22 @@ impl Engine for PyEngine {
         }
     }
 
+    async fn partial_output(&self, case: &TestCase) -> (String, String) {
+        let driver = self.driver.clone();
+        let key = case.key;
+        tokio::task::spawn_blocking(move || {
+            Python::attach(|py| {
+                driver
+                    .bind(py)
+                    .call_method1(intern!(py, "partial_output"), (key,))
+                    .and_then(|r| r.extract::<(String, String)>())
+                    .unwrap_or_default()
+            })
+        })
+        .await
+        .unwrap_or_default()
+    }
+
     async fn finish_file(&self, file: FileJob) -> Vec<TestResult> {
         let done = self.on_loop("finish_file", (file.rel.clone(),)).await;
         Python::attach(|py| done.and_then(|list| teardown_errors(&file.rel, list.bind(py))))

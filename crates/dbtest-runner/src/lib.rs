@@ -49,6 +49,12 @@ pub trait Engine: Send + Sync + 'static {
         timeout: Option<Duration>,
     ) -> impl Future<Output = RawResult> + Send;
 
+    /// What a test that is still running has printed so far: reported with its timeout when
+    /// the runner gives up waiting for it.
+    fn partial_output(&self, _case: &TestCase) -> impl Future<Output = (String, String)> + Send {
+        async { (String::new(), String::new()) }
+    }
+
     /// Every selected test of the file has finished: tear down what the file set up.
     /// Teardown failures come back as extra `error` results.
     fn finish_file(&self, file: FileJob) -> impl Future<Output = Vec<TestResult>> + Send;
@@ -71,6 +77,9 @@ impl<E: Engine> Engine for Arc<E> {
         timeout: Option<Duration>,
     ) -> impl Future<Output = RawResult> + Send {
         (**self).run(case, timeout)
+    }
+    fn partial_output(&self, case: &TestCase) -> impl Future<Output = (String, String)> + Send {
+        (**self).partial_output(case)
     }
     fn finish_file(&self, file: FileJob) -> impl Future<Output = Vec<TestResult>> + Send {
         (**self).finish_file(file)
@@ -334,7 +343,10 @@ impl<E: Engine> Shared<E> {
             Err(_) => {
                 // A thread cannot be stopped from outside: the test is abandoned, still running.
                 self.abandoned.store(true, Ordering::SeqCst);
+                let (stdout, stderr) = self.engine.partial_output(case).await;
                 RawResult {
+                    stdout,
+                    stderr,
                     outcome: Some(RawOutcome::Timeout),
                     duration_s: started.elapsed().as_secs_f64(),
                     message: Some(format!("timed out after {}s", fmt_secs(limit))),

@@ -1,0 +1,2 @@
+def test_only_with_default_pattern():
+    pass

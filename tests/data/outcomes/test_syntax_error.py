@@ -1,0 +1,5 @@
+import dbtest
+
+
+def test_never_collected():
+    return (1 +

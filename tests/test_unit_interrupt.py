@@ -1,0 +1,64 @@
+"""Ctrl-C (DESIGN §4): exit code 2, and the partial report is still written."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from _e2e import base_env, closing_line, copy_project, dbtest_cmd
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_sigint_exits_2_and_writes_partial_report(tmp_path):
+    project = copy_project("interrupt", tmp_path)
+    report = tmp_path / "out.json"
+    # Each file's slow test writes its marker after the file's quick tests have finished
+    # (tests of one file run in their written order).
+    markers = [project / "slow_async.started", project / "slow_sync.started"]
+    proc = subprocess.Popen(
+        dbtest_cmd(".", "--json", str(report)),
+        cwd=project,
+        env=base_env(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not all(m.exists() for m in markers):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the slow tests never started"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        # An upper bound: the slow tests sleep 30 s; an interrupted run stops well before.
+        stdout, stderr = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 2, (proc.returncode, stdout, stderr)
+    assert report.exists(), (stdout, stderr)
+    data = json.loads(report.read_text())
+    assert data["schema"] == "dbtest.report/1"
+    outcomes = {t["id"]: t["outcome"] for t in data["tests"]}
+    quick = [
+        "test_interrupt.py::test_quick_1",
+        "test_interrupt.py::test_quick_2",
+        "test_interrupt.py::test_quick_3",
+        "test_interrupt_sync.py::test_quick_sync",
+    ]
+    for test_id in quick:
+        assert outcomes.get(test_id) == "passed", outcomes
+    # The interrupted tests did not pass.
+    assert outcomes.get("test_interrupt.py::test_slow") != "passed"
+    assert outcomes.get("test_interrupt_sync.py::test_slow_sync") != "passed"
+    by_id = {t["id"]: t for t in data["tests"]}
+    assert by_id["test_interrupt.py::test_quick_3"]["stdout"] == "quick 3 output\n"
+    assert data["summary"]["total"] == len(data["tests"])
+    assert data["summary"]["passed"] == 4
+    # The console still ends with the closing line, matching the partial report.
+    assert stdout.rstrip("\n").splitlines()[-1] == closing_line(data["summary"]), stdout
