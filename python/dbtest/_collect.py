@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable
 
-from ._fixtures import FixtureDef, fixtures_in
+from ._fixtures import FixtureDef, fixtures_in, required_params
 from ._marks import Marks, Parametrize, marks_of
 
 
@@ -140,14 +140,7 @@ def _expand(p: Parametrize) -> list[tuple[dict[str, Any], str, Marks | None]]:
 
 
 def _signature_fixtures(func: Callable[..., Any], skip: set[str]) -> list[str]:
-    names = []
-    for p in inspect.signature(func).parameters.values():
-        if p.name in skip or p.default is not inspect.Parameter.empty:
-            continue
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        names.append(p.name)
-    return names
+    return [name for name in required_params(func) if name not in skip]
 
 
 def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: Marks) -> list[Item]:

@@ -9,6 +9,7 @@ import tempfile
 import threading
 from concurrent.futures import Future
 from pathlib import Path
+from types import FunctionType
 from typing import Any, Callable, Literal, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -22,6 +23,23 @@ class FixtureError(Exception):
     """A fixture could not be found or set up; the test is reported as `error`."""
 
 
+def required_params(func: Callable[..., Any]) -> list[str]:
+    """The parameters of `func` without a default: the fixtures it asks for."""
+    if type(func) is FunctionType and not hasattr(func, "__wrapped__"):
+        # Read off the code object: inspect.signature costs more than a trivial test.
+        code = func.__code__
+        positional = code.co_varnames[: code.co_argcount]
+        defaults = len(func.__defaults__ or ())
+        kwonly = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+        kwdefaults = func.__kwdefaults__ or {}
+        return [*positional[: len(positional) - defaults], *(k for k in kwonly if k not in kwdefaults)]
+    return [
+        p.name
+        for p in inspect.signature(func).parameters.values()
+        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+
+
 class FixtureDef:
     __slots__ = ("name", "func", "scope", "argnames", "is_async", "is_generator", "origin")
 
@@ -31,12 +49,7 @@ class FixtureDef:
         self.name = name
         self.func = func
         self.scope = scope
-        self.argnames = [
-            p.name
-            for p in inspect.signature(func).parameters.values()
-            if p.default is inspect.Parameter.empty
-            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        ]
+        self.argnames = required_params(func)
         self.is_async = inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
         self.is_generator = inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
         self.origin = origin

@@ -1,7 +1,9 @@
 //! The Python engine: collects and runs tests by calling the driver (`dbtest._driver.Driver`).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dbtest_core::{test_id, Outcome, RawOutcome, RawResult, TestCase, TestResult, Xfail};
@@ -11,11 +13,82 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3_async_runtimes::TaskLocals;
+use tokio::sync::{mpsc, oneshot};
 
 pub struct PyEngine {
     pub driver: Arc<Py<PyAny>>,
     pub locals: Arc<TaskLocals>,
     pub root: PathBuf,
+    /// One thread per file for its sync tests (see [`Lane`]).
+    pub lanes: Mutex<HashMap<String, Lane>>,
+}
+
+impl PyEngine {
+    pub fn new(driver: Py<PyAny>, locals: TaskLocals, root: PathBuf) -> Self {
+        PyEngine {
+            driver: Arc::new(driver),
+            locals: Arc::new(locals),
+            root,
+            lanes: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+type SyncRequest = (u64, Option<f64>, oneshot::Sender<RawResult>);
+
+/// A blocking thread that runs one file's sync tests in order. It keeps its Python thread
+/// state between tests and waits without the GIL: attaching a fresh thread to the
+/// interpreter for every test costs more than most trivial tests take.
+pub struct Lane {
+    id: u64,
+    requests: mpsc::UnboundedSender<SyncRequest>,
+}
+
+static NEXT_LANE: AtomicU64 = AtomicU64::new(0);
+
+impl Lane {
+    fn start(driver: Arc<Py<PyAny>>) -> Lane {
+        let (requests, mut incoming) = mpsc::unbounded_channel::<SyncRequest>();
+        tokio::task::spawn_blocking(move || {
+            Python::attach(|py| {
+                while let Some((key, timeout_s, reply)) = py.detach(|| incoming.blocking_recv()) {
+                    let _ = reply.send(run_sync(py, &driver, key, timeout_s));
+                }
+            })
+        });
+        Lane {
+            id: NEXT_LANE.fetch_add(1, Ordering::Relaxed),
+            requests,
+        }
+    }
+}
+
+fn run_sync(py: Python<'_>, driver: &Py<PyAny>, key: u64, timeout_s: Option<f64>) -> RawResult {
+    driver
+        .bind(py)
+        .call_method1(intern!(py, "run_sync"), (key, timeout_s))
+        .and_then(|result| raw_from_py(result.cast::<PyDict>()?))
+        .unwrap_or_else(|e| internal("running a test", e))
+}
+
+/// Forgets a lane whose test was abandoned (the runner stopped waiting): the thread is still
+/// busy with it, so the file's next test gets a new lane.
+struct Abandon<'a> {
+    lanes: &'a Mutex<HashMap<String, Lane>>,
+    file: &'a str,
+    lane: u64,
+    answered: bool,
+}
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            let mut lanes = self.lanes.lock().unwrap();
+            if lanes.get(self.file).is_some_and(|l| l.id == self.lane) {
+                lanes.remove(self.file);
+            }
+        }
+    }
 }
 
 pub(crate) fn item<'py, T: FromPyObjectOwned<'py>>(
@@ -233,20 +306,37 @@ impl Engine for PyEngine {
                 .unwrap_or_else(|e| internal("reading a result", e)),
                 Err(e) => internal("running a coroutine", e),
             }
-        } else {
+        } else if case.concurrent {
+            // Overlapping sync tests need threads of their own.
             let driver = self.driver.clone();
-            let key = case.key;
             tokio::task::spawn_blocking(move || {
-                Python::attach(|py| {
-                    let result = driver
-                        .bind(py)
-                        .call_method1(intern!(py, "run_sync"), (key, timeout_s))?;
-                    raw_from_py(result.cast::<PyDict>()?)
-                })
-                .unwrap_or_else(|e| internal("running a test", e))
+                Python::attach(|py| run_sync(py, &driver, case.key, timeout_s))
             })
             .await
             .unwrap_or_else(|e| internal("running a test", e))
+        } else {
+            let (reply, answer) = oneshot::channel();
+            let lane_id = {
+                let mut lanes = self.lanes.lock().unwrap();
+                let lane = lanes
+                    .entry(case.file.clone())
+                    .or_insert_with(|| Lane::start(self.driver.clone()));
+                if lane.requests.send((case.key, timeout_s, reply)).is_err() {
+                    return internal("running a test", "its thread has gone");
+                }
+                lane.id
+            };
+            let mut guard = Abandon {
+                lanes: &self.lanes,
+                file: &case.file,
+                lane: lane_id,
+                answered: false,
+            };
+            let result = answer
+                .await
+                .unwrap_or_else(|e| internal("running a test", e));
+            guard.answered = true;
+            result
         }
     }
 
@@ -267,6 +357,8 @@ impl Engine for PyEngine {
     }
 
     async fn finish_file(&self, file: FileJob) -> Vec<TestResult> {
+        // Closing the channel ends the file's sync thread.
+        self.lanes.lock().unwrap().remove(&file.rel);
         let done = self.on_loop("finish_file", (file.rel.clone(),)).await;
         Python::attach(|py| done.and_then(|list| teardown_errors(&file.rel, list.bind(py))))
             .unwrap_or_else(|e| vec![internal_result(&file.rel, e)])

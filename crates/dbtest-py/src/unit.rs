@@ -210,11 +210,7 @@ impl UnitRun {
                 workers,
             )
         } else {
-            Executor::InProcess(PyEngine {
-                driver: Arc::new(driver),
-                locals: Arc::new(locals),
-                root: prepared.root.clone(),
-            })
+            Executor::InProcess(PyEngine::new(driver, locals, prepared.root.clone()))
         };
         let cancel = self.cancel.clone();
         let abandoned = self.abandoned.clone();

@@ -65,11 +65,7 @@ impl WorkerRun {
     fn serve<'py>(&self, py: Python<'py>, driver: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
         let setup = self.setup.clone();
-        let engine = Arc::new(PyEngine {
-            driver: Arc::new(driver),
-            locals: Arc::new(locals),
-            root: setup.root.clone(),
-        });
+        let engine = Arc::new(PyEngine::new(driver, locals, setup.root.clone()));
         let protocol = self.protocol.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             serve(engine, setup, protocol).await;
