@@ -48,9 +48,9 @@ class BenchmarkGroup:
         setup: Callable[..., Any] | None = None,
         params: Sequence[Any] | None = None,
     ) -> Callable[[F], F]:
-        """Add a benchmark. `setup` runs before every round, outside the timed region, and its
-        return value is passed in; with `params` the benchmark runs once per value (passed to
-        `setup` if there is one, else to the benchmark)."""
+        """Add a benchmark. `setup` runs once before timing starts and its return value is
+        passed in; with `params` the benchmark runs once per value (passed to `setup` if
+        there is one, else to the benchmark)."""
 
         def apply(func: F) -> F:
             label = name or func.__name__
@@ -98,12 +98,18 @@ class Case:
     group: str
     param: Any
     has_param: bool
+    _arguments: tuple[Any, ...] | None = None
 
     def arguments(self) -> tuple[Any, ...]:
-        b = self.bench
-        if b.setup is not None:
-            return (b.setup(self.param) if self.has_param else b.setup(),)
-        return (self.param,) if self.has_param else ()
+        """The benchmark's arguments; `setup` runs on the first call only (data to work on is
+        made once, not once per round, so an expensive setup does not eat the time budget)."""
+        if self._arguments is None:
+            b = self.bench
+            if b.setup is not None:
+                self._arguments = (b.setup(self.param) if self.has_param else b.setup(),)
+            else:
+                self._arguments = (self.param,) if self.has_param else ()
+        return self._arguments
 
 
 def collect_benchmarks(namespace: dict[str, Any], default_group: str) -> list[Case]:

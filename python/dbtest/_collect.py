@@ -34,6 +34,8 @@ class Item:
     marks: Marks
     fixture_names: list[str]
     is_async: bool
+    # `@dbtest.probabilistic_test(spec=...)`: the spec id; the function judges each sample.
+    probabilistic: str | None = None
     # The fixtures this test can see, nearest first (suite-less module, then conftests).
     chain: list[dict[str, FixtureDef]] = field(default_factory=list)
     file_key: str = ""
@@ -147,7 +149,10 @@ def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: M
     own = marks_for(func)
     base = _merged(outer, own)
     line = _def_line(func)
-    is_async = inspect.iscoroutinefunction(func)
+    probabilistic = getattr(func, "__dbtest_probabilistic__", None)
+    # A probabilistic test samples its use case on the event loop; its one parameter is the
+    # sample's result, not a fixture.
+    is_async = probabilistic is not None or inspect.iscoroutinefunction(func)
     skip = {"self"} if suite is not None else set()
     combos: list[tuple[dict[str, Any], list[str], list[Marks | None]]] = [({}, [], [])]
     for p in base.parametrize:
@@ -159,7 +164,9 @@ def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: M
     for params, ids, extra in combos:
         marks = _merged(base, *extra)
         marks.parametrize = []
-        fixture_names = marks.usefixtures + _signature_fixtures(func, skip | set(params))
+        fixture_names = marks.usefixtures + (
+            [] if probabilistic is not None else _signature_fixtures(func, skip | set(params))
+        )
         items.append(
             Item(
                 func=func,
@@ -171,6 +178,7 @@ def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: M
                 marks=marks,
                 fixture_names=list(dict.fromkeys(fixture_names)),
                 is_async=is_async,
+                probabilistic=probabilistic,
             )
         )
     return items

@@ -133,8 +133,9 @@ class _FileState:
 class Driver:
     """Created by the CLI on the event loop's thread; its methods are called by the Rust runner."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, root: str = ".") -> None:
         self.loop = loop
+        self.root = root
         self.session = Scope("session")
         self.resolver = Resolver(loop, self.session)
         self._async_ops = _AsyncOps(self.resolver)
@@ -225,6 +226,7 @@ class Driver:
         instance = None
         phase = "setup"
         outcome, message, tb = "passed", None, None
+        verdict = None
         try:
             try:
                 instance = await self._enter_suite(state, item, ops)
@@ -233,7 +235,12 @@ class Driver:
                 call_kwargs.update(item.params)
                 fn = item.func.__get__(instance) if instance is not None else item.func
                 phase = "call"
-                if await ops.call_test(fn, call_kwargs, timeout):
+                if item.probabilistic is not None:
+                    from ._experiment import run_probabilistic_test
+
+                    judged = await run_probabilistic_test(fn, item.probabilistic, self.root)
+                    outcome, message, verdict = judged["outcome"], judged["message"], judged["verdict"]
+                elif await ops.call_test(fn, call_kwargs, timeout):
                     outcome, message = "timeout", f"timed out after {timeout:g}s"
             except asyncio.CancelledError:
                 raise
@@ -246,7 +253,10 @@ class Driver:
                     name, exc = errors[0]
                     message, tb = _describe(exc)
                     outcome, message = "error", f"teardown of {name} failed: {message}"
-            return _result(outcome, started, cap, message, tb)
+            result = _result(outcome, started, cap, message, tb)
+            if verdict is not None:
+                result["verdict"] = verdict
+            return result
         finally:
             _capture.current.reset(token)
             self._running.pop(key, None)

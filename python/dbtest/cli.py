@@ -98,7 +98,7 @@ def _run_unit(flags: dict[str, Any]) -> int:
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
-        driver = Driver(loop)
+        driver = Driver(loop, run.root)
 
         def on_interrupt() -> None:
             if run.interrupted:  # a second Ctrl-C: stop now
@@ -246,3 +246,8 @@ def main(argv: list[str] | None = None) -> None:
         traceback.print_exc()
         click.echo("dbtest: internal error (exit 3); please report it with the traceback above", err=True)
         sys.exit(EXIT_INTERNAL)
+
+
+from ._cli_experiment import experiment as _experiment_group  # noqa: E402 - registered last
+
+cli.add_command(_experiment_group)

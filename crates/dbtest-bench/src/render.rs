@@ -99,6 +99,40 @@ fn baseline_of<'a>(members: &[&'a BenchResult]) -> Option<&'a BenchResult> {
         .or_else(|| members.iter().copied().find(|r| r.stats.is_some()))
 }
 
+/// What `result` is compared with: the baseline run with the same parameter when the
+/// baseline is parametrized too (scan[10000] against indexed[10000]), else the group's.
+fn reference_for<'a>(
+    result: &BenchResult,
+    members: &[&'a BenchResult],
+    group_base: Option<&'a BenchResult>,
+) -> Option<&'a BenchResult> {
+    members
+        .iter()
+        .copied()
+        .find(|b| {
+            b.baseline && b.stats.is_some() && b.params.is_some() && b.params == result.params
+        })
+        .or(group_base)
+}
+
+/// The "relative" cell of `result`'s row.
+fn relative_cell(
+    result: &BenchResult,
+    members: &[&BenchResult],
+    group_base: Option<&BenchResult>,
+) -> String {
+    if members.len() < 2 {
+        return String::new();
+    }
+    match reference_for(result, members, group_base) {
+        Some(b) if std::ptr::eq(result, b) => "baseline".to_string(),
+        Some(b) => {
+            relative(result, b).map_or_else(String::new, |(x, lo, hi)| relative_text(x, lo, hi))
+        }
+        None => String::new(),
+    }
+}
+
 /// The tables printed after a run: one per group, then errors and warnings.
 pub fn console(report: &BenchReport, color: bool) -> String {
     let p = Paint { color };
@@ -156,13 +190,7 @@ pub fn console(report: &BenchReport, color: bool) -> String {
                 );
                 continue;
             };
-            let rel = match base {
-                Some(b) if std::ptr::eq(*r, b) && members.len() > 1 => "baseline".to_string(),
-                Some(b) if members.len() > 1 => {
-                    relative(r, b).map_or_else(String::new, |(x, lo, hi)| relative_text(x, lo, hi))
-                }
-                _ => String::new(),
-            };
+            let rel = relative_cell(r, &members, base);
             let _ = writeln!(
                 out,
                 "  {label:<width$}  {:>11}  {:>25}  {:>11}  {:>9}  {:>12}  {rel}",
@@ -299,14 +327,7 @@ pub fn markdown(report: &BenchReport, compared: Option<(&str, &CompareOutcome)>)
         for r in &members {
             match &r.stats {
                 Some(s) => {
-                    let rel = match base {
-                        Some(b) if std::ptr::eq(*r, b) && members.len() > 1 => {
-                            "baseline".to_string()
-                        }
-                        Some(b) if members.len() > 1 => relative(r, b)
-                            .map_or_else(String::new, |(x, lo, hi)| relative_text(x, lo, hi)),
-                        _ => String::new(),
-                    };
+                    let rel = relative_cell(r, &members, base);
                     let _ = writeln!(
                         out,
                         "| `{}` | {} | {} - {} | {} | {} | {} x {} | {rel} |",

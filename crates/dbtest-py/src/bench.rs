@@ -17,13 +17,16 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_async_runtimes::TaskLocals;
 
-use crate::engine::{item, load_file, on_loop, opt, to_json};
+use crate::engine::{item, load_file, on_loop, opt, to_json, Lane};
 use crate::to_py_err;
 
 struct PyBenchEngine {
     driver: Arc<Py<PyAny>>,
     locals: Arc<TaskLocals>,
     root: PathBuf,
+    /// Loading and every sync round happen on this one thread: benchmarks often hold objects
+    /// that mind their thread (sqlite3 connections from a setup).
+    lane: Lane,
 }
 
 struct PyRoundTimer<'a> {
@@ -66,8 +69,9 @@ impl RoundTimer for PyRoundTimer<'_> {
         } else {
             let driver = self.engine.driver.clone();
             let key = self.key;
-            tokio::task::spawn_blocking(move || {
-                Python::attach(|py| {
+            self.engine
+                .lane
+                .submit(move |py| {
                     match driver
                         .bind(py)
                         .call_method1(intern!(py, "round"), (key, iterations))
@@ -76,9 +80,8 @@ impl RoundTimer for PyRoundTimer<'_> {
                         Err(e) => Err(internal(e.to_string())),
                     }
                 })
-            })
-            .await
-            .map_err(|e| internal(e.to_string()))?
+                .await
+                .map_err(|e| internal(e.to_string()))?
         }
     }
 }
@@ -102,20 +105,19 @@ impl BenchEngine for PyBenchEngine {
     async fn collect(&self, file: FileJob) -> Result<Vec<BenchCase>, FileError> {
         let driver = self.driver.clone();
         let root = self.root.clone();
-        tokio::task::spawn_blocking(move || {
-            Python::attach(|py| {
+        self.lane
+            .submit(move |py| {
                 load_file(py, &driver, &root, &file, "benchmarks", |d| {
                     case_from_py(&file.rel, d)
                 })
             })
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(FileError {
-                message: format!("dbtest internal error while loading: {e}"),
-                traceback: None,
+            .await
+            .unwrap_or_else(|e| {
+                Err(FileError {
+                    message: format!("dbtest internal error while loading: {e}"),
+                    traceback: None,
+                })
             })
-        })
     }
 
     async fn clock(&self) -> Result<TimerInfo, BenchError> {
@@ -124,8 +126,8 @@ impl BenchEngine for PyBenchEngine {
             message: format!("cannot measure the clock: {e}"),
             traceback: None,
         };
-        tokio::task::spawn_blocking(move || {
-            Python::attach(|py| -> PyResult<TimerInfo> {
+        self.lane
+            .submit(move |py| -> PyResult<TimerInfo> {
                 let answer = driver.bind(py).call_method0(intern!(py, "clock"))?;
                 let d = answer.cast::<PyDict>()?;
                 Ok(TimerInfo {
@@ -133,10 +135,9 @@ impl BenchEngine for PyBenchEngine {
                     overhead_s: item(d, "overhead_s")?,
                 })
             })
-        })
-        .await
-        .map_err(|e| failed(e.to_string()))?
-        .map_err(|e| failed(e.to_string()))
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .map_err(|e| failed(e.to_string()))
     }
 
     fn timer<'a>(&'a self, case: &BenchCase) -> PyRoundTimer<'a> {
@@ -249,6 +250,7 @@ impl BenchRun {
             driver: Arc::new(driver),
             locals: Arc::new(locals),
             root: prepared.root.clone(),
+            lane: Lane::start(),
         };
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let (code, report) = execute(engine, prepared, environment).await;

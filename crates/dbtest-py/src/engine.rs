@@ -34,32 +34,47 @@ impl PyEngine {
     }
 }
 
-type SyncRequest = (u64, Option<f64>, oneshot::Sender<RawResult>);
+type Job = Box<dyn for<'py> FnOnce(Python<'py>) + Send>;
 
-/// A blocking thread that runs one file's sync tests in order. It keeps its Python thread
-/// state between tests and waits without the GIL: attaching a fresh thread to the
-/// interpreter for every test costs more than most trivial tests take.
+/// A blocking thread that runs Python work in order: one file's import and sync tests, or
+/// every benchmark round. It keeps its Python thread state between jobs and waits without
+/// the GIL (attaching a fresh thread to the interpreter for each test costs more than most
+/// trivial tests take), and code that minds its thread (sqlite3 objects made at import or in
+/// a fixture) sees one thread throughout.
 pub struct Lane {
     id: u64,
-    requests: mpsc::UnboundedSender<SyncRequest>,
+    jobs: mpsc::UnboundedSender<Job>,
 }
 
 static NEXT_LANE: AtomicU64 = AtomicU64::new(0);
 
 impl Lane {
-    fn start(driver: Arc<Py<PyAny>>) -> Lane {
-        let (requests, mut incoming) = mpsc::unbounded_channel::<SyncRequest>();
-        tokio::task::spawn_blocking(move || {
+    pub fn start() -> Lane {
+        let (jobs, mut incoming) = mpsc::unbounded_channel::<Job>();
+        // The run's runtime, also when a lane is made outside its tasks.
+        pyo3_async_runtimes::tokio::get_runtime().spawn_blocking(move || {
             Python::attach(|py| {
-                while let Some((key, timeout_s, reply)) = py.detach(|| incoming.blocking_recv()) {
-                    let _ = reply.send(run_sync(py, &driver, key, timeout_s));
+                while let Some(job) = py.detach(|| incoming.blocking_recv()) {
+                    job(py);
                 }
             })
         });
         Lane {
             id: NEXT_LANE.fetch_add(1, Ordering::Relaxed),
-            requests,
+            jobs,
         }
+    }
+
+    /// Queues `f`; the receiver yields its result, or an error if the lane is gone.
+    pub fn submit<T: Send + 'static>(
+        &self,
+        f: impl for<'py> FnOnce(Python<'py>) -> T + Send + 'static,
+    ) -> oneshot::Receiver<T> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.jobs.send(Box::new(move |py| {
+            let _ = reply.send(f(py));
+        }));
+        answer
     }
 }
 
@@ -276,16 +291,19 @@ impl Engine for PyEngine {
     async fn collect(&self, file: FileJob) -> Result<Vec<TestCase>, FileError> {
         let driver = self.driver.clone();
         let root = self.root.clone();
-        // Importing runs user code that may block: it gets a thread of its own.
-        tokio::task::spawn_blocking(move || {
-            Python::attach(|py| {
+        // The file's import runs on the thread its sync tests will run on.
+        let answer = self
+            .lanes
+            .lock()
+            .unwrap()
+            .entry(file.rel.clone())
+            .or_insert_with(Lane::start)
+            .submit(move |py| {
                 load_file(py, &driver, &root, &file, "tests", |d| {
                     case_from_py(&file.rel, d)
                 })
-            })
-        })
-        .await
-        .unwrap_or_else(|e| {
+            });
+        answer.await.unwrap_or_else(|e| {
             Err(FileError {
                 message: format!("dbtest internal error while collecting: {e}"),
                 traceback: None,
@@ -315,16 +333,15 @@ impl Engine for PyEngine {
             .await
             .unwrap_or_else(|e| internal("running a test", e))
         } else {
-            let (reply, answer) = oneshot::channel();
-            let lane_id = {
+            let (answer, lane_id) = {
                 let mut lanes = self.lanes.lock().unwrap();
-                let lane = lanes
-                    .entry(case.file.clone())
-                    .or_insert_with(|| Lane::start(self.driver.clone()));
-                if lane.requests.send((case.key, timeout_s, reply)).is_err() {
-                    return internal("running a test", "its thread has gone");
-                }
-                lane.id
+                let lane = lanes.entry(case.file.clone()).or_insert_with(Lane::start);
+                let driver = self.driver.clone();
+                let key = case.key;
+                (
+                    lane.submit(move |py| run_sync(py, &driver, key, timeout_s)),
+                    lane.id,
+                )
             };
             let mut guard = Abandon {
                 lanes: &self.lanes,
@@ -354,6 +371,10 @@ impl Engine for PyEngine {
         })
         .await
         .unwrap_or_default()
+    }
+
+    fn forget_file(&self, file: &FileJob) {
+        self.lanes.lock().unwrap().remove(&file.rel);
     }
 
     async fn finish_file(&self, file: FileJob) -> Vec<TestResult> {

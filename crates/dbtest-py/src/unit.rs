@@ -159,6 +159,16 @@ impl UnitRun {
         self.cancel.cancel();
     }
 
+    /// The project root: ids and configured paths are relative to it.
+    #[getter]
+    fn root(&self) -> PyResult<String> {
+        let prepared = self.prepared.lock().unwrap();
+        let p = prepared
+            .as_ref()
+            .ok_or_else(|| crate::DbtestError::new_err("this UnitRun has already run"))?;
+        Ok(p.root.display().to_string())
+    }
+
     #[getter]
     fn interrupted(&self) -> bool {
         self.cancel.is_cancelled()

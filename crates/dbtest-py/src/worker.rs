@@ -61,6 +61,11 @@ impl WorkerRun {
         })
     }
 
+    #[getter]
+    fn root(&self) -> String {
+        self.setup.root.display().to_string()
+    }
+
     /// Serves commands from stdin until `exit` or end of input; resolves to the exit code.
     fn serve<'py>(&self, py: Python<'py>, driver: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;

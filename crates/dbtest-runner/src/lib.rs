@@ -55,6 +55,10 @@ pub trait Engine: Send + Sync + 'static {
         async { (String::new(), String::new()) }
     }
 
+    /// The file will run nothing (a collection error, nothing selected, `--collect-only`):
+    /// let go of what collecting it holds.
+    fn forget_file(&self, _file: &FileJob) {}
+
     /// Every selected test of the file has finished: tear down what the file set up.
     /// Teardown failures come back as extra `error` results.
     fn finish_file(&self, file: FileJob) -> impl Future<Output = Vec<TestResult>> + Send;
@@ -80,6 +84,9 @@ impl<E: Engine> Engine for Arc<E> {
     }
     fn partial_output(&self, case: &TestCase) -> impl Future<Output = (String, String)> + Send {
         (**self).partial_output(case)
+    }
+    fn forget_file(&self, file: &FileJob) {
+        (**self).forget_file(file)
     }
     fn finish_file(&self, file: FileJob) -> impl Future<Output = Vec<TestResult>> + Send {
         (**self).finish_file(file)
@@ -202,6 +209,7 @@ impl<E: Engine> Shared<E> {
         let cases = match collected {
             Ok(cases) => cases,
             Err(e) => {
+                self.engine.forget_file(&job);
                 self.emit(Event::FileCollected {
                     file: job.rel.clone(),
                     tests: 0,
@@ -235,7 +243,11 @@ impl<E: Engine> Shared<E> {
             file: job.rel.clone(),
             tests: cases.len(),
         });
-        if self.opts.collect_only {
+        if self.opts.collect_only || cases.is_empty() {
+            self.engine.forget_file(&job);
+            if !self.opts.collect_only {
+                self.emit(Event::FileFinished { file: job.rel });
+            }
             return;
         }
         let mut position = 0;
@@ -258,18 +270,16 @@ impl<E: Engine> Shared<E> {
             }
             position += batch.len();
         }
-        if !cases.is_empty() {
-            let teardown = self.engine.finish_file(job.clone());
-            let extra = if self.cancel.is_cancelled() {
-                tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, teardown)
-                    .await
-                    .unwrap_or_default()
-            } else {
-                teardown.await
-            };
-            for (i, result) in extra.into_iter().enumerate() {
-                self.record(file_index, cases.len() + i, result);
-            }
+        let teardown = self.engine.finish_file(job.clone());
+        let extra = if self.cancel.is_cancelled() {
+            tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, teardown)
+                .await
+                .unwrap_or_default()
+        } else {
+            teardown.await
+        };
+        for (i, result) in extra.into_iter().enumerate() {
+            self.record(file_index, cases.len() + i, result);
         }
         self.emit(Event::FileFinished { file: job.rel });
     }
