@@ -30,11 +30,16 @@ _EXPORTS = {
     "tag": "._marks",
     "timeout": "._marks",
     "xfail": "._marks",
+    "Context": "._experiment",
+    "Sample": "._experiment",
+    "probabilistic_test": "._experiment",
+    "use_case": "._experiment",
 }
 
 if TYPE_CHECKING:
     from ._bench import BenchmarkGroup, bench
     from ._collect import TestSuite
+    from ._experiment import Context, Sample, probabilistic_test, use_case
     from ._fixtures import fixture
     from ._marks import Skipped, concurrent, flaky, parametrize, serial, skip, skip_if, skip_test, tag, timeout, xfail
 

@@ -40,18 +40,6 @@ def merge_reports(
 ) -> int:
     """`dbtest report merge`: prints the merged summary, writes the reports, returns the exit code."""
 
-class ExperimentProject:
-    """Where a project keeps its use cases, specs and runs ([tool.dbtest.experiment])."""
-
-    def __init__(self, cwd: str) -> None: ...
-    @property
-    def root(self) -> str: ...
-    @property
-    def specs_dir(self) -> str: ...
-    def use_case_files(
-        self, use_case: str
-    ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]: ...
-
 class ExperimentRun:
     """One `dbtest experiment run`: the design is validated and the run folder chosen in the
     constructor (UsageError otherwise)."""

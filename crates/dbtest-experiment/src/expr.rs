@@ -162,9 +162,13 @@ impl<'a> Lexer<'a> {
                     (')', _) => (Tok::RParen, false),
                     ('.', _) => (Tok::Dot, false),
                     ('-', _) => (Tok::Minus, false),
-                    ('=', _) => return Err(self.err(start, "`=` is not allowed; compare with `==`")),
+                    ('=', _) => {
+                        return Err(self.err(start, "`=` is not allowed; compare with `==`"))
+                    }
                     ('&' | '|', _) => {
-                        return Err(self.err(start, format!("`{c}` is not allowed; use `and` / `or`")))
+                        return Err(
+                            self.err(start, format!("`{c}` is not allowed; use `and` / `or`"))
+                        )
                     }
                     ('!', _) => return Err(self.err(start, "`!` is not allowed; use `not`")),
                     _ => return Err(self.err(start, format!("unexpected character `{c}`"))),
@@ -381,13 +385,14 @@ impl Parser {
                 Ok(Node::Literal(v))
             }
             Tok::Minus => {
+                let column = self.column();
                 self.bump();
                 match self.bump() {
                     Tok::Num(v) => Ok(Node::Literal(negate(&v))),
-                    _ => {
-                        self.pos -= 1;
-                        Err(self.err("`-` must be followed by a number"))
-                    }
+                    _ => Err(ParseError {
+                        column,
+                        message: "`-` must be followed by a number".into(),
+                    }),
                 }
             }
             Tok::Str(s) => {
@@ -421,9 +426,10 @@ impl Parser {
                             path.push(part);
                         }
                         _ => {
-                            return Err(
-                                self.err(format!("expected a name after `.`, found {}", self.describe()))
-                            )
+                            return Err(self.err(format!(
+                                "expected a name after `.`, found {}",
+                                self.describe()
+                            )))
                         }
                     }
                 }
@@ -505,9 +511,7 @@ fn lookup<'v>(path: &[String], result: &'v Value) -> Result<&'v Value, EvalError
                     Value::Object(_) => "it is an empty mapping".to_string(),
                     other => format!("it is {}", kind(other)),
                 };
-                return Err(EvalError(format!(
-                    "`{part}` is not in the result ({keys})"
-                )));
+                return Err(EvalError(format!("`{part}` is not in the result ({keys})")));
             }
             None => {
                 return Err(EvalError(format!(
@@ -570,7 +574,10 @@ fn compare(op: Op, a: &Value, b: &Value) -> Result<bool, EvalError> {
     let order = || -> Result<Ordering, EvalError> {
         match (a, b) {
             (Value::Number(x), Value::Number(y)) => {
-                let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+                let (x, y) = (
+                    x.as_f64().unwrap_or(f64::NAN),
+                    y.as_f64().unwrap_or(f64::NAN),
+                );
                 x.partial_cmp(&y)
                     .ok_or_else(|| EvalError(format!("cannot order {x} and {y}")))
             }
@@ -632,9 +639,15 @@ mod tests {
     #[test]
     fn the_design_example() {
         let e = Expr::parse("valid_json and latency_ms < 800").unwrap();
-        assert!(e.eval(&json!({"valid_json": true, "latency_ms": 310})).unwrap());
-        assert!(!e.eval(&json!({"valid_json": true, "latency_ms": 900})).unwrap());
-        assert!(!e.eval(&json!({"valid_json": false, "latency_ms": 1})).unwrap());
+        assert!(e
+            .eval(&json!({"valid_json": true, "latency_ms": 310}))
+            .unwrap());
+        assert!(!e
+            .eval(&json!({"valid_json": true, "latency_ms": 900}))
+            .unwrap());
+        assert!(!e
+            .eval(&json!({"valid_json": false, "latency_ms": 1}))
+            .unwrap());
     }
 
     #[test]
@@ -734,10 +747,17 @@ mod tests {
     fn eval_errors_say_what_is_missing() {
         let e = Expr::parse("latency_ms < 800").unwrap();
         let err = e.eval(&json!({"valid": true})).unwrap_err();
-        assert!(err.0.contains("`latency_ms` is not in the result (its keys: valid)"), "{err}");
+        assert!(
+            err.0
+                .contains("`latency_ms` is not in the result (its keys: valid)"),
+            "{err}"
+        );
         let err = e.eval(&json!({"latency_ms": "fast"})).unwrap_err();
         assert!(err.0.contains("two numbers or two strings"), "{err}");
-        let err = Expr::parse("a.b").unwrap().eval(&json!({"a": 1})).unwrap_err();
+        let err = Expr::parse("a.b")
+            .unwrap()
+            .eval(&json!({"a": 1}))
+            .unwrap_err();
         assert!(err.0.contains("`a` has no `b`"), "{err}");
         let err = Expr::parse("x").unwrap().eval(&json!(true)).unwrap_err();
         assert!(err.0.contains("it is a bool"), "{err}");

@@ -1,1 +1,10 @@
-pub fn x() {}
+//! `dbtest experiment` (DESIGN §6), in pure Rust: designs and their configurations, the
+//! `success` expression, the sampling scheduler (generic over the engine that runs one
+//! sample), the JSON-lines sample log, baselines, the run summary, specs and verdicts.
+
+pub mod design;
+pub mod expr;
+pub mod report;
+pub mod sample;
+pub mod schedule;
+pub mod spec;

@@ -148,37 +148,6 @@ fn absolute(cwd: &Path, p: &str) -> PathBuf {
     }
 }
 
-/// Where a project keeps its use cases, specs and runs.
-#[pyclass(module = "dbtest._core", frozen)]
-pub struct ExperimentProject {
-    project: Project,
-}
-
-#[pymethods]
-impl ExperimentProject {
-    #[new]
-    fn new(cwd: PathBuf) -> PyResult<Self> {
-        Ok(ExperimentProject {
-            project: Project::find(&cwd).map_err(to_py_err)?,
-        })
-    }
-
-    #[getter]
-    fn root(&self) -> String {
-        self.project.root.display().to_string()
-    }
-
-    #[getter]
-    fn specs_dir(&self) -> String {
-        self.project.specs_dir().display().to_string()
-    }
-
-    /// `(files naming the use case, all use-case files)`, each `(path, sys_path_entry, module)`.
-    fn use_case_files(&self, use_case: &str) -> PyResult<(Vec<FileTarget>, Vec<FileTarget>)> {
-        self.project.use_case_files(use_case).map_err(to_py_err)
-    }
-}
-
 /// Runs samples by calling the driver (`dbtest._experiment.ExperimentDriver`).
 struct PySampleEngine {
     driver: Arc<Py<PyAny>>,

@@ -1,0 +1,218 @@
+"""`dbtest experiment run | approve | verify` (DESIGN §6). Parsing and YAML here; the
+scheduling, statistics and files in the Rust engine."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+EXIT_USAGE = 4
+
+
+def _usage(message: str) -> int:
+    click.echo(f"dbtest: error: {message}", err=True)
+    return EXIT_USAGE
+
+
+def _warn(message: str) -> None:
+    click.echo(f"dbtest: warning: {message}", err=True)
+
+
+def _finish(code: int) -> Any:
+    from .cli import _exit
+
+    return _exit(code)
+
+
+@click.group(name="experiment")
+def experiment() -> None:
+    """Measure a non-deterministic use case over factors, approve a baseline as a spec, and
+    verify the spec with a probabilistic verdict.
+
+    \b
+    dbtest experiment run DESIGN.yaml            -> a baseline per configuration + SUMMARY.md
+    dbtest experiment approve BASELINE --by NAME -> specs/<use_case>.v<N>.yaml
+    dbtest experiment verify SPEC_ID             -> PASS (0) / FAIL (1) / INCONCLUSIVE (6)
+    """
+
+
+@experiment.command(name="run")
+@click.argument("design")
+@click.option("--out", metavar="DIR",
+              help="Folder of the run [default: experiments/<experiment>/<UTC time>/].")
+@click.option("--resume", metavar="RUN_DIR",
+              help="Continue an interrupted run: only the samples it lacks are run.")
+def run_command(design: str, out: str | None, resume: str | None) -> None:
+    """Run every configuration of the experiment DESIGN (a YAML file).
+
+    Writes samples.jsonl (as samples finish), baselines/<config>.yaml, SUMMARY.md and
+    summary.json. Exit codes: 0 done (also when a budget stopped it), 2 interrupted,
+    4 usage error.
+    """
+    raise SystemExit(_run(design, out, resume))
+
+
+def _run(design_path: str, out: str | None, resume: str | None) -> int:
+    from . import _core
+    from ._experiment import ExperimentDriver, UseCaseError, YamlError, _configs, load_use_case, read_yaml
+
+    if out is not None and resume is not None:
+        return _usage("--out and --resume cannot be used together: a resumed run stays in its folder")
+    try:
+        doc = read_yaml(design_path)
+    except YamlError as e:
+        return _usage(str(e))
+    if doc is None:
+        return _usage(f"{design_path}: the design is empty; it needs at least experiment, use_case and samples")
+    try:
+        run = _core.ExperimentRun(json.dumps(doc), design_path, os.getcwd(), out, resume)
+        named, every = run.use_case_files()
+        found = load_use_case(run.use_case, named, every)
+    except _core.UsageError as e:
+        return _usage(str(e))
+    except UseCaseError as e:
+        return _usage(f"{design_path}: `use_case`: {e}")
+    driver = ExperimentDriver(found, _configs(run.configs))
+
+    import asyncio
+    import signal
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        driver.loop = loop
+
+        def on_interrupt() -> None:
+            if run.interrupted:  # a second Ctrl-C: stop now; the sample log is complete
+                os._exit(2)
+            click.echo("\ninterrupted: finishing the samples in flight (Ctrl-C again to quit now)", err=True)
+            run.interrupt()
+            driver.cancel_inflight()
+
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        try:
+            return await run.run(driver)
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+    import sys
+
+    sys.stdout.flush()
+    return _finish(asyncio.run(main()))
+
+
+@experiment.command(name="approve")
+@click.argument("baseline")
+@click.option("--by", metavar="NAME", help="Who approves the spec (required).")
+@click.option("--samples", type=click.IntRange(min=1), metavar="N",
+              help="Samples a verification runs [default: the baseline's samples_run].")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), metavar="C",
+              help="Confidence of the verdict [default: 0.95].")
+@click.option("--min-pass-rate", type=click.FloatRange(0, 1), metavar="X",
+              help="A contractual threshold instead of the empirical one (needs --origin).")
+@click.option("--origin", type=click.Choice(["sla", "slo", "policy"]), help="Where --min-pass-rate comes from.")
+@click.option("--expires-days", type=click.IntRange(min=1), metavar="D", help="Days until the spec expires [default: 90].")
+@click.option("--notes", metavar="TEXT", help="Free text kept in the spec.")
+def approve_command(baseline: str, **options: Any) -> None:
+    """Approve BASELINE (a baselines/<config>.yaml of a run) as specs/<use_case>.v<N>.yaml.
+
+    Without --min-pass-rate the threshold is empirical: the spec fails only when a
+    verification's pass rate is significantly below the baseline's.
+    Exit codes: 0 written, 4 refused (no --by, an infeasible threshold, a bad baseline).
+    """
+    raise SystemExit(_approve(baseline, options))
+
+
+def _approve(baseline: str, options: dict[str, Any]) -> int:
+    from . import _core
+    from ._experiment import YamlError, read_yaml, write_yaml
+
+    if not (options.get("by") or "").strip():
+        return _usage("a spec needs the name of the person approving it: pass --by NAME")
+    try:
+        doc = read_yaml(baseline)
+        path, spec_json, warnings = _core.approve_baseline(
+            json.dumps(doc), baseline, os.getcwd(), json.dumps({k: v for k, v in options.items() if v is not None})
+        )
+    except (YamlError, _core.UsageError) as e:
+        return _usage(str(e))
+    for w in warnings:
+        _warn(w)
+    spec = json.loads(spec_json)
+    write_yaml(path, spec)
+    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+    origin = spec["threshold_origin"]
+    click.echo(
+        f"approved {spec['spec_id']} -> {shown}\n"
+        f"  threshold: min_pass_rate {spec['min_pass_rate']} ({origin}"
+        + (f", from a baseline of {spec['baseline']['successes']}/{spec['baseline']['samples']}" if origin == "empirical" else "")
+        + f") at {spec['samples']} samples, confidence {spec['confidence']}\n"
+        f"  approved by {spec['approved_by']} at {spec['approved_at']}; expires {spec['expires_at']}\n"
+        f"  verify with: dbtest experiment verify {spec['spec_id']}"
+    )
+    return 0
+
+
+@experiment.command(name="verify")
+@click.argument("spec_id")
+@click.option("--json", "json_path", metavar="PATH", help="Write the verdict as JSON.")
+def verify_command(spec_id: str, json_path: str | None) -> None:
+    """Run the approved spec SPEC_ID (use_case:vN; without :vN the latest version) and give
+    the probabilistic verdict.
+
+    Exit codes: 0 PASS, 1 FAIL, 6 INCONCLUSIVE (budget spent, too many infrastructure errors,
+    a missing or expired spec), 4 usage error (an unapproved or invalid spec).
+    """
+    raise SystemExit(_verify(spec_id, json_path))
+
+
+def _verify(spec_id: str, json_path: str | None) -> int:
+    from . import _core
+    from ._experiment import UseCaseError, YamlError, driver_for, prepare_verify
+
+    try:
+        run = prepare_verify(spec_id, os.getcwd())
+    except (_core.UsageError, YamlError) as e:
+        return _usage(str(e))
+    for w in run.warnings:
+        _warn(w)
+
+    import asyncio
+    import signal
+    import sys
+
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        driver = driver_for(run, None, loop)
+
+        def on_interrupt() -> None:
+            if run.interrupted:
+                os._exit(2)
+            run.interrupt()
+            if driver is not None:
+                driver.cancel_inflight()
+
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        try:
+            return await run.run(driver, progress=True)
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+    sys.stdout.flush()
+    try:
+        verdict = json.loads(asyncio.run(main()))
+    except UseCaseError as e:
+        return _usage(f"{run.spec_path}: `use_case`: {e}")
+    click.echo(verdict["message"])
+    if json_path is not None:
+        text = json.dumps(verdict, indent=2) + "\n"
+        try:
+            with open(json_path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            click.echo(f"dbtest: cannot write {json_path}: {e}", err=True)
+            return _finish(3)
+    code = {"PASS": 0, "FAIL": 1}.get(verdict["verdict"], 6)
+    return _finish(code)

@@ -1,0 +1,428 @@
+"""Use cases, the sample context and the driver the Rust engine calls to run one sample of
+an experiment (or of a probabilistic test).
+
+    @dbtest.use_case("shop.search")
+    async def search(ctx: dbtest.Context):
+        ...
+        ctx.record(tokens=812, cost_usd=0.0004)
+        return {"valid_json": True, "latency_ms": 310}
+
+The Rust engine (crates/dbtest-experiment) schedules samples, judges results, keeps the
+sample log and computes every statistic; this module only calls user code and reports what
+happened, and reads and writes YAML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import inspect
+import json
+import math
+import os
+import random
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any, Callable, Mapping, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Sample kinds the engine understands (crates/dbtest-py/src/experiment.rs).
+_RETURNED, _CHECK_FAILED, _RAISED, _CANCELLED = 0, 1, 2, 3
+
+
+@dataclass
+class UseCase:
+    id: str
+    func: Callable[..., Any]
+    is_async: bool
+    file: str
+    line: int
+
+
+_REGISTRY: dict[str, UseCase] = {}
+
+
+def use_case(id: str) -> Callable[[F], F]:  # noqa: A002 - the contract's parameter name
+    """Registers a use case: a sync or async function taking a `dbtest.Context`, returning a
+    bool, a dict (judged by the design's `success` expression, or its own `success` key), or
+    a `dbtest.Sample`."""
+    if not isinstance(id, str) or not id.strip():
+        raise ValueError("dbtest.use_case needs an id, e.g. @dbtest.use_case(\"shop.search\")")
+
+    def apply(func: F) -> F:
+        code = getattr(inspect.unwrap(func), "__code__", None)
+        file = code.co_filename if code else "?"
+        line = code.co_firstlineno if code else 0
+        known = _REGISTRY.get(id)
+        if known is not None and not _same_file(known.file, file):
+            raise ValueError(
+                f"use case {id!r} is defined twice: {known.file}:{known.line} and {file}:{line}"
+            )
+        _REGISTRY[id] = UseCase(id, func, inspect.iscoroutinefunction(func), file, line)
+        func.__dbtest_use_case__ = id  # type: ignore[attr-defined]
+        return func
+
+    return apply
+
+
+def _same_file(a: str, b: str) -> bool:
+    # The same file imported again (under another module name, or after an edit): the
+    # newer definition wins.
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+@dataclass
+class Sample:
+    """A use case's result with an explicit verdict: `success` (None: judge `data` with the
+    design's expression) and any `data` worth keeping in the sample log."""
+
+    success: bool | None = None
+    data: Any = None
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.data[key]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self.data.get(key, default) if isinstance(self.data, Mapping) else default
+
+
+class Context:
+    """What a use case knows about the sample it runs: its configuration's `factors`, the
+    sample's `index` and `seed` (use `ctx.random` for reproducible randomness), and
+    `record(tokens=, cost_usd=)` to count usage against the design's budgets."""
+
+    __slots__ = ("factors", "index", "seed", "config_id", "attempt", "use_case", "tokens", "cost_usd", "_random")
+
+    def __init__(self, factors: dict[str, Any], index: int, seed: int, config_id: str,
+                 attempt: int = 0, use_case: str = "") -> None:
+        self.factors = factors
+        self.index = index
+        self.seed = seed
+        self.config_id = config_id
+        self.attempt = attempt
+        self.use_case = use_case
+        self.tokens = 0
+        self.cost_usd = 0.0
+        self._random: random.Random | None = None
+
+    def record(self, tokens: int = 0, cost_usd: float = 0.0) -> None:
+        """Adds usage to this sample (callable many times; it sums)."""
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+            raise ValueError(f"ctx.record: tokens must be a whole number of 0 or more, got {tokens!r}")
+        cost = float(cost_usd)
+        if not math.isfinite(cost) or cost < 0:
+            raise ValueError(f"ctx.record: cost_usd must be 0 or more, got {cost_usd!r}")
+        self.tokens += tokens
+        self.cost_usd += cost
+
+    @property
+    def random(self) -> random.Random:
+        """A `random.Random` seeded with this sample's seed."""
+        if self._random is None:
+            self._random = random.Random(self.seed)
+        return self._random
+
+    def __repr__(self) -> str:
+        return f"Context(config_id={self.config_id!r}, index={self.index}, seed={self.seed})"
+
+
+def probabilistic_test(spec: str) -> Callable[[F], F]:
+    """Marks a test run by `dbtest unit` as a probabilistic test of the approved spec
+    `spec` ("use_case:vN"): the function is called with each sample's result, and an
+    assertion failure fails that sample."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError('dbtest.probabilistic_test needs a spec id, e.g. spec="shop.search:v1"')
+
+    def apply(func: F) -> F:
+        func.__dbtest_probabilistic__ = spec  # type: ignore[attr-defined]
+        return func
+
+    return apply
+
+
+# --- loading use cases ----------------------------------------------------------------------
+
+
+class UseCaseError(Exception):
+    """The use case cannot be found or loaded: a usage error (exit 4)."""
+
+
+def load_use_case(use_case_id: str, named: list[tuple[str, str, str]],
+                  every: list[tuple[str, str, str]]) -> UseCase:
+    """Imports the files that name `use_case_id` (found by the Rust walker), then, if it is
+    still unknown, every use-case file; raises UseCaseError listing the known ones."""
+    from ._loader import describe_import_error, import_file
+
+    problems: list[str] = []
+
+    def load(files: list[tuple[str, str, str]]) -> None:
+        for path, entry, module in files:
+            try:
+                import_file(path, entry, module)
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                message, _ = describe_import_error(exc)
+                problems.append(f"cannot import {path}: {message}")
+
+    if use_case_id not in _REGISTRY:
+        load(named)
+    if use_case_id not in _REGISTRY:
+        load([f for f in every if f not in named])
+    found = _REGISTRY.get(use_case_id)
+    if found is not None:
+        return found
+    known = ", ".join(sorted(_REGISTRY)) or "none"
+    where = f"{len(every)} use-case file(s) searched" if every else "no usecase_*.py file found"
+    text = f"unknown use case {use_case_id!r} ({where}); known use cases: {known}"
+    if problems:
+        text += "\n" + "\n".join(f"  {p}" for p in problems)
+    raise UseCaseError(text)
+
+
+# --- the driver -----------------------------------------------------------------------------
+
+
+def _dumps(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return json.dumps(value, default=_jsonable, allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps(repr(value))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Sample):
+        return {"success": value.success, "data": value.data}
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    return repr(value)
+
+
+def _describe(exc: BaseException) -> str:
+    from ._driver import _describe as describe
+
+    try:
+        message, _ = describe(exc)
+    except Exception:  # noqa: BLE001 - a description must never break a sample
+        message = f"{type(exc).__name__}: {exc}"
+    return message
+
+
+@dataclass
+class ExperimentDriver:
+    """Runs one sample of `use_case` when the Rust engine asks: `sample_sync` on a worker
+    thread, `sample_async` on the event loop. `check`, for a probabilistic test, is called
+    with each result; an exception from it fails the sample."""
+
+    use_case: UseCase
+    configs: list[tuple[str, dict[str, Any]]]
+    check: Callable[[Any], Any] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _cancelled: bool = False
+
+    @property
+    def is_async(self) -> bool:
+        return self.use_case.is_async
+
+    def _context(self, config: int, index: int, seed: int, attempt: int) -> Context:
+        config_id, factors = self.configs[config]
+        return Context(dict(factors), index, seed, config_id, attempt, self.use_case.id)
+
+    def sample_sync(self, config: int, index: int, seed: int, attempt: int) -> tuple[Any, ...]:
+        ctx = self._context(config, index, seed, attempt)
+        started = perf_counter()
+        try:
+            result = self.use_case.func(ctx)
+            if inspect.isawaitable(result) and self.loop is not None:
+                result = asyncio.run_coroutine_threadsafe(_await(result), self.loop).result()
+        except AssertionError as exc:
+            return (_CHECK_FAILED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+        except Exception as exc:  # noqa: BLE001 - an infrastructure error, retried by the engine
+            return (_RAISED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+        latency = _ms(started)
+        check = None
+        if self.check is not None:
+            check = self._check_sync(result)
+        return self._returned(result, ctx, latency, check)
+
+    async def sample_async(self, config: int, index: int, seed: int, attempt: int) -> tuple[Any, ...]:
+        if self._cancelled:
+            return (_CANCELLED, None, None, "cancelled", 0.0, 0, 0.0, None)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        ctx = self._context(config, index, seed, attempt)
+        started = perf_counter()
+        try:
+            result = await self.use_case.func(ctx)
+        except asyncio.CancelledError:
+            if self._cancelled:
+                return (_CANCELLED, None, None, "cancelled", _ms(started), ctx.tokens, ctx.cost_usd, None)
+            raise
+        except AssertionError as exc:
+            return (_CHECK_FAILED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+        except Exception as exc:  # noqa: BLE001 - an infrastructure error, retried by the engine
+            return (_RAISED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+        latency = _ms(started)
+        check = None
+        if self.check is not None:
+            check = await self._check_async(result)
+        return self._returned(result, ctx, latency, check)
+
+    def _check_sync(self, result: Any) -> str | None:
+        try:
+            answer = self.check(result)  # type: ignore[misc]
+            if inspect.isawaitable(answer) and self.loop is not None:
+                asyncio.run_coroutine_threadsafe(_await(answer), self.loop).result()
+        except Exception as exc:  # noqa: BLE001 - any exception fails the sample
+            return _describe(exc)
+        return None
+
+    async def _check_async(self, result: Any) -> str | None:
+        try:
+            answer = self.check(result)  # type: ignore[misc]
+            if inspect.isawaitable(answer):
+                await answer
+        except Exception as exc:  # noqa: BLE001 - any exception fails the sample
+            return _describe(exc)
+        return None
+
+    @staticmethod
+    def _returned(result: Any, ctx: Context, latency: float, check: str | None) -> tuple[Any, ...]:
+        if isinstance(result, bool):
+            return (_RETURNED, result, None, None, latency, ctx.tokens, ctx.cost_usd, check)
+        if isinstance(result, Sample):
+            success = None if result.success is None else bool(result.success)
+            return (_RETURNED, success, _dumps(result.data), None, latency, ctx.tokens, ctx.cost_usd, check)
+        return (_RETURNED, None, _dumps(result), None, latency, ctx.tokens, ctx.cost_usd, check)
+
+    def cancel_inflight(self) -> None:
+        """Ctrl-C: cancel the async samples in flight (they are not recorded, so a resumed
+        run runs them again); sync samples cannot be interrupted and finish."""
+        self._cancelled = True
+        for task in list(self._tasks):
+            task.cancel()
+
+    @staticmethod
+    def write_yaml(path: str, json_text: str) -> None:
+        write_yaml(path, json.loads(json_text))
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _ms(started: float) -> float:
+    return (perf_counter() - started) * 1000.0
+
+
+# --- YAML -----------------------------------------------------------------------------------
+
+
+class YamlError(Exception):
+    """A YAML file cannot be read: a usage error (exit 4)."""
+
+
+def _plain(value: Any) -> Any:
+    """YAML's timestamps and dates as ISO text, so the document is JSON."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        text = value.isoformat()
+        return text.replace("+00:00", "Z")
+    return value
+
+
+def read_yaml(path: str) -> Any:
+    """The YAML document at `path` as plain JSON-able data; YamlError says where it broke."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise YamlError(f"{path}: no such file") from None
+    except OSError as e:
+        raise YamlError(f"{path}: cannot read: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise YamlError(f"{path}: not valid YAML{where}: {problem}") from None
+    return _plain(data)
+
+
+def read_yaml_json(path: str) -> str:
+    return json.dumps(read_yaml(path))
+
+
+def write_yaml(path: str, data: Any) -> None:
+    """Writes `data` as YAML, keys in their order, atomically (a temporary file renamed)."""
+    import yaml
+
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+# --- probabilistic tests --------------------------------------------------------------------
+
+
+def _configs(pairs: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
+    return [(config_id, json.loads(factors)) for config_id, factors in pairs]
+
+
+def prepare_verify(spec_id: str, root: str) -> Any:
+    """The engine's VerifyRun for `spec_id` (UsageError for a spec that cannot run)."""
+    from . import _core
+
+    return _core.VerifyRun(spec_id, root, read_yaml_json)
+
+
+def driver_for(run: Any, check: Callable[[Any], Any] | None,
+               loop: asyncio.AbstractEventLoop | None) -> ExperimentDriver | None:
+    """Loads the use case a VerifyRun needs and builds its driver (None if nothing runs)."""
+    if run.use_case is None:
+        return None
+    named, every = run.use_case_files()
+    found = load_use_case(run.use_case, named, every)
+    return ExperimentDriver(found, _configs(run.configs), check=check, loop=loop)
+
+
+async def run_probabilistic_test(func: Callable[[Any], Any], spec_id: str, root: str) -> dict[str, Any]:
+    """Runs the probabilistic test `func` against the approved spec `spec_id` of the project
+    at `root`: each sample succeeds only if the use case's own success criterion holds and
+    `func(result)` raises nothing. Returns `{"outcome": "passed" | "failed" | "inconclusive"
+    | "error", "message": ..., "verdict": {...}}`."""
+    from . import _core
+
+    try:
+        run = prepare_verify(spec_id, root)
+        loop = asyncio.get_running_loop()
+        driver = driver_for(run, func, loop)
+    except (_core.UsageError, UseCaseError, YamlError) as e:
+        return {"outcome": "error", "message": str(e), "verdict": None}
+    verdict = json.loads(await run.run(driver))
+    outcome = {"PASS": "passed", "FAIL": "failed"}.get(verdict["verdict"], "inconclusive")
+    message = verdict["message"]
+    if run.warnings:
+        message += "\n" + "\n".join(f"warning: {w}" for w in run.warnings)
+    return {"outcome": outcome, "message": message, "verdict": verdict}

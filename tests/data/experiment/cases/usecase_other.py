@@ -1,0 +1,6 @@
+import dbtest
+
+
+@dbtest.use_case("other")
+def other(ctx):
+    return True
