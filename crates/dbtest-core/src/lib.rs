@@ -9,6 +9,6 @@ pub mod state;
 pub use config::{BenchConfig, ColorChoice, UnitConfig};
 pub use error::{Error, Result};
 pub use model::{
-    exit_code, test_id, Event, ExitCode, Outcome, RawOutcome, RawResult, Report, Summary, TestCase,
-    TestResult, Xfail, REPORT_SCHEMA,
+    exit_code, exit_code_with, test_id, Event, ExitCode, Outcome, RawOutcome, RawResult, Report,
+    Summary, TestCase, TestResult, Xfail, REPORT_SCHEMA,
 };

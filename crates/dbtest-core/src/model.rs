@@ -424,11 +424,22 @@ pub enum ExitCode {
 
 /// The exit code of a `dbtest unit` run.
 pub fn exit_code(summary: &Summary, interrupted: bool) -> ExitCode {
+    exit_code_with(summary, interrupted, false)
+}
+
+/// [`exit_code`], where `inconclusive_ok` (`--inconclusive-ok`) lets probabilistic tests that
+/// reached no verdict pass the run.
+pub fn exit_code_with(summary: &Summary, interrupted: bool, inconclusive_ok: bool) -> ExitCode {
+    let excused = if inconclusive_ok {
+        summary.inconclusive
+    } else {
+        0
+    };
     if interrupted {
         ExitCode::Interrupted
     } else if summary.total == 0 {
         ExitCode::NoTests
-    } else if summary.failing() > 0 {
+    } else if summary.failing() > excused {
         ExitCode::TestsFailed
     } else {
         ExitCode::Ok
@@ -537,6 +548,14 @@ mod tests {
         assert_eq!(exit_code(&s, false), ExitCode::TestsFailed);
         assert_eq!(exit_code(&s, true), ExitCode::Interrupted);
         assert_eq!(exit_code(&Summary::default(), false), ExitCode::NoTests);
+        let inconclusive = Summary {
+            total: 2,
+            passed: 1,
+            inconclusive: 1,
+            ..Default::default()
+        };
+        assert_eq!(exit_code(&inconclusive, false), ExitCode::TestsFailed);
+        assert_eq!(exit_code_with(&inconclusive, false, true), ExitCode::Ok);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dbtest_core::config::{find_project, DEFAULT_JOBS, DEFAULT_PATTERN};
-use dbtest_core::{exit_code, Error, Event, ExitCode, Report, UnitConfig};
+use dbtest_core::{exit_code, exit_code_with, Error, Event, ExitCode, Report, UnitConfig};
 use dbtest_discovery::{discover_from, relative_id, shard_files, Selector, Shard};
 use dbtest_report::console::{Console, ConsoleOptions};
 use dbtest_runner::workers::{PoolOptions, WorkerSpec};
@@ -496,7 +496,11 @@ async fn execute(
     );
     console.finish(&report, out.interrupted);
     github_actions(&report);
-    match exit_code(&report.summary, out.interrupted) {
+    match exit_code_with(
+        &report.summary,
+        out.interrupted,
+        config.inconclusive_ok.unwrap_or(false),
+    ) {
         ExitCode::Ok | ExitCode::NoTests if !written => ExitCode::Internal,
         code => code,
     }
