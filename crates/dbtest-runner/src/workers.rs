@@ -67,6 +67,40 @@ struct Pending {
     announced: bool,
     /// Crashes while nothing was running (an import that kills the process).
     import_crashes: u32,
+    /// The one worker slot that may run this file: its tests share a `@dbtest.serial`
+    /// resource with tests of other files, which must not overlap in another process.
+    pin: Option<usize>,
+}
+
+/// The `@dbtest.serial("name")` resources a file names literally (also `serial = "name"` on
+/// a suite), read without importing it.
+pub fn serial_resources(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in source.match_indices("serial") {
+        let rest = source[at + "serial".len()..].trim_start();
+        let rest = match rest.strip_prefix('(').or_else(|| rest.strip_prefix('=')) {
+            Some(r) => r.trim_start(),
+            None => continue,
+        };
+        let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        if let Some(end) = rest[1..].find(quote) {
+            let name = rest[1..1 + end].to_string();
+            if !name.is_empty() && !found.contains(&name) {
+                found.push(name);
+            }
+        }
+    }
+    found
+}
+
+/// The slot every file naming `resource` runs in.
+fn slot_for(resource: &str, slots: usize) -> usize {
+    let hash = resource.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash % slots as u64) as usize
 }
 
 struct Pool {
@@ -103,11 +137,16 @@ impl Pool {
         self.stop.load(Ordering::SeqCst) || self.cancel.is_cancelled()
     }
 
-    fn next(&self) -> Option<Pending> {
+    /// The next file for `slot`: the first one not pinned to another slot.
+    fn next(&self, slot: usize) -> Option<Pending> {
         if self.halted() {
             return None;
         }
-        self.queue.lock().unwrap().pop_front()
+        let mut queue = self.queue.lock().unwrap();
+        let at = queue
+            .iter()
+            .position(|p| p.pin.is_none_or(|pin| pin == slot))?;
+        queue.remove(at)
     }
 }
 
@@ -407,9 +446,9 @@ impl Pool {
         FileEnd::Lost
     }
 
-    async fn slot(self: Arc<Self>) {
+    async fn slot(self: Arc<Self>, slot: usize) {
         let mut worker: Option<Worker> = None;
-        while let Some(pending) = self.next() {
+        while let Some(pending) = self.next(slot) {
             if worker.is_none() {
                 match Worker::start(&self.spec).await {
                     Ok(w) => worker = Some(w),
@@ -454,12 +493,21 @@ pub async fn run_pool(
     let queue = files
         .into_iter()
         .enumerate()
-        .map(|(index, job)| Pending {
-            index,
-            job,
-            skip: Vec::new(),
-            announced: false,
-            import_crashes: 0,
+        .map(|(index, job)| {
+            // A file naming several resources goes with the first; two groups that share a
+            // file cannot both be pinned apart, and one slot keeps them apart anyway.
+            let source = std::fs::read_to_string(&job.path).unwrap_or_default();
+            let pin = serial_resources(&source)
+                .first()
+                .map(|r| slot_for(r, slots));
+            Pending {
+                index,
+                job,
+                skip: Vec::new(),
+                announced: false,
+                import_crashes: 0,
+                pin,
+            }
         })
         .collect();
     let pool = Arc::new(Pool {
@@ -476,8 +524,8 @@ pub async fn run_pool(
     let files = pool.queue.lock().unwrap().len();
     pool.emit(Event::RunStarted { files });
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..slots {
-        tasks.spawn(pool.clone().slot());
+    for slot in 0..slots {
+        tasks.spawn(pool.clone().slot(slot));
     }
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {
@@ -494,5 +542,36 @@ pub async fn run_pool(
         interrupted: cancel.is_cancelled(),
         abandoned: false,
         duration: started.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_resources_are_read_from_the_source() {
+        let source = r#"
+@dbtest.serial("db")
+def test_a(): ...
+
+class TestB(dbtest.TestSuite):
+    serial = 'cache'
+
+@dbtest.serial( "db" )
+def test_c(): ...
+serial_number = 3
+"#;
+        assert_eq!(
+            serial_resources(source),
+            vec!["db".to_string(), "cache".to_string()]
+        );
+        assert!(serial_resources("def test_serial_port(): pass").is_empty());
+    }
+
+    #[test]
+    fn a_resource_always_lands_in_the_same_slot() {
+        assert_eq!(slot_for("db", 4), slot_for("db", 4));
+        assert!(slot_for("db", 4) < 4);
     }
 }
