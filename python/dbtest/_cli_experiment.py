@@ -22,9 +22,9 @@ def _warn(message: str) -> None:
 
 
 def _finish(code: int) -> Any:
-    from .cli import _exit
+    from ._process import exit_now
 
-    return _exit(code)
+    return exit_now(code)
 
 
 @click.group(name="experiment")

@@ -48,9 +48,9 @@ def main() -> None:
             driver.close()
 
     code = asyncio.run(serve())
-    from .cli import _exit
+    from ._process import exit_now
 
-    _exit(code)
+    exit_now(code)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
+
+from ._process import exit_now
 
 EXIT_INTERRUPTED = 2
 EXIT_INTERNAL = 3
@@ -92,7 +94,10 @@ def _run_unit(flags: dict[str, Any]) -> int:
         return EXIT_USAGE
     sys.stdout.flush()
     if run.file_count == 0:
-        return run.run_without_files()
+        return run.run_blocking()
+    if run.uses_workers:
+        # The parent only schedules: no event loop or driver here.
+        return exit_now(run.run_blocking())
     from ._driver import Driver
 
     import asyncio
@@ -114,7 +119,7 @@ def _run_unit(flags: dict[str, Any]) -> int:
             loop.remove_signal_handler(signal.SIGINT)
             driver.close()
 
-    return _exit(asyncio.run(main()))
+    return exit_now(asyncio.run(main()))
 
 
 @cli.command(name="bench")
@@ -181,7 +186,7 @@ def _run_bench(flags: dict[str, Any]) -> int:
 
         plot_report(json.loads(report), plot)
         click.echo(f"plot written to {plot}")
-    return _exit(code)
+    return exit_now(code)
 
 
 @cli.group()
@@ -207,20 +212,6 @@ def merge(inputs: tuple[str, ...], json_path: str | None, junit_xml: str | None,
         _usage_error(str(e))
         code = EXIT_USAGE
     raise SystemExit(code)
-
-
-def _exit(code: int) -> NoReturn:
-    """Ends the process once the engine has run. The engine's threads may still hold Python
-    state (a sync test abandoned after its timeout keeps running; a worker thread may be
-    releasing its last reference), and interpreter finalisation with foreign threads attached
-    can abort. So: run the atexit handlers (coverage and friends save their data there), flush,
-    and leave without finalising."""
-    import atexit
-
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def _usage_error(message: str) -> None:

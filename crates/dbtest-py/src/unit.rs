@@ -191,18 +191,54 @@ impl UnitRun {
             .map_or(0, |p| p.files.len())
     }
 
-    /// Finishes a run that found no test files (reports and exit code 5).
-    fn run_without_files(&self, py: Python<'_>) -> PyResult<i32> {
+    /// Whether this run happens in worker processes (it then needs no driver or event loop
+    /// in this process).
+    #[getter]
+    fn uses_workers(&self) -> bool {
+        self.prepared.lock().unwrap().as_ref().is_some_and(|p| {
+            p.config.workers.is_some_and(|w| w.count() > 0)
+                && !p.config.collect_only.unwrap_or(false)
+        })
+    }
+
+    /// Runs without a Python driver, blocking: a run that found no test files (reports and
+    /// exit code 5), or one in worker processes. Ctrl-C interrupts it (exit 2, partial
+    /// report); a second Ctrl-C ends the process.
+    fn run_blocking(&self, py: Python<'_>) -> PyResult<i32> {
+        let workers = self.uses_workers();
         let prepared = self.take_prepared()?;
+        let executor = if prepared.files.is_empty() || !workers {
+            if !prepared.files.is_empty() {
+                return Err(crate::DbtestError::new_err(
+                    "an in-process run needs a driver: use run()",
+                ));
+            }
+            Executor::InProcess(NoFiles)
+        } else {
+            let python: PathBuf = py.import("sys")?.getattr("executable")?.extract()?;
+            let count = prepared.config.workers.map_or(0, |w| w.count());
+            Executor::Workers(
+                worker_spec(&prepared, python).map_err(crate::DbtestError::new_err)?,
+                count,
+            )
+        };
         let cancel = self.cancel.clone();
         let abandoned = self.abandoned.clone();
         let code = py.detach(|| {
-            pyo3_async_runtimes::tokio::get_runtime().block_on(execute(
-                Executor::InProcess(NoFiles),
-                prepared,
-                cancel,
-                &abandoned,
-            ))
+            pyo3_async_runtimes::tokio::get_runtime().block_on(async {
+                let interrupt = cancel.clone();
+                let watcher = tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        interrupt.cancel();
+                        if tokio::signal::ctrl_c().await.is_ok() {
+                            std::process::exit(ExitCode::Interrupted as i32);
+                        }
+                    }
+                });
+                let code = execute(executor, prepared, cancel, &abandoned).await;
+                watcher.abort();
+                code
+            })
         });
         Ok(code as i32)
     }
@@ -212,16 +248,7 @@ impl UnitRun {
     fn run<'py>(&self, py: Python<'py>, driver: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let prepared = self.take_prepared()?;
         let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
-        let workers = prepared.config.workers.map_or(0, |w| w.count());
-        let executor = if workers > 0 && !prepared.config.collect_only.unwrap_or(false) {
-            let python: PathBuf = py.import("sys")?.getattr("executable")?.extract()?;
-            Executor::Workers(
-                worker_spec(&prepared, python).map_err(crate::DbtestError::new_err)?,
-                workers,
-            )
-        } else {
-            Executor::InProcess(PyEngine::new(driver, locals, prepared.root.clone()))
-        };
+        let executor = Executor::InProcess(PyEngine::new(driver, locals, prepared.root.clone()));
         let cancel = self.cancel.clone();
         let abandoned = self.abandoned.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
