@@ -325,6 +325,11 @@ pub fn merge_reports(
         parts.push(report);
     }
     let merged = Report::merge(parts);
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Ok((root, _)) = dbtest_core::config::find_project(&cwd) {
+            remember(&root, &merged, false, false);
+        }
+    }
     let console = Console::new(ConsoleOptions::default());
     print!("{}", console.render_summary(&merged, false));
     github_actions(&merged);
@@ -341,14 +346,19 @@ pub fn merge_reports(
 
 /// Leaves what failed and how long each file took for `--lf`, sharding and scheduling.
 /// An interrupted run knows too little to replace what an earlier one recorded as failed.
-fn remember(root: &Path, report: &Report, interrupted: bool) {
-    let mut per_file: HashMap<String, f64> = HashMap::new();
-    for t in &report.tests {
-        *per_file.entry(t.file.clone()).or_default() += t.duration_s;
-    }
+/// A shard records no durations: every shard of a run must plan with the same ones, and a
+/// shard that ran first would change them for the next. `dbtest report merge` records the
+/// whole run's instead.
+fn remember(root: &Path, report: &Report, interrupted: bool, sharded: bool) {
     let mut problems = Vec::new();
-    if let Err(e) = dbtest_core::state::save_durations(root, &per_file) {
-        problems.push(e);
+    if !sharded {
+        let mut per_file: HashMap<String, f64> = HashMap::new();
+        for t in &report.tests {
+            *per_file.entry(t.file.clone()).or_default() += t.duration_s;
+        }
+        if let Err(e) = dbtest_core::state::save_durations(root, &per_file) {
+            problems.push(e);
+        }
     }
     if !interrupted {
         let failed: Vec<String> = report
@@ -514,7 +524,7 @@ async fn execute(
         };
     }
     let report = Report::new("unit", started_at, out.duration.as_secs_f64(), out.results);
-    remember(&root, &report, out.interrupted);
+    remember(&root, &report, out.interrupted, config.shard.is_some());
     let written = write_reports(
         &report,
         config.json.as_deref(),
