@@ -97,7 +97,10 @@ def _pytest_marks(obj: Any) -> Marks | None:
 
 
 def marks_for(obj: Any) -> Marks | None:
-    return _merged(marks_of(obj), _pytest_marks(obj))
+    own, pytest_marks = marks_of(obj), _pytest_marks(obj)
+    if own is None and pytest_marks is None:
+        return None
+    return _merged(own, pytest_marks)
 
 
 _ID_SCALARS = (int, float, str, bool, type(None))
@@ -147,7 +150,8 @@ def _signature_fixtures(func: Callable[..., Any], skip: set[str]) -> list[str]:
 
 def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: Marks) -> list[Item]:
     own = marks_for(func)
-    base = _merged(outer, own)
+    # Marks are never changed once made, so an unmarked test shares its module's or suite's.
+    base = outer if own is None else _merged(outer, own)
     line = _def_line(func)
     probabilistic = getattr(func, "__dbtest_probabilistic__", None)
     # A probabilistic test samples its use case on the event loop; its one parameter is the
@@ -162,8 +166,10 @@ def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: M
         ]
     items = []
     for params, ids, extra in combos:
-        marks = _merged(base, *extra)
-        marks.parametrize = []
+        marks = base
+        if base.parametrize or any(m is not None for m in extra):
+            marks = _merged(base, *extra)
+            marks.parametrize = []
         fixture_names = marks.usefixtures + (
             [] if probabilistic is not None else _signature_fixtures(func, skip | set(params))
         )

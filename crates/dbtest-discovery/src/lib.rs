@@ -6,6 +6,7 @@
 pub mod import;
 pub mod select;
 pub mod shard;
+pub mod statics;
 pub mod tags;
 pub mod walk;
 
@@ -15,5 +16,6 @@ pub use import::{conftests_for, import_target, ImportTarget};
 pub use paths::relative_id;
 pub use select::{Selector, SelectorError};
 pub use shard::{shard_files, Shard};
+pub use statics::{static_tests, StaticTest};
 pub use tags::{TagExpr, TagExprError};
 pub use walk::{discover, discover_from, Discovered, DiscoveryError, SKIPPED_DIRS};

@@ -379,6 +379,72 @@ fn remember(root: &Path, report: &Report, interrupted: bool, sharded: bool) {
     }
 }
 
+/// Reads simple files' tests from their source (dbtest_discovery::static_tests) so that a
+/// file is imported only when one of its tests will run: `--collect-only` and filters on
+/// large trees import little or nothing. Everything else goes to the real engine.
+struct StaticFirst<E> {
+    inner: E,
+    collect_only: bool,
+    select: Arc<dyn Fn(&dbtest_core::TestCase) -> bool + Send + Sync>,
+}
+
+fn static_cases(file: &FileJob) -> Option<Vec<dbtest_core::TestCase>> {
+    let source = std::fs::read_to_string(&file.path).ok()?;
+    let tests = dbtest_discovery::static_tests(&source)?;
+    Some(
+        tests
+            .into_iter()
+            .map(|t| dbtest_core::TestCase {
+                id: dbtest_core::test_id(&file.rel, t.suite.as_deref(), &t.name, None),
+                file: file.rel.clone(),
+                line: t.line,
+                name: t.name,
+                suite: t.suite,
+                params: None,
+                tags: t.tags,
+                skip: None,
+                xfail: None,
+                timeout_s: None,
+                is_async: false,
+                concurrent: false,
+                retries: None,
+                serial: None,
+                key: u64::MAX,
+            })
+            .collect(),
+    )
+}
+
+impl<E: Engine> Engine for StaticFirst<E> {
+    async fn collect(&self, file: FileJob) -> Result<Vec<dbtest_core::TestCase>, FileError> {
+        if let Some(cases) = static_cases(&file) {
+            if self.collect_only || !cases.iter().any(|c| (self.select)(c)) {
+                return Ok(cases);
+            }
+        }
+        self.inner.collect(file).await
+    }
+    async fn run(
+        &self,
+        case: dbtest_core::TestCase,
+        timeout: Option<Duration>,
+    ) -> dbtest_core::RawResult {
+        self.inner.run(case, timeout).await
+    }
+    async fn partial_output(&self, case: &dbtest_core::TestCase) -> (String, String) {
+        self.inner.partial_output(case).await
+    }
+    fn forget_file(&self, file: &FileJob) {
+        self.inner.forget_file(file)
+    }
+    async fn finish_file(&self, file: FileJob) -> Vec<dbtest_core::TestResult> {
+        self.inner.finish_file(file).await
+    }
+    async fn finish_session(&self) -> Vec<dbtest_core::TestResult> {
+        self.inner.finish_session().await
+    }
+}
+
 /// The engine of a run that found no test files: nothing to import, so no Python driver.
 struct NoFiles;
 
@@ -493,6 +559,11 @@ async fn execute(
     let started_at = jiff::Timestamp::now();
     let out = match executor {
         Executor::InProcess(engine) => {
+            let engine = StaticFirst {
+                inner: engine,
+                collect_only: opts.collect_only,
+                select: opts.select.clone(),
+            };
             dbtest_runner::run(engine, files, opts, observer, cancel).await
         }
         Executor::Workers(spec, workers) => {
