@@ -31,6 +31,8 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -170,6 +172,86 @@ def gen_robustness(root: Path) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------
+# Running, with the machine's other load measured around every run
+# ---------------------------------------------------------------------------
+
+HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _busy_jiffies() -> int | None:
+    """CPU time that processes have used on the whole machine so far (/proc/stat, all cores),
+    in clock ticks: user + nice + system, plus steal (a hypervisor running other guests). irq
+    and softirq are left out: a command's own wake-ups show up there, on the idle core."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return v[0] + v[1] + v[2] + v[7]
+
+
+def busy_cores(interval: float = 1.0) -> float | None:
+    """How many cores the machine keeps busy over `interval` seconds (nothing of ours runs)."""
+    a = _busy_jiffies()
+    time.sleep(interval)
+    b = _busy_jiffies()
+    return None if a is None or b is None else (b - a) / HZ / interval
+
+
+def wait_quiet(max_wait: float, threshold: float, log) -> dict:
+    """Wait (at most max_wait seconds) until other work keeps fewer than `threshold` cores
+    busy; the machine is shared. Returns how long it waited and the last sample."""
+    t0 = time.perf_counter()
+    busy = None
+    while max_wait > 0:
+        busy = busy_cores(1.0)
+        if busy is None or busy < threshold or time.perf_counter() - t0 >= max_wait:
+            break
+    waited = time.perf_counter() - t0
+    if waited > 2:
+        log(f"  (waited {waited:.0f}s for a quieter machine; other work on {busy:.2f} cores)")
+    return {"waited_s": waited, "busy_cores_before": busy}
+
+
+@dataclass
+class Measured:
+    seconds: float
+    rc: int | None
+    text: str
+    maxrss_kib: int
+    cpu_s: float  # the child's (and its waited-for children's) user + system time
+    nivcsw: int  # the child's involuntary context switches: it was preempted
+    others_cores: float | None  # cores that other processes kept busy during the run, on average
+
+    def tail(self, n: int = 15) -> str:
+        return "\n".join(self.text.strip().splitlines()[-n:])
+
+
+def run_measured(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Measured:
+    """Run a command, output to a temporary file; wall clock, rusage, and the CPU time the
+    rest of the machine used meanwhile (busy time from /proc/stat minus the child's own)."""
+    with tempfile.TemporaryFile() as out:
+        j0 = _busy_jiffies()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, ru = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - t0
+        j1 = _busy_jiffies()
+        proc.returncode = rc = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace")
+    cpu = ru.ru_utime + ru.ru_stime
+    others = None if j0 is None or j1 is None else max(0.0, ((j1 - j0) / HZ - cpu) / wall)
+    return Measured(wall, rc, text, ru.ru_maxrss, cpu, ru.ru_nivcsw, others)
+
+
+# ---------------------------------------------------------------------------
 # Timed scenarios
 # ---------------------------------------------------------------------------
 
@@ -191,6 +273,9 @@ class Cell:
     status: str = "ok"
     times: list[float] = field(default_factory=list)
     maxrss_kib: list[int] = field(default_factory=list)
+    others_cores: list[float] = field(default_factory=list)
+    nivcsw: list[int] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
     last_rc: int | None = None
     last_count: int | None = None
     failure_output: str | None = None
@@ -205,6 +290,10 @@ class Cell:
     def minimum(self) -> float | None:
         return min(self.times) if self.ok else None
 
+    def others(self) -> float | None:
+        o = [x for x in self.others_cores if x is not None]
+        return statistics.median(o) if self.ok and o else None
+
 
 def _count(cmd: Cmd, text: str) -> int | None:
     found = cmd.count_re.findall(text)
@@ -212,17 +301,17 @@ def _count(cmd: Cmd, text: str) -> int | None:
 
 
 def run_scenario(name: str, root: Path, cmds: list[Cmd], expected: int, rounds: int,
-                 timeout: float, log) -> tuple[list[Cell], dict]:
+                 timeout: float, log, quiet: tuple[float, float] = (0.0, 0.5)) -> tuple[list[Cell], dict]:
     cells = {c.label: Cell(name, c.label, c.tool.argv(), c.role) for c in cmds}
     live = [c for c in cmds if not c.tool.skip_reason]
     for c in cmds:
         if c.tool.skip_reason:
             cells[c.label].status = c.tool.skip_reason
-    load = {"loadavg_before": os.getloadavg()}
+    load: dict = {"loadavg_before": os.getloadavg(), "waits": []}
 
-    def record(c: Cmd, r: cu.Run, timed: bool) -> None:
+    def record(c: Cmd, r: Measured, timed: bool) -> None:
         cell = cells[c.label]
-        n = _count(c, r.output_tail)
+        n = _count(c, r.tail())
         cell.last_rc, cell.last_count = r.rc, n
         why = None
         if r.rc != 0:
@@ -230,23 +319,28 @@ def run_scenario(name: str, root: Path, cmds: list[Cmd], expected: int, rounds: 
         elif n != expected:
             why = f"failed (count {n}, expected {expected})"
         if why:
-            cell.status, cell.failure_output = why, r.output_tail
+            cell.status, cell.failure_output = why, r.tail()
             cell.times.clear()
             live.remove(c)
-            log(f"  {c.label}: {why}\n    " + r.output_tail.replace("\n", "\n    "))
+            log(f"  {c.label}: {why}\n    " + r.tail().replace("\n", "\n    "))
         elif timed:
             cell.times.append(r.seconds)
             cell.maxrss_kib.append(r.maxrss_kib)
+            cell.others_cores.append(r.others_cores)
+            cell.nivcsw.append(r.nivcsw)
+            cell.cpu_s.append(r.cpu_s)
 
     for c in list(live):
-        r = cu.run_once(c.tool, root, timeout)
-        log(f"  warm-up {c.label:<34} {r.seconds:7.3f}s {cu._exit_text(r.rc)} count {_count(c, r.output_tail)}")
+        r = run_measured(c.tool.argv(), root, c.tool.env(), timeout)
+        log(f"  warm-up {c.label:<34} {r.seconds:7.3f}s {cu._exit_text(r.rc)} count {_count(c, r.tail())}")
         record(c, r, timed=False)
     for i in range(rounds):
+        load["waits"].append(wait_quiet(quiet[0], quiet[1], log))
         for c in list(live):
-            record(c, cu.run_once(c.tool, root, timeout), timed=True)
+            record(c, run_measured(c.tool.argv(), root, c.tool.env(), timeout), timed=True)
         log(f"  round {i + 1}/{rounds}: " + "  ".join(
-            f"{c.label} {cells[c.label].times[-1]:.3f}s" for c in live if cells[c.label].times))
+            f"{c.label} {cells[c.label].times[-1]:.3f}s (others {cells[c.label].others_cores[-1] or 0:.2f})"
+            for c in live if cells[c.label].times))
     load["loadavg_after"] = os.getloadavg()
     return [cells[c.label] for c in cmds], load
 
@@ -257,24 +351,19 @@ def run_scenario(name: str, root: Path, cmds: list[Cmd], expected: int, rounds: 
 
 
 def run_robustness(root: Path, dbtest: str, expected: dict[str, str], rounds: int, timeout: float,
-                   log) -> dict:
+                   log, quiet: tuple[float, float] = (0.0, 0.5)) -> dict:
     runs = []
     load = {"loadavg_before": os.getloadavg()}
     for i in range(rounds):
+        wait_quiet(quiet[0], quiet[1], log)
         rj, rx = root / "R.json", root / "J.xml"
         for p in (rj, rx):
             p.unlink(missing_ok=True)
         argv = [dbtest, "unit", "--workers", "2", "--timeout", "2", "--json", str(rj), "--junit-xml", str(rx),
                 "tests"]
-        t0 = time.perf_counter()
-        try:
-            p = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=timeout,
-                               stdin=subprocess.DEVNULL, env=cu.Tool("dbtest", dbtest, []).env())
-            rc, out = p.returncode, p.stdout + p.stderr
-        except subprocess.TimeoutExpired as e:
-            rc, out = None, f"killed after {timeout}s: {e}"
-        wall = time.perf_counter() - t0
-        run: dict = {"wall_s": wall, "rc": rc, "argv": argv, "problems": []}
+        m = run_measured(argv, root, cu.Tool("dbtest", dbtest, []).env(), timeout)
+        wall, rc, out = m.seconds, m.rc, m.text
+        run: dict = {"wall_s": wall, "rc": rc, "argv": argv, "others_cores": m.others_cores, "problems": []}
         # JSON: every test present with the expected outcome
         try:
             rep = json.loads(rj.read_text())
@@ -367,12 +456,16 @@ def render(cells: list[Cell], loads: dict, robust: dict | None, goals: list[dict
          "Wall clock of each whole command; one untimed warm-up each, then the rounds taken round-robin "
          "across the commands of a scenario; median and min reported. *vs first* = median / the "
          "median of the scenario's first (dbtest) row. Every run's exit code and passed (or "
-         "collected) count is checked. Rows marked *context* are not part of a goal.", ""]
+         "collected) count is checked. Rows marked *context* are not part of a goal. *others* is "
+         "how many of the machine's cores other processes kept busy during the timed runs (median; "
+         "user + system + steal time from /proc/stat minus the command's own CPU time): the machine is shared, and "
+         "anything well above 0 slows the parallel commands most.", ""]
     if calib:
         L += [f"CPU-bound tests: a pure-Python loop of {calib['iterations']:,} iterations "
               f"({calib['per_iteration_ns']:.1f} ns each, calibrated once at generation time to "
               f"{calib['target_s'] * 1000:.0f} ms with {calib['python']}).", ""]
-    L += ["| scenario | command | median s | min s | vs first | rounds |", "|---|---|---:|---:|---:|---:|"]
+    L += ["| scenario | command | median s | min s | vs first | rounds | others |",
+          "|---|---|---:|---:|---:|---:|---:|"]
     seen: list[str] = []
     for c in cells:
         if c.scenario not in seen:
@@ -383,23 +476,25 @@ def render(cells: list[Cell], loads: dict, robust: dict | None, goals: list[dict
         for c in rows:
             label = c.label + (" *(context)*" if c.role == "context" else "")
             if not c.ok:
-                L.append(f"| {s} | {label} | {c.status} | — | — | — |")
+                L.append(f"| {s} | {label} | {c.status} | — | — | — | — |")
                 continue
             ratio = "1.00x" if c is first else (f"{c.median() / first.median():.2f}x" if first.ok else "—")
-            L.append(f"| {s} | {label} | {c.median():.3f} | {c.minimum():.3f} | {ratio} | {len(c.times)} |")
+            oth = "—" if c.others() is None else f"{c.others():.2f}"
+            L.append(f"| {s} | {label} | {c.median():.3f} | {c.minimum():.3f} | {ratio} | {len(c.times)} | {oth} |")
     if robust is not None:
         L += ["", "## Robustness: `dbtest unit --workers 2 --timeout 2 --json R --junit-xml J`", "",
               "A file with `os._exit(3)`, `ctypes.string_at(0)`, `time.sleep(60)` and `while True: pass` "
               "tests among 5 ordinary ones, plus 3 ordinary files of 5 tests.", "",
-              "| run | wall s | exit | crashed | timeout | passed | JUnit | problems |",
-              "|---:|---:|---:|---:|---:|---:|---|---|"]
+              "| run | wall s | exit | crashed | timeout | passed | JUnit | problems | others |",
+              "|---:|---:|---:|---:|---:|---:|---|---|---:|"]
         for i, r in enumerate(robust["runs"], 1):
             s = r.get("summary") or {}
             j = r.get("junit", {})
             junit = (f"parses, {j['testcases']} cases, {j['failing']} failing" if j.get("parses")
                      else "does not parse")
             L.append(f"| {i} | {r['wall_s']:.2f} | {r['rc']} | {s.get('crashed')} | {s.get('timeout')} | "
-                     f"{s.get('passed')} | {junit} | {'; '.join(r['problems']) or 'none'} |")
+                     f"{s.get('passed')} | {junit} | {'; '.join(r['problems']) or 'none'} | "
+                     f"{(r.get('others_cores') or 0):.2f} |")
         last = robust["runs"][-1]
         if last.get("messages"):
             L += ["", "Messages of the bad tests (last run):", ""]
@@ -443,8 +538,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results-dir", type=Path, default=HERE / "results")
     ap.add_argument("--name", default="workers", help="results file stem (default: workers)")
     ap.add_argument("--timeout", type=float, default=600.0, help="kill a single run after this many seconds")
+    ap.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
+                    help="before each round, wait up to S seconds until other processes keep fewer than "
+                         "--quiet-cores cores busy (the machine may be shared; default 0: no waiting)")
+    ap.add_argument("--quiet-cores", type=float, default=0.5, help="see --quiet-wait (default 0.5)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
+    quiet = (args.quiet_wait, args.quiet_cores)
     scen = set(args.scenarios.split(","))
 
     def log(msg: str) -> None:
@@ -504,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         if ctx:
             cmds += [Cmd("karva test", karva_tool(["test", "tests"]), role="context"),
                      Cmd("dbtest unit (in-process)", T("dbtest", dbtest, ["unit", "tests"]), role="context")]
-        c, loads["cpu_bound"] = run_scenario("cpu_bound", root, cmds, n, args.rounds, args.timeout, log)
+        c, loads["cpu_bound"] = run_scenario("cpu_bound", root, cmds, n, args.rounds, args.timeout, log, quiet)
         cells += c
 
     if "large" in scen:
@@ -519,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         if ctx:
             cmds.append(Cmd("dbtest unit --workers 2", T("dbtest", dbtest, ["unit", "--workers", "2", "tests"]),
                             role="context"))
-        c, loads["large"] = run_scenario("large", root, cmds, n, args.rounds, args.timeout, log)
+        c, loads["large"] = run_scenario("large", root, cmds, n, args.rounds, args.timeout, log, quiet)
         cells += c
 
     if "overhead" in scen:
@@ -528,14 +628,14 @@ def main(argv: list[str] | None = None) -> int:
         log(f"== overhead: {n} trivial tests in 100 files ({root})")
         cmds = [Cmd("dbtest unit --workers 2", T("dbtest", dbtest, ["unit", "--workers", "2", "tests"])),
                 Cmd("dbtest unit", T("dbtest", dbtest, ["unit", "tests"]))]
-        c, loads["overhead"] = run_scenario("overhead", root, cmds, n, args.overhead_rounds, args.timeout, log)
+        c, loads["overhead"] = run_scenario("overhead", root, cmds, n, args.overhead_rounds, args.timeout, log, quiet)
         cells += c
 
     if "robustness" in scen:
         root = args.work_dir / "robustness"
         expected = gen_robustness(root)
         log(f"== robustness: {len(expected)} tests, 4 of them bad ({root})")
-        robust = run_robustness(root, dbtest, expected, args.robustness_rounds, 120.0, log)
+        robust = run_robustness(root, dbtest, expected, args.robustness_rounds, 120.0, log, quiet)
         loads["robustness"] = {k: robust[k] for k in ("loadavg_before", "loadavg_after")}
 
     info["loadavg_at_end"] = os.getloadavg()
@@ -547,7 +647,8 @@ def main(argv: list[str] | None = None) -> int:
         log("warning: dbtest's commit, work tree or compiled core changed during the run")
     goals = evaluate(cells, robust)
     rounds = {"cpu_bound/large": args.rounds, "overhead": args.overhead_rounds,
-              "robustness": args.robustness_rounds}
+              "robustness": args.robustness_rounds, "quiet_wait_s": args.quiet_wait,
+              "quiet_cores": args.quiet_cores}
     md = render(cells, loads, robust, goals, info, calib, rounds, versions)
     print(md)
     if not args.no_write:
@@ -559,7 +660,9 @@ def main(argv: list[str] | None = None) -> int:
             "loads": loads,
             "results": [{"scenario": c.scenario, "command": c.label, "role": c.role, "argv": c.argv,
                          "status": c.status, "median_s": c.median(), "min_s": c.minimum(),
-                         "times_s": c.times, "maxrss_kib": c.maxrss_kib, "last_exit_code": c.last_rc,
+                         "times_s": c.times, "maxrss_kib": c.maxrss_kib, "cpu_s": c.cpu_s,
+                         "others_busy_cores": c.others_cores, "involuntary_ctx_switches": c.nivcsw,
+                         "last_exit_code": c.last_rc,
                          "last_count": c.last_count, "failure_output": c.failure_output} for c in cells],
             "robustness": robust,
             "goals": goals,
