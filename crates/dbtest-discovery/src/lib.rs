@@ -18,4 +18,4 @@ pub use select::{Selector, SelectorError};
 pub use shard::{shard_files, Shard};
 pub use statics::{static_tests, StaticTest};
 pub use tags::{TagExpr, TagExprError};
-pub use walk::{discover, discover_from, Discovered, DiscoveryError, SKIPPED_DIRS};
+pub use walk::{discover, discover_from, search_paths, Discovered, DiscoveryError, SKIPPED_DIRS};

@@ -644,3 +644,57 @@ mod tests {
         assert!(elapsed.as_millis() < 1000, "walk took {elapsed:?}");
     }
 }
+
+/// Where a command looks: paths given on the command line as they are (relative to where the
+/// user stands); configured paths relative to the project `root`, wherever the user stands;
+/// else `root/<default_folder>` if it exists, else the whole project.
+pub fn search_paths(
+    root: &Path,
+    from_flags: Option<&[String]>,
+    configured: Option<&[String]>,
+    default_folder: Option<&str>,
+) -> Vec<String> {
+    if let Some(paths) = from_flags.filter(|p| !p.is_empty()) {
+        return paths.to_vec();
+    }
+    if let Some(paths) = configured.filter(|p| !p.is_empty()) {
+        return paths
+            .iter()
+            .map(|p| root.join(p).display().to_string())
+            .collect();
+    }
+    match default_folder.map(|f| root.join(f)) {
+        Some(folder) if folder.is_dir() => vec![folder.display().to_string()],
+        _ => vec![root.display().to_string()],
+    }
+}
+
+#[cfg(test)]
+mod search_path_tests {
+    use super::*;
+
+    #[test]
+    fn flags_then_configuration_then_the_default_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let given = vec!["a".to_string()];
+        let configured = vec!["checks".to_string()];
+        assert_eq!(
+            search_paths(root, Some(&given), Some(&configured), Some("tests")),
+            given
+        );
+        assert_eq!(
+            search_paths(root, None, Some(&configured), Some("tests")),
+            vec![root.join("checks").display().to_string()]
+        );
+        assert_eq!(
+            search_paths(root, None, None, Some("tests")),
+            vec![root.display().to_string()]
+        );
+        std::fs::create_dir(root.join("tests")).unwrap();
+        assert_eq!(
+            search_paths(root, None, None, Some("tests")),
+            vec![root.join("tests").display().to_string()]
+        );
+    }
+}

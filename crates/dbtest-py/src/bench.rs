@@ -10,7 +10,7 @@ use dbtest_bench::{
 };
 use dbtest_core::config::{find_project, DEFAULT_BENCH_PATTERN};
 use dbtest_core::{BenchConfig, Error, ExitCode};
-use dbtest_discovery::{discover_from, relative_id, Selector};
+use dbtest_discovery::{discover_from, relative_id, search_paths, Selector};
 use dbtest_runner::{FileError, FileJob};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -161,7 +161,7 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
     let flags: BenchConfig = serde_json::from_str(flags_json)
         .map_err(|e| Error::Usage(format!("invalid option: {e}")))?;
     let (root, file_config) = find_project(cwd)?;
-    let paths_from_flags = flags.paths.is_some();
+    let flag_paths = flags.paths.clone();
     let config = flags.over(file_config.and_then(|(_, c)| c.bench).unwrap_or_default());
     config.validate("dbtest bench")?;
     for name in [&config.save, &config.compare].into_iter().flatten() {
@@ -172,15 +172,12 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
         Some(name) => Some(dbtest_bench::load(&root, name).map_err(Error::Usage)?),
         None => None,
     };
-    let paths = match &config.paths {
-        Some(p) if !p.is_empty() && paths_from_flags => p.clone(),
-        Some(p) if !p.is_empty() => p
-            .iter()
-            .map(|p| root.join(p).display().to_string())
-            .collect(),
-        _ if root.join("benches").is_dir() => vec![root.join("benches").display().to_string()],
-        _ => vec![root.display().to_string()],
-    };
+    let paths = search_paths(
+        &root,
+        flag_paths.as_deref(),
+        config.paths.as_deref(),
+        Some("benches"),
+    );
     let pattern = config.pattern.as_deref().unwrap_or(DEFAULT_BENCH_PATTERN);
     let found =
         discover_from(cwd, &root, &paths, pattern).map_err(|e| Error::Usage(e.to_string()))?;

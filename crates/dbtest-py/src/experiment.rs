@@ -86,13 +86,8 @@ impl Project {
     /// Use-case files: those whose text names `use_case` first (only they are imported,
     /// unless none defines it), then all of them.
     fn use_case_files(&self, use_case: &str) -> Result<(Vec<FileTarget>, Vec<FileTarget>), Error> {
-        let paths: Vec<String> = match &self.config.paths {
-            Some(p) if !p.is_empty() => p
-                .iter()
-                .map(|p| self.root.join(p).display().to_string())
-                .collect(),
-            _ => vec![self.root.display().to_string()],
-        };
+        let paths =
+            dbtest_discovery::search_paths(&self.root, None, self.config.paths.as_deref(), None);
         let pattern = self
             .config
             .pattern

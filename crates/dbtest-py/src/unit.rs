@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dbtest_core::config::{find_project, DEFAULT_JOBS, DEFAULT_PATTERN};
 use dbtest_core::{exit_code, exit_code_with, Error, Event, ExitCode, Report, UnitConfig};
-use dbtest_discovery::{discover_from, relative_id, shard_files, Selector, Shard};
+use dbtest_discovery::{discover_from, relative_id, search_paths, shard_files, Selector, Shard};
 use dbtest_report::console::{Console, ConsoleOptions};
 use dbtest_runner::workers::{PoolOptions, WorkerSpec};
 use dbtest_runner::{CancellationToken, Engine, FileError, FileJob, Observer, RunOptions};
@@ -36,20 +36,15 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
     let flags = UnitConfig::from_flags_json(flags_json)?;
     flags.validate("command line")?;
     let (root, file_config) = find_project(cwd)?;
-    // Paths on the command line are relative to where the user stands; configured ones to
-    // the project, wherever the user stands.
-    let paths_from_flags = flags.paths.is_some();
+    let flag_paths = flags.paths.clone();
     let config = flags.over(file_config.map(|(_, c)| c).unwrap_or_default());
-    let paths = match &config.paths {
-        Some(paths) if !paths.is_empty() && paths_from_flags => paths.clone(),
-        Some(paths) if !paths.is_empty() => paths
-            .iter()
-            .map(|p| root.join(p).display().to_string())
-            .collect(),
-        // The contract's default is tests/; a project that keeps tests at its top still works.
-        _ if root.join("tests").is_dir() => vec![root.join("tests").display().to_string()],
-        _ => vec![root.display().to_string()],
-    };
+    // The contract's default is tests/; a project that keeps tests at its top still works.
+    let paths = search_paths(
+        &root,
+        flag_paths.as_deref(),
+        config.paths.as_deref(),
+        Some("tests"),
+    );
     let pattern = config.pattern.as_deref().unwrap_or(DEFAULT_PATTERN);
     let found =
         discover_from(cwd, &root, &paths, pattern).map_err(|e| Error::Usage(e.to_string()))?;
