@@ -26,9 +26,9 @@ def add_to_sys_path(folder: str) -> None:
 def import_file(path: str, sys_path_entry: str, module_name: str) -> ModuleType:
     """Imports the file at `path` as `module_name` (computed by the Rust walker)."""
     add_to_sys_path(sys_path_entry)
-    module = sys.modules.get(module_name)
-    if module is None:
-        module = importlib.import_module(module_name)
+    # Always through the import system, never sys.modules directly: a module another thread
+    # is still importing is already in sys.modules, half run; import_module waits for it.
+    module = importlib.import_module(module_name)
     if _same_file(getattr(module, "__file__", None), path):
         return module
     # Another file already took this module name (two test_utils.py in folders without
