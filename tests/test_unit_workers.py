@@ -46,6 +46,7 @@ def test_bad_tests_are_reported_as_they_are_and_the_rest_is_intact(crashes: Path
         "tests/test_bad.py::test_segfault": "crashed",
         "tests/test_bad.py::test_sleeping_hang": "timeout",
         "tests/test_bad.py::test_cpu_spin": "timeout",
+        "tests/test_bad.py::test_blocks_the_loop": "timeout",
         "tests/test_bad.py::test_after": "passed",
         "tests/test_good.py::test_sync": "passed",
         "tests/test_good.py::test_async": "passed",
@@ -56,9 +57,11 @@ def test_bad_tests_are_reported_as_they_are_and_the_rest_is_intact(crashes: Path
     assert "signal 11 (SIGSEGV)" in tests["test_segfault"]["message"]
     assert "about to read address 0" in tests["test_segfault"]["stderr"]
     assert "timed out after 2" in tests["test_sleeping_hang"]["message"]
+    # A coroutine that never yields cannot be cancelled: the parent stops its worker.
+    assert tests["test_blocks_the_loop"]["message"] == "timed out after 2s; its worker was stopped and replaced"
     suites = ET.parse(crashes / "r.xml").getroot()
-    assert suites.get("tests") == "9" and suites.get("failures") == "4"
-    assert run.stdout.strip().splitlines()[-1] == "5 passed, 4 failed, 0 skipped"
+    assert suites.get("tests") == "10" and suites.get("failures") == "5"
+    assert run.stdout.strip().splitlines()[-1] == "5 passed, 5 failed, 0 skipped"
 
 
 def test_github_actions_gets_annotations_and_a_step_summary(crashes: Path) -> None:

@@ -148,6 +148,7 @@ fn warnings(stats: &Stats, result: &BenchResult, clock: &TimerInfo) -> Vec<Strin
 
 #[cfg(test)]
 mod tests {
+    use super::tests_support::case;
     use super::*;
 
     /// A fake benchmark whose call costs `ns_per_call`, with a fixed per-round overhead.
@@ -160,19 +161,6 @@ mod tests {
         async fn round(&mut self, iterations: u64) -> Result<u64, BenchError> {
             self.calls.push(iterations);
             Ok(self.ns_per_call * iterations + 50)
-        }
-    }
-
-    fn case() -> BenchCase {
-        BenchCase {
-            file: "benches/bench_a.py".into(),
-            line: 3,
-            group: "g".into(),
-            name: "n".into(),
-            params: None,
-            baseline: false,
-            is_async: false,
-            key: 0,
         }
     }
 
@@ -260,9 +248,9 @@ mod tests {
 pub(crate) mod tests_support {
     use super::*;
 
-    /// A measured result made from given rounds, for tests of what consumes results.
-    pub fn result_with_rounds(rounds: &[f64]) -> BenchResult {
-        let case = BenchCase {
+    /// A benchmark case for tests.
+    pub fn case() -> BenchCase {
+        BenchCase {
             file: "benches/bench_a.py".into(),
             line: 1,
             group: "g".into(),
@@ -271,7 +259,12 @@ pub(crate) mod tests_support {
             baseline: false,
             is_async: false,
             key: 0,
-        };
+        }
+    }
+
+    /// A measured result made from given rounds, for tests of what consumes results.
+    pub fn result_with_rounds(rounds: &[f64]) -> BenchResult {
+        let case = case();
         BenchResult {
             file: case.file.clone(),
             line: 1,

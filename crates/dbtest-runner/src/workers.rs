@@ -296,8 +296,17 @@ enum FileEnd {
 
 struct InFlight {
     case: TestCase,
-    deadline: Option<Instant>,
+    started: Instant,
+    /// The test's own timeout, or the run's.
+    allowed: Option<Duration>,
     output_mark: u32,
+}
+
+impl InFlight {
+    /// When the parent stops waiting: the worker's own (clean) timeout gets the margin first.
+    fn deadline(&self, margin: Duration) -> Option<Instant> {
+        self.allowed.map(|t| self.started + t + margin)
+    }
 }
 
 impl Pool {
@@ -322,7 +331,8 @@ impl Pool {
             .map_or(0, |w| w.written.load(Ordering::SeqCst));
         loop {
             let w = worker.as_mut().expect("a worker is running");
-            let deadline = inflight.values().filter_map(|f| f.deadline).min();
+            let margin = self.opts.hard_timeout_margin;
+            let deadline = inflight.values().filter_map(|f| f.deadline(margin)).min();
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -349,8 +359,13 @@ impl Pool {
                             }
                         }
                         Some(Ok(Message::Started { case, timeout_s })) => {
-                            let deadline = timeout_s.map(|t| Instant::now() + Duration::from_secs_f64(t) + self.opts.hard_timeout_margin);
-                            inflight.insert(case.id.clone(), InFlight { case: *case, deadline, output_mark: boundary });
+                            let flight = InFlight {
+                                case: *case,
+                                started: Instant::now(),
+                                allowed: timeout_s.map(Duration::from_secs_f64),
+                                output_mark: boundary,
+                            };
+                            inflight.insert(flight.case.id.clone(), flight);
                         }
                         Some(Ok(Message::Finished { result })) => {
                             inflight.remove(&result.id);
@@ -373,15 +388,22 @@ impl Pool {
                 }
                 _ = sleep => {
                     let now = Instant::now();
-                    let expired: Vec<String> = inflight.iter().filter(|(_, f)| f.deadline.is_some_and(|d| d <= now)).map(|(id, _)| id.clone()).collect();
+                    let expired: Vec<String> = inflight
+                        .iter()
+                        .filter(|(_, f)| f.deadline(margin).is_some_and(|d| d <= now))
+                        .map(|(id, _)| id.clone())
+                        .collect();
                     let w = worker.take().expect("worker");
                     for id in &expired {
                         let f = inflight.remove(id).expect("expired test is in flight");
-                        let allowed = f.case.timeout_s.map(|t| t.to_string()).unwrap_or_else(|| "its".into());
+                        let allowed = f.allowed.expect("only a test with a timeout expires");
                         let raw = RawResult {
                             outcome: Some(RawOutcome::Timeout),
-                            duration_s: now.duration_since(f.deadline.expect("has a deadline") - self.opts.hard_timeout_margin).as_secs_f64(),
-                            message: Some(format!("timed out after {allowed}s; its worker was stopped and replaced")),
+                            duration_s: now.duration_since(f.started).as_secs_f64(),
+                            message: Some(format!(
+                                "timed out after {}s; its worker was stopped and replaced",
+                                crate::fmt_secs(allowed)
+                            )),
                             stderr: w.printed_since(f.output_mark),
                             ..Default::default()
                         };

@@ -32,5 +32,10 @@ def test_cpu_spin():
         pass
 
 
+async def test_blocks_the_loop():
+    while True:
+        pass
+
+
 def test_after():
     assert "still" + " running"
