@@ -310,6 +310,18 @@ class Driver:
 
     # --- teardown (on the loop) -------------------------------------------------------------
 
+    def finish_file_at_once(self, rel: str) -> bool:
+        """Finishes the file here and now if it has nothing to tear down (no suites, no
+        file-scoped fixtures): most files, spared a trip to the loop."""
+        state = self.files.get(rel)
+        if state is None:
+            return True
+        if state.suites or state.scope.finalizers:
+            return False
+        del self.files[rel]
+        self._forget_items(state)
+        return True
+
     async def finish_file(self, rel: str) -> list[dict[str, Any]]:
         state = self.files.pop(rel, None)
         if state is None:
@@ -327,11 +339,14 @@ class Driver:
             errors += await self.resolver.teardown_async(state.scope)
         finally:
             _capture.current.reset(token)
+        self._forget_items(state)
+        return [_teardown_error(rel, name, exc, cap) for name, exc in errors]
+
+    def _forget_items(self, state: _FileState) -> None:
         with self._lock:
             # The file's items are done with; free them (a long run should not grow).
             for key in state.keys:
                 self.items[key] = None  # type: ignore[call-overload]
-        return [_teardown_error(rel, name, exc, cap) for name, exc in errors]
 
     async def finish_session(self) -> list[dict[str, Any]]:
         cap = _capture.Captured()

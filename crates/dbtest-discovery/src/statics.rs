@@ -4,6 +4,8 @@
 //! Anything else (parametrize, another decorator, inheritance, tests made by code, module-level
 //! marks) makes [`static_tests`] answer `None`, and the file is imported as usual.
 
+use std::collections::hash_map::{Entry, HashMap};
+
 /// A test found in the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticTest {
@@ -117,6 +119,8 @@ struct Class {
 /// The tests of `source`, or `None` when only importing it can tell.
 pub fn static_tests(source: &str) -> Option<Vec<StaticTest>> {
     let mut tests: Vec<StaticTest> = Vec::new();
+    // Where each (suite, name) sits in `tests`.
+    let mut places: HashMap<(Option<String>, String), usize> = HashMap::new();
     // Decorators seen since the last definition; what they mean is asked only of those that
     // decorate a test (a fixture's decorator is no concern here).
     let mut pending: Vec<&str> = Vec::new();
@@ -199,14 +203,21 @@ pub fn static_tests(source: &str) -> Option<Vec<StaticTest>> {
                     for decorator in pending.drain(..) {
                         tags.extend(decorator_tags(decorator)?);
                     }
-                    // A name defined twice keeps its first place and its last definition.
-                    tests.retain(|t| !(t.name == name && t.suite == suite));
-                    tests.push(StaticTest {
+                    let test = StaticTest {
                         name: name.to_string(),
                         suite,
                         line: number,
                         tags: dedup(tags),
-                    });
+                    };
+                    // A name defined twice keeps its first place and its last definition,
+                    // as in the namespace Python collects from.
+                    match places.entry((test.suite.clone(), test.name.clone())) {
+                        Entry::Occupied(place) => tests[*place.get()] = test,
+                        Entry::Vacant(place) => {
+                            place.insert(tests.len());
+                            tests.push(test);
+                        }
+                    }
                 } else if name == "__init__"
                     && class.as_ref().is_some_and(|c| c.collected && indent > 0)
                 {
@@ -392,5 +403,13 @@ class TestPlain:
         )
         .unwrap();
         assert_eq!(t[0].tags, vec!["slow".to_string()]);
+    }
+
+    #[test]
+    fn a_redefined_test_keeps_its_first_place_and_its_last_line() {
+        // As Python sees it: the module's namespace keeps a name where it was first bound.
+        let t = static_tests("def test_a(): ...\ndef test_b(): ...\ndef test_a(): ...\n").unwrap();
+        let found: Vec<(&str, u32)> = t.iter().map(|t| (t.name.as_str(), t.line)).collect();
+        assert_eq!(found, vec![("test_a", 3), ("test_b", 2)]);
     }
 }

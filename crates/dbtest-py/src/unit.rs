@@ -426,6 +426,9 @@ impl<E: Engine> Engine for StaticFirst<E> {
     ) -> dbtest_core::RawResult {
         self.inner.run(case, timeout).await
     }
+    async fn run_pipeline(&self, pipeline: dbtest_runner::Pipeline) {
+        self.inner.run_pipeline(pipeline).await
+    }
     async fn partial_output(&self, case: &dbtest_core::TestCase) -> (String, String) {
         self.inner.partial_output(case).await
     }

@@ -49,6 +49,24 @@ pub trait Engine: Send + Sync + 'static {
         timeout: Option<Duration>,
     ) -> impl Future<Output = RawResult> + Send;
 
+    /// Runs a file's consecutive sync tests back to back: the engine asks the pipeline before
+    /// each test and hands it each result, with no round trip through the runner in between
+    /// (for trivial tests that round trip costs more than the tests). The default runs them
+    /// one [`Engine::run`] at a time.
+    fn run_pipeline(&self, pipeline: Pipeline) -> impl Future<Output = ()> + Send {
+        async move {
+            for (i, case) in pipeline.cases().iter().enumerate() {
+                if !pipeline.start(i) {
+                    break;
+                }
+                let raw = self.run(case.clone(), pipeline.timeout(i)).await;
+                if !pipeline.finish(i, raw) {
+                    break;
+                }
+            }
+        }
+    }
+
     /// What a test that is still running has printed so far: reported with its timeout when
     /// the runner gives up waiting for it.
     fn partial_output(&self, _case: &TestCase) -> impl Future<Output = (String, String)> + Send {
@@ -82,6 +100,9 @@ impl<E: Engine> Engine for Arc<E> {
     ) -> impl Future<Output = RawResult> + Send {
         (**self).run(case, timeout)
     }
+    fn run_pipeline(&self, pipeline: Pipeline) -> impl Future<Output = ()> + Send {
+        (**self).run_pipeline(pipeline)
+    }
     fn partial_output(&self, case: &TestCase) -> impl Future<Output = (String, String)> + Send {
         (**self).partial_output(case)
     }
@@ -97,7 +118,61 @@ impl<E: Engine> Engine for Arc<E> {
 }
 
 pub type Selector = Arc<dyn Fn(&TestCase) -> bool + Send + Sync>;
+/// Sees every event of a run. It is called from the runner's tasks and from the threads an
+/// engine runs a [`Pipeline`] on (which may hold the GIL): it must not wait for Python.
 pub type Observer = Arc<Mutex<dyn FnMut(&Event) + Send>>;
+
+/// Consecutive sync tests of one file that an engine runs back to back (see
+/// [`Engine::run_pipeline`]). The runner keeps its say: `start` refuses once the run halts
+/// (`-x`, Ctrl-C) or the runner gave up on a test that outlived its timeout, and `finish`
+/// hands a failure that will be retried back to the runner, whose retries run one at a time.
+#[derive(Clone)]
+pub struct Pipeline {
+    control: Arc<dyn PipelineControl>,
+}
+
+trait PipelineControl: Send + Sync {
+    fn cases(&self) -> &[TestCase];
+    fn timeout(&self, i: usize) -> Option<Duration>;
+    fn start(&self, i: usize) -> bool;
+    fn finish(&self, i: usize, raw: RawResult) -> bool;
+}
+
+impl Pipeline {
+    /// The tests, in the order they must run.
+    pub fn cases(&self) -> &[TestCase] {
+        self.control.cases()
+    }
+
+    /// The time test `i` may take (its own timeout, else the run's).
+    pub fn timeout(&self, i: usize) -> Option<Duration> {
+        self.control.timeout(i)
+    }
+
+    /// Call right before test `i` runs; `false`: run nothing more.
+    pub fn start(&self, i: usize) -> bool {
+        self.control.start(i)
+    }
+
+    /// Call with test `i`'s result; `false`: run nothing more.
+    pub fn finish(&self, i: usize, raw: RawResult) -> bool {
+        self.control.finish(i, raw)
+    }
+
+    /// Runs the tests in order on the calling thread with `run`, for an engine whose tests
+    /// block.
+    pub fn drive(&self, mut run: impl FnMut(&TestCase, Option<Duration>) -> RawResult) {
+        for (i, case) in self.cases().iter().enumerate() {
+            if !self.start(i) {
+                break;
+            }
+            let raw = run(case, self.timeout(i));
+            if !self.finish(i, raw) {
+                break;
+            }
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct RunOptions {
@@ -251,10 +326,28 @@ impl<E: Engine> Shared<E> {
             return;
         }
         let mut position = 0;
-        for batch in batches(&cases) {
-            if self.halted() {
-                break;
+        while position < cases.len() && !self.halted() {
+            let piped = cases[position..]
+                .iter()
+                .take_while(|c| pipelines(c))
+                .count();
+            if piped > 0 {
+                let batch = &cases[position..position + piped];
+                let (settled, unsettled) = self.pipeline(file_index, position, batch).await;
+                position += settled;
+                match unsettled {
+                    Some(first) => {
+                        let result = self.conclude(&cases[position], first).await;
+                        self.record(file_index, position, result);
+                        position += 1;
+                    }
+                    // The engine stopped of its own accord: nothing more to expect from it.
+                    None if settled == 0 => break,
+                    None => {}
+                }
+                continue;
             }
+            let batch = next_batch(&cases[position..]);
             let runs = batch.iter().enumerate().map(|(i, case)| {
                 let this = self.clone();
                 async move { (position + i, this.run_case(case).await) }
@@ -292,28 +385,119 @@ impl<E: Engine> Shared<E> {
         if let Some(reason) = &case.skip {
             return Some(TestResult::skipped(case, reason));
         }
+        self.emit_started(case);
+        let first = self.attempt(case).await;
+        Some(self.conclude(case, first).await)
+    }
+
+    fn emit_started(&self, case: &TestCase) {
         self.emit(Event::TestStarted {
             case: Box::new(case.clone()),
             timeout_s: self.timeout_of(case).map(|t| t.as_secs_f64()),
         });
+    }
+
+    /// The test's result from its first attempt, after the retries that attempt calls for.
+    async fn conclude(&self, case: &TestCase, first: RawResult) -> TestResult {
+        let (mut raw, mut attempt) = (first, 1);
+        while self.retries_after(case, &raw, attempt) {
+            attempt += 1;
+            raw = self.attempt(case).await;
+        }
+        TestResult::from_attempt(case, raw, attempt)
+    }
+
+    /// Whether the `attempt`-th attempt of `case`, which ended in `raw`, is followed by another.
+    fn retries_after(&self, case: &TestCase, raw: &RawResult, attempt: u32) -> bool {
         // An expected failure is not retried: failing is what it is supposed to do.
         let max_attempts = match (&case.xfail, case.retries) {
             (Some(_), _) => 1,
             (None, Some(retries)) => 1 + retries,
             (None, None) => 1 + self.opts.retries,
         };
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let raw = self.attempt(case).await;
-            let retry = matches!(
-                raw.raw_outcome(),
-                RawOutcome::Failed | RawOutcome::Error | RawOutcome::Timeout | RawOutcome::Crashed
-            ) && attempt < max_attempts
-                && !self.halted();
-            if !retry {
-                return Some(TestResult::from_attempt(case, raw, attempt));
+        matches!(
+            raw.raw_outcome(),
+            RawOutcome::Failed | RawOutcome::Error | RawOutcome::Timeout | RawOutcome::Crashed
+        ) && attempt < max_attempts
+            && !self.halted()
+    }
+
+    /// Runs `cases` (sync tests of one file, from `first_position` on) as one pipeline. Returns
+    /// how many of them are settled (recorded) and, when the pipeline stopped at a test whose
+    /// first attempt needs retries or outlived its timeout, that attempt: it belongs to the
+    /// test right after the settled ones.
+    async fn pipeline(
+        self: &Arc<Self>,
+        file_index: usize,
+        first_position: usize,
+        cases: &[TestCase],
+    ) -> (usize, Option<RawResult>) {
+        let control = Arc::new(FilePipeline {
+            shared: self.clone(),
+            file_index,
+            first_position,
+            timeouts: cases.iter().map(|c| self.timeout_of(c)).collect(),
+            cases: cases.to_vec(),
+            state: Mutex::new(PipeState {
+                clock: (0, Instant::now()),
+                settled: 0,
+                given_up: false,
+                handed_back: None,
+            }),
+        });
+        let mut run = Box::pin(self.engine.run_pipeline(Pipeline {
+            control: control.clone(),
+        }));
+        // The runner sleeps until the running test's deadline, not once per test: the clock
+        // is read again when the deadline passes, by which time it has usually moved on.
+        let timed_out = loop {
+            let deadline = control.deadline();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut run => break None,
+                _ = sleep => {
+                    if let Some(expired) = control.expire(Instant::now()) {
+                        break Some(expired);
+                    }
+                }
+                _ = self.cancel.cancelled() => {
+                    control.state.lock().unwrap().given_up = true;
+                    break None;
+                }
             }
+        };
+        // Dropping `run` tells the engine that the runner no longer waits for it.
+        drop(run);
+        let (settled, handed_back) = {
+            let mut state = control.state.lock().unwrap();
+            (state.settled, state.handed_back.take())
+        };
+        match timed_out {
+            Some((started, limit)) => {
+                let raw = self.gave_up(&cases[settled], started, limit).await;
+                (settled, Some(raw))
+            }
+            None => (settled, handed_back),
+        }
+    }
+
+    /// The result of a sync test the runner stopped waiting for: it is abandoned, still
+    /// running on its thread (a thread cannot be stopped from outside).
+    async fn gave_up(&self, case: &TestCase, started: Instant, limit: Duration) -> RawResult {
+        self.abandoned.store(true, Ordering::SeqCst);
+        let (stdout, stderr) = self.engine.partial_output(case).await;
+        RawResult {
+            stdout,
+            stderr,
+            outcome: Some(RawOutcome::Timeout),
+            duration_s: started.elapsed().as_secs_f64(),
+            message: Some(format!("timed out after {}s", fmt_secs(limit))),
+            ..Default::default()
         }
     }
 
@@ -350,38 +534,107 @@ impl<E: Engine> Shared<E> {
         let started = Instant::now();
         match tokio::time::timeout(wait, run).await {
             Ok(raw) => raw,
-            Err(_) => {
-                // A thread cannot be stopped from outside: the test is abandoned, still running.
-                self.abandoned.store(true, Ordering::SeqCst);
-                let (stdout, stderr) = self.engine.partial_output(case).await;
-                RawResult {
-                    stdout,
-                    stderr,
-                    outcome: Some(RawOutcome::Timeout),
-                    duration_s: started.elapsed().as_secs_f64(),
-                    message: Some(format!("timed out after {}s", fmt_secs(limit))),
-                    ..Default::default()
-                }
-            }
+            Err(_) => self.gave_up(case, started, limit).await,
         }
     }
 }
 
-/// Consecutive tests that opted into overlap form one batch; every other test is alone.
-fn batches(cases: &[TestCase]) -> Vec<&[TestCase]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < cases.len() {
-        let mut end = start + 1;
-        if cases[start].concurrent {
-            while end < cases.len() && cases[end].concurrent {
-                end += 1;
-            }
-        }
-        out.push(&cases[start..end]);
-        start = end;
+/// Whether a test can run in a [`Pipeline`]: a plain sync test. Async and overlapping tests
+/// are scheduled by the runner, a serial test waits for its group's lock, and a skipped one
+/// does not run at all.
+fn pipelines(case: &TestCase) -> bool {
+    !case.is_async && !case.concurrent && case.serial.is_none() && case.skip.is_none()
+}
+
+/// The tests that run next as a batch: consecutive tests that opted into overlap, or one test.
+fn next_batch(cases: &[TestCase]) -> &[TestCase] {
+    let overlapping = cases.iter().take_while(|c| c.concurrent).count();
+    &cases[..overlapping.max(1)]
+}
+
+/// The runner's side of a [`Pipeline`].
+struct FilePipeline<E> {
+    shared: Arc<Shared<E>>,
+    file_index: usize,
+    first_position: usize,
+    cases: Vec<TestCase>,
+    timeouts: Vec<Option<Duration>>,
+    state: Mutex<PipeState>,
+}
+
+struct PipeState {
+    /// The test whose time is running, and since when (its start, or the previous test's end).
+    clock: (usize, Instant),
+    /// Tests `0..settled` have their results recorded.
+    settled: usize,
+    /// The runner stopped waiting (a timeout, Ctrl-C): later results are not wanted.
+    given_up: bool,
+    /// The failed first attempt of test `settled`, which the runner retries.
+    handed_back: Option<RawResult>,
+}
+
+impl<E: Engine> FilePipeline<E> {
+    /// When the running test's time is up, if it has a timeout.
+    fn deadline(&self) -> Option<Instant> {
+        let state = self.state.lock().unwrap();
+        let (i, since) = state.clock;
+        Some(since + (*self.timeouts.get(i)?)?)
     }
-    out
+
+    /// Gives up on the running test if its time is up: its start and allowance.
+    fn expire(&self, now: Instant) -> Option<(Instant, Duration)> {
+        let mut state = self.state.lock().unwrap();
+        let (i, since) = state.clock;
+        let limit = (*self.timeouts.get(i)?)?;
+        if state.settled > i || now < since + limit {
+            return None;
+        }
+        state.given_up = true;
+        Some((since, limit))
+    }
+}
+
+impl<E: Engine> PipelineControl for FilePipeline<E> {
+    fn cases(&self) -> &[TestCase] {
+        &self.cases
+    }
+
+    fn timeout(&self, i: usize) -> Option<Duration> {
+        self.timeouts[i]
+    }
+
+    fn start(&self, i: usize) -> bool {
+        {
+            let mut state = self.state.lock().unwrap();
+            if state.given_up || self.shared.halted() {
+                return false;
+            }
+            state.clock = (i, Instant::now());
+        }
+        self.shared.emit_started(&self.cases[i]);
+        true
+    }
+
+    fn finish(&self, i: usize, raw: RawResult) -> bool {
+        // Recorded under the lock, so a timeout cannot be declared for a test as it finishes.
+        let mut state = self.state.lock().unwrap();
+        if state.given_up {
+            return false;
+        }
+        let case = &self.cases[i];
+        if self.shared.retries_after(case, &raw, 1) {
+            state.handed_back = Some(raw);
+            return false;
+        }
+        self.shared.record(
+            self.file_index,
+            self.first_position + i,
+            TestResult::from_attempt(case, raw, 1),
+        );
+        state.settled = i + 1;
+        state.clock = (i + 1, Instant::now());
+        !self.shared.halted()
+    }
 }
 
 pub fn fmt_secs(d: Duration) -> String {

@@ -359,3 +359,169 @@ async fn random_order_is_a_replayable_shuffle() {
     sorted.sort();
     assert_eq!(sorted, names);
 }
+
+/// An engine whose sync tests block a thread, as Python's do: a pipeline runs on a thread of
+/// its own, a retry on a blocking-pool thread. `block:MS` holds the thread for MS ms. Every
+/// attempt is logged as `name#attempt`, in the order attempts start.
+#[derive(Default)]
+struct Threaded {
+    fake: Fake,
+    log: Arc<Mutex<Vec<String>>>,
+    attempts: Arc<Mutex<HashMap<String, u32>>>,
+    pipelines: AtomicU32,
+}
+
+fn run_blocking(
+    log: &Mutex<Vec<String>>,
+    attempts: &Mutex<HashMap<String, u32>>,
+    case: &TestCase,
+) -> RawResult {
+    let attempt = {
+        let mut a = attempts.lock().unwrap();
+        let n = a.entry(case.id.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    log.lock().unwrap().push(format!("{}#{attempt}", case.name));
+    let behaviour = case.name.rsplit('_').next().unwrap();
+    let (what, arg) = behaviour.split_once(':').unwrap_or((behaviour, "0"));
+    let arg: u64 = arg.parse().unwrap();
+    let outcome = match what {
+        "pass" => RawOutcome::Passed,
+        "fail" => RawOutcome::Failed,
+        "block" => {
+            std::thread::sleep(Duration::from_millis(arg));
+            RawOutcome::Passed
+        }
+        "flaky" if attempt as u64 <= arg => RawOutcome::Failed,
+        "flaky" => RawOutcome::Passed,
+        other => panic!("unknown behaviour {other}"),
+    };
+    RawResult::new(outcome, None)
+}
+
+impl Engine for Threaded {
+    async fn collect(&self, file: FileJob) -> Result<Vec<TestCase>, FileError> {
+        self.fake.collect(file).await
+    }
+
+    async fn run(&self, case: TestCase, _timeout: Option<Duration>) -> RawResult {
+        let (log, attempts) = (self.log.clone(), self.attempts.clone());
+        tokio::task::spawn_blocking(move || run_blocking(&log, &attempts, &case))
+            .await
+            .unwrap()
+    }
+
+    async fn run_pipeline(&self, pipeline: Pipeline) {
+        self.pipelines.fetch_add(1, Ordering::SeqCst);
+        let (log, attempts) = (self.log.clone(), self.attempts.clone());
+        let (done, finished) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            pipeline.drive(|case, _| run_blocking(&log, &attempts, case));
+            let _ = done.send(());
+        });
+        let _ = finished.await;
+    }
+
+    async fn finish_file(&self, _file: FileJob) -> Vec<TestResult> {
+        Vec::new()
+    }
+
+    async fn finish_session(&self) -> Vec<TestResult> {
+        Vec::new()
+    }
+}
+
+fn threaded(tests: &[&'static str]) -> (Arc<Threaded>, Vec<FileJob>) {
+    let (fake, jobs) = fake(&[("a.py", tests)]);
+    let engine = Threaded {
+        fake,
+        ..Default::default()
+    };
+    (Arc::new(engine), jobs)
+}
+
+#[tokio::test]
+async fn a_retried_test_is_retried_before_the_next_test_of_its_pipeline_runs() {
+    let (engine, jobs) = threaded(&["a_pass", "b_flaky:1", "c_pass"]);
+    let opts = RunOptions {
+        retries: 1,
+        ..Default::default()
+    };
+    let out = run(
+        engine.clone(),
+        jobs,
+        opts,
+        quiet(),
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(
+        *engine.log.lock().unwrap(),
+        vec!["a_pass#1", "b_flaky:1#1", "b_flaky:1#2", "c_pass#1"]
+    );
+    assert!(out.results.iter().all(|r| r.outcome == Outcome::Passed));
+    assert_eq!(out.results[1].attempts, 2);
+    // The pipeline stopped at the failure and a new one took the rest.
+    assert_eq!(engine.pipelines.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_blocked_pipeline_test_past_its_timeout_is_abandoned_and_the_file_goes_on() {
+    let (engine, jobs) = threaded(&["a_pass", "b_block:1000", "c_pass"]);
+    let opts = RunOptions {
+        timeout: Some(Duration::from_millis(200)),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let out = run(
+        engine.clone(),
+        jobs,
+        opts,
+        quiet(),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(900));
+    assert_eq!(
+        outcomes(&out),
+        vec![
+            ("a.py::a_pass".to_string(), Outcome::Passed),
+            ("a.py::b_block:1000".to_string(), Outcome::Timeout),
+            ("a.py::c_pass".to_string(), Outcome::Passed),
+        ]
+    );
+    assert_eq!(
+        out.results[1].message.as_deref(),
+        Some("timed out after 0.2s")
+    );
+    assert!(out.abandoned);
+    // Once the abandoned test returns, its thread runs nothing more of the file.
+    tokio::time::sleep_until((started + Duration::from_millis(1200)).into()).await;
+    assert_eq!(
+        *engine.log.lock().unwrap(),
+        vec!["a_pass#1", "b_block:1000#1", "c_pass#1"]
+    );
+}
+
+#[tokio::test]
+async fn maxfail_stops_a_pipeline_before_its_next_test() {
+    let (engine, jobs) = threaded(&["a_fail", "b_pass", "c_pass"]);
+    let opts = RunOptions {
+        stop_after: Some(1),
+        ..Default::default()
+    };
+    let out = run(
+        engine.clone(),
+        jobs,
+        opts,
+        quiet(),
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(*engine.log.lock().unwrap(), vec!["a_fail#1"]);
+    assert_eq!(
+        outcomes(&out),
+        vec![("a.py::a_fail".to_string(), Outcome::Failed)]
+    );
+}
