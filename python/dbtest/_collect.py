@@ -6,7 +6,7 @@ import inspect
 import itertools
 import linecache
 from dataclasses import dataclass, field
-from types import ModuleType
+from types import CodeType, FunctionType, ModuleType
 from typing import Any, Callable
 
 from ._fixtures import FixtureDef, fixtures_in, required_params
@@ -152,11 +152,26 @@ def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: M
     own = marks_for(func)
     # Marks are never changed once made, so an unmarked test shares its module's or suite's.
     base = outer if own is None else _merged(outer, own)
-    line = _def_line(func)
+    # Most tests are plain functions, whose facts are read off the code object directly
+    # (inspect's general answers cost more than a trivial test takes to run).
+    plain = type(func) is FunctionType and not hasattr(func, "__wrapped__")
+    code = func.__code__ if plain else getattr(inspect.unwrap(func), "__code__", None)
+    line = _def_line(code)
     probabilistic = getattr(func, "__dbtest_probabilistic__", None)
     # A probabilistic test samples its use case on the event loop; its one parameter is the
     # sample's result, not a fixture.
-    is_async = probabilistic is not None or inspect.iscoroutinefunction(func)
+    is_async = probabilistic is not None or (
+        bool(code.co_flags & inspect.CO_COROUTINE) if plain else inspect.iscoroutinefunction(func)
+    )
+    if own is None and probabilistic is None and not base.parametrize and plain:
+        # The common case, without the general case's merging and copying.
+        names = [n for n in required_params(func) if n != "self" or suite is None]
+        if base.usefixtures:
+            names = list(dict.fromkeys(base.usefixtures + names))
+        return [
+            Item(func=func, name=name, line=line, suite=suite, params={}, param_id=None, marks=base,
+                 fixture_names=names, is_async=is_async)
+        ]
     skip = {"self"} if suite is not None else set()
     combos: list[tuple[dict[str, Any], list[str], list[Marks | None]]] = [({}, [], [])]
     for p in base.parametrize:
@@ -190,14 +205,14 @@ def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: M
     return items
 
 
-def _def_line(func: Callable[..., Any]) -> int:
+def _def_line(code: CodeType | None) -> int:
     """The line of the `def` itself: a decorated function's code starts at its first decorator."""
-    code = getattr(inspect.unwrap(func), "__code__", None)
     if code is None:
         return 0
     first = code.co_firstlineno
-    for line in range(first, first + 200):
-        text = linecache.getline(code.co_filename, line).lstrip()
+    source = linecache.getlines(code.co_filename)
+    for line, text in enumerate(itertools.islice(source, first - 1, first + 199), start=first):
+        text = text.lstrip()
         if not text:
             break
         if text.startswith(("def ", "async def ")):

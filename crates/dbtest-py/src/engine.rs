@@ -169,20 +169,25 @@ impl Drop for Abandon<'_> {
     }
 }
 
-pub(crate) fn item<'py, T: FromPyObjectOwned<'py>>(
-    dict: &Bound<'py, PyDict>,
-    key: &str,
-) -> PyResult<T> {
+/// `dict[key]`. On hot paths the key is an interned Python string (`intern!`), which saves
+/// making and hashing a new string for every lookup.
+pub(crate) fn item<'py, K, T>(dict: &Bound<'py, PyDict>, key: K) -> PyResult<T>
+where
+    K: IntoPyObject<'py> + std::fmt::Display + Copy,
+    T: FromPyObjectOwned<'py>,
+{
     match dict.get_item(key)? {
         Some(value) => value.extract().map_err(Into::into),
         None => Err(pyo3::exceptions::PyKeyError::new_err(key.to_string())),
     }
 }
 
-pub(crate) fn opt<'py, T: FromPyObjectOwned<'py>>(
-    dict: &Bound<'py, PyDict>,
-    key: &str,
-) -> PyResult<Option<T>> {
+/// `dict.get(key)`, with `None` for a missing key or a `None` value.
+pub(crate) fn opt<'py, K, T>(dict: &Bound<'py, PyDict>, key: K) -> PyResult<Option<T>>
+where
+    K: IntoPyObject<'py> + Copy,
+    T: FromPyObjectOwned<'py>,
+{
     match dict.get_item(key)? {
         Some(value) if !value.is_none() => Ok(Some(value.extract().map_err(Into::into)?)),
         _ => Ok(None),
@@ -190,37 +195,39 @@ pub(crate) fn opt<'py, T: FromPyObjectOwned<'py>>(
 }
 
 fn case_from_py(rel: &str, d: &Bound<'_, PyDict>) -> PyResult<TestCase> {
-    let name: String = item(d, "name")?;
-    let suite: Option<String> = opt(d, "suite")?;
-    let params: Option<String> = opt(d, "params")?;
-    let xfail = match opt::<Bound<'_, PyDict>>(d, "xfail")? {
+    let py = d.py();
+    let name: String = item(d, intern!(py, "name"))?;
+    let suite: Option<String> = opt(d, intern!(py, "suite"))?;
+    let params: Option<String> = opt(d, intern!(py, "params"))?;
+    let xfail = match opt::<_, Bound<'_, PyDict>>(d, intern!(py, "xfail"))? {
         Some(x) => Some(Xfail {
-            reason: opt(&x, "reason")?,
-            strict: item(&x, "strict")?,
+            reason: opt(&x, intern!(py, "reason"))?,
+            strict: item(&x, intern!(py, "strict"))?,
         }),
         None => None,
     };
     Ok(TestCase {
         id: test_id(rel, suite.as_deref(), &name, params.as_deref()),
         file: rel.to_string(),
-        line: item(d, "line")?,
+        line: item(d, intern!(py, "line"))?,
         name,
         suite,
         params,
-        tags: item(d, "tags")?,
-        skip: opt(d, "skip")?,
+        tags: item(d, intern!(py, "tags"))?,
+        skip: opt(d, intern!(py, "skip"))?,
         xfail,
-        timeout_s: opt(d, "timeout")?,
-        is_async: item(d, "is_async")?,
-        concurrent: item(d, "concurrent")?,
-        retries: opt(d, "retries")?,
-        serial: opt(d, "serial")?,
-        key: item(d, "key")?,
+        timeout_s: opt(d, intern!(py, "timeout"))?,
+        is_async: item(d, intern!(py, "is_async"))?,
+        concurrent: item(d, intern!(py, "concurrent"))?,
+        retries: opt(d, intern!(py, "retries"))?,
+        serial: opt(d, intern!(py, "serial"))?,
+        key: item(d, intern!(py, "key"))?,
     })
 }
 
 fn raw_from_py(d: &Bound<'_, PyDict>) -> PyResult<RawResult> {
-    let outcome: String = item(d, "outcome")?;
+    let py = d.py();
+    let outcome: String = item(d, intern!(py, "outcome"))?;
     let outcome = match outcome.as_str() {
         "passed" => RawOutcome::Passed,
         "failed" => RawOutcome::Failed,
@@ -232,12 +239,12 @@ fn raw_from_py(d: &Bound<'_, PyDict>) -> PyResult<RawResult> {
     };
     Ok(RawResult {
         outcome: Some(outcome),
-        duration_s: item(d, "duration_s")?,
-        message: opt(d, "message")?,
-        traceback: opt(d, "traceback")?,
-        stdout: item(d, "stdout")?,
-        stderr: item(d, "stderr")?,
-        verdict: match opt::<Bound<'_, PyAny>>(d, "verdict")? {
+        duration_s: item(d, intern!(py, "duration_s"))?,
+        message: opt(d, intern!(py, "message"))?,
+        traceback: opt(d, intern!(py, "traceback"))?,
+        stdout: item(d, intern!(py, "stdout"))?,
+        stderr: item(d, intern!(py, "stderr"))?,
+        verdict: match opt::<_, Bound<'_, PyAny>>(d, intern!(py, "verdict"))? {
             Some(v) => Some(to_json(&v)?),
             None => None,
         },
@@ -310,7 +317,7 @@ pub(crate) fn load_file<T>(
         )
         .map_err(internal)?;
     let dict = answer.cast::<PyDict>().map_err(|e| internal(e.into()))?;
-    if let Some(message) = opt::<String>(dict, "error").map_err(internal)? {
+    if let Some(message) = opt::<_, String>(dict, "error").map_err(internal)? {
         return Err(FileError {
             message,
             traceback: opt(dict, "traceback").map_err(internal)?,
