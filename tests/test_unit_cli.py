@@ -111,6 +111,7 @@ def test_json_test_fields(outcomes_run):
     assert param["name"] == "test_add"
     assert param["params"] is not None
     assert "small" in str(param["params"])
+    assert param["line"] == 5  # a decorated test's `def`, not its decorator
 
     for file_error in ("test_syntax_error.py", "test_import_error.py"):
         assert by_id[file_error]["file"] == file_error

@@ -221,8 +221,8 @@ class Driver:
         token = _capture.current.set(cap)
         started = perf_counter()
         state = self.files[item.file_key]
-        scope = Scope("test")
-        scopes = {"test": scope, "file": state.scope, "session": self.session}
+        # Only fixtures use the test's scope: a test without them skips making one.
+        scope = Scope("test") if item.fixture_names else None
         instance = None
         phase = "setup"
         outcome, message, tb = "passed", None, None
@@ -230,8 +230,10 @@ class Driver:
         try:
             try:
                 instance = await self._enter_suite(state, item, ops)
-                kwargs = await ops.resolve(item, scopes)
-                call_kwargs = {n: kwargs[n] for n in item.fixture_names if n not in item.marks.usefixtures}
+                call_kwargs = {}
+                if scope is not None:
+                    kwargs = await ops.resolve(item, {"test": scope, "file": state.scope, "session": self.session})
+                    call_kwargs = {n: kwargs[n] for n in item.fixture_names if n not in item.marks.usefixtures}
                 call_kwargs.update(item.params)
                 fn = item.func.__get__(instance) if instance is not None else item.func
                 phase = "call"
@@ -248,7 +250,8 @@ class Driver:
                 outcome, message, tb = self._classify(exc, phase)
             finally:
                 errors = await self._leave_suite(item, instance, ops)
-                errors += await ops.teardown(scope)
+                if scope is not None:
+                    errors += await ops.teardown(scope)
                 if errors and outcome in ("passed", "skipped"):
                     name, exc = errors[0]
                     message, tb = _describe(exc)
