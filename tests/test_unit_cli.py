@@ -474,9 +474,25 @@ def test_timeout_flag_stops_async_and_sync_tests(timeouts_run):
         "test_timeouts.py::test_async_sleeps": "timeout",
         "test_timeouts.py::test_sync_sleeps": "timeout",
         "test_timeouts.py::test_quick": "passed",
+        "test_own_timeout.py::test_before": "passed",
+        "test_own_timeout.py::test_sleeps_past_its_own_timeout": "timeout",
+        "test_own_timeout.py::test_after": "passed",
     }
-    assert run.lines[-1] == "1 passed, 2 failed, 0 skipped"
-    assert "2 timeout" in run.lines[-2]
+    assert run.lines[-1] == "3 passed, 3 failed, 0 skipped"
+    assert "3 timeout" in run.lines[-2]
+
+
+def test_a_sync_tests_own_timeout_holds_without_the_flag(tmp_path):
+    project = copy_project("timeouts", tmp_path)
+    run = run_dbtest(project, "test_own_timeout.py", timeout=20)
+    run.expect_code(1)
+    assert run.outcomes == {
+        "test_own_timeout.py::test_before": "passed",
+        "test_own_timeout.py::test_sleeps_past_its_own_timeout": "timeout",
+        "test_own_timeout.py::test_after": "passed",
+    }
+    timed_out = run.by_id["test_own_timeout.py::test_sleeps_past_its_own_timeout"]
+    assert timed_out["message"] == "timed out after 0.5s"
 
 
 def test_timed_out_tests_keep_their_output(timeouts_run):

@@ -20,13 +20,14 @@ pub struct PyEngine {
     pub locals: Arc<TaskLocals>,
     pub root: PathBuf,
     /// One thread per file for its sync tests (see [`Lane`]).
-    pub lanes: Mutex<Lanes>,
+    lanes: Mutex<Lanes>,
     imports: Arc<ImportTurn>,
 }
 
 /// Files are imported one at a time. An import holds the GIL except in its file system calls,
 /// so imports on parallel lanes gain nothing and hand the GIL back and forth at every one of
-/// those calls (measured: 3x the context switches and a third more time for 1,000 files).
+/// those calls (measured on 1,000 files: three times the context switches, a quarter more
+/// time).
 #[derive(Default)]
 struct ImportTurn {
     busy: Mutex<bool>,
@@ -70,8 +71,8 @@ impl PyEngine {
 
 type Job = Box<dyn for<'py> FnOnce(Python<'py>) + Send>;
 
-/// A blocking thread that runs Python work in order: one file's import and sync tests, or
-/// every benchmark round. It keeps its Python thread state between jobs and waits without
+/// A blocking thread that runs Python work in order: a file's import and sync tests (then
+/// the next file's, see [`Lanes`]), or every benchmark round. It keeps its Python thread state between jobs and waits without
 /// the GIL (attaching a fresh thread to the interpreter for each test costs more than most
 /// trivial tests take), and code that minds its thread (sqlite3 objects made at import or in
 /// a fixture) sees one thread throughout.
@@ -115,7 +116,7 @@ impl Lane {
 /// The lanes of a run: one for each file in progress, and idle ones kept for the next files
 /// (a thread and its Python thread state cost more to make than a trivial file takes to run).
 #[derive(Default)]
-pub struct Lanes {
+struct Lanes {
     by_file: HashMap<String, Lane>,
     idle: Vec<Lane>,
 }

@@ -443,7 +443,9 @@ impl<E: Engine> Shared<E> {
                 settled: 0,
                 given_up: false,
                 handed_back: None,
+                wake_on_timed_start: false,
             }),
+            timed_start: tokio::sync::Notify::new(),
         });
         let mut run = Box::pin(self.engine.run_pipeline(Pipeline {
             control: control.clone(),
@@ -465,6 +467,7 @@ impl<E: Engine> Shared<E> {
                         break Some(expired);
                     }
                 }
+                _ = control.timed_start.notified() => {}
                 _ = self.cancel.cancelled() => {
                     control.state.lock().unwrap().given_up = true;
                     break None;
@@ -560,6 +563,8 @@ struct FilePipeline<E> {
     cases: Vec<TestCase>,
     timeouts: Vec<Option<Duration>>,
     state: Mutex<PipeState>,
+    /// Wakes the runner when a test with a timeout starts while it waits without a deadline.
+    timed_start: tokio::sync::Notify,
 }
 
 struct PipeState {
@@ -571,14 +576,25 @@ struct PipeState {
     given_up: bool,
     /// The failed first attempt of test `settled`, which the runner retries.
     handed_back: Option<RawResult>,
+    /// The runner waits without a deadline (the running test has no timeout).
+    wake_on_timed_start: bool,
 }
 
 impl<E: Engine> FilePipeline<E> {
-    /// When the running test's time is up, if it has a timeout.
+    /// When the running test's time is up, if it has a timeout. Without one, the next test
+    /// that has one wakes the runner as it starts (only then: a wake-up per test would cost
+    /// what the pipeline saves).
     fn deadline(&self) -> Option<Instant> {
-        let state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap();
         let (i, since) = state.clock;
-        Some(since + (*self.timeouts.get(i)?)?)
+        match self.timeouts.get(i) {
+            Some(Some(limit)) => Some(since + *limit),
+            Some(None) => {
+                state.wake_on_timed_start = self.timeouts[i..].iter().any(Option::is_some);
+                None
+            }
+            None => None,
+        }
     }
 
     /// Gives up on the running test if its time is up: its start and allowance.
@@ -604,12 +620,18 @@ impl<E: Engine> PipelineControl for FilePipeline<E> {
     }
 
     fn start(&self, i: usize) -> bool {
-        {
+        let wake = {
             let mut state = self.state.lock().unwrap();
             if state.given_up || self.shared.halted() {
                 return false;
             }
             state.clock = (i, Instant::now());
+            let wake = state.wake_on_timed_start && self.timeouts[i].is_some();
+            state.wake_on_timed_start &= !wake;
+            wake
+        };
+        if wake {
+            self.timed_start.notify_one();
         }
         self.shared.emit_started(&self.cases[i]);
         true

@@ -13,6 +13,8 @@ struct Fake {
     finished_files: Mutex<Vec<String>>,
     serial_names: Vec<&'static str>,
     own_retries: Option<u32>,
+    /// Tests with a timeout of their own (`@dbtest.timeout(0.2)`).
+    timed_names: Vec<&'static str>,
 }
 
 fn case(file: &str, name: &str, key: u64) -> TestCase {
@@ -52,6 +54,9 @@ impl Engine for Fake {
                     c.serial = Some("db".into());
                 }
                 c.retries = self.own_retries;
+                if self.timed_names.contains(n) {
+                    c.timeout_s = Some(0.2);
+                }
                 c
             })
             .collect())
@@ -502,6 +507,30 @@ async fn a_blocked_pipeline_test_past_its_timeout_is_abandoned_and_the_file_goes
         *engine.log.lock().unwrap(),
         vec!["a_pass#1", "b_block:1000#1", "c_pass#1"]
     );
+}
+
+#[tokio::test]
+async fn a_tests_own_timeout_is_watched_after_tests_without_one() {
+    let (fake, jobs) = fake(&[("a.py", &["a_pass", "b_block:1000", "c_pass"])]);
+    let engine = Arc::new(Threaded {
+        fake: Fake {
+            timed_names: vec!["b_block:1000"],
+            ..fake
+        },
+        ..Default::default()
+    });
+    let started = Instant::now();
+    let out = run(
+        engine,
+        jobs,
+        RunOptions::default(),
+        quiet(),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(900));
+    assert_eq!(out.results[1].outcome, Outcome::Timeout);
+    assert_eq!(out.results[2].outcome, Outcome::Passed);
 }
 
 #[tokio::test]
