@@ -1,6 +1,6 @@
 //! The Python engine: collects and runs tests by calling the driver (`dbtest._driver.Driver`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,8 @@ pub struct PyEngine {
     /// One thread per file for its sync tests (see [`Lane`]).
     lanes: Mutex<Lanes>,
     imports: Arc<ImportTurn>,
+    /// Files finished on their lane right after their last test (see `run_pipeline`).
+    finished_early: Arc<Mutex<HashSet<String>>>,
 }
 
 /// Files are imported one at a time. An import holds the GIL except in its file system calls,
@@ -65,6 +67,7 @@ impl PyEngine {
             root,
             lanes: Mutex::new(Lanes::default()),
             imports: Arc::default(),
+            finished_early: Arc::default(),
         }
     }
 }
@@ -143,6 +146,16 @@ impl Lanes {
             self.by_file.remove(file);
         }
     }
+}
+
+/// Finishes `rel` on the calling lane if it has nothing to tear down (most files), sparing
+/// it a trip to the event loop.
+fn finish_at_once(py: Python<'_>, driver: &Py<PyAny>, rel: &str) -> bool {
+    driver
+        .bind(py)
+        .call_method1(intern!(py, "finish_file_at_once"), (rel,))
+        .and_then(|done| done.extract::<bool>())
+        .unwrap_or(false)
 }
 
 fn run_sync(py: Python<'_>, driver: &Py<PyAny>, key: u64, timeout_s: Option<f64>) -> RawResult {
@@ -436,11 +449,16 @@ impl Engine for PyEngine {
             return;
         };
         let driver = self.driver.clone();
+        let finished_early = self.finished_early.clone();
         let _ = self
-            .on_lane(&file, move |py| {
-                pipeline.drive(|case, timeout| {
+            .on_lane(&file.clone(), move |py| {
+                let all_ran = pipeline.drive(|case, timeout| {
                     run_sync(py, &driver, case.key, timeout.map(|t| t.as_secs_f64()))
-                })
+                });
+                // In the same job: a trip back to the lane for it costs more than a trivial file.
+                if all_ran && pipeline.ends_file() && finish_at_once(py, &driver, &file) {
+                    finished_early.lock().unwrap().insert(file);
+                }
             })
             .await;
     }
@@ -466,24 +484,23 @@ impl Engine for PyEngine {
     }
 
     async fn finish_file(&self, file: FileJob) -> Vec<TestResult> {
+        if self.finished_early.lock().unwrap().remove(&file.rel) {
+            self.lanes.lock().unwrap().release(&file.rel);
+            return Vec::new();
+        }
         let at_once = {
             let mut lanes = self.lanes.lock().unwrap();
             let at_once = lanes.by_file.get(&file.rel).map(|lane| {
                 let driver = self.driver.clone();
                 let rel = file.rel.clone();
-                lane.submit(move |py| {
-                    driver
-                        .bind(py)
-                        .call_method1(intern!(py, "finish_file_at_once"), (rel,))
-                        .and_then(|done| done.extract::<bool>())
-                })
+                lane.submit(move |py| finish_at_once(py, &driver, &rel))
             });
             // The lane runs that job before any job of the next file it is given.
             lanes.release(&file.rel);
             at_once
         };
         if let Some(at_once) = at_once {
-            if let Ok(Ok(true)) = at_once.await {
+            if let Ok(true) = at_once.await {
                 return Vec::new();
             }
         }

@@ -136,6 +136,7 @@ trait PipelineControl: Send + Sync {
     fn timeout(&self, i: usize) -> Option<Duration>;
     fn start(&self, i: usize) -> bool;
     fn finish(&self, i: usize, raw: RawResult) -> bool;
+    fn ends_file(&self) -> bool;
 }
 
 impl Pipeline {
@@ -159,18 +160,26 @@ impl Pipeline {
         self.control.finish(i, raw)
     }
 
+    /// The pipeline holds the rest of its file: once every test has finished with `true`,
+    /// the file's tests are all done and the engine may finish the file right away (the
+    /// runner still calls [`Engine::finish_file`]).
+    pub fn ends_file(&self) -> bool {
+        self.control.ends_file()
+    }
+
     /// Runs the tests in order on the calling thread with `run`, for an engine whose tests
-    /// block.
-    pub fn drive(&self, mut run: impl FnMut(&TestCase, Option<Duration>) -> RawResult) {
+    /// block. True when every test ran and the runner wants nothing more of them.
+    pub fn drive(&self, mut run: impl FnMut(&TestCase, Option<Duration>) -> RawResult) -> bool {
         for (i, case) in self.cases().iter().enumerate() {
             if !self.start(i) {
-                break;
+                return false;
             }
             let raw = run(case, self.timeout(i));
             if !self.finish(i, raw) {
-                break;
+                return false;
             }
         }
+        true
     }
 }
 
@@ -333,7 +342,9 @@ impl<E: Engine> Shared<E> {
                 .count();
             if piped > 0 {
                 let batch = &cases[position..position + piped];
-                let (settled, unsettled) = self.pipeline(file_index, position, batch).await;
+                let ends_file = position + piped == cases.len();
+                let (settled, unsettled) =
+                    self.pipeline(file_index, position, batch, ends_file).await;
                 position += settled;
                 match unsettled {
                     Some(first) => {
@@ -431,11 +442,13 @@ impl<E: Engine> Shared<E> {
         file_index: usize,
         first_position: usize,
         cases: &[TestCase],
+        ends_file: bool,
     ) -> (usize, Option<RawResult>) {
         let control = Arc::new(FilePipeline {
             shared: self.clone(),
             file_index,
             first_position,
+            ends_file,
             timeouts: cases.iter().map(|c| self.timeout_of(c)).collect(),
             cases: cases.to_vec(),
             state: Mutex::new(PipeState {
@@ -560,6 +573,7 @@ struct FilePipeline<E> {
     shared: Arc<Shared<E>>,
     file_index: usize,
     first_position: usize,
+    ends_file: bool,
     cases: Vec<TestCase>,
     timeouts: Vec<Option<Duration>>,
     state: Mutex<PipeState>,
@@ -617,6 +631,10 @@ impl<E: Engine> PipelineControl for FilePipeline<E> {
 
     fn timeout(&self, i: usize) -> Option<Duration> {
         self.timeouts[i]
+    }
+
+    fn ends_file(&self) -> bool {
+        self.ends_file
     }
 
     fn start(&self, i: usize) -> bool {
