@@ -311,7 +311,7 @@ class Driver:
             return [(f"{type(instance).__name__}::{hook}", exc)]
         return []
 
-    # --- teardown (on the loop) -------------------------------------------------------------
+    # --- teardown (on the loop; a file with nothing to tear down, on its lane) ------------
 
     def finish_file_at_once(self, rel: str) -> bool:
         """Finishes the file here and now if it has nothing to tear down (no suites, no
