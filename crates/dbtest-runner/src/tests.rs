@@ -118,6 +118,11 @@ fn quiet() -> Observer {
     Arc::new(Mutex::new(|_: &Event| {}))
 }
 
+/// A run nobody watches and nobody interrupts.
+async fn run_quietly<E: Engine>(engine: E, jobs: Vec<FileJob>, opts: RunOptions) -> RunOutput {
+    run(engine, jobs, opts, quiet(), CancellationToken::new()).await
+}
+
 fn outcomes(out: &RunOutput) -> Vec<(String, Outcome)> {
     out.results
         .iter()
@@ -136,7 +141,7 @@ async fn results_come_back_in_file_then_written_order() {
         jobs: 4,
         ..Default::default()
     };
-    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    let out = run_quietly(engine, jobs, opts).await;
     assert_eq!(
         outcomes(&out),
         vec![
@@ -165,7 +170,7 @@ async fn files_overlap_up_to_jobs() {
         ..Default::default()
     };
     let started = tokio::time::Instant::now();
-    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    let out = run_quietly(engine, jobs, opts).await;
     // 10 files x 200 ms of serial work each, 5 at a time: 400 ms.
     assert_eq!(started.elapsed(), Duration::from_millis(400));
     assert_eq!(out.results.len(), 20);
@@ -182,14 +187,7 @@ async fn concurrent_tests_of_a_file_overlap() {
         ],
     )]);
     let started = tokio::time::Instant::now();
-    let out = run(
-        engine,
-        jobs,
-        RunOptions::default(),
-        quiet(),
-        CancellationToken::new(),
-    )
-    .await;
+    let out = run_quietly(engine, jobs, RunOptions::default()).await;
     assert_eq!(started.elapsed(), Duration::from_millis(200));
     assert_eq!(out.results.len(), 3);
 }
@@ -201,7 +199,7 @@ async fn a_hanging_test_times_out_and_the_file_goes_on() {
         timeout: Some(Duration::from_secs(1)),
         ..Default::default()
     };
-    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    let out = run_quietly(engine, jobs, opts).await;
     assert_eq!(out.results[0].outcome, Outcome::Timeout);
     assert_eq!(
         out.results[0].message.as_deref(),
@@ -218,7 +216,7 @@ async fn maxfail_stops_starting_tests() {
         stop_after: Some(2),
         ..Default::default()
     };
-    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    let out = run_quietly(engine, jobs, opts).await;
     assert_eq!(out.results.len(), 2);
 }
 
@@ -229,7 +227,7 @@ async fn retries_make_a_test_flaky() {
         retries: 2,
         ..Default::default()
     };
-    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    let out = run_quietly(engine, jobs, opts).await;
     assert_eq!(out.results[0].outcome, Outcome::Passed);
     assert_eq!(out.results[0].attempts, 3);
     assert!(out.results[0].is_flaky());
@@ -244,7 +242,7 @@ async fn selection_and_collect_only_run_nothing() {
         select: Arc::new(|c: &TestCase| c.name.starts_with("t_")),
         ..Default::default()
     };
-    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    let out = run_quietly(engine, jobs, opts).await;
     assert_eq!(out.selected, vec!["a.py::t_pass".to_string()]);
     assert!(out.results.is_empty());
 }
@@ -315,7 +313,7 @@ async fn serial_tests_of_different_files_never_overlap() {
         ..Default::default()
     };
     let started = tokio::time::Instant::now();
-    let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+    let out = run_quietly(engine, jobs, opts).await;
     // a.py and b.py share the resource and take turns; c.py overlaps with both.
     assert_eq!(started.elapsed(), Duration::from_millis(200));
     assert_eq!(out.results.len(), 3);
@@ -325,14 +323,7 @@ async fn serial_tests_of_different_files_never_overlap() {
 async fn a_tests_own_retries_win_over_the_run_default() {
     let (mut engine, jobs) = fake(&[("a.py", &["t_flaky:1"])]);
     engine.own_retries = Some(1);
-    let out = run(
-        engine,
-        jobs,
-        RunOptions::default(),
-        quiet(),
-        CancellationToken::new(),
-    )
-    .await;
+    let out = run_quietly(engine, jobs, RunOptions::default()).await;
     assert_eq!(out.results[0].outcome, Outcome::Passed);
     assert_eq!(out.results[0].attempts, 2);
 }
@@ -350,7 +341,7 @@ async fn random_order_is_a_replayable_shuffle() {
                 shuffle_seed: Some(seed),
                 ..Default::default()
             };
-            let out = run(engine, jobs, opts, quiet(), CancellationToken::new()).await;
+            let out = run_quietly(engine, jobs, opts).await;
             out.results
                 .iter()
                 .map(|r| r.name.clone())
@@ -453,14 +444,7 @@ async fn a_retried_test_is_retried_before_the_next_test_of_its_pipeline_runs() {
         retries: 1,
         ..Default::default()
     };
-    let out = run(
-        engine.clone(),
-        jobs,
-        opts,
-        quiet(),
-        CancellationToken::new(),
-    )
-    .await;
+    let out = run_quietly(engine.clone(), jobs, opts).await;
     assert_eq!(
         *engine.log.lock().unwrap(),
         vec!["a_pass#1", "b_flaky:1#1", "b_flaky:1#2", "c_pass#1"]
@@ -479,14 +463,7 @@ async fn a_blocked_pipeline_test_past_its_timeout_is_abandoned_and_the_file_goes
         ..Default::default()
     };
     let started = Instant::now();
-    let out = run(
-        engine.clone(),
-        jobs,
-        opts,
-        quiet(),
-        CancellationToken::new(),
-    )
-    .await;
+    let out = run_quietly(engine.clone(), jobs, opts).await;
     assert!(started.elapsed() < Duration::from_millis(900));
     assert_eq!(
         outcomes(&out),
@@ -520,14 +497,7 @@ async fn a_tests_own_timeout_is_watched_after_tests_without_one() {
         ..Default::default()
     });
     let started = Instant::now();
-    let out = run(
-        engine,
-        jobs,
-        RunOptions::default(),
-        quiet(),
-        CancellationToken::new(),
-    )
-    .await;
+    let out = run_quietly(engine, jobs, RunOptions::default()).await;
     assert!(started.elapsed() < Duration::from_millis(900));
     assert_eq!(out.results[1].outcome, Outcome::Timeout);
     assert_eq!(out.results[2].outcome, Outcome::Passed);
@@ -540,14 +510,7 @@ async fn maxfail_stops_a_pipeline_before_its_next_test() {
         stop_after: Some(1),
         ..Default::default()
     };
-    let out = run(
-        engine.clone(),
-        jobs,
-        opts,
-        quiet(),
-        CancellationToken::new(),
-    )
-    .await;
+    let out = run_quietly(engine.clone(), jobs, opts).await;
     assert_eq!(*engine.log.lock().unwrap(), vec!["a_fail#1"]);
     assert_eq!(
         outcomes(&out),
