@@ -62,3 +62,36 @@ def test_sigint_exits_2_and_writes_partial_report(tmp_path):
     assert data["summary"]["passed"] == 4
     # The console still ends with the closing line, matching the partial report.
     assert stdout.rstrip("\n").splitlines()[-1] == closing_line(data["summary"]), stdout
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_a_stuck_import_does_not_hold_up_other_files(tmp_path):
+    # Files are imported one at a time, but an import that takes long lets the others go
+    # ahead: the quick file's test runs while the stuck file is still importing. (Were the
+    # imports strictly one at a time, the quick file would run after 20 s at the earliest.)
+    project = copy_project("stuck_import", tmp_path)
+    report = tmp_path / "out.json"
+    proc = subprocess.Popen(
+        dbtest_cmd(".", "--json", str(report)),
+        cwd=project,
+        env=base_env(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not (project / "quick.done").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the quick file never ran"
+            time.sleep(0.02)
+        assert (project / "import.started").exists()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 2, (proc.returncode, stdout, stderr)
+    outcomes = {t["id"]: t["outcome"] for t in json.loads(report.read_text())["tests"]}
+    assert outcomes == {"test_b_quick.py::test_quick": "passed"}, outcomes

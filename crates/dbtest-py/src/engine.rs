@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use dbtest_core::{test_id, Outcome, RawOutcome, RawResult, TestCase, TestResult, Xfail};
 use dbtest_discovery::{conftests_for, import_target};
@@ -29,33 +29,52 @@ pub struct PyEngine {
 /// Files are imported one at a time. An import holds the GIL except in its file system calls,
 /// so imports on parallel lanes gain nothing and hand the GIL back and forth at every one of
 /// those calls (measured on 1,000 files: three times the context switches, a quarter more
-/// time).
+/// time). An import that takes longer than [`IMPORT_PATIENCE`] (it waits on something, or
+/// never returns) stops holding the others up: they go ahead beside it.
 #[derive(Default)]
 struct ImportTurn {
-    busy: Mutex<bool>,
-    freed: std::sync::Condvar,
+    /// When the import that has the turn began.
+    holder: Mutex<Option<Instant>>,
+    freed: Condvar,
 }
 
+const IMPORT_PATIENCE: Duration = Duration::from_secs(2);
+
 impl ImportTurn {
-    /// Waits, without the GIL, until no other lane is importing.
+    /// Waits, without the GIL, for the turn.
     fn take(&self, py: Python<'_>) -> ImportGuard<'_> {
-        py.detach(|| {
-            let mut busy = self.busy.lock().unwrap();
-            while *busy {
-                busy = self.freed.wait(busy).unwrap();
+        let mine = py.detach(|| {
+            let mut holder = self.holder.lock().unwrap();
+            loop {
+                match *holder {
+                    None => {
+                        *holder = Some(Instant::now());
+                        return true;
+                    }
+                    Some(since) if since.elapsed() >= IMPORT_PATIENCE => return false,
+                    Some(since) => {
+                        let left = IMPORT_PATIENCE.saturating_sub(since.elapsed());
+                        holder = self.freed.wait_timeout(holder, left).unwrap().0;
+                    }
+                }
             }
-            *busy = true;
         });
-        ImportGuard(self)
+        ImportGuard { turn: self, mine }
     }
 }
 
-struct ImportGuard<'a>(&'a ImportTurn);
+struct ImportGuard<'a> {
+    turn: &'a ImportTurn,
+    /// False for an import that went ahead beside a slow one.
+    mine: bool,
+}
 
 impl Drop for ImportGuard<'_> {
     fn drop(&mut self) {
-        *self.0.busy.lock().unwrap() = false;
-        self.0.freed.notify_one();
+        if self.mine {
+            *self.turn.holder.lock().unwrap() = None;
+            self.turn.freed.notify_one();
+        }
     }
 }
 
