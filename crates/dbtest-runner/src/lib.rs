@@ -238,6 +238,20 @@ const ASYNC_TIMEOUT_GRACE: Duration = Duration::from_secs(2);
 /// Session teardown after Ctrl-C gets this long before the partial report is written anyway.
 const INTERRUPTED_TEARDOWN_LIMIT: Duration = Duration::from_secs(5);
 
+/// Awaits a teardown's errors; after Ctrl-C, for [`INTERRUPTED_TEARDOWN_LIMIT`] at most.
+async fn teardown(
+    errors: impl Future<Output = Vec<TestResult>>,
+    interrupted: bool,
+) -> Vec<TestResult> {
+    if interrupted {
+        tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, errors)
+            .await
+            .unwrap_or_default()
+    } else {
+        errors.await
+    }
+}
+
 struct Shared<E> {
     engine: E,
     opts: RunOptions,
@@ -374,14 +388,11 @@ impl<E: Engine> Shared<E> {
             }
             position += batch.len();
         }
-        let teardown = self.engine.finish_file(job.clone());
-        let extra = if self.cancel.is_cancelled() {
-            tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, teardown)
-                .await
-                .unwrap_or_default()
-        } else {
-            teardown.await
-        };
+        let extra = teardown(
+            self.engine.finish_file(job.clone()),
+            self.cancel.is_cancelled(),
+        )
+        .await;
         for (i, result) in extra.into_iter().enumerate() {
             self.record(file_index, cases.len() + i, result);
         }
@@ -729,14 +740,7 @@ pub async fn run<E: Engine>(
     }
     let interrupted = cancel.is_cancelled();
     if !shared.opts.collect_only && shared.opts.finish_session {
-        let teardown = shared.engine.finish_session();
-        let extra = if interrupted {
-            tokio::time::timeout(INTERRUPTED_TEARDOWN_LIMIT, teardown)
-                .await
-                .unwrap_or_default()
-        } else {
-            teardown.await
-        };
+        let extra = teardown(shared.engine.finish_session(), interrupted).await;
         for (i, result) in extra.into_iter().enumerate() {
             shared.record(usize::MAX, i, result);
         }
