@@ -72,18 +72,8 @@ pub fn conftests_for(root: &Path, file: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::tree;
     use std::fs;
-    use tempfile::TempDir;
-
-    fn tree(files: &[&str]) -> TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for file in files {
-            let path = dir.path().join(file);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(&path, "").unwrap();
-        }
-        dir
-    }
 
     #[test]
     fn a_plain_folder_is_its_own_sys_path_entry() {

@@ -11,6 +11,8 @@ pub mod tags;
 pub mod walk;
 
 mod paths;
+#[cfg(test)]
+mod testing;
 
 pub use import::{conftests_for, import_target, ImportTarget};
 pub use paths::relative_id;

@@ -251,19 +251,9 @@ fn io_error(path: &Path, err: &io::Error) -> DiscoveryError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::tree;
     use std::time::Instant;
     use tempfile::TempDir;
-
-    /// Creates the files (and their folders) under a fresh temporary root.
-    fn tree(files: &[&str]) -> TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for file in files {
-            let path = dir.path().join(file);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(&path, "").unwrap();
-        }
-        dir
-    }
 
     fn args(paths: &[&str]) -> Vec<String> {
         paths.iter().map(|p| (*p).to_owned()).collect()
