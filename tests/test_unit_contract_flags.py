@@ -75,7 +75,7 @@ def test_last_failed_reruns_only_the_failures(tmp_path):
     project = copy_project("failfast", tmp_path)
     first = run_dbtest(project, ".")
     first.expect_code(1)
-    for flag in ("--lf", "--last-failed"):
-        run = run_dbtest(project, flag, ".")
+    for args in (["--lf"], ["--last-failed"], ["--lf", "--workers", "2"]):
+        run = run_dbtest(project, *args, ".")
         run.expect_code(1)
         assert run.ids == {"test_order.py::test_2_fails", "test_order.py::test_3_fails", "test_order.py::test_4_fails"}

@@ -467,6 +467,17 @@ enum Executor<E> {
     Workers(WorkerSpec, usize),
 }
 
+/// Whether `case` runs: it matches the filters and, under `--lf`, failed last time (or its
+/// file could not be collected last time).
+pub(crate) fn selected(
+    selector: &Selector,
+    last_failed: Option<&HashSet<String>>,
+    case: &dbtest_core::TestCase,
+) -> bool {
+    selector.matches(&case.id, &case.tags)
+        && last_failed.is_none_or(|ids| ids.contains(&case.id) || ids.contains(&case.file))
+}
+
 /// The runner's options from the settings; `select` decides which collected tests run.
 pub(crate) fn run_options(
     config: &UnitConfig,
@@ -536,12 +547,8 @@ async fn execute(
     })));
     let sink = console.clone();
     let observer: Observer = Arc::new(Mutex::new(move |e: &Event| sink.lock().unwrap().handle(e)));
-    let select = move |case: &dbtest_core::TestCase| {
-        selector.matches(&case.id, &case.tags)
-            && last_failed
-                .as_ref()
-                .is_none_or(|ids| ids.contains(&case.id) || ids.contains(&case.file))
-    };
+    let select =
+        move |case: &dbtest_core::TestCase| selected(&selector, last_failed.as_ref(), case);
     let opts = run_options(&config, shuffle_seed, select);
     // Keeps the elapsed time on the progress line moving while a long test runs.
     let ticker = console.lock().unwrap().progress_enabled().then(|| {

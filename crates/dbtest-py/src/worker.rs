@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncBufReadExt;
 
 use crate::engine::PyEngine;
-use crate::unit::run_options;
+use crate::unit::{run_options, selected};
 
 /// What the parent tells each worker about the run, as JSON in DBTEST_WORKER_SETUP.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,11 +110,7 @@ async fn serve(engine: Arc<PyEngine>, setup: WorkerSetup, protocol: Arc<Mutex<st
                 let skip: HashSet<String> = skip.into_iter().collect();
                 let (selector, last_failed) = (selector.clone(), last_failed.clone());
                 let mut opts = run_options(&setup.config, setup.shuffle_seed, move |case| {
-                    selector.matches(&case.id, &case.tags)
-                        && last_failed
-                            .as_ref()
-                            .is_none_or(|ids| ids.contains(&case.id) || ids.contains(&case.file))
-                        && !skip.contains(&case.id)
+                    selected(&selector, last_failed.as_deref(), case) && !skip.contains(&case.id)
                 });
                 // The parent counts failures across workers and owns -x / --maxfail.
                 opts.stop_after = None;
