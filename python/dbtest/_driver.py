@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from . import _capture
 from ._collect import Item, TestSuite, collect_module
-from ._fixtures import FixtureDef, FixtureError, Resolver, Scope, fixtures_in
+from ._fixtures import FixtureDef, FixtureError, Resolver, Scope, fixtures_in, run_inline
 from ._loader import add_to_sys_path, describe_import_error, import_file, load_as
 from ._marks import Skipped
 
@@ -198,13 +198,7 @@ class Driver:
     # --- running one test -----------------------------------------------------------------
 
     def run_sync(self, key: int, timeout: float | None) -> dict[str, Any]:
-        coro = self._run(key, timeout, self._sync_ops)
-        try:
-            coro.send(None)
-        except StopIteration as done:
-            return done.value
-        coro.close()
-        raise RuntimeError("dbtest: a sync test's protocol suspended; this is a bug in dbtest")
+        return run_inline(self._run(key, timeout, self._sync_ops))
 
     def run_async(self, key: int, timeout: float | None) -> Any:
         return self._run(key, timeout, self._async_ops)

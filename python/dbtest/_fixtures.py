@@ -136,6 +136,16 @@ async def _anext(gen: Any) -> Any:
     return await gen.__anext__()
 
 
+def run_inline(coro: Any) -> Any:
+    """Runs a coroutine whose awaits all complete at once (it never suspends) to its result."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("dbtest: a coroutine meant to run inline suspended; this is a bug in dbtest")
+
+
 def _tmp_path() -> Any:
     path = Path(tempfile.mkdtemp(prefix="dbtest-"))
     yield path
@@ -252,11 +262,18 @@ class Resolver:
     # --- teardown ------------------------------------------------------------------------
 
     async def teardown_async(self, scope: Scope) -> list[tuple[str, BaseException]]:
+        return await self._teardown(scope, _anext)
+
+    def teardown_sync(self, scope: Scope) -> list[tuple[str, BaseException]]:
+        return run_inline(self._teardown(scope, self._anext_on_loop))
+
+    async def _teardown(self, scope: Scope, anext: Callable[[Any], Any]) -> list[tuple[str, BaseException]]:
+        """Runs the scope's finalizers, last set up first; `anext` steps an async generator."""
         errors = []
         for name, gen in reversed(scope.take_finalizers()):
             try:
                 if inspect.isasyncgen(gen):
-                    await gen.__anext__()
+                    await anext(gen)
                 else:
                     next(gen)
                 errors.append((name, FixtureError(f"fixture {name!r} yielded more than once")))
@@ -266,17 +283,7 @@ class Resolver:
                 errors.append((name, e))
         return errors
 
-    def teardown_sync(self, scope: Scope) -> list[tuple[str, BaseException]]:
-        errors = []
-        for name, gen in reversed(scope.take_finalizers()):
-            try:
-                if inspect.isasyncgen(gen):
-                    asyncio.run_coroutine_threadsafe(_anext(gen), self.loop).result()
-                else:
-                    next(gen)
-                errors.append((name, FixtureError(f"fixture {name!r} yielded more than once")))
-            except (StopIteration, StopAsyncIteration):
-                pass
-            except BaseException as e:
-                errors.append((name, e))
-        return errors
+    async def _anext_on_loop(self, gen: Any) -> Any:
+        """Steps an async generator for a thread other than the loop's: on the loop, waited
+        for here (so this never suspends)."""
+        return asyncio.run_coroutine_threadsafe(_anext(gen), self.loop).result()
