@@ -6,19 +6,19 @@ import json
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from _e2e import base_env, closing_line, copy_project, dbtest_cmd
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
-def test_sigint_exits_2_and_writes_partial_report(tmp_path):
-    project = copy_project("interrupt", tmp_path)
-    report = tmp_path / "out.json"
-    # Each file's slow test writes its marker after the file's quick tests have finished
-    # (tests of one file run in their written order).
-    markers = [project / "slow_async.started", project / "slow_sync.started"]
+def _interrupt_when_ready(
+    project: Path, report: Path, markers: list[Path], *, ready_within: float, never_ready: str,
+    stops_within: float,
+) -> tuple[int, str, str]:
+    """Runs `dbtest unit . --json REPORT` in `project`, sends Ctrl-C once every marker file
+    exists, and returns the exit code and output."""
     proc = subprocess.Popen(
         dbtest_cmd(".", "--json", str(report)),
         cwd=project,
@@ -28,19 +28,33 @@ def test_sigint_exits_2_and_writes_partial_report(tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + ready_within
         while not all(m.exists() for m in markers):
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the slow tests never started"
+            assert time.monotonic() < deadline, never_ready
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
-        # An upper bound: the slow tests sleep 30 s; an interrupted run stops well before.
-        stdout, stderr = proc.communicate(timeout=10)
+        stdout, stderr = proc.communicate(timeout=stops_within)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 2, (proc.returncode, stdout, stderr)
+    return proc.returncode, stdout, stderr
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_sigint_exits_2_and_writes_partial_report(tmp_path):
+    project = copy_project("interrupt", tmp_path)
+    report = tmp_path / "out.json"
+    # Each file's slow test writes its marker after the file's quick tests have finished
+    # (tests of one file run in their written order).
+    markers = [project / "slow_async.started", project / "slow_sync.started"]
+    returncode, stdout, stderr = _interrupt_when_ready(
+        project, report, markers, ready_within=30, never_ready="the slow tests never started",
+        # An upper bound: the slow tests sleep 30 s; an interrupted run stops well before.
+        stops_within=10,
+    )
+    assert returncode == 2, (returncode, stdout, stderr)
     assert report.exists(), (stdout, stderr)
     data = json.loads(report.read_text())
     assert data["schema"] == "dbtest.report/1"
@@ -71,27 +85,11 @@ def test_a_stuck_import_does_not_hold_up_other_files(tmp_path):
     # imports strictly one at a time, the quick file would run after 20 s at the earliest.)
     project = copy_project("stuck_import", tmp_path)
     report = tmp_path / "out.json"
-    proc = subprocess.Popen(
-        dbtest_cmd(".", "--json", str(report)),
-        cwd=project,
-        env=base_env(project),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    returncode, stdout, stderr = _interrupt_when_ready(
+        project, report, [project / "quick.done"], ready_within=15, never_ready="the quick file never ran",
+        stops_within=15,
     )
-    try:
-        deadline = time.monotonic() + 15
-        while not (project / "quick.done").exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the quick file never ran"
-            time.sleep(0.02)
-        assert (project / "import.started").exists()
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 2, (proc.returncode, stdout, stderr)
+    assert (project / "import.started").exists()
+    assert returncode == 2, (returncode, stdout, stderr)
     outcomes = {t["id"]: t["outcome"] for t in json.loads(report.read_text())["tests"]}
     assert outcomes == {"test_b_quick.py::test_quick": "passed"}, outcomes
