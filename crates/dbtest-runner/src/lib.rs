@@ -463,7 +463,7 @@ impl<E: Engine> Shared<E> {
             timeouts: cases.iter().map(|c| self.timeout_of(c)).collect(),
             cases: cases.to_vec(),
             state: Mutex::new(PipeState {
-                clock: (0, Instant::now()),
+                since: Instant::now(),
                 settled: 0,
                 given_up: false,
                 handed_back: None,
@@ -593,10 +593,11 @@ struct FilePipeline<E> {
 }
 
 struct PipeState {
-    /// The test whose time is running, and since when (its start, or the previous test's end).
-    clock: (usize, Instant),
-    /// Tests `0..settled` have their results recorded.
+    /// Tests `0..settled` have their results recorded; test `settled` is the one running
+    /// (or next to run).
     settled: usize,
+    /// Since when test `settled`'s time runs: its start, or the previous test's end.
+    since: Instant,
     /// The runner stopped waiting (a timeout, Ctrl-C): later results are not wanted.
     given_up: bool,
     /// The failed first attempt of test `settled`, which the runner retries.
@@ -611,9 +612,9 @@ impl<E: Engine> FilePipeline<E> {
     /// what the pipeline saves).
     fn deadline(&self) -> Option<Instant> {
         let mut state = self.state.lock().unwrap();
-        let (i, since) = state.clock;
+        let i = state.settled;
         match self.timeouts.get(i) {
-            Some(Some(limit)) => Some(since + *limit),
+            Some(Some(limit)) => Some(state.since + *limit),
             Some(None) => {
                 state.wake_on_timed_start = self.timeouts[i..].iter().any(Option::is_some);
                 None
@@ -625,13 +626,12 @@ impl<E: Engine> FilePipeline<E> {
     /// Gives up on the running test if its time is up: its start and allowance.
     fn expire(&self, now: Instant) -> Option<(Instant, Duration)> {
         let mut state = self.state.lock().unwrap();
-        let (i, since) = state.clock;
-        let limit = (*self.timeouts.get(i)?)?;
-        if state.settled > i || now < since + limit {
+        let limit = (*self.timeouts.get(state.settled)?)?;
+        if now < state.since + limit {
             return None;
         }
         state.given_up = true;
-        Some((since, limit))
+        Some((state.since, limit))
     }
 }
 
@@ -654,7 +654,8 @@ impl<E: Engine> PipelineControl for FilePipeline<E> {
             if state.given_up || self.shared.halted() {
                 return false;
             }
-            state.clock = (i, Instant::now());
+            debug_assert_eq!(i, state.settled, "a pipeline runs its tests in order");
+            state.since = Instant::now();
             let wake = state.wake_on_timed_start && self.timeouts[i].is_some();
             state.wake_on_timed_start &= !wake;
             wake
@@ -683,7 +684,7 @@ impl<E: Engine> PipelineControl for FilePipeline<E> {
             TestResult::from_attempt(case, raw, 1),
         );
         state.settled = i + 1;
-        state.clock = (i + 1, Instant::now());
+        state.since = Instant::now();
         !self.shared.halted()
     }
 }
