@@ -199,7 +199,8 @@ class BenchDriver:
         self.disable_gc = disable_gc
 
     def collect_file(
-        self, path: str, rel: str, sys_path_entry: str, module_name: str, conftests: list[str]
+        self, path: str, rel: str, sys_path_entry: str, module_name: str, conftests: list[str],
+        exclusive: bool = False,
     ) -> dict[str, Any]:
         from ._loader import describe_import_error, import_file
 

@@ -1,16 +1,23 @@
-"""Turns an imported test module into test items: functions, suites, parametrize, marks."""
+"""Turns an imported test module into test items, by pytest's rules (DESIGN section 4b):
+functions and `Test*` classes named by `python_functions` / `python_classes`, nested classes,
+`unittest.TestCase` subclasses, dbtest's `TestSuite`, fixtures in the module and its classes,
+parametrization (marks, fixture `params`, `pytest_generate_tests`) with pytest's ids, and
+marks: skip, skipif, xfail, usefixtures, filterwarnings, custom marks as tags."""
 
 from __future__ import annotations
 
 import inspect
 import itertools
 import linecache
+import unittest
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import CodeType, FunctionType, ModuleType
 from typing import Any, Callable
 
-from ._fixtures import FixtureDef, fixtures_in, required_params
-from ._marks import Marks, Parametrize, marks_of
+from . import _pytest_compat as compat
+from ._fixtures import Chain, FixtureDef, autouse_names, closure, fixtures_in, process_wide, required_params
+from ._marks import Marks, marks_of
 
 
 class TestSuite:
@@ -23,186 +30,61 @@ class TestSuite:
     serial: str | None = None
 
 
+# What kind of class a test belongs to decides how it is set up and run.
+FUNCTION, SUITE, CLASS, UNITTEST = "function", "suite", "class", "unittest"
+
+
 @dataclass
 class Item:
     func: Callable[..., Any]
     name: str
     line: int
     suite: type | None
-    params: dict[str, Any]
     param_id: str | None
     marks: Marks
+    # The fixtures to set up, in order (autouse, usefixtures, then the test's arguments).
     fixture_names: list[str]
+    # The test function's own arguments that are fixtures or parameters (what it is called with).
+    argnames: list[str]
     is_async: bool
+    kind: str = FUNCTION
+    # Test classes from the outermost, for nested pytest classes (`Outer::Inner`).
+    classes: list[type] = field(default_factory=list)
+    callspec: compat.CallSpec | None = None
     # `@dbtest.probabilistic_test(spec=...)`: the spec id; the function judges each sample.
     probabilistic: str | None = None
-    # The fixtures this test can see, nearest first (suite-less module, then conftests).
-    chain: list[dict[str, FixtureDef]] = field(default_factory=list)
+    # The fixtures this test can see, nearest first (classes, module, then conftests).
+    chain: Chain = field(default_factory=list)
     file_key: str = ""
+    module: ModuleType | None = None
+    # pytest's marks of the test, nearest first (function, parameters, classes, module).
+    pytest_marks: list[Any] = field(default_factory=list)
+    xfail: compat.Xfail | None = None
+    skip: str | None = None
+    exclusive: bool = False
+    # A coroutine test pytest would not run (no asyncio mark in strict mode).
+    unsupported_async: bool = False
+    node: compat.Node | None = None
+
+    @property
+    def suite_name(self) -> str | None:
+        if not self.classes:
+            return None
+        return "::".join(c.__name__ for c in self.classes)
+
+    def full_name(self) -> str:
+        return f"{self.name}[{self.param_id}]" if self.param_id is not None else self.name
 
 
-def _merged(*sources: Marks | None) -> Marks:
-    out = Marks()
-    for m in sources:
-        if m is None:
-            continue
-        out.tags.extend(t for t in m.tags if t not in out.tags)
-        out.skip = m.skip if m.skip is not None else out.skip
-        out.xfail = m.xfail or out.xfail
-        out.timeout = m.timeout if m.timeout is not None else out.timeout
-        out.parametrize.extend(m.parametrize)
-        out.concurrent = out.concurrent or m.concurrent
-        out.usefixtures.extend(m.usefixtures)
-        out.retries = m.retries if m.retries is not None else out.retries
-        out.serial = m.serial if m.serial is not None else out.serial
-    return out
+@dataclass
+class Rules:
+    """How the file is read: pytest's configuration (`python_classes`, ...) and hooks."""
 
-
-def _pytest_marks(obj: Any) -> Marks | None:
-    """Marks set with `@pytest.mark.*`, read without importing pytest."""
-    found = getattr(obj, "pytestmark", None)
-    if not found:
-        return None
-    if isinstance(obj, type):
-        found = obj.__dict__.get("pytestmark", [])
-    marks = Marks()
-    for mark in found if isinstance(found, list) else [found]:
-        name, args, kwargs = getattr(mark, "name", None), getattr(mark, "args", ()), getattr(mark, "kwargs", {})
-        if name == "skip":
-            marks.skip = kwargs.get("reason", args[0] if args else "")
-        elif name == "skipif":
-            if args and all(bool(a) for a in args):
-                marks.skip = kwargs.get("reason", "condition is true")
-        elif name == "xfail":
-            if not args or all(bool(a) for a in args):
-                marks.xfail = (kwargs.get("reason"), bool(kwargs.get("strict", False)))
-        elif name == "parametrize":
-            argnames, argvalues = args[0], list(args[1])
-            names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
-            ids = kwargs.get("ids")
-            marks.parametrize.append(Parametrize(names, argvalues, list(ids) if ids and not callable(ids) else None))
-        elif name == "timeout" and args:
-            marks.timeout = float(args[0])
-        elif name == "usefixtures":
-            marks.usefixtures.extend(args)
-        elif name == "flaky":
-            marks.retries = int(kwargs.get("reruns", kwargs.get("max_runs", 2)))
-        elif name in ("asyncio", "anyio", "filterwarnings"):
-            pass
-        elif name:
-            marks.tags.append(name)
-    # pytest applies decorators bottom-up but stores marks top-down.
-    marks.parametrize.reverse()
-    return marks
-
-
-def marks_for(obj: Any) -> Marks | None:
-    own, pytest_marks = marks_of(obj), _pytest_marks(obj)
-    if own is None and pytest_marks is None:
-        return None
-    return _merged(own, pytest_marks)
-
-
-_ID_SCALARS = (int, float, str, bool, type(None))
-
-
-def _value_id(value: Any, argname: str, index: int) -> str:
-    if isinstance(value, _ID_SCALARS):
-        text = str(value)
-        return text.encode("unicode_escape").decode("ascii") if isinstance(value, str) else text
-    name = getattr(value, "__name__", None)
-    if isinstance(name, str) and (inspect.isclass(value) or inspect.isfunction(value)):
-        return name
-    return f"{argname}{index}"
-
-
-def _expand(p: Parametrize) -> list[tuple[dict[str, Any], str, Marks | None]]:
-    out = []
-    for i, raw in enumerate(p.argvalues):
-        # pytest.param(...) carries values, its own id and marks.
-        values, own_id, marks = raw, None, None
-        if type(raw).__name__ == "ParameterSet" and hasattr(raw, "values"):
-            values, own_id = raw.values, raw.id
-            marks = _pytest_marks(type("_", (), {"pytestmark": list(raw.marks)})) if raw.marks else None
-            if len(p.argnames) == 1:
-                values = values[0]
-        if len(p.argnames) == 1:
-            values = (values,)
-        values = tuple(values)
-        if len(values) != len(p.argnames):
-            raise ValueError(
-                f"parametrize({','.join(p.argnames)!r}): value #{i} {raw!r} has {len(values)} items, "
-                f"expected {len(p.argnames)}"
-            )
-        if own_id is not None:
-            pid = own_id
-        elif p.ids is not None:
-            pid = str(p.ids[i])
-        else:
-            pid = "-".join(_value_id(v, n, i) for v, n in zip(values, p.argnames))
-        out.append((dict(zip(p.argnames, values)), pid, marks))
-    return out
-
-
-def _signature_fixtures(func: Callable[..., Any], skip: set[str]) -> list[str]:
-    return [name for name in required_params(func) if name not in skip]
-
-
-def _items_for(func: Callable[..., Any], name: str, suite: type | None, outer: Marks) -> list[Item]:
-    own = marks_for(func)
-    # Marks are never changed once made, so an unmarked test shares its module's or suite's.
-    base = outer if own is None else _merged(outer, own)
-    # Most tests are plain functions, whose facts are read off the code object directly
-    # (inspect's general answers cost more than a trivial test takes to run).
-    plain = type(func) is FunctionType and not hasattr(func, "__wrapped__")
-    code = func.__code__ if plain else getattr(inspect.unwrap(func), "__code__", None)
-    line = _def_line(code)
-    probabilistic = getattr(func, "__dbtest_probabilistic__", None)
-    # A probabilistic test samples its use case on the event loop; its one parameter is the
-    # sample's result, not a fixture.
-    is_async = probabilistic is not None or (
-        bool(code.co_flags & inspect.CO_COROUTINE) if plain else inspect.iscoroutinefunction(func)
-    )
-    if own is None and probabilistic is None and not base.parametrize and plain:
-        # The common case, without the general case's merging and copying.
-        names = [n for n in required_params(func) if n != "self" or suite is None]
-        if base.usefixtures:
-            names = list(dict.fromkeys(base.usefixtures + names))
-        return [
-            Item(func=func, name=name, line=line, suite=suite, params={}, param_id=None, marks=base,
-                 fixture_names=names, is_async=is_async)
-        ]
-    skip = {"self"} if suite is not None else set()
-    combos: list[tuple[dict[str, Any], list[str], list[Marks | None]]] = [({}, [], [])]
-    for p in base.parametrize:
-        combos = [
-            ({**params, **new}, ids + [pid], ms + [m])
-            for (params, ids, ms), (new, pid, m) in itertools.product(combos, _expand(p))
-        ]
-    items = []
-    for params, ids, extra in combos:
-        marks = base
-        if base.parametrize or any(m is not None for m in extra):
-            marks = _merged(base, *extra)
-            marks.parametrize = []
-        fixture_names = marks.usefixtures + (
-            [] if probabilistic is not None else _signature_fixtures(func, skip | set(params))
-        )
-        items.append(
-            Item(
-                func=func,
-                name=name,
-                line=line,
-                suite=suite,
-                params=params,
-                param_id="-".join(ids) if ids else None,
-                marks=marks,
-                fixture_names=list(dict.fromkeys(fixture_names)),
-                is_async=is_async,
-                probabilistic=probabilistic,
-            )
-        )
-    return items
+    config: compat.Config
+    python_classes: list[str]
+    python_functions: list[str]
+    asyncio_auto: bool
+    xfail_strict: bool
 
 
 def _def_line(code: CodeType | None) -> int:
@@ -220,50 +102,321 @@ def _def_line(code: CodeType | None) -> int:
     return first
 
 
-def _is_test_function(name: str, obj: Any) -> bool:
-    return name.startswith("test") and (inspect.isfunction(obj) or inspect.iscoroutinefunction(obj))
+def _collectable(obj: Any) -> bool:
+    return getattr(obj, "__test__", True) is not False
 
 
-def _suite_members(cls: type) -> list[tuple[str, Any]]:
-    seen: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        for name in klass.__dict__:
-            seen.setdefault(name, None)
-    return [(n, getattr(cls, n)) for n in seen if _is_test_function(n, getattr(cls, n, None))]
+def _is_test_function(name: str, obj: Any, rules: Rules) -> bool:
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    return (
+        compat.names_match(name, rules.python_functions)
+        and (inspect.isfunction(obj) or inspect.isfunction(inspect.unwrap(obj)) if callable(obj) else False)
+        and _collectable(obj)
+        and getattr(obj, "__dbtest_fixture__", None) is None
+        and getattr(obj, "_fixture_function_marker", None) is None
+    )
 
 
 def is_suite(obj: Any) -> bool:
-    if not inspect.isclass(obj):
-        return False
-    if issubclass(obj, TestSuite):
-        return obj is not TestSuite
-    # A plain pytest-style class: named Test*, no constructor of its own.
-    return obj.__name__.startswith("Test") and obj.__init__ is object.__init__
+    return inspect.isclass(obj) and issubclass(obj, TestSuite) and obj is not TestSuite
 
 
-def collect_module(module: ModuleType) -> tuple[list[Item], dict[str, FixtureDef]]:
-    namespace = vars(module)
-    fixtures = fixtures_in(namespace, getattr(module, "__file__", "") or "")
-    module_marks = _merged(
-        Marks(tags=list(namespace.get("tags", ()) or ()), concurrent=namespace.get("concurrent") is True),
-        _pytest_marks(module) if isinstance(namespace.get("pytestmark"), (list, tuple)) else None,
-    )
-    items: list[Item] = []
-    for name, obj in list(namespace.items()):
-        if name in fixtures or getattr(obj, "__dbtest_fixture__", None) is not None:
+def _class_kind(name: str, obj: Any, rules: Rules, warn: Callable[[str], None]) -> str | None:
+    if not inspect.isclass(obj) or not _collectable(obj):
+        return None
+    if is_suite(obj):
+        return SUITE
+    if issubclass(obj, unittest.TestCase):
+        return UNITTEST if obj.__module__ != "unittest" else None
+    if not compat.names_match(name, rules.python_classes):
+        return None
+    if obj.__init__ is not object.__init__ or getattr(obj, "__new__", object.__new__) is not object.__new__:
+        warn(f"cannot collect test class {obj.__name__!r} because it has a "
+             "__init__ or __new__ constructor (as pytest, dbtest skips it)")
+        return None
+    return CLASS
+
+
+def _class_marks(classes: list[type]) -> list[Any]:
+    """pytest marks of nested classes, innermost first, each with those of its bases."""
+    out: list[Any] = []
+    for cls in reversed(classes):
+        for klass in cls.__mro__:
+            out.extend(compat.unpack_marks(klass, own_only=True))
+    return out
+
+
+def _dbtest_marks(obj: Any) -> Marks | None:
+    return marks_of(obj)
+
+
+def _merge_dbtest(*sources: Marks | None) -> Marks:
+    out = Marks()
+    for m in sources:
+        if m is None:
             continue
-        if _is_test_function(name, obj):
-            items.extend(_items_for(obj, name, None, module_marks))
-        elif is_suite(obj):
-            cls_marks = _merged(
-                module_marks,
-                Marks(
-                    tags=list(getattr(obj, "tags", ()) or ()),
-                    concurrent=getattr(obj, "concurrent", False) is True,
-                    serial=getattr(obj, "serial", None) if isinstance(getattr(obj, "serial", None), str) else None,
-                ),
-                marks_for(obj),
+        out.tags.extend(t for t in m.tags if t not in out.tags)
+        out.skip = m.skip if m.skip is not None else out.skip
+        out.xfail = m.xfail or out.xfail
+        out.timeout = m.timeout if m.timeout is not None else out.timeout
+        out.parametrize.extend(m.parametrize)
+        out.concurrent = out.concurrent or m.concurrent
+        out.usefixtures.extend(m.usefixtures)
+        out.retries = m.retries if m.retries is not None else out.retries
+        out.serial = m.serial if m.serial is not None else out.serial
+    return out
+
+
+class FileCollector:
+    """Collects one imported module."""
+
+    def __init__(self, module: ModuleType, rel: str, conftest_chain: Chain, rules: Rules,
+                 warn: Callable[[str], None]) -> None:
+        self.module = module
+        self.rel = rel
+        self.rules = rules
+        self.warn = lambda message: warn(f"{rel}: {message}")
+        namespace = vars(module)
+        self.fixtures = fixtures_in(namespace, getattr(module, "__file__", "") or "")
+        self.chain: Chain = [self.fixtures, *conftest_chain]
+        self.module_pytest_marks = compat.unpack_marks(module)
+        self.module_marks = Marks(
+            tags=[t for t in namespace.get("tags", ()) if isinstance(t, str)]
+            if isinstance(namespace.get("tags"), (list, tuple)) else [],
+            concurrent=namespace.get("concurrent") is True,
+        )
+        self.process_wide = process_wide()
+
+    def collect(self) -> list[Item]:
+        items: list[Item] = []
+        for name, obj in list(vars(self.module).items()):
+            if name in self.fixtures:
+                continue
+            if _is_test_function(name, obj, self.rules):
+                items.extend(self._items(obj, name, [], self.chain, FUNCTION, self.module_marks))
+            else:
+                kind = _class_kind(name, obj, self.rules, self.warn)
+                if kind is not None:
+                    items.extend(self._class_items(obj, [obj], kind, self.chain))
+        return items
+
+    # --- classes ---------------------------------------------------------------------------
+
+    def _class_items(self, cls: type, classes: list[type], kind: str, outer_chain: Chain) -> list[Item]:
+        table: dict[str, FixtureDef] = {}
+        for klass in reversed(cls.__mro__):
+            if klass is object:
+                continue
+            table.update(fixtures_in(dict(klass.__dict__), f"{self.rel}::{cls.__name__}", in_class=True))
+        chain = [table, *outer_chain] if table else outer_chain
+        outer = self.module_marks
+        if kind == SUITE:
+            serial = getattr(cls, "serial", None)
+            outer = _merge_dbtest(
+                self.module_marks,
+                Marks(tags=list(getattr(cls, "tags", ()) or ()), concurrent=getattr(cls, "concurrent", False) is True,
+                      serial=serial if isinstance(serial, str) else None),
+                marks_of(cls),
             )
-            for mname, meth in _suite_members(obj):
-                items.extend(_items_for(meth, mname, obj, cls_marks))
-    return items, fixtures
+        else:
+            outer = _merge_dbtest(self.module_marks, marks_of(cls))
+        items: list[Item] = []
+        if kind == UNITTEST:
+            for mname in unittest.TestLoader().getTestCaseNames(cls):
+                items.extend(self._items(getattr(cls, mname), mname, classes, chain, UNITTEST, outer))
+            return items
+        seen: set[str] = set()
+        members: list[list[tuple[str, Any]]] = []
+        for klass in cls.__mro__:
+            found = []
+            for mname, member in klass.__dict__.items():
+                if mname in seen:
+                    continue
+                seen.add(mname)
+                found.append((mname, member))
+            members.append(found)
+        # Methods inherited from base classes come before the subclass's own (as pytest).
+        for found in reversed(members):
+            for mname, member in found:
+                if mname in table:
+                    continue
+                if _is_test_function(mname, member, self.rules):
+                    func = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+                    items.extend(self._items(func, mname, classes, chain, kind, outer,
+                                             static=isinstance(member, staticmethod)))
+                elif kind == CLASS and inspect.isclass(member):
+                    inner = _class_kind(mname, member, self.rules, self.warn)
+                    if inner == CLASS:
+                        items.extend(self._class_items(member, [*classes, member], CLASS, chain))
+        return items
+
+    # --- one test function -----------------------------------------------------------------
+
+    def _items(self, func: Any, name: str, classes: list[type], chain: Chain, kind: str, outer: Marks,
+               static: bool = False) -> list[Item]:
+        own = marks_of(func)
+        base = outer if own is None else _merge_dbtest(outer, own)
+        plain = type(func) is FunctionType and not hasattr(func, "__wrapped__")
+        code = func.__code__ if plain else getattr(inspect.unwrap(func), "__code__", None)
+        line = _def_line(code)
+        probabilistic = getattr(func, "__dbtest_probabilistic__", None)
+        is_coroutine = bool(code.co_flags & inspect.CO_COROUTINE) if plain and code is not None else (
+            inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(inspect.unwrap(func))
+        )
+        bound = bool(classes) and not static
+        pytest_marks = compat.unpack_marks(func) if not plain or hasattr(func, "pytestmark") else []
+        class_marks = _class_marks(classes) if classes else []
+        marks_all = [*pytest_marks, *class_marks, *self.module_pytest_marks]
+        suite = classes[-1] if classes else None
+        args = [] if probabilistic is not None or kind == UNITTEST else required_params(func, bound=bound)
+        autouse = autouse_names(chain)
+        if (
+            not marks_all and not base.parametrize and not autouse and not args and not base.usefixtures
+            and probabilistic is None and not self.rules.config.hooks.get("pytest_generate_tests")
+            and not hasattr(self.module, "pytest_generate_tests")
+        ):
+            # The common case, without the general case's work.
+            return [Item(func=func, name=name, line=line, suite=suite, param_id=None, marks=base,
+                         fixture_names=[], argnames=[], is_async=is_coroutine or probabilistic is not None,
+                         kind=kind, classes=list(classes), probabilistic=probabilistic, chain=chain,
+                         module=self.module)]
+        usefixtures = [*base.usefixtures]
+        for mark in marks_all:
+            if mark.name == "usefixtures":
+                usefixtures.extend(a for a in mark.args if a not in usefixtures)
+        direct_by_marks: set[str] = set()
+        for mark in marks_all:
+            if mark.name == "parametrize" and mark.args:
+                names, _ = compat.parameter_sets(mark.args[0], []) if not isinstance(mark.args[0], str) else (
+                    [n.strip() for n in mark.args[0].split(",") if n.strip()], [])
+                indirect = mark.kwargs.get("indirect", False)
+                for n in names:
+                    if indirect is not True and (not indirect or n not in indirect):
+                        direct_by_marks.add(n)
+        for p in base.parametrize:
+            direct_by_marks.update(p.argnames)
+        initial = [*autouse, *usefixtures, *args]
+        fixturenames, defs = closure(initial, chain, direct_by_marks)
+        node_base = f"{self.rel}::{'::'.join(c.__name__ for c in classes)}{'::' if classes else ''}{name}"
+        definition = compat.Node(
+            name=name, originalname=name, nodeid=node_base, path=Path(self.module.__file__ or self.rel),
+            module=self.module, cls=suite, function=func, marks=marks_all, config=self.rules.config,
+            callspec=None, fixturenames=fixturenames,
+        )
+        metafunc = compat.Metafunc(definition, fixturenames, self.rules.config)
+        calls = self._parametrize(metafunc, chain, fixturenames, marks_all, base, suite)
+        items = []
+        for spec in calls or [None]:
+            marks = [*pytest_marks, *(spec.marks if spec else []), *class_marks, *self.module_pytest_marks]
+            dbtest_marks = base
+            direct = {n for n in spec.params if n not in spec.indirect} if spec else set()
+            call_args = [a for a in args if a not in direct] if direct else args
+            names = [n for n in dict.fromkeys([*autouse, *usefixtures, *call_args]) if n not in direct]
+            # Higher scopes first, as pytest sets them up (the sort is stable).
+            names.sort(key=lambda n: -_scope_rank(n, chain))
+            tags = list(base.tags)
+            for mark in marks:
+                if mark.name not in compat.BEHAVIOUR_MARKS and mark.name not in tags:
+                    tags.append(mark.name)
+            timeout = base.timeout
+            retries = base.retries
+            for mark in marks:
+                if mark.name == "timeout" and mark.args and timeout is None:
+                    timeout = float(mark.args[0])
+                if mark.name == "flaky" and retries is None:
+                    retries = int(mark.kwargs.get("reruns", mark.kwargs.get("max_runs", 2)))
+            if tags != base.tags or timeout != base.timeout or retries != base.retries:
+                dbtest_marks = Marks(tags=tags, skip=base.skip, xfail=base.xfail, timeout=timeout,
+                                     concurrent=base.concurrent, usefixtures=base.usefixtures,
+                                     retries=retries, serial=base.serial)
+            uses = set(fixturenames)
+            exclusive = bool(uses & self.process_wide) or any(d.name in self.process_wide for d in defs)
+            is_async = is_coroutine or probabilistic is not None
+            unsupported_async = False
+            if kind == UNITTEST:
+                # unittest runs its own coroutines (IsolatedAsyncioTestCase has its loop).
+                is_async = False
+            elif is_coroutine and kind != SUITE and not self._native() and probabilistic is None:
+                asyncio_marked = any(m.name in ("asyncio", "anyio") for m in marks)
+                unsupported_async = not (asyncio_marked or self.rules.asyncio_auto)
+            item = Item(
+                func=func, name=name, line=line, suite=suite, param_id=spec.id if spec and spec.idlist else None,
+                marks=dbtest_marks, fixture_names=names, argnames=args, is_async=is_async and not unsupported_async,
+                kind=kind, classes=list(classes), callspec=spec, probabilistic=probabilistic, chain=chain,
+                module=self.module, pytest_marks=marks, exclusive=exclusive, unsupported_async=unsupported_async,
+            )
+            items.append(item)
+        return items
+
+    def _native(self) -> bool:
+        """The file was written for dbtest (it imports it)."""
+        import sys
+
+        dbtest = sys.modules.get("dbtest")
+        return any(v is dbtest for v in vars(self.module).values()) or any(
+            getattr(v, "__module__", "").startswith("dbtest") for v in vars(self.module).values()
+            if inspect.isclass(v) or inspect.isfunction(v)
+        )
+
+    def _parametrize(self, metafunc: compat.Metafunc, chain: Chain, fixturenames: list[str], marks: list[Any],
+                     base: Marks, suite: type | None) -> list[compat.CallSpec]:
+        """The test's calls, by pytest's order: `pytest_generate_tests` of the module, the class
+        and the conftests, then fixture params, then parametrize marks (nearest first)."""
+        hooks = []
+        if hasattr(self.module, "pytest_generate_tests"):
+            hooks.append(self.module.pytest_generate_tests)
+        if suite is not None and hasattr(suite, "pytest_generate_tests"):
+            hooks.append(suite().pytest_generate_tests)
+        hooks.extend(reversed(self.rules.config.hooks.get("pytest_generate_tests", [])))
+        for hook in hooks:
+            compat._call_hook(hook, {"metafunc": metafunc})
+        marked = set()
+        for mark in marks:
+            if mark.name == "parametrize" and mark.args:
+                names, _ = compat.parameter_sets(mark.args[0], [])
+                marked.update(names)
+        for p in base.parametrize:
+            marked.update(p.argnames)
+        from ._fixtures import lookup
+
+        for name in fixturenames:
+            if name in marked or name in metafunc._parametrized:
+                continue
+            fdef = lookup(name, chain)
+            while fdef is not None:
+                if fdef.params is not None:
+                    metafunc.parametrize(name, fdef.params, indirect=True, scope=fdef.pytest_scope, ids=fdef.ids)
+                    break
+                fdef = lookup(name, chain, below=fdef) if name in fdef.argnames else None
+        for mark in marks:
+            if mark.name == "parametrize":
+                metafunc.parametrize(*mark.args, **mark.kwargs)
+        # dbtest's own @dbtest.parametrize, nearest the def first.
+        for p in base.parametrize:
+            metafunc.parametrize(",".join(p.argnames), p.argvalues, ids=p.ids)
+        return metafunc._calls
+
+
+def _scope_rank(name: str, chain: Chain) -> int:
+    from ._fixtures import SCOPE_RANK, lookup
+
+    fdef = lookup(name, chain)
+    return SCOPE_RANK[fdef.scope] if fdef is not None else 0
+
+
+def node_for(item: Item, config: compat.Config) -> compat.Node:
+    """The pytest view of `item` (made on first use: most tests never need one)."""
+    if item.node is None:
+        nodeid = item.file_key
+        if item.classes:
+            nodeid += "::" + item.suite_name  # type: ignore[operator]
+        nodeid += "::" + item.full_name()
+        module = item.module
+        path = Path(getattr(module, "__file__", None) or item.file_key)
+        item.node = compat.Node(
+            name=item.full_name(), originalname=item.name, nodeid=nodeid, path=path, module=module,
+            cls=item.suite, function=item.func, marks=item.pytest_marks, config=config,
+            callspec=item.callspec, fixturenames=item.fixture_names,
+        )
+    return item.node

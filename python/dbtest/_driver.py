@@ -11,20 +11,25 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import sys
 import threading
+import unittest
+import warnings
 from concurrent.futures import Future
 from pathlib import Path
 from time import perf_counter
 from typing import Any, Callable
 
 from . import _capture
-from ._collect import Item, TestSuite, collect_module
-from ._fixtures import FixtureDef, FixtureError, Resolver, Scope, fixtures_in, run_inline
-from ._loader import add_to_sys_path, describe_import_error, import_file, load_as
+from . import _pytest_compat as compat
+from ._collect import CLASS, SUITE, UNITTEST, FileCollector, Item, Rules, TestSuite, node_for
+from ._fixtures import FixtureDef, FixtureError, Resolver, Scope, TestRequest, fixtures_in, run_inline
+from ._loader import add_to_sys_path, describe_import_error, import_conftest, import_file
+from ._builtins import phase as log_phase
 from ._marks import Skipped
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
-_HIDDEN = (_PACKAGE_DIR, str(Path(asyncio.__file__).resolve().parent))
+_HIDDEN = (_PACKAGE_DIR, str(Path(asyncio.__file__).resolve().parent), str(Path(unittest.__file__).resolve().parent))
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:
@@ -33,9 +38,21 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     return describe(exc, hide_dirs=_HIDDEN)
 
 
+def _pytest_outcome(exc: BaseException) -> str | None:
+    """The kind of pytest outcome exception `exc` is (`pytest.skip`, `.xfail`, `.fail`,
+    `.exit`), if it is one."""
+    mro = type(exc).__mro__
+    # pytest's outcome classes pose as builtins (`Skipped.__module__ == "builtins"`); their
+    # base class does not.
+    if any(k.__name__ == "OutcomeException" and k.__module__.startswith("_pytest") for k in mro):
+        for klass in mro:
+            if klass.__name__ in ("Skipped", "XFailed", "Failed", "Exit"):
+                return klass.__name__
+    return None
+
+
 def _is_skip(exc: BaseException) -> bool:
-    kind = type(exc)
-    return isinstance(exc, Skipped) or (kind.__name__ == "Skipped" and kind.__module__.startswith("_pytest"))
+    return isinstance(exc, (Skipped, unittest.SkipTest)) or _pytest_outcome(exc) == "Skipped"
 
 
 def _result(outcome: str, started: float, cap: _capture.Captured, message: str | None = None,
@@ -50,17 +67,24 @@ def _result(outcome: str, started: float, cap: _capture.Captured, message: str |
     }
 
 
+def _call_optional(func: Callable[..., Any], arg: Any) -> Any:
+    """pytest's xunit functions take their argument only if they name one."""
+    code = getattr(getattr(func, "__func__", func), "__code__", None)
+    count = code.co_argcount if code is not None else 1
+    if inspect.ismethod(func):
+        count -= 1
+    return func(arg) if count > 0 else func()
+
+
 class _Ops:
     """How a step that may be async is carried out: on the loop, or inline on a thread."""
 
-    def __init__(self, resolver: Resolver) -> None:
+    def __init__(self, resolver: Resolver, sync: bool) -> None:
         self.resolver = resolver
+        self.sync = sync
 
 
 class _AsyncOps(_Ops):
-    async def resolve(self, item: Item, scopes: dict[str, Scope]) -> dict[str, Any]:
-        return await self.resolver.resolve_async(item.fixture_names, item.chain, scopes)
-
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         result = fn(*args)
         return await result if inspect.isawaitable(result) else result
@@ -87,9 +111,6 @@ class _AsyncOps(_Ops):
 
 
 class _SyncOps(_Ops):
-    async def resolve(self, item: Item, scopes: dict[str, Scope]) -> dict[str, Any]:
-        return self.resolver.resolve_sync(item.fixture_names, item.chain, scopes)
-
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         result = fn(*args)
         if inspect.isawaitable(result):
@@ -114,11 +135,22 @@ async def _awaited(awaitable: Any) -> Any:
 
 
 class _FileState:
-    def __init__(self, rel: str) -> None:
+    """One file's state while its tests run: its module scope, suite instances, the classes
+    that are set up (xunit `setup_class`, unittest `setUpClass`, class-scoped fixtures)."""
+
+    def __init__(self, rel: str, module: Any, exclusive: bool) -> None:
         self.rel = rel
+        self.module = module
+        # The file runs alone, one test at a time (pytest's way): classes are torn down as
+        # soon as the next test belongs to another class, and warnings filters apply.
+        self.exclusive = exclusive
         self.scope = Scope("file")
         self._lock = threading.Lock()
         self.suites: dict[type, Future[Any]] = {}
+        self.module_setup: Future[Any] | None = None
+        self.classes: dict[type, tuple[Future[Any], Scope]] = {}
+        self.open_classes: list[type] = []
+        self.late_errors: list[tuple[str, BaseException]] = []
         self.keys: list[int] = []
 
     def claim_suite(self, cls: type) -> tuple[Future[Any], bool]:
@@ -129,22 +161,56 @@ class _FileState:
             fut = self.suites[cls] = Future()
             return fut, True
 
+    def claim_module(self) -> tuple[Future[Any], bool]:
+        with self._lock:
+            if self.module_setup is not None:
+                return self.module_setup, False
+            self.module_setup = Future()
+            return self.module_setup, True
+
+    def claim_class(self, cls: type) -> tuple[Future[Any], Scope, bool]:
+        with self._lock:
+            found = self.classes.get(cls)
+            if found is not None:
+                return found[0], found[1], False
+            fut: Future[Any] = Future()
+            scope = Scope("class")
+            self.classes[cls] = (fut, scope)
+            return fut, scope, True
+
+    def has_teardown(self) -> bool:
+        return bool(self.suites or self.scope.finalizers or self.module_setup or self.classes or self.late_errors)
+
 
 class Driver:
     """Created by the CLI on the event loop's thread; its methods are called by the Rust runner."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, root: str = ".") -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, root: str = ".", settings: Any = None) -> None:
         self.loop = loop
         self.root = root
+        self.settings = settings
         self.session = Scope("session")
+        self.packages: dict[str, Scope] = {}
         self.resolver = Resolver(loop, self.session)
-        self._async_ops = _AsyncOps(self.resolver)
-        self._sync_ops = _SyncOps(self.resolver)
+        self._async_ops = _AsyncOps(self.resolver, sync=False)
+        self._sync_ops = _SyncOps(self.resolver, sync=True)
         self.items: list[Item] = []
         self._running: dict[int, _capture.Captured] = {}
         self.files: dict[str, _FileState] = {}
         self._lock = threading.Lock()
         self._conftests: dict[str, dict[str, FixtureDef] | BaseException] = {}
+        self._warned: set[str] = set()
+        self.config = compat.Config(settings, root, self._warn)
+        self.rules = Rules(
+            config=self.config,
+            python_classes=list(getattr(settings, "python_classes", None) or ["Test"]),
+            python_functions=list(getattr(settings, "python_functions", None) or ["test"]),
+            asyncio_auto=getattr(settings, "asyncio_mode", "strict") == "auto",
+            xfail_strict=bool(getattr(settings, "xfail_strict", False)),
+        )
+        self.filterwarnings = list(getattr(settings, "filterwarnings", None) or [])
+        for entry in reversed(list(getattr(settings, "pythonpath", None) or [])):
+            add_to_sys_path(str(entry))
         _capture.install()
         # What is loaded by now (dbtest, asyncio, the standard library) lives for the whole
         # run: keep it out of the collector's way, so collections triggered by tests stay cheap.
@@ -153,40 +219,85 @@ class Driver:
     def close(self) -> None:
         _capture.uninstall()
 
+    def _warn(self, message: str) -> None:
+        """A warning for the user: printed at once, never silently dropped."""
+        if message in self._warned:
+            return
+        self._warned.add(message)
+        real = _capture._installed[1] if _capture._installed else sys.stderr
+        real.write(f"dbtest: warning: {message}\n")
+        real.flush()
+
     # --- collection (on a worker thread) ---------------------------------------------------
 
     def collect_file(
-        self, path: str, rel: str, sys_path_entry: str, module_name: str, conftests: list[str]
+        self, path: str, rel: str, sys_path_entry: str, module_name: str, conftests: list[str],
+        exclusive: bool = False,
     ) -> dict[str, Any]:
         try:
             chain = [self._conftest(c) for c in reversed(conftests)]
+            chain.extend(self.config.plugin_fixtures)
             module = import_file(path, sys_path_entry, module_name)
-            items, own = collect_module(module)
+            items = FileCollector(module, rel, chain, self.rules, self._warn).collect()
+            for item in items:
+                item.file_key = rel
+            items = self._modify(items)
+            self._check_marks(items, rel)
         except BaseException as exc:  # noqa: BLE001 - any import failure is the file's error
+            if _is_skip(exc):
+                return {"skipped": str(getattr(exc, "msg", None) or exc) or "skipped"}
             message, tb = describe_import_error(exc)
             return {"error": message, "traceback": tb}
-        chain.insert(0, own)
-        state = _FileState(rel)
+        state = _FileState(rel, module, exclusive)
         tests = []
         with self._lock:
             self.files[rel] = state
             for item in items:
-                item.chain = chain
-                item.file_key = rel
                 key = len(self.items)
                 self.items.append(item)
                 state.keys.append(key)
                 tests.append(_case(item, key))
         return {"tests": tests}
 
+    def _modify(self, items: list[Item]) -> list[Item]:
+        """Conftest `pytest_collection_modifyitems`, then pytest's skip and xfail marks."""
+        if self.config.hooks.get("pytest_collection_modifyitems"):
+            nodes = {id(node_for(i, self.config)): i for i in items}
+            kept = compat.apply_modifyitems(self.config, [i.node for i in items])  # type: ignore[misc]
+            items = [nodes[id(n)] for n in kept if id(n) in nodes]
+        for item in items:
+            if item.pytest_marks or item.node is not None:
+                node = node_for(item, self.config)
+                item.pytest_marks = list(node.own_markers)
+                try:
+                    item.skip = compat.evaluate_skip(node)
+                    item.xfail = compat.evaluate_xfail(node, self.rules.xfail_strict)
+                except ValueError as exc:
+                    item.skip = None
+                    item.xfail = None
+                    item.marks_error = str(exc)  # type: ignore[attr-defined]
+        return items
+
+    def _check_marks(self, items: list[Item], rel: str) -> None:
+        strict = bool(getattr(self.settings, "strict_markers", False))
+        for item in items:
+            for mark in item.pytest_marks:
+                if compat.mark_registered(self.config, mark.name):
+                    continue
+                if strict:
+                    raise ValueError(
+                        f"'{mark.name}' not found in `markers` configuration option "
+                        f"(used by {item.name}); register it under markers in your pytest configuration"
+                    )
+
     def _conftest(self, path: str) -> dict[str, FixtureDef]:
         with self._lock:
             cached = self._conftests.get(path)
         if cached is None:
             try:
-                add_to_sys_path(str(Path(path).parent))
-                module = load_as(f"conftest__dbtest_{abs(hash(path)):x}", path)
+                module = import_conftest(path)
                 cached = fixtures_in(vars(module), path)
+                self.config.register_plugin(module, path)
             except BaseException as exc:  # noqa: BLE001
                 cached = exc
             with self._lock:
@@ -215,53 +326,149 @@ class Driver:
         token = _capture.current.set(cap)
         started = perf_counter()
         state = self.files[item.file_key]
-        # Only fixtures use the test's scope: a test without them skips making one.
-        scope = Scope("test") if item.fixture_names else None
+        try:
+            with self._warnings(item, state):
+                result = await self._attempt(item, state, timeout, ops, cap, started)
+            return result
+        finally:
+            _capture.current.reset(token)
+            self._running.pop(key, None)
+
+    def _warnings(self, item: Item, state: _FileState) -> Any:
+        """pytest's warning filters around a test: the configuration's, then the test's
+        `filterwarnings` marks. Warnings filters are the whole process's, so only for a file
+        that runs alone."""
+        marks = [m for m in item.pytest_marks if m.name == "filterwarnings"]
+        if not state.exclusive or not (marks or self.filterwarnings):
+            return _NoContext()
+        return _WarningFilters(self.filterwarnings, marks)
+
+    async def _attempt(self, item: Item, state: _FileState, timeout: float | None, ops: Any,
+                       cap: _capture.Captured, started: float) -> dict[str, Any]:
+        scope = Scope("test") if (item.fixture_names or item.kind != "function" or item.callspec) else None
         instance = None
         phase = "setup"
         outcome, message, tb = "passed", None, None
+        error: BaseException | None = None
         verdict = None
+        xfail = item.xfail
+        log_phase.set("setup")
+        if xfail is not None and not xfail.run:
+            return _result("xfailed", started, cap, f"[NOTRUN] {xfail.reason}".rstrip())
+        marks_error = getattr(item, "marks_error", None)
+        if marks_error is not None:
+            return _result("error", started, cap, marks_error)
+        if item.unsupported_async:
+            return _result(
+                "failed", started, cap,
+                "async def functions are not natively supported: mark the test with @pytest.mark.asyncio "
+                "or set asyncio_mode = \"auto\" in the pytest configuration",
+            )
         try:
+            await self._enter_module(state, item, ops)
+            class_scope = await self._enter_classes(state, item, ops)
+            instance = await self._instance(state, item, ops)
+            if self.config.hooks.get("pytest_runtest_setup"):
+                compat.hook_calls(self.config, "pytest_runtest_setup", item=node_for(item, self.config))
+            call_kwargs: dict[str, Any] = {}
+            if scope is not None:
+                node = node_for(item, self.config) if (item.fixture_names or item.callspec) else None
+                if node is not None:
+                    node.instance = instance
+                request = TestRequest(self.resolver, node, item.chain, self._scopes(scope, class_scope, state, item),
+                                      item.callspec, instance, ops.sync)
+                values = await self.resolver.resolve(item.fixture_names, request)
+                if node is not None:
+                    node.funcargs = values
+                call_kwargs = {n: request.values[n] if n in request.values else request.direct(n)[1]
+                               for n in item.argnames}
+                if item.kind != UNITTEST:
+                    await self._setup_method(item, instance, ops)
+            fn = item.func.__get__(instance) if instance is not None else item.func
+            phase = "call"
+            log_phase.set("call")
             try:
-                instance = await self._enter_suite(state, item, ops)
-                call_kwargs = {}
-                if scope is not None:
-                    kwargs = await ops.resolve(item, {"test": scope, "file": state.scope, "session": self.session})
-                    call_kwargs = {n: kwargs[n] for n in item.fixture_names if n not in item.marks.usefixtures}
-                call_kwargs.update(item.params)
-                fn = item.func.__get__(instance) if instance is not None else item.func
-                phase = "call"
-                if item.probabilistic is not None:
+                if item.kind == UNITTEST:
+                    outcome, message, error = self._run_unittest(item)
+                elif item.probabilistic is not None:
                     from ._experiment import run_probabilistic_test
 
                     judged = await run_probabilistic_test(fn, item.probabilistic, self.root)
                     outcome, message, verdict = judged["outcome"], judged["message"], judged["verdict"]
                 elif await ops.call_test(fn, call_kwargs, timeout):
                     outcome, message = "timeout", f"timed out after {timeout:g}s"
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - a test may raise anything
-                outcome, message, tb = self._classify(exc, phase)
             finally:
-                errors = await self._leave_suite(item, instance, ops)
-                if scope is not None:
-                    errors += await ops.teardown(scope)
-                if errors and outcome in ("passed", "skipped"):
-                    name, exc = errors[0]
-                    message, tb = _describe(exc)
-                    outcome, message = "error", f"teardown of {name} failed: {message}"
-            result = _result(outcome, started, cap, message, tb)
-            if verdict is not None:
-                result["verdict"] = verdict
-            return result
+                log_phase.set("teardown")
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a test may raise anything
+            error = exc
+            outcome, message, tb = self._classify(exc, phase)
         finally:
-            _capture.current.reset(token)
-            self._running.pop(key, None)
+            errors = await self._leave(item, instance, ops)
+            if scope is not None:
+                errors += await ops.teardown(scope)
+            if errors and outcome in ("passed", "skipped", "xfailed"):
+                name, exc = errors[0]
+                message, tb = _describe(exc)
+                outcome, message = "error", f"teardown of {name} failed: {message}"
+                error = None
+        if error is not None and tb is None and outcome == "failed" and item.kind == UNITTEST:
+            described, tb = _describe(error)
+            message = f"{message}: {described}" if message else described
+        if xfail is not None and outcome in ("passed", "failed", "error"):
+            outcome, message = self._judge_xfail(xfail, outcome, error, message)
+        result = _result(outcome, started, cap, message, tb)
+        if verdict is not None:
+            result["verdict"] = verdict
+        return result
 
     @staticmethod
-    def _classify(exc: BaseException, phase: str) -> tuple[str, str | None, str | None]:
+    def _judge_xfail(xfail: compat.Xfail, outcome: str, error: BaseException | None,
+                     message: str | None) -> tuple[str, str | None]:
+        """pytest's reading of an `xfail` mark once the test ran."""
+        if outcome == "passed":
+            if xfail.strict:
+                return "failed", f"[XPASS(strict)] {xfail.reason}".rstrip()
+            return "xpassed", xfail.reason or None
+        if error is not None and xfail.raises is not None and not isinstance(error, xfail.raises):
+            return outcome, message
+        reason = xfail.reason
+        return "xfailed", (f"{reason}: {message}" if reason and message else reason or message)
+
+    def _run_unittest(self, item: Item) -> tuple[str, str | None, BaseException | None]:
+        from ._unittest import run_case
+
+        assert item.suite is not None
+        ran = run_case(item.suite, item.name)
+        return ran.outcome, ran.message, ran.exception
+
+    def _scopes(self, test: Scope, class_scope: Scope | None, state: _FileState, item: Item) -> dict[str, Scope]:
+        return {
+            "test": test,
+            "class": class_scope if class_scope is not None else state.scope,
+            "file": state.scope,
+            "package": self._package_scope(item),
+            "session": self.session,
+        }
+
+    def _package_scope(self, item: Item) -> Scope:
+        module_file = getattr(item.module, "__file__", None) or item.file_key
+        folder = str(Path(module_file).parent)
+        with self._lock:
+            scope = self.packages.get(folder)
+            if scope is None:
+                scope = self.packages[folder] = Scope("package")
+            return scope
+
+    def _classify(self, exc: BaseException, phase: str) -> tuple[str, str | None, str | None]:
         if _is_skip(exc):
             return "skipped", str(getattr(exc, "msg", None) or exc) or None, None
+        kind = _pytest_outcome(exc)
+        if kind == "XFailed":
+            return "xfailed", str(getattr(exc, "msg", None) or exc) or None, None
+        if kind == "Failed" and not getattr(exc, "pytrace", True):
+            return ("error" if phase == "setup" else "failed"), str(getattr(exc, "msg", None) or exc), None
         message, tb = _describe(exc)
         if phase == "setup":
             if isinstance(exc, FixtureError):
@@ -269,16 +476,90 @@ class Driver:
             return "error", f"setup failed: {message}", tb
         return "failed", message, tb
 
-    async def _enter_suite(self, state: _FileState, item: Item, ops: Any) -> Any:
-        cls = item.suite
-        if cls is None:
+    # --- modules and classes -------------------------------------------------------------
+
+    async def _enter_module(self, state: _FileState, item: Item, ops: Any) -> None:
+        """xunit `setup_module` / unittest's `setUpModule`, once per file."""
+        module = state.module
+        setup = next((getattr(module, n) for n in ("setUpModule", "setup_module") if callable(getattr(module, n, None))), None)
+        if setup is None and not hasattr(module, "teardown_module") and not hasattr(module, "tearDownModule"):
+            return
+        fut, mine = state.claim_module()
+        if mine:
+            try:
+                if setup is not None:
+                    await ops.call(_call_optional, setup, module)
+            except BaseException as exc:
+                fut.set_exception(exc)
+                fut.exception()
+                raise
+            fut.set_result(True)
+        await ops.wait(fut)
+
+    async def _enter_classes(self, state: _FileState, item: Item, ops: Any) -> Scope | None:
+        """Sets up the test's classes (outermost first): class-scoped fixtures' scope, xunit
+        `setup_class`, unittest `setUpClass`. In a file that runs alone, classes the previous
+        test was in and this one is not are torn down first, as pytest does."""
+        if item.kind == SUITE or not item.classes:
             return None
-        if not issubclass(cls, TestSuite):
-            # A plain pytest-style class: a fresh instance per test, pytest's method hooks.
-            instance = cls()
-            if hasattr(instance, "setup_method"):
-                await ops.call(instance.setup_method, item.func)
-            return instance
+        if state.exclusive and state.open_classes and state.open_classes != item.classes:
+            for cls in reversed(state.open_classes):
+                if cls not in item.classes:
+                    state.late_errors.extend(await self._leave_class(state, cls, ops))
+        state.open_classes = list(item.classes)
+        scope: Scope | None = None
+        for cls in item.classes:
+            fut, scope, mine = state.claim_class(cls)
+            if mine:
+                try:
+                    await self._setup_class(cls, item, ops)
+                except BaseException as exc:
+                    fut.set_exception(exc)
+                    fut.exception()
+                    raise
+                fut.set_result(True)
+            await ops.wait(fut)
+        return scope
+
+    async def _setup_class(self, cls: type, item: Item, ops: Any) -> None:
+        if item.kind == UNITTEST:
+            from ._unittest import class_skip_reason
+
+            reason = class_skip_reason(cls)
+            if reason is not None:
+                raise unittest.SkipTest(reason)
+            await ops.call(cls.setUpClass)  # type: ignore[attr-defined]
+            return
+        setup = next((cls.__dict__[n] for n in ("setup_class",) if n in cls.__dict__), None)
+        if setup is not None or hasattr(cls, "setup_class"):
+            await ops.call(_call_optional, getattr(cls, "setup_class"), cls)
+
+    async def _leave_class(self, state: _FileState, cls: type, ops: Any) -> list[tuple[str, BaseException]]:
+        found = state.classes.pop(cls, None)
+        if found is None:
+            return []
+        fut, scope = found
+        errors = await ops.teardown(scope)
+        if fut.done() and fut.exception() is None:
+            try:
+                if issubclass(cls, unittest.TestCase):
+                    await ops.call(cls.tearDownClass)
+                    cls.doClassCleanups()
+                    for exc_info in getattr(cls, "tearDown_exceptions", []):
+                        errors.append((f"{cls.__name__}::doClassCleanups", exc_info[1]))
+                elif hasattr(cls, "teardown_class"):
+                    await ops.call(_call_optional, getattr(cls, "teardown_class"), cls)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append((f"{cls.__name__}::teardown_class", exc))
+        return errors
+
+    async def _instance(self, state: _FileState, item: Item, ops: Any) -> Any:
+        cls = item.suite
+        if cls is None or item.kind == UNITTEST:
+            return None
+        if item.kind == CLASS:
+            # A plain pytest-style class: a fresh instance per test.
+            return cls()
         fut, mine = state.claim_suite(cls)
         if mine:
             try:
@@ -294,15 +575,33 @@ class Driver:
             await ops.call(instance.setup)
         return instance
 
-    async def _leave_suite(self, item: Item, instance: Any, ops: Any) -> list[tuple[str, BaseException]]:
-        hook = "teardown" if isinstance(instance, TestSuite) else "teardown_method"
-        if instance is None or not hasattr(instance, hook):
+    async def _setup_method(self, item: Item, instance: Any, ops: Any) -> None:
+        """xunit `setup_method` (classes) / `setup_function` (module functions)."""
+        if item.kind == CLASS and instance is not None and hasattr(instance, "setup_method"):
+            await ops.call(_call_optional, instance.setup_method, item.func)
+        elif item.kind == "function" and item.module is not None:
+            setup = getattr(item.module, "setup_function", None)
+            if callable(setup):
+                await ops.call(_call_optional, setup, item.func)
+
+    async def _leave(self, item: Item, instance: Any, ops: Any) -> list[tuple[str, BaseException]]:
+        if item.kind == SUITE:
+            hook, target, args = "teardown", instance, ()
+        elif item.kind == CLASS:
+            hook, target, args = "teardown_method", instance, (item.func,)
+        elif item.kind == "function":
+            hook, target, args = "teardown_function", item.module, (item.func,)
+        else:
+            return []
+        if target is None or not callable(getattr(target, hook, None)):
             return []
         try:
-            args = () if hook == "teardown" else (item.func,)
-            await ops.call(getattr(instance, hook), *args)
+            if args:
+                await ops.call(_call_optional, getattr(target, hook), args[0])
+            else:
+                await ops.call(getattr(target, hook))
         except BaseException as exc:  # noqa: BLE001
-            return [(f"{type(instance).__name__}::{hook}", exc)]
+            return [(f"{type(target).__name__ if item.kind != 'function' else 'module'}::{hook}", exc)]
         return []
 
     # --- teardown (on the loop; a file with nothing to tear down, on its lane) ------------
@@ -313,27 +612,46 @@ class Driver:
         state = self.files.get(rel)
         if state is None:
             return True
-        if state.suites or state.scope.finalizers:
+        if state.has_teardown():
             return False
         del self.files[rel]
         self._forget_items(state)
         return True
 
     async def finish_file(self, rel: str) -> list[dict[str, Any]]:
+        return await self._finish_file(rel, self._async_ops)
+
+    def finish_file_sync(self, rel: str) -> list[dict[str, Any]]:
+        """Tears a file down on the calling thread: a file that ran alone, on the one thread
+        its tests ran on, so a thread-bound fixture value is closed where it was made."""
+        return run_inline(self._finish_file(rel, self._sync_ops))
+
+    async def _finish_file(self, rel: str, ops: Any) -> list[dict[str, Any]]:
         state = self.files.pop(rel, None)
         if state is None:
             return []
         cap = _capture.Captured()
         token = _capture.current.set(cap)
         try:
-            errors: list[tuple[str, BaseException]] = []
+            errors: list[tuple[str, BaseException]] = list(state.late_errors)
+            for cls in reversed(list(state.classes)):
+                errors += await self._leave_class(state, cls, ops)
             for cls, fut in state.suites.items():
                 if fut.done() and fut.exception() is None and hasattr(fut.result(), "teardown_suite"):
                     try:
-                        await self._async_ops.call(fut.result().teardown_suite)
+                        await ops.call(fut.result().teardown_suite)
                     except BaseException as exc:  # noqa: BLE001
                         errors.append((f"{cls.__name__}::teardown_suite", exc))
-            errors += await self.resolver.teardown_async(state.scope)
+            errors += await ops.teardown(state.scope)
+            module = state.module
+            if state.module_setup is not None and state.module_setup.exception() is None:
+                teardown = next((getattr(module, n) for n in ("tearDownModule", "teardown_module")
+                                 if callable(getattr(module, n, None))), None)
+                if teardown is not None:
+                    try:
+                        await ops.call(_call_optional, teardown, module)
+                    except BaseException as exc:  # noqa: BLE001
+                        errors.append(("teardown_module", exc))
         finally:
             _capture.current.reset(token)
         self._forget_items(state)
@@ -346,13 +664,78 @@ class Driver:
                 self.items[key] = None  # type: ignore[call-overload]
 
     async def finish_session(self) -> list[dict[str, Any]]:
+        return await self._finish_session(self._async_ops)
+
+    def finish_session_sync(self) -> list[dict[str, Any]]:
+        """The session's teardown on the calling thread: the thread the tests that ran one
+        at a time used, where their session fixtures were made."""
+        return run_inline(self._finish_session(self._sync_ops))
+
+    async def _finish_session(self, ops: Any) -> list[dict[str, Any]]:
         cap = _capture.Captured()
         token = _capture.current.set(cap)
         try:
-            errors = await self.resolver.teardown_async(self.session)
+            errors = []
+            for scope in reversed(list(self.packages.values())):
+                errors += await ops.teardown(scope)
+            errors += await ops.teardown(self.session)
+            for name in ("pytest_sessionfinish", "pytest_unconfigure"):
+                try:
+                    compat.hook_calls(self.config, name, session=self.config.session, config=self.config, exitstatus=0)
+                except BaseException as exc:  # noqa: BLE001
+                    errors.append((name, exc))
         finally:
             _capture.current.reset(token)
         return [_teardown_error("<session>", name, exc, cap) for name, exc in errors]
+
+
+class _NoContext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+class _WarningFilters:
+    """pytest's `catch_warnings_for_item`: warnings are recorded (not printed), deprecation
+    warnings always shown, then the configured filters, then the test's marks (nearest
+    last, so it wins)."""
+
+    def __init__(self, configured: list[str], marks: list[Any]) -> None:
+        self._configured = configured
+        self._marks = marks
+        self._cm = warnings.catch_warnings(record=True)
+
+    def __enter__(self) -> None:
+        self._cm.__enter__()
+        warnings.filterwarnings("always", category=DeprecationWarning)
+        warnings.filterwarnings("always", category=PendingDeprecationWarning)
+        for entry in self._configured:
+            _apply_filter(entry)
+        for mark in reversed(self._marks):
+            for arg in mark.args:
+                _apply_filter(arg)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._cm.__exit__(*exc)
+
+
+def _apply_filter(entry: str) -> None:
+    try:
+        from _pytest.config import parse_warning_filter
+
+        warnings.filterwarnings(*parse_warning_filter(entry, escape=False))
+        return
+    except ImportError:
+        pass
+    parts = [p.strip() for p in entry.split(":")] + [""] * 5
+    action, message, category, module, lineno = parts[:5]
+    cat: type[Warning] = Warning
+    if category:
+        mod, _, name = category.rpartition(".")
+        cat = getattr(__import__(mod or "builtins", fromlist=[name]), name)
+    warnings.filterwarnings(action or "default", message, cat, module, int(lineno or 0))  # type: ignore[arg-type]
 
 
 class _ConftestError(Exception):
@@ -378,15 +761,16 @@ def _case(item: Item, key: int) -> dict[str, Any]:
     return {
         "key": key,
         "name": item.name,
-        "suite": item.suite.__name__ if item.suite is not None else None,
+        "suite": item.suite_name,
         "params": item.param_id,
         "line": item.line,
         "tags": marks.tags,
-        "skip": marks.skip,
+        "skip": item.skip if item.skip is not None else marks.skip,
         "xfail": None if marks.xfail is None else {"reason": marks.xfail[0], "strict": marks.xfail[1]},
         "timeout": marks.timeout,
         "is_async": item.is_async,
         "concurrent": marks.concurrent,
         "retries": marks.retries,
         "serial": marks.serial,
+        "exclusive": item.exclusive,
     }

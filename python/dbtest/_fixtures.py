@@ -1,30 +1,52 @@
-"""Fixtures: definition, scopes, and setting them up from a test on a thread or on the loop."""
+"""Fixtures: definition, scopes, and setting them up for a test on a thread or on the loop.
+
+The model is pytest's (DESIGN section 4b): scopes function (dbtest's "test"), class, module
+("file"), package and session; `params` (one test per value, `request.param`), `autouse`,
+overriding by name (a fixture may ask for the one it overrides), fixtures defined in test
+classes, and `request`. dbtest's own `@dbtest.fixture` is the same model with its own names.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import shutil
-import tempfile
 import threading
 from concurrent.futures import Future
-from pathlib import Path
 from types import FunctionType
 from typing import Any, Callable, Literal, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
-ScopeName = Literal["test", "file", "session"]
-SCOPE_RANK = {"test": 0, "file": 1, "session": 2}
+ScopeName = Literal["test", "class", "file", "package", "session"]
+SCOPES: tuple[ScopeName, ...] = ("test", "class", "file", "package", "session")
+SCOPE_RANK = {name: rank for rank, name in enumerate(SCOPES)}
 # pytest's scope names, so that plain pytest fixtures work unchanged.
-_PYTEST_SCOPES = {"function": "test", "class": "file", "module": "file", "package": "session", "session": "session"}
+PYTEST_SCOPES: dict[str, ScopeName] = {
+    "function": "test", "class": "class", "module": "file", "package": "package", "session": "session",
+    "test": "test", "file": "file",
+}
+_PYTEST_NAMES = {"test": "function", "class": "class", "file": "module", "package": "package", "session": "session"}
 
 
 class FixtureError(Exception):
     """A fixture could not be found or set up; the test is reported as `error`."""
 
 
-def required_params(func: Callable[..., Any]) -> list[str]:
-    """The parameters of `func` without a default: the fixtures it asks for."""
+def _mock_patch_args(func: Any) -> int:
+    """How many leading arguments `@mock.patch` decorators fill in (they are not fixtures)."""
+    patchings = getattr(func, "patchings", None)
+    if not patchings:
+        return 0
+    defaults = []
+    for name in ("mock", "unittest.mock"):
+        module = __import__("sys").modules.get(name)
+        if module is not None and hasattr(module, "DEFAULT"):
+            defaults.append(module.DEFAULT)
+    return len([p for p in patchings if not p.attribute_name and any(p.new is d for d in defaults)])
+
+
+def required_params(func: Callable[..., Any], bound: bool = False) -> list[str]:
+    """The parameters of `func` without a default: the fixtures it asks for (as pytest's
+    getfuncargnames: without `self` when `bound`, without those `mock.patch` fills in)."""
     if type(func) is FunctionType and not hasattr(func, "__wrapped__"):
         # Read off the code object: inspect.signature costs more than a trivial test.
         code = func.__code__
@@ -32,27 +54,66 @@ def required_params(func: Callable[..., Any]) -> list[str]:
         defaults = len(func.__defaults__ or ())
         kwonly = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
         kwdefaults = func.__kwdefaults__ or {}
-        return [*positional[: len(positional) - defaults], *(k for k in kwonly if k not in kwdefaults)]
-    return [
+        names = [*positional[: len(positional) - defaults], *(k for k in kwonly if k not in kwdefaults)]
+        if bound and positional and code.co_posonlyargcount == 0:
+            names = names[1:]
+        return names
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    names = [
         p.name
-        for p in inspect.signature(func).parameters.values()
+        for p in params
         if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     ]
+    if bound and not inspect.ismethod(func) and not any(p.kind is p.POSITIONAL_ONLY for p in params):
+        names = names[1:]
+    if hasattr(func, "__wrapped__"):
+        names = names[_mock_patch_args(func) :]
+    return names
 
 
 class FixtureDef:
-    __slots__ = ("name", "func", "scope", "argnames", "is_async", "is_generator", "origin")
+    __slots__ = (
+        "name", "func", "scope", "argnames", "is_async", "is_generator", "origin", "params", "ids",
+        "autouse", "in_class",
+    )
 
-    def __init__(self, name: str, func: Callable[..., Any], scope: ScopeName, origin: str = "") -> None:
-        if scope not in SCOPE_RANK:
-            raise ValueError(f"fixture {name!r}: scope {scope!r} is not one of 'test', 'file', 'session'")
+    def __init__(
+        self,
+        name: str,
+        func: Callable[..., Any],
+        scope: str,
+        origin: str = "",
+        *,
+        params: list[Any] | None = None,
+        ids: Any = None,
+        autouse: bool = False,
+        in_class: bool = False,
+    ) -> None:
+        normal = PYTEST_SCOPES.get(scope) if isinstance(scope, str) else None
+        if normal is None:
+            raise ValueError(
+                f"fixture {name!r}: scope {scope!r} is not one of 'test', 'file', 'session' "
+                "(or pytest's 'function', 'class', 'module', 'package', 'session')"
+            )
         self.name = name
         self.func = func
-        self.scope = scope
-        self.argnames = required_params(func)
-        self.is_async = inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
-        self.is_generator = inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
+        self.scope: ScopeName = normal
+        self.in_class = in_class
+        self.argnames = required_params(func, bound=in_class)
+        unwrapped = inspect.unwrap(func)
+        self.is_async = inspect.iscoroutinefunction(unwrapped) or inspect.isasyncgenfunction(unwrapped)
+        self.is_generator = inspect.isgeneratorfunction(unwrapped) or inspect.isasyncgenfunction(unwrapped)
         self.origin = origin
+        self.params = list(params) if params is not None else None
+        self.ids = ids
+        self.autouse = autouse
+
+    @property
+    def pytest_scope(self) -> str:
+        return _PYTEST_NAMES[self.scope]
 
     def __repr__(self) -> str:
         return f"<fixture {self.name} scope={self.scope}>"
@@ -64,36 +125,58 @@ _ATTR = "__dbtest_fixture__"
 @overload
 def fixture(func: F) -> F: ...
 @overload
-def fixture(*, scope: ScopeName = "test", name: str | None = None) -> Callable[[F], F]: ...
-def fixture(func: Any = None, *, scope: ScopeName = "test", name: str | None = None) -> Any:
+def fixture(
+    *, scope: str = "test", name: str | None = None, params: list[Any] | None = None, autouse: bool = False,
+    ids: Any = None,
+) -> Callable[[F], F]: ...
+def fixture(
+    func: Any = None, *, scope: str = "test", name: str | None = None, params: list[Any] | None = None,
+    autouse: bool = False, ids: Any = None,
+) -> Any:
     """Declare a fixture: tests get its value by naming it as a parameter. A generator fixture
     runs the code after `yield` as teardown, whatever the test's outcome."""
 
     def apply(f: F) -> F:
-        setattr(f, _ATTR, FixtureDef(name or f.__name__, f, scope))
+        setattr(f, _ATTR, FixtureDef(name or f.__name__, f, scope, params=params, autouse=autouse, ids=ids))
         return f
 
     return apply(func) if func is not None else apply
 
 
-def fixture_def(name: str, obj: Any) -> FixtureDef | None:
+def fixture_def(name: str, obj: Any, in_class: bool = False) -> FixtureDef | None:
     """The fixture `obj` declares, if any (dbtest's own, or pytest's)."""
-    found = getattr(obj, _ATTR, None)
+    found = getattr(obj, _ATTR, None) if not isinstance(obj, type) else None
     if isinstance(found, FixtureDef):
+        if in_class and not found.in_class:
+            found = FixtureDef(found.name, found.func, found.scope, params=found.params, ids=found.ids,
+                               autouse=found.autouse, in_class=True)
         return found
     marker = getattr(obj, "_fixture_function_marker", None) or getattr(obj, "_pytestfixturefunction", None)
-    if marker is not None:
-        func = getattr(obj, "_fixture_function", None) or getattr(obj, "__wrapped__", obj)
-        scope = _PYTEST_SCOPES.get(str(getattr(marker, "scope", "function")), "test")
-        return FixtureDef(getattr(marker, "name", None) or name, func, scope)  # type: ignore[arg-type]
-    return None
+    if marker is None or isinstance(obj, type):
+        return None
+    func = getattr(obj, "_fixture_function", None) or getattr(obj, "__wrapped__", obj)
+    if isinstance(func, (staticmethod, classmethod)):
+        func = func.__func__
+    scope = getattr(marker, "scope", "function")
+    if callable(scope):
+        scope = "function"
+    params = getattr(marker, "params", None)
+    return FixtureDef(
+        getattr(marker, "name", None) or name,
+        func,
+        str(scope),
+        params=list(params) if params is not None else None,
+        ids=getattr(marker, "ids", None),
+        autouse=bool(getattr(marker, "autouse", False)),
+        in_class=in_class,
+    )
 
 
-def fixtures_in(namespace: dict[str, Any], origin: str) -> dict[str, FixtureDef]:
+def fixtures_in(namespace: dict[str, Any], origin: str, in_class: bool = False) -> dict[str, FixtureDef]:
     found: dict[str, FixtureDef] = {}
-    for key, value in namespace.items():
-        if callable(value):
-            fdef = fixture_def(key, value)
+    for key, value in list(namespace.items()):
+        if callable(value) or isinstance(value, (staticmethod, classmethod)):
+            fdef = fixture_def(key, value, in_class)
             if fdef is not None:
                 fdef.origin = origin
                 found[fdef.name] = fdef
@@ -101,24 +184,24 @@ def fixtures_in(namespace: dict[str, Any], origin: str) -> dict[str, FixtureDef]
 
 
 class Scope:
-    """The fixture values of one scope instance (a test, a file, the session) and their
-    teardowns. Values are futures so that tests on other threads or tasks asking for the same
-    fixture at the same time wait for one set-up instead of making two."""
+    """The fixture values of one scope instance (a test, a class, a file, a package, the
+    session) and their teardowns. Values are futures so that tests on other threads or tasks
+    asking for the same fixture at the same time wait for one set-up instead of making two."""
 
     def __init__(self, name: ScopeName) -> None:
         self.name = name
-        self._values: dict[FixtureDef, Future[Any]] = {}
+        self._values: dict[Any, Future[Any]] = {}
         self._lock = threading.Lock()
         self.finalizers: list[tuple[str, Any]] = []
 
-    def claim(self, fdef: FixtureDef) -> tuple[Future[Any], bool]:
-        """The future of `fdef`'s value, and whether the caller must set it up."""
+    def claim(self, key: Any) -> tuple[Future[Any], bool]:
+        """The future of the value under `key`, and whether the caller must set it up."""
         with self._lock:
-            fut = self._values.get(fdef)
+            fut = self._values.get(key)
             if fut is not None:
                 return fut, False
             fut = Future()
-            self._values[fdef] = fut
+            self._values[key] = fut
             return fut, True
 
     def take_finalizers(self) -> list[tuple[str, Any]]:
@@ -128,6 +211,7 @@ class Scope:
             return found
 
     def add_finalizer(self, name: str, gen: Any) -> None:
+        """`gen`: a fixture's generator (stepped once more) or a plain callable."""
         with self._lock:
             self.finalizers.append((name, gen))
 
@@ -146,118 +230,312 @@ def run_inline(coro: Any) -> Any:
     raise RuntimeError("dbtest: a coroutine meant to run inline suspended; this is a bug in dbtest")
 
 
-def _tmp_path() -> Any:
-    path = Path(tempfile.mkdtemp(prefix="dbtest-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+def _builtin_table() -> dict[str, FixtureDef]:
+    from ._builtins import BUILTINS
+
+    return {name: FixtureDef(name, func, scope, origin="dbtest") for name, (func, scope) in BUILTINS.items()}
 
 
-BUILTIN_FIXTURES = {"tmp_path": FixtureDef("tmp_path", _tmp_path, "test", origin="dbtest")}
+_BUILTINS: dict[str, FixtureDef] | None = None
+
+
+def builtin_fixtures() -> dict[str, FixtureDef]:
+    global _BUILTINS
+    if _BUILTINS is None:
+        _BUILTINS = _builtin_table()
+    return _BUILTINS
+
+
+def process_wide() -> frozenset[str]:
+    from ._builtins import PROCESS_WIDE
+
+    return PROCESS_WIDE
+
+
+Chain = list[dict[str, FixtureDef]]
+
+
+def lookup(name: str, chain: Chain, below: FixtureDef | None = None) -> FixtureDef | None:
+    """The fixture `name` nearest the test along `chain` (nearest table first, built-ins
+    last); with `below`, the one that `below` overrides (a fixture asking for its own name)."""
+    start = 0
+    if below is not None:
+        for i, table in enumerate(chain):
+            if table.get(below.name) is below:
+                start = i + 1
+                break
+    for table in chain[start:]:
+        found = table.get(name)
+        if found is not None and found is not below:
+            return found
+    found = builtin_fixtures().get(name)
+    return found if found is not below else None
+
+
+def autouse_names(chain: Chain) -> list[str]:
+    """The autouse fixtures a test sees, outermost first (as pytest orders them)."""
+    names: list[str] = []
+    for table in reversed(chain):
+        for fdef in table.values():
+            if fdef.autouse and fdef.name not in names:
+                names.append(fdef.name)
+    return names
+
+
+def closure(initial: list[str], chain: Chain, direct: set[str]) -> tuple[list[str], list[FixtureDef]]:
+    """Every fixture name a test needs, in pytest's order (its initial names, then what they
+    need), and the definitions found for them (nearest first per name, overrides followed)."""
+    names = list(dict.fromkeys(initial))
+    defs: list[FixtureDef] = []
+    seen_defs: set[int] = set()
+    i = 0
+    while i < len(names):
+        name = names[i]
+        i += 1
+        if name in direct or name == "request":
+            continue
+        fdef = lookup(name, chain)
+        while fdef is not None and id(fdef) not in seen_defs:
+            seen_defs.add(id(fdef))
+            defs.append(fdef)
+            for arg in fdef.argnames:
+                if arg not in names:
+                    names.append(arg)
+            # A fixture that asks for its own name uses the one it overrides.
+            fdef = lookup(name, chain, below=fdef) if name in fdef.argnames else None
+    return names, defs
+
+
+class SubRequest:
+    """`request` as a fixture (or the test) sees it: the test's node and config, and for a
+    fixture its `param`, scope and finalizers."""
+
+    def __init__(self, test: "TestRequest", fdef: FixtureDef | None, scope: Scope | None,
+                 param: Any = None, param_index: int = 0, has_param: bool = False) -> None:
+        self._test = test
+        self._fdef = fdef
+        self._scope = scope
+        self.param_index = param_index
+        if has_param:
+            self.param = param
+        self.fixturename = fdef.name if fdef is not None else None
+
+    @property
+    def node(self) -> Any:
+        return self._test.node
+
+    @property
+    def config(self) -> Any:
+        return self._test.config
+
+    @property
+    def scope(self) -> str:
+        return self._fdef.pytest_scope if self._fdef is not None else "function"
+
+    @property
+    def function(self) -> Any:
+        return self._test.node.function
+
+    @property
+    def cls(self) -> Any:
+        return self._test.node.cls
+
+    @property
+    def instance(self) -> Any:
+        return self._test.instance
+
+    @property
+    def module(self) -> Any:
+        return self._test.node.module
+
+    @property
+    def path(self) -> Any:
+        return self._test.node.path
+
+    @property
+    def fspath(self) -> Any:
+        return self._test.node.fspath
+
+    @property
+    def keywords(self) -> Any:
+        return self._test.node.keywords
+
+    @property
+    def session(self) -> Any:
+        return self._test.config.session
+
+    @property
+    def fixturenames(self) -> list[str]:
+        return list(self._test.node.fixturenames)
+
+    def applymarker(self, marker: Any) -> None:
+        self._test.node.add_marker(marker)
+
+    def addfinalizer(self, finalizer: Callable[[], Any]) -> None:
+        scope = self._scope if self._scope is not None else self._test.scopes["test"]
+        scope.add_finalizer(self.fixturename or "request.addfinalizer", finalizer)
+
+    def getfixturevalue(self, argname: str) -> Any:
+        return self._test.getfixturevalue(argname)
+
+    def raiseerror(self, msg: str | None) -> None:
+        raise FixtureError(msg or "fixture error")
+
+    def __repr__(self) -> str:
+        return f"<SubRequest {self.fixturename!r} for {self._test.node!r}>"
+
+
+class TestRequest:
+    """Everything one test's fixture set-up needs: where to look, what scopes to use, the
+    parameters of its call, and the `request` of the test itself."""
+
+    __test__ = False
+
+    def __init__(self, resolver: "Resolver", node: Any, chain: Chain, scopes: dict[str, Scope],
+                 callspec: Any, instance: Any, sync: bool) -> None:
+        self.resolver = resolver
+        self.node = node
+        self.config = node.config if node is not None else None
+        self.chain = chain
+        self.scopes = scopes
+        self.callspec = callspec
+        self.instance = instance
+        self.sync = sync
+        self.values: dict[str, Any] = {}
+
+    def direct(self, name: str) -> tuple[bool, Any]:
+        spec = self.callspec
+        if spec is not None and name in spec.params and name not in spec.indirect:
+            return True, spec.params[name]
+        return False, None
+
+    def getfixturevalue(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        on_loop = self.resolver.on_loop_thread()
+        value = run_inline(self.resolver.get(name, self, None, (), sync=True, on_loop=on_loop))
+        self.values[name] = value
+        return value
 
 
 class Resolver:
-    """Finds fixtures by name along a lookup chain and sets them up in the right scope."""
+    """Finds fixtures along a lookup chain and sets them up in their scopes. One coroutine
+    does it for both kinds of test: on the loop it really awaits; for a sync test (`sync`)
+    every step completes inline, so it is driven to its end with a single `send`."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, session: Scope) -> None:
         self.loop = loop
         self.session = session
+        self._loop_thread: int | None = None
+
+    def on_loop_thread(self) -> bool:
+        if self._loop_thread is None:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return False
+            return True
+        return threading.get_ident() == self._loop_thread
 
     @staticmethod
-    def lookup(name: str, chain: list[dict[str, FixtureDef]]) -> FixtureDef:
-        for table in chain:
-            found = table.get(name)
-            if found is not None:
-                return found
-        found = BUILTIN_FIXTURES.get(name)
-        if found is not None:
-            return found
-        available = sorted({n for table in chain for n in table} | set(BUILTIN_FIXTURES))
-        raise FixtureError(
-            f"fixture {name!r} not found; available fixtures: {', '.join(available) or '(none)'}; "
-            "define it with @dbtest.fixture in the test file or a conftest.py"
+    def not_found(name: str, chain: Chain) -> FixtureError:
+        available = sorted({n for table in chain for n in table} | set(builtin_fixtures()) | {"request"})
+        return FixtureError(
+            f"fixture {name!r} not found; available fixtures: {', '.join(available)}; "
+            "define it with @dbtest.fixture or @pytest.fixture in the test file or a conftest.py"
         )
 
-    def _scope_for(self, fdef: FixtureDef, scopes: dict[str, Scope], needed_by: FixtureDef | None) -> Scope:
+    async def resolve(self, names: list[str], request: TestRequest) -> dict[str, Any]:
+        out = {}
+        for name in names:
+            value = await self.get(name, request, None, (), sync=request.sync)
+            request.values[name] = value
+            out[name] = value
+        return out
+
+    async def get(self, name: str, request: TestRequest, needed_by: FixtureDef | None,
+                  path: tuple[str, ...], *, sync: bool, on_loop: bool = False) -> Any:
+        if name == "request":
+            return SubRequest(request, needed_by, None) if needed_by is not None else SubRequest(request, None, None)
+        below = needed_by if needed_by is not None and needed_by.name == name else None
+        if below is None:
+            is_direct, value = request.direct(name)
+            if is_direct:
+                return value
+        fdef = lookup(name, request.chain, below)
+        if fdef is None:
+            raise self.not_found(name, request.chain)
+        if below is None and (name, id(fdef)) in path:
+            raise FixtureError(f"fixture cycle: {' -> '.join(p for p, _ in path)} -> {name}")
         if needed_by is not None and SCOPE_RANK[fdef.scope] < SCOPE_RANK[needed_by.scope]:
             raise FixtureError(
-                f"fixture {needed_by.name!r} (scope {needed_by.scope}) cannot use {fdef.name!r} "
-                f"(scope {fdef.scope}): a fixture may only use fixtures of the same or a wider scope"
+                f"fixture {needed_by.name!r} (scope {needed_by.pytest_scope}) cannot use {fdef.name!r} "
+                f"(scope {fdef.pytest_scope}): a fixture may only use fixtures of the same or a wider scope"
             )
-        return scopes[fdef.scope]
-
-    # --- on the event loop (async tests) ---------------------------------------------------
-
-    async def resolve_async(
-        self, names: list[str], chain: list[dict[str, FixtureDef]], scopes: dict[str, Scope]
-    ) -> dict[str, Any]:
-        return {n: await self._get_async(n, chain, scopes, None, ()) for n in names}
-
-    async def _get_async(self, name, chain, scopes, needed_by, path) -> Any:
-        fdef = self._check_cycle(name, chain, path)
-        scope = self._scope_for(fdef, scopes, needed_by)
-        fut, mine = scope.claim(fdef)
+        spec = request.callspec
+        has_param = spec is not None and name in spec.indirect
+        param = spec.params[name] if has_param else None
+        index = spec.indices.get(name, 0) if has_param else 0
+        scope = request.scopes[fdef.scope]
+        fut, mine = scope.claim((id(fdef), index) if has_param else id(fdef))
         if not mine:
-            return fut.result() if fut.done() else await asyncio.wrap_future(fut)
+            if fut.done() or sync:
+                return fut.result()
+            return await asyncio.wrap_future(fut)
         try:
-            kwargs = {d: await self._get_async(d, chain, scopes, fdef, path + (name,)) for d in fdef.argnames}
-            value = await self._create_async(fdef, kwargs, scope)
+            kwargs = {}
+            for arg in fdef.argnames:
+                kwargs[arg] = await self.get(arg, request, fdef, path + ((name, id(fdef)),), sync=sync, on_loop=on_loop)
+            sub = SubRequest(request, fdef, scope, param, index, has_param)
+            if "request" in fdef.argnames:
+                kwargs["request"] = sub
+            value = await self._create(fdef, kwargs, scope, request, sync=sync, on_loop=on_loop)
         except BaseException as e:
             fut.set_exception(e)
+            # The error is the caller's; the future only serves tests waiting for the value.
+            fut.exception()
             raise
         fut.set_result(value)
         return value
 
-    async def _create_async(self, fdef: FixtureDef, kwargs: dict[str, Any], scope: Scope) -> Any:
-        result = fdef.func(**kwargs)
+    def _function(self, fdef: FixtureDef, request: TestRequest) -> Callable[..., Any]:
+        if not fdef.in_class:
+            return fdef.func
+        instance = request.instance
+        if instance is None and request.node is not None and request.node.cls is not None:
+            instance = request.node.cls()
+        return fdef.func.__get__(instance) if instance is not None else fdef.func
+
+    async def _create(self, fdef: FixtureDef, kwargs: dict[str, Any], scope: Scope, request: TestRequest,
+                      *, sync: bool, on_loop: bool) -> Any:
+        func = self._function(fdef, request)
+        if fdef.is_async and sync:
+            if on_loop:
+                raise FixtureError(
+                    f"async fixture {fdef.name!r} cannot be set up by getfixturevalue() inside a coroutine; "
+                    "ask for it as a parameter instead"
+                )
+            # Async fixtures live on the run's one loop, whoever asks for them.
+            return asyncio.run_coroutine_threadsafe(self._start(fdef, func, kwargs, scope), self.loop).result()
+        return await self._start(fdef, func, kwargs, scope)
+
+    @staticmethod
+    async def _start(fdef: FixtureDef, func: Callable[..., Any], kwargs: dict[str, Any], scope: Scope) -> Any:
+        result = func(**kwargs)
         if inspect.isasyncgen(result):
             value = await result.__anext__()
             scope.add_finalizer(fdef.name, result)
             return value
         if inspect.isgenerator(result):
-            value = next(result)
+            try:
+                value = next(result)
+            except StopIteration:
+                raise FixtureError(f"fixture {fdef.name!r} did not yield a value") from None
             scope.add_finalizer(fdef.name, result)
             return value
         if inspect.isawaitable(result):
             return await result
         return result
-
-    # --- on a worker thread (sync tests) ---------------------------------------------------
-
-    def resolve_sync(
-        self, names: list[str], chain: list[dict[str, FixtureDef]], scopes: dict[str, Scope]
-    ) -> dict[str, Any]:
-        return {n: self._get_sync(n, chain, scopes, None, ()) for n in names}
-
-    def _get_sync(self, name, chain, scopes, needed_by, path) -> Any:
-        fdef = self._check_cycle(name, chain, path)
-        scope = self._scope_for(fdef, scopes, needed_by)
-        fut, mine = scope.claim(fdef)
-        if not mine:
-            return fut.result()
-        try:
-            kwargs = {d: self._get_sync(d, chain, scopes, fdef, path + (name,)) for d in fdef.argnames}
-            if fdef.is_async:
-                # Async fixtures live on the run's one loop, whoever asks for them.
-                value = asyncio.run_coroutine_threadsafe(
-                    self._create_async(fdef, kwargs, scope), self.loop
-                ).result()
-            else:
-                result = fdef.func(**kwargs)
-                if inspect.isgenerator(result):
-                    value = next(result)
-                    scope.add_finalizer(fdef.name, result)
-                else:
-                    value = result
-        except BaseException as e:
-            fut.set_exception(e)
-            raise
-        fut.set_result(value)
-        return value
-
-    def _check_cycle(self, name: str, chain, path: tuple[str, ...]) -> FixtureDef:
-        if name in path:
-            raise FixtureError(f"fixture cycle: {' -> '.join(path + (name,))}")
-        return self.lookup(name, chain)
 
     # --- teardown ------------------------------------------------------------------------
 
@@ -274,8 +552,13 @@ class Resolver:
             try:
                 if inspect.isasyncgen(gen):
                     await anext(gen)
-                else:
+                elif inspect.isgenerator(gen):
                     next(gen)
+                else:
+                    result = gen()
+                    if inspect.isawaitable(result):
+                        await anext(_Awaiting(result))
+                    continue
                 errors.append((name, FixtureError(f"fixture {name!r} yielded more than once")))
             except (StopIteration, StopAsyncIteration):
                 pass
@@ -287,3 +570,14 @@ class Resolver:
         """Steps an async generator for a thread other than the loop's: on the loop, waited
         for here (so this never suspends)."""
         return asyncio.run_coroutine_threadsafe(_anext(gen), self.loop).result()
+
+
+class _Awaiting:
+    """An awaitable finalizer (from `addfinalizer`) seen as a one-step async generator."""
+
+    def __init__(self, awaitable: Any) -> None:
+        self._awaitable = awaitable
+
+    async def __anext__(self) -> Any:
+        await self._awaitable
+        raise StopAsyncIteration

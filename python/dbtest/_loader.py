@@ -60,6 +60,29 @@ def load_as(name: str, path: str) -> ModuleType:
 
 
 
+def import_conftest(path: str) -> ModuleType:
+    """Imports a conftest.py as pytest's prepend mode does: inside a package (its folder has
+    `__init__.py`) by its dotted name, so its relative imports work; otherwise as the module
+    `conftest` with its folder first on sys.path (another folder's `conftest` is dropped from
+    sys.modules first, as pytest does)."""
+    folder = Path(path).resolve().parent
+    parts = ["conftest"]
+    base = folder
+    while (base / "__init__.py").is_file() and base.parent != base:
+        parts.append(base.name)
+        base = base.parent
+    add_to_sys_path(str(base))
+    name = ".".join(reversed(parts))
+    if name == "conftest":
+        loaded = sys.modules.get("conftest")
+        if loaded is not None and not _same_file(getattr(loaded, "__file__", None), path):
+            del sys.modules["conftest"]
+    module = importlib.import_module(name)
+    if _same_file(getattr(module, "__file__", None), path):
+        return module
+    return load_as(f"conftest__dbtest_{abs(hash(path)):x}", path)
+
+
 def describe_import_error(exc: BaseException) -> tuple[str, str]:
     if getattr(exc, "conftest_path", None) and exc.__cause__ is not None:
         message, tb = describe_import_error(exc.__cause__)

@@ -103,6 +103,10 @@ pub struct TestCase {
     /// Tests naming the same resource (`@dbtest.serial("db")`) never overlap.
     #[serde(default)]
     pub serial: Option<String>,
+    /// Runs with nothing beside it: it uses a fixture that patches process-wide state
+    /// (monkeypatch, capsys, caplog, ...), so overlap could change another test's verdict.
+    #[serde(default)]
+    pub exclusive: bool,
     /// The engine's handle for this test (opaque to everything but the engine).
     pub key: u64,
 }
@@ -136,6 +140,10 @@ pub enum RawOutcome {
     Timeout,
     Crashed,
     Inconclusive,
+    /// The engine judged an expected failure itself (pytest's `xfail(raises=...)`,
+    /// `pytest.xfail()` inside a test, unittest's `expectedFailure`).
+    Xfailed,
+    Xpassed,
 }
 
 /// What one attempt at running a test produced.
@@ -209,6 +217,8 @@ impl TestResult {
             (RawOutcome::Timeout, _) => Outcome::Timeout,
             (RawOutcome::Crashed, _) => Outcome::Crashed,
             (RawOutcome::Inconclusive, _) => Outcome::Inconclusive,
+            (RawOutcome::Xfailed, _) => Outcome::Xfailed,
+            (RawOutcome::Xpassed, _) => Outcome::Xpassed,
         };
         if outcome == Outcome::Xfailed || outcome == Outcome::Xpassed {
             if let Some(reason) = case.xfail.as_ref().and_then(|x| x.reason.clone()) {
@@ -263,6 +273,15 @@ impl TestResult {
             stdout: String::new(),
             stderr: String::new(),
             verdict: None,
+        }
+    }
+
+    /// A file skipped as a whole while it was imported (`pytest.skip(allow_module_level=True)`,
+    /// `pytest.importorskip`): one `skipped` entry whose id is the path, as pytest reports it.
+    pub fn file_skipped(file: &str, reason: String) -> Self {
+        TestResult {
+            outcome: Outcome::Skipped,
+            ..TestResult::file_error(file, reason, None)
         }
     }
 
@@ -466,6 +485,7 @@ mod tests {
             concurrent: false,
             retries: None,
             serial: None,
+            exclusive: false,
             key: 0,
         }
     }

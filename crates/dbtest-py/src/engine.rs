@@ -98,6 +98,7 @@ type Job = Box<dyn for<'py> FnOnce(Python<'py>) + Send>;
 /// the GIL (attaching a fresh thread to the interpreter for each test costs more than most
 /// trivial tests take), and code that minds its thread (sqlite3 objects made at import or in
 /// a fixture) sees one thread throughout.
+#[derive(Clone)]
 pub struct Lane {
     id: u64,
     jobs: mpsc::UnboundedSender<Job>,
@@ -137,25 +138,41 @@ impl Lane {
 
 /// The lanes of a run: one for each file in progress, and idle ones kept for the next files
 /// (a thread and its Python thread state cost more to make than a trivial file takes to run).
+/// Exclusive files (written for pytest or unittest) all share one lane, the main lane: pytest
+/// runs every test on one thread, so an object bound to its thread (a `sqlite3` connection
+/// made by a session fixture) works in every test, as it does under pytest.
 #[derive(Default)]
 struct Lanes {
     by_file: HashMap<String, Lane>,
     idle: Vec<Lane>,
+    main: Option<Lane>,
+    exclusive: HashSet<String>,
 }
 
 impl Lanes {
     fn for_file(&mut self, file: &str) -> &Lane {
         if !self.by_file.contains_key(file) {
-            let lane = self.idle.pop().unwrap_or_else(Lane::start);
+            let lane = if self.exclusive.contains(file) {
+                self.main.get_or_insert_with(Lane::start).clone()
+            } else {
+                self.idle.pop().unwrap_or_else(Lane::start)
+            };
             self.by_file.insert(file.to_string(), lane);
         }
         &self.by_file[file]
     }
 
+    fn is_main(&self, lane: &Lane) -> bool {
+        self.main.as_ref().is_some_and(|m| m.id == lane.id)
+    }
+
     /// The file is done with its lane: the lane waits for another file.
     fn release(&mut self, file: &str) {
+        self.exclusive.remove(file);
         if let Some(lane) = self.by_file.remove(file) {
-            self.idle.push(lane);
+            if !self.is_main(&lane) {
+                self.idle.push(lane);
+            }
         }
     }
 
@@ -163,6 +180,9 @@ impl Lanes {
     fn abandon(&mut self, file: &str, lane: u64) {
         if self.by_file.get(file).is_some_and(|l| l.id == lane) {
             self.by_file.remove(file);
+        }
+        if self.main.as_ref().is_some_and(|m| m.id == lane) {
+            self.main = None;
         }
     }
 }
@@ -254,6 +274,7 @@ fn case_from_py(rel: &str, d: &Bound<'_, PyDict>) -> PyResult<TestCase> {
         concurrent: item(d, intern!(py, "concurrent"))?,
         retries: opt(d, intern!(py, "retries"))?,
         serial: opt(d, intern!(py, "serial"))?,
+        exclusive: opt(d, intern!(py, "exclusive"))?.unwrap_or(false),
         key: item(d, intern!(py, "key"))?,
     })
 }
@@ -268,7 +289,14 @@ fn raw_from_py(d: &Bound<'_, PyDict>) -> PyResult<RawResult> {
         "timeout" => RawOutcome::Timeout,
         "crashed" => RawOutcome::Crashed,
         "inconclusive" => RawOutcome::Inconclusive,
-        _ => RawOutcome::Error,
+        "xfailed" => RawOutcome::Xfailed,
+        "xpassed" => RawOutcome::Xpassed,
+        "error" => RawOutcome::Error,
+        other => {
+            return Err(crate::DbtestError::new_err(format!(
+                "the driver reported an unknown outcome {other:?}"
+            )))
+        }
     };
     Ok(RawResult {
         outcome: Some(outcome),
@@ -330,6 +358,7 @@ pub(crate) fn load_file<T>(
     let internal = |e: PyErr| FileError {
         message: format!("dbtest internal error while loading: {e}"),
         traceback: None,
+        skipped: false,
     };
     let target = import_target(&file.path);
     let conftests: Vec<String> = conftests_for(root, &file.path)
@@ -346,6 +375,7 @@ pub(crate) fn load_file<T>(
                 target.sys_path_entry.display().to_string(),
                 &target.module,
                 conftests,
+                file.exclusive,
             ),
         )
         .map_err(internal)?;
@@ -354,6 +384,14 @@ pub(crate) fn load_file<T>(
         return Err(FileError {
             message,
             traceback: opt(dict, "traceback").map_err(internal)?,
+            skipped: false,
+        });
+    }
+    if let Some(reason) = opt::<_, String>(dict, "skipped").map_err(internal)? {
+        return Err(FileError {
+            message: reason,
+            traceback: None,
+            skipped: true,
         });
     }
     let entries: Bound<'_, PyList> = item(dict, list_key).map_err(internal)?;
@@ -418,6 +456,9 @@ impl Engine for PyEngine {
         let root = self.root.clone();
         let rel = file.rel.clone();
         let imports = self.imports.clone();
+        if file.exclusive {
+            self.lanes.lock().unwrap().exclusive.insert(rel.clone());
+        }
         // The file's import runs on the thread its sync tests will run on.
         let answer = self.on_lane(&rel, move |py| {
             let _turn = imports.take(py);
@@ -429,6 +470,7 @@ impl Engine for PyEngine {
             Err(FileError {
                 message: format!("dbtest internal error while collecting: {e}"),
                 traceback: None,
+                skipped: false,
             })
         })
     }
@@ -507,20 +549,33 @@ impl Engine for PyEngine {
             self.lanes.lock().unwrap().release(&file.rel);
             return Vec::new();
         }
-        let at_once = {
+        let on_lane = {
             let mut lanes = self.lanes.lock().unwrap();
-            let at_once = lanes.by_file.get(&file.rel).map(|lane| {
+            let on_lane = lanes.by_file.get(&file.rel).map(|lane| {
                 let driver = self.driver.clone();
                 let rel = file.rel.clone();
-                lane.submit(move |py| finish_at_once(py, &driver, &rel))
+                let exclusive = file.exclusive;
+                lane.submit(move |py| {
+                    if finish_at_once(py, &driver, &rel) {
+                        return Some(Ok(Vec::new()));
+                    }
+                    // A file that ran alone is torn down on its lane, the thread its fixtures
+                    // were made on (a thread-bound value is closed where it was made).
+                    exclusive.then(|| {
+                        driver
+                            .bind(py)
+                            .call_method1(intern!(py, "finish_file_sync"), (&rel,))
+                            .and_then(|list| teardown_errors(&rel, &list))
+                    })
+                })
             });
             // The lane runs that job before any job of the next file it is given.
             lanes.release(&file.rel);
-            at_once
+            on_lane
         };
-        if let Some(at_once) = at_once {
-            if let Ok(true) = at_once.await {
-                return Vec::new();
+        if let Some(on_lane) = on_lane {
+            if let Ok(Some(done)) = on_lane.await {
+                return done.unwrap_or_else(|e| vec![internal_result(&file.rel, e)]);
             }
         }
         let done = self.on_loop("finish_file", (file.rel.clone(),)).await;
@@ -529,6 +584,20 @@ impl Engine for PyEngine {
     }
 
     async fn finish_session(&self) -> Vec<TestResult> {
+        let main = self.lanes.lock().unwrap().main.clone();
+        if let Some(main) = main {
+            // Tests that ran alone made their session fixtures on the main lane.
+            let driver = self.driver.clone();
+            let done = main.submit(move |py| {
+                driver
+                    .bind(py)
+                    .call_method0(intern!(py, "finish_session_sync"))
+                    .and_then(|list| teardown_errors("<session>", &list))
+            });
+            if let Ok(done) = done.await {
+                return done.unwrap_or_else(|e| vec![internal_result("<session>", e)]);
+            }
+        }
         let done = self.on_loop("finish_session", ()).await;
         Python::attach(|py| done.and_then(|list| teardown_errors("<session>", list.bind(py))))
             .unwrap_or_else(|e| vec![internal_result("<session>", e)])

@@ -22,6 +22,10 @@ pub struct FileJob {
     pub path: PathBuf,
     /// Path relative to the project root with `/` separators: the prefix of every test id.
     pub rel: String,
+    /// The file may not overlap with anything (written for pytest or unittest, not marked
+    /// safe; DESIGN section 2): it is collected, run and torn down with no other file's
+    /// tests in flight, one test at a time.
+    pub exclusive: bool,
 }
 
 /// A file that could not be imported or collected.
@@ -29,6 +33,9 @@ pub struct FileJob {
 pub struct FileError {
     pub message: String,
     pub traceback: Option<String>,
+    /// The file skipped itself while being imported (pytest's module-level skip): reported
+    /// as one `skipped` entry, not an error.
+    pub skipped: bool,
 }
 
 /// Runs tests of one kind (Python, or a fake in tests). Every method may be called
@@ -265,6 +272,26 @@ struct Shared<E> {
     selected: Mutex<Vec<(usize, Vec<String>)>>,
     /// One lock per `@dbtest.serial` resource name.
     serial: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Held by every file while it runs; an exclusive file ([`FileJob::exclusive`]) holds it
+    /// alone, from its import to its teardown, as pytest would run it.
+    files_alone: tokio::sync::RwLock<()>,
+    /// Held by every test attempt (and pipeline) while it runs; an exclusive test
+    /// ([`TestCase::exclusive`]) holds it alone.
+    tests_alone: tokio::sync::RwLock<()>,
+}
+
+/// A share of a lock that some holders need alone, and others may share.
+enum Turn<'a> {
+    Shared(#[allow(dead_code)] tokio::sync::RwLockReadGuard<'a, ()>),
+    Alone(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'a, ()>),
+}
+
+async fn turn(lock: &tokio::sync::RwLock<()>, alone: bool) -> Turn<'_> {
+    if alone {
+        Turn::Alone(lock.write().await)
+    } else {
+        Turn::Shared(lock.read().await)
+    }
 }
 
 impl<E: Engine> Shared<E> {
@@ -300,6 +327,13 @@ impl<E: Engine> Shared<E> {
         if self.halted() {
             return;
         }
+        let _turn = tokio::select! {
+            _ = self.cancel.cancelled() => return,
+            t = turn(&self.files_alone, job.exclusive) => t,
+        };
+        if self.halted() {
+            return;
+        }
         let collected = tokio::select! {
             _ = self.cancel.cancelled() => return,
             c = self.engine.collect(job.clone()) => c,
@@ -312,11 +346,12 @@ impl<E: Engine> Shared<E> {
                     file: job.rel.clone(),
                     tests: 0,
                 });
-                self.record(
-                    file_index,
-                    0,
-                    TestResult::file_error(&job.rel, e.message, e.traceback),
-                );
+                let result = if e.skipped {
+                    TestResult::file_skipped(&job.rel, e.message)
+                } else {
+                    TestResult::file_error(&job.rel, e.message, e.traceback)
+                };
+                self.record(file_index, 0, result);
                 self.emit(Event::FileFinished { file: job.rel });
                 return;
             }
@@ -471,6 +506,7 @@ impl<E: Engine> Shared<E> {
             }),
             timed_start: tokio::sync::Notify::new(),
         });
+        let _turn = self.tests_alone.read().await;
         let mut run = Box::pin(self.engine.run_pipeline(Pipeline {
             control: control.clone(),
         }));
@@ -548,6 +584,7 @@ impl<E: Engine> Shared<E> {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
+        let _turn = turn(&self.tests_alone, case.exclusive).await;
         let timeout = self.timeout_of(case);
         let run = self.engine.run(case.clone(), timeout);
         let Some(limit) = timeout else {
@@ -567,10 +604,14 @@ impl<E: Engine> Shared<E> {
 }
 
 /// Whether a test can run in a [`Pipeline`]: a plain sync test. Async and overlapping tests
-/// are scheduled by the runner, a serial test waits for its group's lock, and a skipped one
-/// does not run at all.
+/// are scheduled by the runner, a serial or exclusive test waits for its lock, and a skipped
+/// one does not run at all.
 fn pipelines(case: &TestCase) -> bool {
-    !case.is_async && !case.concurrent && case.serial.is_none() && case.skip.is_none()
+    !case.is_async
+        && !case.concurrent
+        && !case.exclusive
+        && case.serial.is_none()
+        && case.skip.is_none()
 }
 
 /// The tests that run next as a batch: consecutive tests that opted into overlap, or one test.
@@ -720,6 +761,8 @@ pub async fn run<E: Engine>(
         results: Mutex::new(Vec::new()),
         selected: Mutex::new(Vec::new()),
         serial: Mutex::new(HashMap::new()),
+        files_alone: tokio::sync::RwLock::new(()),
+        tests_alone: tokio::sync::RwLock::new(()),
     });
     shared.emit(Event::RunStarted { files: files.len() });
     let mut tasks = tokio::task::JoinSet::new();

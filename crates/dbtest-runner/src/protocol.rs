@@ -18,6 +18,9 @@ pub enum Command {
         path: PathBuf,
         rel: String,
         skip: Vec<String>,
+        /// See [`crate::FileJob::exclusive`].
+        #[serde(default)]
+        exclusive: bool,
     },
     /// Tear down the session and exit.
     Exit,

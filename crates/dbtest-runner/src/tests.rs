@@ -33,6 +33,7 @@ fn case(file: &str, name: &str, key: u64) -> TestCase {
         concurrent: name.contains("concurrent"),
         retries: None,
         serial: None,
+        exclusive: false,
         key,
     }
 }
@@ -43,6 +44,7 @@ impl Engine for Fake {
             return Err(FileError {
                 message: "SyntaxError: invalid syntax".into(),
                 traceback: None,
+                skipped: false,
             });
         }
         Ok(self.files[&file.rel]
@@ -109,6 +111,7 @@ fn fake(files: &[(&str, &[&'static str])]) -> (Fake, Vec<FileJob>) {
         jobs.push(FileJob {
             path: PathBuf::from(name),
             rel: name.to_string(),
+            exclusive: false,
         });
     }
     (f, jobs)

@@ -316,6 +316,7 @@ impl Pool {
             path: pending.job.path.clone(),
             rel: pending.job.rel.clone(),
             skip: pending.skip.clone(),
+            exclusive: pending.job.exclusive,
         };
         if w.send(&command).await.is_err() {
             return self

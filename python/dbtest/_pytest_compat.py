@@ -1,0 +1,857 @@
+"""What a suite written for pytest sees of pytest's objects (DESIGN section 4b): the config
+(`config.getoption`, `getini`), the nodes that hooks and `request.node` are given, the
+metafunc of `pytest_generate_tests`, marks and their evaluation, and the conftest hooks.
+
+pytest's runner and plugins are never loaded. Where pytest is installed (a suite written for
+it imports it), its plain data types are used as they are (marks, `ParameterSet`, the id
+maker), so ids and marks are pytest's own; dbtest's own stand-ins serve when it is not.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from argparse import Namespace
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+_NOTSET = object()
+
+# Hooks dbtest honours; any other `pytest_*` function in a conftest gets one warning.
+SUPPORTED_HOOKS = frozenset(
+    {
+        "pytest_addoption",
+        "pytest_configure",
+        "pytest_generate_tests",
+        "pytest_collection_modifyitems",
+        "pytest_runtest_setup",
+        "pytest_sessionstart",
+        "pytest_sessionfinish",
+        "pytest_unconfigure",
+        "pytest_make_parametrize_id",
+    }
+)
+# Hooks that only change pytest's own display: nothing of a run is lost without them.
+DISPLAY_HOOKS = frozenset(
+    {
+        "pytest_report_header",
+        "pytest_terminal_summary",
+        "pytest_report_teststatus",
+        "pytest_assertrepr_compare",
+        "pytest_itemcollected",
+        "pytest_report_collectionfinish",
+        "pytest_runtest_logreport",
+        "pytest_runtest_logstart",
+        "pytest_runtest_logfinish",
+        "pytest_collectreport",
+        "pytest_warning_recorded",
+    }
+)
+
+
+def pytest_module() -> Any:
+    """pytest, when installed (None otherwise); imported only when a suite needs it."""
+    try:
+        import pytest
+    except ImportError:
+        return None
+    return pytest
+
+
+# --- marks ---------------------------------------------------------------------------
+
+
+@dataclass
+class Mark:
+    """A mark where pytest is not installed (pytest's own `Mark` is used where it is)."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def unpack_marks(obj: Any, own_only: bool = False) -> list[Any]:
+    """The marks stored on `obj` by `@pytest.mark.*` (or `pytestmark = ...`), in the order
+    pytest keeps them: the decorator nearest the `def` first."""
+    if isinstance(obj, type) and own_only:
+        found = obj.__dict__.get("pytestmark", [])
+    else:
+        found = getattr(obj, "pytestmark", [])
+    if not isinstance(found, (list, tuple)):
+        found = [found]
+    out = []
+    for m in found:
+        m = getattr(m, "mark", m)  # a MarkDecorator holds its Mark
+        if getattr(m, "name", None) is not None:
+            out.append(m)
+    return out
+
+
+def as_mark(marker: Any) -> Any:
+    if isinstance(marker, str):
+        pytest = pytest_module()
+        return getattr(pytest.mark, marker).mark if pytest else Mark(marker)
+    return getattr(marker, "mark", marker)
+
+
+# Marks with a meaning of their own; every other mark is a tag.
+BEHAVIOUR_MARKS = frozenset(
+    {
+        "skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "timeout",
+        "asyncio", "anyio", "flaky", "tryfirst", "trylast",
+    }
+)
+
+
+@dataclass
+class Xfail:
+    reason: str
+    run: bool
+    strict: bool
+    raises: Any
+
+
+def _eval_condition(condition: Any, item: "Node", mark_name: str) -> tuple[bool, str]:
+    """pytest's skipif/xfail condition: a bool, or a string evaluated with os, sys, platform,
+    config and the test module's globals."""
+    if isinstance(condition, str):
+        namespace: dict[str, Any] = {"os": os, "sys": sys, "platform": platform, "config": item.config}
+        module = item.module
+        if module is not None:
+            namespace.update(vars(module))
+        func = getattr(item.obj, "__func__", item.obj)
+        namespace.update(getattr(func, "__globals__", {}) or {})
+        try:
+            code = compile(condition, f"<{mark_name} condition>", "eval")
+            return bool(eval(code, namespace)), condition  # noqa: S307 - pytest's documented semantics
+        except BaseException as exc:
+            raise ValueError(f"error evaluating {mark_name}({condition!r}): {type(exc).__name__}: {exc}") from exc
+    return bool(condition), ""
+
+
+def evaluate_skip(item: "Node") -> str | None:
+    """The skip reason from skip / skipif marks, if the test is to be skipped."""
+    for mark in item.iter_markers("skipif"):
+        conditions = mark.args if mark.args else ((mark.kwargs["condition"],) if "condition" in mark.kwargs else ())
+        if not conditions:
+            return mark.kwargs.get("reason", "")
+        for condition in conditions:
+            hit, text = _eval_condition(condition, item, "skipif")
+            if hit:
+                reason = mark.kwargs.get("reason")
+                if reason is None:
+                    if not text:
+                        raise ValueError("skipif with a boolean condition needs reason=...")
+                    reason = "condition: " + text
+                return reason
+    for mark in item.iter_markers("skip"):
+        return mark.kwargs.get("reason", mark.args[0] if mark.args else "unconditional skip")
+    return None
+
+
+def evaluate_xfail(item: "Node", strict_default: bool) -> Xfail | None:
+    for mark in item.iter_markers("xfail"):
+        run = mark.kwargs.get("run", True)
+        strict = mark.kwargs.get("strict", strict_default)
+        raises = mark.kwargs.get("raises", None)
+        conditions = mark.args[:1] if mark.args else (
+            (mark.kwargs["condition"],) if "condition" in mark.kwargs else ()
+        )
+        reason = mark.kwargs.get("reason", mark.args[1] if len(mark.args) > 1 else "")
+        if not conditions:
+            return Xfail(reason, run, strict, raises)
+        for condition in conditions:
+            hit, text = _eval_condition(condition, item, "xfail")
+            if hit:
+                return Xfail(reason or ("condition: " + text if text else ""), run, strict, raises)
+    return None
+
+
+# --- parametrization -------------------------------------------------------------------
+
+
+@dataclass
+class CallSpec:
+    """One combination of parameters, as pytest's CallSpec2: values by name, whether each
+    goes to a fixture (`indirect`) or to the test, each value's index, the id parts, marks."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    indices: dict[str, int] = field(default_factory=dict)
+    indirect: set[str] = field(default_factory=set)
+    scopes: dict[str, str] = field(default_factory=dict)
+    idlist: list[str] = field(default_factory=list)
+    marks: list[Any] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return "-".join(self.idlist)
+
+    def getparam(self, name: str) -> Any:
+        return self.params[name]
+
+
+def _fallback_ids(argnames: Sequence[str], sets: list[Any], ids: Any) -> list[str]:
+    """Ids without pytest installed: pytest's rules for the common value types."""
+    out = []
+    for i, ps in enumerate(sets):
+        if ps.id is not None:
+            out.append(str(ps.id))
+        elif ids is not None and not callable(ids) and i < len(ids) and ids[i] is not None:
+            out.append(str(ids[i]))
+        else:
+            parts = []
+            for value, name in zip(ps.values, argnames):
+                made = ids(value) if callable(ids) else None
+                parts.append(_idval(made if made is not None else value, name, i))
+            out.append("-".join(parts))
+    return _unique(out)
+
+
+def _idval(value: Any, argname: str, index: int) -> str:
+    if isinstance(value, str):
+        return value.encode("unicode_escape").decode("ascii")
+    if isinstance(value, bytes):
+        return value.decode("ascii", "backslashreplace")
+    if value is None or isinstance(value, (int, float, bool, complex)):
+        return str(value)
+    name = getattr(value, "__name__", None)
+    if isinstance(name, str):
+        return name
+    return f"{argname}{index}"
+
+
+def _unique(ids: list[str]) -> list[str]:
+    from collections import Counter, defaultdict
+
+    counts = Counter(ids)
+    if len(counts) == len(ids):
+        return ids
+    suffixes: dict[str, int] = defaultdict(int)
+    taken = set(ids)
+    for i, id_ in enumerate(ids):
+        if counts[id_] > 1:
+            sep = "_" if id_ and id_[-1].isdigit() else ""
+            new = f"{id_}{sep}{suffixes[id_]}"
+            while new in taken:
+                suffixes[id_] += 1
+                new = f"{id_}{sep}{suffixes[id_]}"
+            ids[i] = new
+            suffixes[id_] += 1
+    return ids
+
+
+@dataclass
+class _ParamSet:
+    values: tuple[Any, ...]
+    marks: list[Any]
+    id: str | None
+
+
+def parameter_sets(argnames: Any, argvalues: Any) -> tuple[list[str], list[Any]]:
+    """pytest's reading of `parametrize(argnames, argvalues)`: the names, and a parameter set
+    (values, marks, id) per value."""
+    pytest = pytest_module()
+    if pytest is not None:
+        from _pytest.mark.structures import ParameterSet
+
+        names, force_tuple = ParameterSet._parse_parametrize_args(argnames, argvalues)
+        return list(names), ParameterSet._parse_parametrize_parameters(list(argvalues), force_tuple)
+    if isinstance(argnames, str):
+        trailing = argnames.rstrip().endswith(",")
+        names = [n.strip() for n in argnames.split(",") if n.strip()]
+        force_tuple = len(names) == 1 and not trailing
+    else:
+        names, force_tuple = list(argnames), False
+    sets = []
+    for v in argvalues:
+        if isinstance(v, _ParamSet):
+            sets.append(v)
+        else:
+            sets.append(_ParamSet((v,) if force_tuple else tuple(v), [], None))
+    return names, sets
+
+
+def make_ids(argnames: Sequence[str], sets: list[Any], ids: Any, nodeid: str, hook: Any = None) -> list[str]:
+    pytest = pytest_module()
+    if pytest is None:
+        return _fallback_ids(argnames, sets, ids)
+    from _pytest.python import IdMaker
+
+    idfn = ids if callable(ids) else None
+    id_list = None if ids is None or callable(ids) else list(ids)
+    maker = IdMaker(argnames, sets, idfn, id_list, hook, nodeid)
+    return [str(i) for i in maker.make_unique_parameterset_ids()]
+
+
+class _IdHookConfig:
+    """What pytest's id maker asks of a config: conftests' `pytest_make_parametrize_id`."""
+
+    def __init__(self, config: "Config") -> None:
+        self._config = config
+        self.hook = self
+
+    def getini(self, name: str) -> Any:
+        if name == "parametrize_long_str_id_strategy":
+            return self._config.getini(name) or "short"
+        if name in ("strict_parametrization_ids", "strict"):
+            return False
+        try:
+            return self._config.getini(name)
+        except ValueError:
+            return None
+
+    def pytest_make_parametrize_id(self, config: Any, val: Any, argname: str) -> str | None:
+        for hook in self._config.hooks.get("pytest_make_parametrize_id", []):
+            made = hook(config=self._config, val=val, argname=argname)
+            if made is not None:
+                return str(made)
+        return None
+
+
+class Metafunc:
+    """What `pytest_generate_tests(metafunc)` is given."""
+
+    def __init__(self, definition: "Node", fixturenames: list[str], config: "Config") -> None:
+        self.definition = definition
+        self.function = definition.function
+        self.cls = definition.cls
+        self.module = definition.module
+        self.config = config
+        self.fixturenames = fixturenames
+        self._calls: list[CallSpec] = []
+        self._parametrized: set[str] = set()
+
+    def parametrize(
+        self,
+        argnames: Any,
+        argvalues: Any,
+        indirect: bool | Sequence[str] = False,
+        ids: Any = None,
+        scope: str | None = None,
+        *,
+        _param_mark: Any = None,
+    ) -> None:
+        names, sets = parameter_sets(argnames, argvalues)
+        nodeid = self.definition.nodeid
+        empty = not sets
+        if empty:
+            reason = (
+                f"got empty parameter set {names!r}, function {self.function.__name__} at "
+                f"{getattr(self.function, '__code__', None) and self.function.__code__.co_filename}"
+                f":{getattr(self.function, '__code__', None) and self.function.__code__.co_firstlineno}"
+            )
+            pytest = pytest_module()
+            skip = pytest.mark.skip(reason=reason).mark if pytest else Mark("skip", (), {"reason": reason})
+            sets = [_ParamSet(tuple(_NOTSET for _ in names), [skip], "NOTSET")]
+            id_list = ["NOTSET"]
+        else:
+            hook = _IdHookConfig(self.config) if self.config is not None else None
+            id_list = make_ids(names, sets, ids, nodeid, hook)
+        if indirect is True:
+            indirect_names = set(names)
+        elif indirect:
+            indirect_names = set(indirect)
+        else:
+            indirect_names = set()
+        for name in names:
+            if name in self._parametrized:
+                raise ValueError(f"{nodeid}: duplicate parametrization of {name!r}")
+        self._parametrized.update(names)
+        new_calls = []
+        for call in self._calls or [CallSpec()]:
+            for index, (ps, pid) in enumerate(zip(sets, id_list)):
+                spec = CallSpec(
+                    params=dict(call.params),
+                    indices=dict(call.indices),
+                    indirect=set(call.indirect),
+                    scopes=dict(call.scopes),
+                    idlist=[*call.idlist, pid],
+                    marks=[*call.marks, *[as_mark(m) for m in ps.marks]],
+                )
+                for name, value in zip(names, ps.values):
+                    spec.params[name] = value
+                    spec.indices[name] = index
+                    if name in indirect_names:
+                        spec.indirect.add(name)
+                    if scope is not None:
+                        spec.scopes[name] = scope
+                new_calls.append(spec)
+        self._calls = new_calls
+
+
+# --- nodes -----------------------------------------------------------------------------
+
+
+class Keywords(dict):  # type: ignore[type-arg]
+    """`item.keywords`: names and marks of the item and its parents."""
+
+
+class Node:
+    """A test as hooks and `request.node` see it (pytest's `Function`, as far as suites
+    use it)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        originalname: str,
+        nodeid: str,
+        path: Path,
+        module: Any,
+        cls: type | None,
+        function: Any,
+        marks: list[Any],
+        config: "Config",
+        callspec: CallSpec | None,
+        fixturenames: list[str],
+    ) -> None:
+        self.name = name
+        self.originalname = originalname
+        self.nodeid = nodeid
+        self.path = path
+        self.module = module
+        self.cls = cls
+        self.function = function
+        self.obj = function
+        self.own_markers: list[Any] = list(marks)
+        self.config = config
+        self.session = config.session
+        self.callspec = callspec
+        self.fixturenames = fixturenames
+        self.funcargs: dict[str, Any] = {}
+        self.user_properties: list[tuple[str, Any]] = []
+        self.stash: dict[Any, Any] = {}
+        self._store = self.stash
+        self.instance: Any = None
+        self.parent = _Parent(self)
+        self.keywords = Keywords({name: True, originalname: True, path.name: True})
+        if cls is not None:
+            self.keywords[cls.__name__] = True
+        for part in path.parent.parts[-3:]:
+            self.keywords[part] = True
+        for mark in marks:
+            self.keywords[mark.name] = mark
+
+    @property
+    def fspath(self) -> Any:
+        from ._builtins import _legacy_path
+
+        return _legacy_path(self.path)
+
+    @property
+    def location(self) -> tuple[str, int | None, str]:
+        rel = self.nodeid.split("::", 1)[0]
+        code = getattr(getattr(self.function, "__func__", self.function), "__code__", None)
+        line = code.co_firstlineno - 1 if code is not None else None
+        return rel, line, self.nodeid.split("::", 1)[-1].replace("::", ".")
+
+    def iter_markers(self, name: str | None = None) -> Iterator[Any]:
+        for mark in self.own_markers:
+            if name is None or mark.name == name:
+                yield mark
+
+    def iter_markers_with_node(self, name: str | None = None) -> Iterator[tuple["Node", Any]]:
+        for mark in self.iter_markers(name):
+            yield self, mark
+
+    def get_closest_marker(self, name: str, default: Any = None) -> Any:
+        return next(self.iter_markers(name), default)
+
+    def add_marker(self, marker: Any, append: bool = True) -> None:
+        mark = as_mark(marker)
+        if append:
+            self.own_markers.append(mark)
+        else:
+            self.own_markers.insert(0, mark)
+        self.keywords[mark.name] = mark
+
+    def listextrakeywords(self) -> set[str]:
+        return set()
+
+    def listchain(self) -> list[Any]:
+        return [self.parent, self]
+
+    def getparent(self, cls: Any) -> Any:
+        return None
+
+    def add_report_section(self, when: str, key: str, content: str) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<Function {self.name}>"
+
+
+class _Parent:
+    def __init__(self, node: Node) -> None:
+        self.name = node.cls.__name__ if node.cls is not None else node.path.name
+        self.obj = node.cls if node.cls is not None else node.module
+        self.nodeid = node.nodeid.rsplit("::", 1)[0]
+        self.config = node.config
+        self.path = node.path
+
+
+# --- config and options ------------------------------------------------------------------
+
+
+class _OptionGroup:
+    def __init__(self, parser: "Parser") -> None:
+        self._parser = parser
+
+    def addoption(self, *names: str, **attrs: Any) -> None:
+        self._parser.addoption(*names, **attrs)
+
+    _addoption = addoption
+
+
+class Parser:
+    """What `pytest_addoption(parser)` is given: options and ini keys are recorded with their
+    defaults, so `config.getoption` and `getini` answer as pytest would without the flags."""
+
+    def __init__(self, config: "Config") -> None:
+        self._config = config
+
+    def addoption(self, *names: str, **attrs: Any) -> None:
+        dest = attrs.get("dest")
+        if dest is None:
+            longs = [n for n in names if n.startswith("--")]
+            dest = (longs[0] if longs else names[0]).lstrip("-").replace("-", "_")
+        action = attrs.get("action")
+        if "default" in attrs:
+            default = attrs["default"]
+        elif action == "store_true":
+            default = False
+        elif action == "store_false":
+            default = True
+        elif action in ("append", "count"):
+            default = None if action == "append" else 0
+        else:
+            default = None
+        for name in names:
+            self._config._option_dests[name] = dest
+        if not hasattr(self._config.option, dest):
+            setattr(self._config.option, dest, default)
+
+    def getgroup(self, name: str, description: str = "", after: str | None = None) -> _OptionGroup:
+        return _OptionGroup(self)
+
+    def addini(self, name: str, help: str = "", type: str | None = None, default: Any = _NOTSET) -> None:
+        if default is _NOTSET:
+            default = {"linelist": [], "args": [], "paths": [], "bool": False, "pathlist": []}.get(type or "", "")
+        self._config._ini_types[name] = (type, default)
+
+    def processoption(self, option: Any) -> None:
+        pass
+
+
+# pytest's own options that suites read through config.getoption, with its defaults.
+_PYTEST_OPTIONS: dict[str, Any] = {
+    "verbose": 0,
+    "capture": "fd",
+    "basetemp": None,
+    "exitfirst": False,
+    "maxfail": 0,
+    "runxfail": False,
+    "strict_markers": False,
+    "tbstyle": "auto",
+    "showlocals": False,
+    "reportchars": "",
+    "usepdb": False,
+    "lf": False,
+    "last_failed": False,
+    "collectonly": False,
+    "assertmode": "rewrite",
+    "importmode": "prepend",
+    "rootdir": None,
+    "color": "auto",
+    "numprocesses": None,
+    "dist": "no",
+    "benchmark_disable": False,
+    "benchmark_skip": False,
+    "benchmark_only": False,
+}
+_PYTEST_DESTS = {"-v": "verbose", "--verbose": "verbose", "-x": "exitfirst", "--strict-markers": "strict_markers",
+                 "-m": "markexpr", "-k": "keyword", "--basetemp": "basetemp", "--capture": "capture",
+                 "-n": "numprocesses", "--runxfail": "runxfail"}
+# ini keys of pytest and the types they are read as (the rest are plain strings).
+_PYTEST_INI_TYPES: dict[str, tuple[str | None, Any]] = {
+    "markers": ("linelist", []),
+    "filterwarnings": ("linelist", []),
+    "testpaths": ("args", []),
+    "python_files": ("args", ["test_*.py", "*_test.py"]),
+    "python_classes": ("args", ["Test"]),
+    "python_functions": ("args", ["test"]),
+    "norecursedirs": ("args", []),
+    "usefixtures": ("args", []),
+    "pythonpath": ("paths", []),
+    "xfail_strict": ("bool", False),
+    "asyncio_mode": (None, "strict"),
+    "log_level": (None, None),
+    "log_format": (None, None),
+    "log_date_format": (None, None),
+    "empty_parameter_set_mark": (None, "skip"),
+    "console_output_style": (None, "progress"),
+    "addopts": ("args", []),
+    "required_plugins": ("args", []),
+    "minversion": (None, None),
+}
+
+
+class _PluginManager:
+    def __init__(self, config: "Config") -> None:
+        self._config = config
+
+    def hasplugin(self, name: str) -> bool:
+        return name in ("python", "fixtures", "unittest", "mark", "skipping")
+
+    def getplugin(self, name: str) -> Any:
+        return None
+
+    def register(self, plugin: Any, name: str | None = None) -> None:
+        self._config.register_plugin(plugin, name or getattr(plugin, "__name__", repr(plugin)))
+
+    def import_plugin(self, name: str) -> None:
+        self._config.load_plugin(name, "pluginmanager.import_plugin")
+
+    def get_plugin(self, name: str) -> Any:
+        return None
+
+    def is_registered(self, plugin: Any) -> bool:
+        return False
+
+
+class _Hook:
+    """`config.hook.pytest_deselected(items=...)` and friends, called by suites' hooks."""
+
+    def __init__(self, config: "Config") -> None:
+        self._config = config
+
+    def __getattr__(self, name: str) -> Callable[..., list[Any]]:
+        def call(**kwargs: Any) -> list[Any]:
+            out = []
+            for hook in self._config.hooks.get(name, []):
+                out.append(_call_hook(hook, kwargs))
+            return out
+
+        return call
+
+
+def _call_hook(hook: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """pytest passes a hook only the arguments it names."""
+    import inspect
+
+    try:
+        params = inspect.signature(hook).parameters
+    except (TypeError, ValueError):
+        return hook(**kwargs)
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return hook(**kwargs)
+    return hook(**{k: v for k, v in kwargs.items() if k in params})
+
+
+class _Session:
+    def __init__(self, config: "Config") -> None:
+        self.config = config
+        self.items: list[Any] = []
+        self.testscollected = 0
+        self.testsfailed = 0
+        self.shouldstop = False
+        self.shouldfail = False
+        self.name = "session"
+        self.path = config.rootpath
+        self.nodeid = ""
+
+
+class Config:
+    """pytest's `config`, as conftests and fixtures use it: options (from the project's
+    pytest configuration and `pytest_addoption` defaults), ini values, hooks, markers."""
+
+    def __init__(self, settings: Any, rootdir: str, warn: Callable[[str], None]) -> None:
+        self._settings = settings
+        self.rootpath = Path(getattr(settings, "rootdir", None) or rootdir)
+        ini_file = getattr(settings, "ini_file", None)
+        self.inipath = Path(ini_file) if ini_file else None
+        self.inifile = self.inipath
+        self._ini: dict[str, str] = dict(getattr(settings, "ini", None) or {})
+        self._ini_types: dict[str, tuple[str | None, Any]] = dict(_PYTEST_INI_TYPES)
+        self._ini_added: dict[str, list[str]] = {}
+        self._option_dests: dict[str, str] = dict(_PYTEST_DESTS)
+        self.option = Namespace(**_PYTEST_OPTIONS)
+        self.option.markexpr = getattr(settings, "markexpr", None) or ""
+        self.option.keyword = getattr(settings, "keyword", None) or ""
+        self.option.strict_markers = bool(getattr(settings, "strict_markers", False))
+        self.known_args_namespace = self.option
+        self.args: list[str] = []
+        self.invocation_params = Namespace(args=(), dir=Path.cwd(), plugins=())
+        self.hooks: dict[str, list[Callable[..., Any]]] = {}
+        self.markers: list[str] = list(getattr(settings, "markers", None) or [])
+        self.pluginmanager = _PluginManager(self)
+        self.hook = _Hook(self)
+        self.stash: dict[Any, Any] = {}
+        self._store = self.stash
+        self.cache = None
+        self.session = _Session(self)
+        self.workerinput: Any = None
+        self._warn = warn
+        self._plugins: dict[str, Any] = {}
+        self.plugin_fixtures: list[Any] = []
+        self._warned: set[str] = set()
+        self._cleanup: list[Callable[[], None]] = []
+
+    @property
+    def rootdir(self) -> Any:
+        from ._builtins import _legacy_path
+
+        return _legacy_path(self.rootpath)
+
+    def getoption(self, name: str, default: Any = _NOTSET, skip: bool = False) -> Any:
+        dest = self._option_dests.get(name, name.lstrip("-").replace("-", "_"))
+        value = getattr(self.option, dest, _NOTSET)
+        if value is _NOTSET or (value is None and skip):
+            if default is not _NOTSET:
+                return default
+            if skip:
+                pytest = pytest_module()
+                if pytest is not None:
+                    pytest.skip(f"no {name!r} option found")
+            raise ValueError(f"no option named {name!r}")
+        return value
+
+    def getvalue(self, name: str) -> Any:
+        return self.getoption(name)
+
+    def getini(self, name: str) -> Any:
+        kind, default = self._ini_types.get(name, (None, _NOTSET))
+        raw = self._ini.get(name)
+        added = self._ini_added.get(name, [])
+        if raw is None:
+            if name == "markers":
+                return [*self.markers, *added]
+            if default is _NOTSET:
+                if name in self._ini or added:
+                    return added
+                raise ValueError(f"unknown configuration value: {name!r}")
+            return [*default, *added] if isinstance(default, list) else default
+        if kind == "linelist":
+            return [line.strip() for line in raw.splitlines() if line.strip()] + added
+        if kind in ("args", "paths", "pathlist"):
+            import shlex
+
+            values = shlex.split(raw) if kind == "args" else raw.split()
+            if kind != "args":
+                base = self.inipath.parent if self.inipath else self.rootpath
+                return [base / v for v in values]
+            return values + added
+        if kind == "bool":
+            return raw.strip().lower() in ("1", "true", "yes", "y", "t", "on")
+        return raw
+
+    def addinivalue_line(self, name: str, line: str) -> None:
+        self._ini_added.setdefault(name, []).append(line)
+        if name == "markers":
+            self.markers.append(line.split(":", 1)[0].split("(", 1)[0].strip())
+
+    def issue_config_time_warning(self, warning: Warning, stacklevel: int) -> None:
+        self._warn(str(warning))
+
+    def add_cleanup(self, func: Callable[[], None]) -> None:
+        self._cleanup.append(func)
+
+    def get_terminal_writer(self) -> Any:
+        return None
+
+    def getvalueorskip(self, name: str) -> Any:
+        return self.getoption(name, skip=True)
+
+    # --- plugins and hooks ---------------------------------------------------------------
+
+    def warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self._warn(message)
+
+    def register_plugin(self, module: Any, origin: str) -> None:
+        """Takes a conftest's or plugin module's hooks and (for plugins) fixtures."""
+        name = getattr(module, "__name__", repr(module))
+        if name in self._plugins:
+            return
+        self._plugins[name] = module
+        where = getattr(module, "__file__", None) or name
+        for attr, value in vars(module).items():
+            if not attr.startswith("pytest_") or not callable(value):
+                continue
+            if attr in SUPPORTED_HOOKS:
+                self.hooks.setdefault(attr, []).append(value)
+            elif attr in DISPLAY_HOOKS:
+                continue
+            else:
+                self.warn_once(
+                    f"hook:{where}:{attr}",
+                    f"{where}: hook {attr} is not supported by dbtest and is not called; "
+                    "tests that depend on it may behave differently than under pytest",
+                )
+        parser = Parser(self)
+        if hasattr(module, "pytest_addoption"):
+            _call_hook(module.pytest_addoption, {"parser": parser, "pluginmanager": self.pluginmanager})
+        if hasattr(module, "pytest_configure"):
+            _call_hook(module.pytest_configure, {"config": self})
+        for plugin in _as_list(getattr(module, "pytest_plugins", ())):
+            self.load_plugin(plugin, where)
+
+    def load_plugin(self, name: str, origin: str) -> None:
+        """`pytest_plugins = [...]` in a conftest: the named modules' fixtures and hooks."""
+        if name in getattr(self._settings, "disabled_plugins", ()) or name in self._plugins:
+            return
+        import importlib
+
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            self.warn_once(f"plugin:{name}", f"{origin}: plugin {name!r} could not be imported ({exc}); its fixtures are missing")
+            return
+        from ._fixtures import fixtures_in
+
+        self.plugin_fixtures.insert(0, fixtures_in(vars(module), getattr(module, "__file__", name) or name))
+        self.register_plugin(module, origin)
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return list(value or ())
+
+
+def mark_registered(config: Config, name: str) -> bool:
+    builtin = BEHAVIOUR_MARKS | {"no_cover"}
+    return name in builtin or name in config.markers
+
+
+def apply_modifyitems(config: Config, nodes: list[Node]) -> list[Node]:
+    """`pytest_collection_modifyitems` over one file's items (dbtest collects a file at a
+    time): hooks may reorder, deselect (`items[:] = ...`) and add marks."""
+    hooks = config.hooks.get("pytest_collection_modifyitems", [])
+    if not hooks:
+        return nodes
+    items = list(nodes)
+    for hook in hooks:
+        _call_hook(hook, {"session": config.session, "config": config, "items": items})
+    return items
+
+
+def hook_calls(config: Config, name: str, /, **kwargs: Any) -> None:
+    for hook in config.hooks.get(name, []):
+        _call_hook(hook, kwargs)
+
+
+def names_match(name: str, patterns: Iterable[str]) -> bool:
+    """pytest's python_classes / python_functions: a prefix, or a glob when it has one."""
+    import fnmatch
+
+    for pattern in patterns:
+        if any(c in pattern for c in "*?["):
+            if fnmatch.fnmatch(name, pattern):
+                return True
+        elif name.startswith(pattern):
+            return True
+    return False

@@ -1,0 +1,117 @@
+"""A suite written for pytest runs under `dbtest unit` unmodified, with pytest's result for
+every test id (DESIGN section 4b), and the same result on every run (section 2).
+
+tests/data/pytest_compat holds one sample per contract item: conftest hooks and fixtures in a
+package, fixture params, overriding, indirect parametrization, class scope, a thread-bound
+session fixture, the built-in fixtures, marks and their outcomes, xunit classes, unittest and
+IsolatedAsyncioTestCase, a module that skips itself. The expected outcomes below are what
+pytest gives (and `test_matches_pytest` checks that against pytest itself, when it is here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from _e2e import base_env, copy_project, run_dbtest
+
+BENCHES = Path(__file__).resolve().parent.parent / "benches"
+
+EXPECTED = {
+    "tests/pkg/test_fixtures.py::test_relative_import": "passed",
+    "tests/pkg/test_fixtures.py::test_override": "passed",
+    "tests/pkg/test_fixtures.py::test_params[one]": "passed",
+    "tests/pkg/test_fixtures.py::test_params[two]": "passed",
+    "tests/pkg/test_fixtures.py::test_generated[memory]": "passed",
+    "tests/pkg/test_fixtures.py::test_generated[disk]": "passed",
+    "tests/pkg/test_fixtures.py::test_autouse": "passed",
+    "tests/pkg/test_fixtures.py::test_indirect[1]": "passed",
+    "tests/pkg/test_fixtures.py::test_indirect[2]": "passed",
+    "tests/pkg/test_fixtures.py::test_request": "passed",
+    "tests/pkg/test_fixtures.py::test_usefixtures": "passed",
+    "tests/pkg/test_fixtures.py::test_sqlite_thread_one": "passed",
+    "tests/pkg/test_fixtures.py::test_sqlite_thread_two": "passed",
+    "tests/pkg/test_fixtures.py::TestScopes::test_first": "passed",
+    "tests/pkg/test_fixtures.py::TestScopes::test_second": "passed",
+    "tests/pkg/test_fixtures.py::test_slow_is_skipped": "skipped",
+    "tests/pkg/test_fixtures.py::test_builtins": "passed",
+    # stacked parametrize: the decorator nearest the def comes first in the id
+    "tests/test_marks.py::test_stacked[x-1]": "passed",
+    "tests/test_marks.py::test_stacked[x-2]": "passed",
+    "tests/test_marks.py::test_stacked[y-1]": "passed",
+    "tests/test_marks.py::test_stacked[y-2]": "passed",
+    # duplicate ids made unique as pytest does; pytest.param ids and marks
+    "tests/test_marks.py::test_ids[a0]": "passed",
+    "tests/test_marks.py::test_ids[a1]": "passed",
+    "tests/test_marks.py::test_ids[1.5]": "passed",
+    "tests/test_marks.py::test_ids[None]": "passed",
+    "tests/test_marks.py::test_ids[three]": "passed",
+    "tests/test_marks.py::test_ids[4]": "xfailed",
+    "tests/test_marks.py::test_empty[NOTSET]": "skipped",
+    "tests/test_marks.py::test_skipif_false": "passed",
+    "tests/test_marks.py::test_skipif_true": "skipped",
+    "tests/test_marks.py::test_xfail_raises": "xfailed",
+    "tests/test_marks.py::test_xfail_other_error": "failed",
+    "tests/test_marks.py::test_xpass_strict": "failed",
+    "tests/test_marks.py::test_xfail_not_run": "xfailed",
+    "tests/test_marks.py::test_custom_mark": "passed",
+    "tests/test_marks.py::test_runtime_skip": "skipped",
+    "tests/test_marks.py::test_runtime_xfail": "xfailed",
+    "tests/test_marks.py::test_runtime_fail": "failed",
+    "tests/test_marks.py::test_filterwarnings_error": "failed",
+    "tests/test_marks.py::test_xunit_function": "passed",
+    "tests/test_marks.py::TestXunit::test_method": "passed",
+    "tests/test_marks.py::TestOuter::TestNested::test_inner": "passed",
+    "tests/test_marks.py::TestCaseStyle::test_assert": "passed",
+    "tests/test_marks.py::TestCaseStyle::test_failure": "failed",
+    "tests/test_marks.py::TestCaseStyle::test_subtests": "failed",
+    "tests/test_marks.py::TestCaseStyle::test_skipped": "skipped",
+    "tests/test_marks.py::TestCaseStyle::test_expected_failure": "xfailed",
+    "tests/test_marks.py::TestCaseStyle::test_unexpected_success": "failed",
+    "tests/test_marks.py::TestAsyncCase::test_async": "passed",
+    # pytest.importorskip at import: the module is one skipped entry
+    "tests/test_module_skip.py": "skipped",
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_project("pytest_compat", tmp_path_factory.mktemp("compat"))
+
+
+def test_every_outcome_is_pytests_on_every_run(project: Path) -> None:
+    for _ in range(2):
+        run = run_dbtest(project)
+        run.expect_code(1)
+        assert run.outcomes == EXPECTED, run.describe()
+
+
+def test_unsupported_hook_is_named(project: Path) -> None:
+    conftest = project / "tests" / "conftest.py"
+    original = conftest.read_text()
+    conftest.write_text(original + "\n\ndef pytest_collect_file(parent, file_path):\n    return None\n")
+    try:
+        run = run_dbtest(project)
+    finally:
+        conftest.write_text(original)
+    assert "hook pytest_collect_file is not supported" in run.stderr, run.describe()
+    assert str(conftest) in run.stderr or "conftest.py" in run.stderr
+    assert run.outcomes == EXPECTED
+
+
+def test_matches_pytest(project: Path, tmp_path: Path) -> None:
+    """The expectations above are pytest's own: pytest on the same project agrees."""
+    out = tmp_path / "pytest.json"
+    env = base_env(project, SUITES_OUTCOMES_JSON=str(out),
+                   PYTHONPATH=os.pathsep.join([str(BENCHES), os.environ.get("PYTHONPATH", "")]))
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "-p", "suites_pytest_outcomes"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120,
+    )
+    pytest_outcomes = {t["id"]: t["outcome"] for t in json.loads(out.read_text())["tests"]}
+    assert pytest_outcomes == EXPECTED
