@@ -41,7 +41,7 @@ def main() -> None:
     run = _core.WorkerRun(os.environ["DBTEST_WORKER_SETUP"], protocol_fd)
 
     async def serve() -> int:
-        driver = Driver(asyncio.get_running_loop(), run.root)
+        driver = Driver(asyncio.get_running_loop(), run.root, run.python_settings)
         try:
             return await run.serve(driver)
         finally:

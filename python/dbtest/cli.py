@@ -26,9 +26,13 @@ def cli() -> None:
 @click.argument("paths", nargs=-1)
 @click.option("-k", "--match", "match", multiple=True, metavar="PATTERN",
               help='Glob on the test id, e.g. "*crud*"; repeatable (any may match).')
-@click.option("-t", "--tags", metavar="EXPR", help='Tag expression, e.g. "db and not (slow or flaky)".')
+@click.option("-t", "--tags", "-m", "tags", metavar="EXPR",
+              help='Tag expression, e.g. "db and not (slow or flaky)"; -m is the same (pytest\'s spelling).')
 @click.option("--pattern", metavar="GLOB", help="Test file name pattern [default: test_*.py].")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Files whose tests run at once [default: 32].")
+@click.option("--overlap", type=click.Choice(["native", "all", "none"]),
+              help="Which files' tests may overlap in one process: native (files that import dbtest), "
+                   "all, or none [default: native].")
 @click.option("-w", "--workers", metavar="N|auto", callback=lambda _c, _p, v: _workers(v),
               help="Run files in N worker processes (auto: one per core; 0: in-process, the default).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
@@ -92,6 +96,8 @@ def _run_unit(flags: dict[str, Any]) -> int:
     except _core.UsageError as e:
         _usage_error(str(e))
         return EXIT_USAGE
+    for warning in run.warnings:
+        click.echo(f"dbtest: warning: {warning}", err=True)
     sys.stdout.flush()
     if run.file_count == 0:
         return run.run_blocking()
@@ -105,7 +111,7 @@ def _run_unit(flags: dict[str, Any]) -> int:
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
-        driver = Driver(loop, run.root)
+        driver = Driver(loop, run.root, run.python_settings)
 
         def on_interrupt() -> None:
             if run.interrupted:  # a second Ctrl-C: stop now

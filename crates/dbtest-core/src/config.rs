@@ -1,10 +1,12 @@
-//! `[tool.dbtest]` in pyproject.toml and the command-line flags, merged with flags winning.
+//! `[tool.dbtest]` in pyproject.toml and the command-line flags, merged with flags winning;
+//! pytest's own configuration (see [`crate::pytest_config`]) under both.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::pytest_config::PytestConfig;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,6 +53,8 @@ pub struct UnitConfig {
     /// Command-line only: list the test ids and stop.
     #[serde(alias = "collect-only")]
     pub collect_only: Option<bool>,
+    /// Which files' tests may run beside each other in one process (DESIGN section 2).
+    pub overlap: Option<Overlap>,
     /// `[tool.dbtest.bench]`: the settings of `dbtest bench`.
     pub bench: Option<BenchConfig>,
     /// `[tool.dbtest.experiment]`: where `dbtest experiment` finds use cases and keeps specs
@@ -162,6 +166,69 @@ impl BenchConfig {
     }
 }
 
+/// `--overlap native|all|none`, or in `[tool.dbtest]` also a list of path globs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Overlap {
+    Mode(OverlapMode),
+    /// Files whose root-relative path (or a folder of it) matches one of these globs may
+    /// overlap; the others run one test at a time.
+    Paths(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverlapMode {
+    /// Files written for dbtest (they import it) may overlap; pytest and unittest files, which
+    /// were never written to share a process with other tests, do not.
+    #[default]
+    Native,
+    All,
+    None,
+}
+
+impl Default for Overlap {
+    fn default() -> Self {
+        Overlap::Mode(OverlapMode::Native)
+    }
+}
+
+// By hand, so that a wrong value says what the right ones are (an untagged enum only says
+// that no variant matched).
+impl<'de> Deserialize<'de> for Overlap {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        const EXPECTED: &str = "\"native\", \"all\", \"none\" or a list of path globs";
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Overlap;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Overlap, E> {
+                match v {
+                    "native" => Ok(Overlap::Mode(OverlapMode::Native)),
+                    "all" => Ok(Overlap::Mode(OverlapMode::All)),
+                    "none" => Ok(Overlap::Mode(OverlapMode::None)),
+                    other => Err(E::custom(format!(
+                        "unknown overlap \"{other}\"; use {EXPECTED}"
+                    ))),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Overlap, A::Error> {
+                let mut globs = Vec::new();
+                while let Some(glob) = seq.next_element::<String>()? {
+                    globs.push(glob);
+                }
+                Ok(Overlap::Paths(globs))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 /// `--workers N|auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -205,6 +272,15 @@ impl UnitConfig {
     pub fn from_pyproject(path: &Path) -> Result<Option<UnitConfig>> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        if let Err(e) = toml::from_str::<toml::Table>(&text) {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: format!(
+                    "is not valid TOML; fix the syntax: {}",
+                    e.to_string().trim_end()
+                ),
+            });
+        }
         let doc: PyProject = toml::from_str(&text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             message: format!(
@@ -248,9 +324,27 @@ impl UnitConfig {
             markdown,
             inconclusive_ok,
             collect_only,
+            overlap,
             bench,
             experiment
         )
+    }
+
+    /// Fills in what pytest's configuration says where neither the flags nor `[tool.dbtest]`
+    /// (already merged into `self`) speak: addopts' `-m` as the tag expression (pytest's
+    /// custom marks are tags) and its `-x` / `--maxfail`. Paths and file patterns are
+    /// resolved by discovery, which knows how pytest spells them.
+    pub fn with_pytest(mut self, pytest: Option<&PytestConfig>) -> UnitConfig {
+        let Some(pytest) = pytest else {
+            return self;
+        };
+        if self.tags.is_none() {
+            self.tags.clone_from(&pytest.addopts.markexpr);
+        }
+        if self.exitfirst.is_none() && self.maxfail.is_none() {
+            self.maxfail = pytest.addopts.maxfail;
+        }
+        self
     }
 
     /// Checks values that the types alone allow but that make no sense.
@@ -275,6 +369,14 @@ impl UnitConfig {
                 return bad("pattern", "must not be empty (the default is test_*.py)");
             }
         }
+        if let Some(Overlap::Paths(globs)) = &self.overlap {
+            if globs.iter().any(|g| g.trim().is_empty()) {
+                return bad(
+                    "overlap",
+                    "holds an empty glob; list path globs such as \"tests/async/**\", or use \"native\", \"all\" or \"none\"",
+                );
+            }
+        }
         if let Some(bench) = &self.bench {
             bench.validate(&format!("{origin} [bench]"))?;
         }
@@ -290,19 +392,52 @@ impl UnitConfig {
     }
 }
 
-/// Where the project's configuration lives: the first pyproject.toml with a `[tool.dbtest]`
-/// table in `start` or a parent; ids and relative paths are relative to its folder.
-pub fn find_project(start: &Path) -> Result<(PathBuf, Option<(PathBuf, UnitConfig)>)> {
+/// Where a project lives and what configures it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    /// Ids and configured paths are relative to it: pytest's rootdir, so that ids equal
+    /// pytest's node ids.
+    pub root: PathBuf,
+    /// `[tool.dbtest]` and the pyproject.toml holding it, if it is in `root`.
+    pub dbtest: Option<(PathBuf, UnitConfig)>,
+    /// pytest's configuration in `root`, if any.
+    pub pytest: Option<PytestConfig>,
+}
+
+/// Finds the project of `start` (an absolute folder): the first folder, from `start` up, that
+/// holds a pyproject.toml with `[tool.dbtest]` or a pytest configuration file (pytest.ini,
+/// pyproject.toml with `[tool.pytest...]`, tox.ini `[pytest]`, setup.cfg `[tool:pytest]`;
+/// [`crate::pytest_config::CONFIG_FILES`]). Without one, pytest's fallbacks for its rootdir:
+/// the first folder with a pyproject.toml, else with a setup.py, else `start`.
+pub fn find_project(start: &Path) -> Result<Project> {
+    let mut first_pyproject = None;
     for dir in start.ancestors() {
         let candidate = dir.join("pyproject.toml");
+        let mut dbtest = None;
         if candidate.is_file() {
+            first_pyproject.get_or_insert(dir);
             if let Some(cfg) = UnitConfig::from_pyproject(&candidate)? {
                 cfg.validate(&format!("{} [tool.dbtest]", candidate.display()))?;
-                return Ok((dir.to_path_buf(), Some((candidate, cfg))));
+                dbtest = Some((candidate, cfg));
             }
         }
+        let pytest = PytestConfig::find_in(dir)?;
+        if dbtest.is_some() || pytest.is_some() {
+            return Ok(Project {
+                root: dir.to_path_buf(),
+                dbtest,
+                pytest,
+            });
+        }
     }
-    Ok((start.to_path_buf(), None))
+    let root = first_pyproject
+        .or_else(|| start.ancestors().find(|d| d.join("setup.py").is_file()))
+        .unwrap_or(start);
+    Ok(Project {
+        root: root.to_path_buf(),
+        dbtest: None,
+        pytest: None,
+    })
 }
 
 #[cfg(test)]
@@ -310,6 +445,7 @@ mod tests {
     use super::*;
 
     fn write(dir: &Path, text: &str) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
         let p = dir.join("pyproject.toml");
         std::fs::write(&p, text).unwrap();
         p
@@ -322,9 +458,10 @@ mod tests {
             dir.path(),
             "[project]\nname='x'\n[tool.dbtest]\npaths=['t']\njobs=4\njunit-xml='j.xml'\n",
         );
-        let (root, found) = find_project(&dir.path().join("sub")).unwrap();
-        assert_eq!(root, dir.path());
-        let (_, file) = found.unwrap();
+        let project = find_project(&dir.path().join("sub")).unwrap();
+        assert_eq!(project.root, dir.path());
+        assert_eq!(project.pytest, None);
+        let (_, file) = project.dbtest.unwrap();
         assert_eq!(file.jobs, Some(4));
         assert_eq!(file.junit_xml.as_deref(), Some("j.xml"));
         let flags = UnitConfig::from_flags_json(r#"{"jobs": 2, "match": ["*a*"]}"#).unwrap();
@@ -363,6 +500,125 @@ mod tests {
         let c = UnitConfig::from_flags_json(r#"{"workers": 3}"#).unwrap();
         assert_eq!(c.workers.unwrap().count(), 3);
         assert!(UnitConfig::from_flags_json(r#"{"workers": "many"}"#).is_err());
+    }
+
+    #[test]
+    fn a_pytest_configuration_makes_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path();
+        write(top, "[tool.dbtest]\njobs = 3\n");
+        let inner = top.join("inner");
+        std::fs::create_dir_all(inner.join("tests")).unwrap();
+        std::fs::write(inner.join("tox.ini"), "[pytest]\naddopts = -m slow\n").unwrap();
+        // The nearer folder wins, whichever kind of file it holds.
+        let project = find_project(&inner.join("tests")).unwrap();
+        assert_eq!(project.root, inner);
+        assert_eq!(project.dbtest, None);
+        assert_eq!(project.pytest.unwrap().path, inner.join("tox.ini"));
+        // A tox.ini without [pytest] is not a configuration: the walk goes on.
+        std::fs::write(inner.join("tox.ini"), "[tox]\n").unwrap();
+        let project = find_project(&inner).unwrap();
+        assert_eq!(project.root, top);
+        assert_eq!(project.dbtest.unwrap().1.jobs, Some(3));
+        // Both in one folder: both are read.
+        std::fs::write(top.join("pytest.ini"), "[pytest]\ntestpaths = t\n").unwrap();
+        let project = find_project(&inner).unwrap();
+        assert_eq!(project.root, top);
+        assert!(project.dbtest.is_some());
+        assert_eq!(project.pytest.unwrap().testpaths, ["t"]);
+    }
+
+    #[test]
+    fn without_configuration_the_root_is_pytests_fallback() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path();
+        let deep = top.join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        assert_eq!(find_project(&deep).unwrap().root, deep);
+        std::fs::write(top.join("setup.py"), "").unwrap();
+        assert_eq!(find_project(&deep).unwrap().root, top);
+        // A plain pyproject.toml comes before a setup.py, even above it.
+        std::fs::write(top.join("a/pyproject.toml"), "[project]\nname = 'x'\n").unwrap();
+        let project = find_project(&deep).unwrap();
+        assert_eq!(project.root, top.join("a"));
+        assert_eq!((project.dbtest, project.pytest), (None, None));
+    }
+
+    #[test]
+    fn a_malformed_pyproject_says_to_fix_the_syntax() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "[tool.dbtest\njobs = 1\n");
+        let err = find_project(dir.path()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("pyproject.toml: is not valid TOML; fix the syntax"),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), 4);
+    }
+
+    #[test]
+    fn pytest_addopts_fill_in_only_what_dbtest_leaves_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("pytest.ini"),
+            "[pytest]\naddopts = -m 'not slow' --maxfail 2\n",
+        )
+        .unwrap();
+        let pytest = find_project(dir.path()).unwrap().pytest;
+        let merged = UnitConfig::default().with_pytest(pytest.as_ref());
+        assert_eq!(merged.tags.as_deref(), Some("not slow"));
+        assert_eq!(merged.stop_after(), Some(2));
+        let own = UnitConfig {
+            tags: Some("db".into()),
+            exitfirst: Some(false),
+            ..Default::default()
+        };
+        let merged = own.with_pytest(pytest.as_ref());
+        assert_eq!(merged.tags.as_deref(), Some("db"));
+        assert_eq!(merged.stop_after(), None);
+        assert_eq!(
+            UnitConfig::default().with_pytest(None),
+            UnitConfig::default()
+        );
+    }
+
+    #[test]
+    fn overlap_is_a_mode_or_a_list_of_globs() {
+        let c = UnitConfig::from_flags_json(r#"{"overlap": "all"}"#).unwrap();
+        assert_eq!(c.overlap, Some(Overlap::Mode(OverlapMode::All)));
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[tool.dbtest]\noverlap = ['tests/async/**', 'tests/test_db.py']\n",
+        );
+        assert_eq!(
+            UnitConfig::from_pyproject(&p).unwrap().unwrap().overlap,
+            Some(Overlap::Paths(vec![
+                "tests/async/**".into(),
+                "tests/test_db.py".into()
+            ]))
+        );
+        let p = write(dir.path(), "[tool.dbtest]\noverlap = 'sometimes'\n");
+        let msg = UnitConfig::from_pyproject(&p).unwrap_err().to_string();
+        assert!(msg.contains("unknown overlap \"sometimes\"; use \"native\", \"all\", \"none\" or a list of path globs"), "{msg}");
+        write(dir.path(), "[tool.dbtest]\noverlap = ['']\n");
+        let msg = find_project(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("`overlap` holds an empty glob"), "{msg}");
+        assert_eq!(Overlap::default(), Overlap::Mode(OverlapMode::Native));
+        // Flags win over [tool.dbtest].
+        let flags = UnitConfig {
+            overlap: Some(Overlap::Mode(OverlapMode::None)),
+            ..Default::default()
+        };
+        let file = UnitConfig {
+            overlap: Some(Overlap::Mode(OverlapMode::All)),
+            ..Default::default()
+        };
+        assert_eq!(
+            flags.over(file).overlap,
+            Some(Overlap::Mode(OverlapMode::None))
+        );
     }
 
     #[test]

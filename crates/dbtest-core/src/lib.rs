@@ -4,9 +4,10 @@
 pub mod config;
 pub mod error;
 pub mod model;
+pub mod pytest_config;
 pub mod state;
 
-pub use config::{BenchConfig, ColorChoice, UnitConfig};
+pub use config::{BenchConfig, ColorChoice, Overlap, OverlapMode, Project, UnitConfig};
 pub use error::{Error, Result};
 pub use model::{
     exit_code, exit_code_with, test_id, Event, ExitCode, Outcome, RawOutcome, RawResult, Report,

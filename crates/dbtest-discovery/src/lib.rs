@@ -3,7 +3,10 @@
 //! Everything here works on paths and test ids only, so that the runner can
 //! narrow a run down before paying for a single Python import.
 
+pub mod fnmatch;
 pub mod import;
+pub mod keyword;
+pub mod overlap;
 pub mod select;
 pub mod shard;
 pub mod statics;
@@ -15,9 +18,14 @@ mod paths;
 mod testing;
 
 pub use import::{conftests_for, import_target, ImportTarget};
+pub use keyword::{KeywordExpr, KeywordExprError};
+pub use overlap::{imports_dbtest, OverlapRule};
 pub use paths::relative_id;
 pub use select::{Selector, SelectorError};
 pub use shard::{shard_files, Shard};
 pub use statics::{static_tests, StaticTest};
 pub use tags::{TagExpr, TagExprError};
-pub use walk::{discover, discover_from, search_paths, Discovered, DiscoveryError, SKIPPED_DIRS};
+pub use walk::{
+    dbtest_norecurse, discover, discover_from, expand_testpaths, search_paths, Discovered,
+    DiscoveryError, Pattern, SKIPPED_DIRS,
+};

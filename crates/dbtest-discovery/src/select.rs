@@ -4,13 +4,15 @@ use std::collections::HashSet;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use crate::keyword::{KeywordExpr, KeywordExprError};
 use crate::tags::{TagExpr, TagExprError};
 
 const GLOB_META: &[char] = &['*', '?', '[', '{'];
 
-/// The filters of one run: `-k` patterns, a `-t` tag expression and the
-/// `path::name` prefixes. A test runs when it passes all three (an unset
-/// filter passes everything).
+/// The filters of one run: `-k` patterns, a `-t` tag expression, the
+/// `path::name` prefixes, and pytest's `-k` keyword expression from a project's
+/// addopts. A test runs when it passes all of them (an unset filter passes
+/// everything).
 #[derive(Debug, Clone)]
 pub struct Selector {
     substrings: Vec<String>,
@@ -18,6 +20,7 @@ pub struct Selector {
     has_match: bool,
     tags: Option<TagExpr>,
     prefixes: HashSet<String>,
+    keyword: Option<KeywordExpr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +37,9 @@ pub enum SelectorError {
 
     #[error(transparent)]
     Tags(#[from] TagExprError),
+
+    #[error(transparent)]
+    Keyword(#[from] KeywordExprError),
 }
 
 impl Selector {
@@ -83,7 +89,18 @@ impl Selector {
             has_match: !match_patterns.is_empty(),
             tags,
             prefixes: id_prefixes.into_iter().collect(),
+            keyword: None,
         })
+    }
+
+    /// Adds pytest's keyword expression (`-k` in addopts), which a test must match as well.
+    /// A blank one is no filter, as in pytest.
+    pub fn with_keyword(mut self, keyword: Option<&str>) -> Result<Selector, SelectorError> {
+        self.keyword = keyword
+            .filter(|k| !k.trim_start().is_empty())
+            .map(|k| KeywordExpr::parse(k.trim_start()))
+            .transpose()?;
+        Ok(self)
     }
 
     /// Whether the test `id`, carrying `tags`, is selected.
@@ -91,11 +108,12 @@ impl Selector {
         self.matches_prefix(id)
             && self.matches_pattern(id)
             && self.tags.as_ref().is_none_or(|expr| expr.eval(tags))
+            && self.keyword.as_ref().is_none_or(|k| k.matches(id, tags))
     }
 
     /// True when no filter is set, so callers can skip asking per test.
     pub fn is_everything(&self) -> bool {
-        !self.has_match && self.tags.is_none() && self.prefixes.is_empty()
+        !self.has_match && self.tags.is_none() && self.prefixes.is_empty() && self.keyword.is_none()
     }
 
     fn matches_pattern(&self, id: &str) -> bool {
@@ -238,6 +256,31 @@ mod tests {
         assert!(!s.matches("t/test_b.py::test_y", &strings(&["db"])));
         assert!(!s.matches("t/test_a.py::test_z", &strings(&["db"])));
         assert!(!s.matches("t/test_a.py::test_y", NO_TAGS));
+    }
+
+    #[test]
+    fn a_keyword_expression_applies_besides_the_other_filters() {
+        let s = Selector::new(&[], Some("db"), Vec::new())
+            .unwrap()
+            .with_keyword(Some("not slow and add"))
+            .unwrap();
+        assert!(!s.is_everything());
+        assert!(s.matches("t/test_a.py::test_add", &strings(&["db"])));
+        assert!(!s.matches("t/test_a.py::test_add", NO_TAGS));
+        assert!(!s.matches("t/test_a.py::test_add", &strings(&["db", "slow"])));
+        assert!(!s.matches("t/test_a.py::test_sub", &strings(&["db"])));
+        // Unlike dbtest's -k, it is case-insensitive and matches names, not the id's text.
+        let s = by_match(&[]).with_keyword(Some("ADD")).unwrap();
+        assert!(s.matches("t/test_a.py::TestX::test_Add[1]", NO_TAGS));
+        // A blank expression is no filter.
+        assert!(by_match(&[])
+            .with_keyword(Some("  "))
+            .unwrap()
+            .is_everything());
+        assert!(by_match(&[]).with_keyword(None).unwrap().is_everything());
+        let e = by_match(&[]).with_keyword(Some("add and")).unwrap_err();
+        assert!(matches!(e, SelectorError::Keyword(_)), "{e:?}");
+        assert!(e.to_string().contains("at column 8"), "{e}");
     }
 
     #[test]

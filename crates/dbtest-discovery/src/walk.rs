@@ -8,17 +8,77 @@ use std::path::{Path, PathBuf};
 use globset::{GlobBuilder, GlobMatcher};
 use walkdir::{DirEntry, WalkDir};
 
+use crate::fnmatch::Fnmatch;
 use crate::paths::{absolutize, relative_id};
 
-/// Directory names never descended into, besides hidden directories (a name
-/// starting with `.`) and virtual environments (a directory holding
-/// `pyvenv.cfg`). They hold installed or generated code whose `test_*.py`
+/// Directory names dbtest never descends into by its own rules (see [`dbtest_norecurse`]),
+/// besides hidden directories (a name starting with `.`) and virtual environments (a
+/// directory holding `pyvenv.cfg`). They hold installed or generated code whose `test_*.py`
 /// files are not the project's tests, and they are often huge.
 pub const SKIPPED_DIRS: &[&str] = &["__pycache__", "node_modules", "site-packages"];
 
 /// The marker file of a virtual environment (PEP 405); checking for it catches
 /// environments whatever they are named (`venv`, `env`, `.tox/py311`, ...).
 const VENV_MARKER: &str = "pyvenv.cfg";
+/// A conda environment without `pyvenv.cfg` (pytest checks it too).
+const CONDA_MARKER: &str = "conda-meta/history";
+
+/// A pattern on file or folder names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pattern {
+    /// dbtest's own `--pattern`: a glob on the file name (`{a,b}` groups, `\` escapes,
+    /// no `/`).
+    Glob(String),
+    /// pytest's rules for `python_files` and `norecursedirs`: fnmatch on the name, or on the
+    /// whole path when the pattern holds a `/` (pytest's `fnmatch_ex`).
+    Fnmatch(String),
+}
+
+impl Pattern {
+    /// pytest patterns, each as [`Pattern::Fnmatch`].
+    pub fn fnmatch_all<S: AsRef<str>>(patterns: &[S]) -> Vec<Pattern> {
+        patterns
+            .iter()
+            .map(|p| Pattern::Fnmatch(p.as_ref().to_owned()))
+            .collect()
+    }
+}
+
+/// dbtest's own folders to skip, as patterns: hidden folders and [`SKIPPED_DIRS`]. A
+/// project with a pytest configuration uses pytest's `norecursedirs` instead.
+pub fn dbtest_norecurse() -> Vec<Pattern> {
+    std::iter::once(".*")
+        .chain(SKIPPED_DIRS.iter().copied())
+        .map(|p| Pattern::Fnmatch(p.to_owned()))
+        .collect()
+}
+
+enum Matcher {
+    Glob(GlobMatcher),
+    Fnmatch(Fnmatch),
+}
+
+impl Matcher {
+    fn new(pattern: &Pattern) -> Result<Matcher, DiscoveryError> {
+        Ok(match pattern {
+            Pattern::Glob(glob) => Matcher::Glob(compile_pattern(glob)?),
+            Pattern::Fnmatch(p) => Matcher::Fnmatch(Fnmatch::new(p)),
+        })
+    }
+
+    fn is_match(&self, path: &Path) -> bool {
+        match self {
+            Matcher::Glob(glob) => path.file_name().is_some_and(|name| glob.is_match(name)),
+            Matcher::Fnmatch(p) => p.matches_path(path),
+        }
+    }
+}
+
+/// What the walk takes and where it goes, compiled once: matching runs for every entry.
+struct Rules {
+    files: Vec<Matcher>,
+    norecurse: Vec<Matcher>,
+}
 
 /// Result of walking the requested paths.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,18 +128,20 @@ pub enum DiscoveryError {
 }
 
 /// Walks `paths` (relative to the current directory, or absolute; each may end
-/// in `::name`) and returns the test files whose name matches `pattern`.
-/// Ids are relative to `root`.
+/// in `::name`) and returns the `.py` files that match one of `patterns`, never
+/// descending into a folder that matches one of `norecurse` (nor into `__pycache__`
+/// or a virtual environment). Ids are relative to `root`.
 pub fn discover(
     root: &Path,
     paths: &[String],
-    pattern: &str,
+    patterns: &[Pattern],
+    norecurse: &[Pattern],
 ) -> Result<Discovered, DiscoveryError> {
     let cwd = std::env::current_dir().map_err(|err| DiscoveryError::Io {
         path: PathBuf::from("."),
         message: format!("the current directory is not available ({err})"),
     })?;
-    discover_from(&cwd, root, paths, pattern)
+    discover_from(&cwd, root, paths, patterns, norecurse)
 }
 
 /// [`discover`] with relative paths (and a relative `root`) resolved against
@@ -88,10 +150,19 @@ pub fn discover_from(
     cwd: &Path,
     root: &Path,
     paths: &[String],
-    pattern: &str,
+    patterns: &[Pattern],
+    norecurse: &[Pattern],
 ) -> Result<Discovered, DiscoveryError> {
-    // Compiled once: matching runs for every file of the tree.
-    let matcher = compile_pattern(pattern)?;
+    let rules = Rules {
+        files: patterns
+            .iter()
+            .map(Matcher::new)
+            .collect::<Result<_, _>>()?,
+        norecurse: norecurse
+            .iter()
+            .map(Matcher::new)
+            .collect::<Result<_, _>>()?,
+    };
     let root = absolutize(cwd, root);
     let args: Vec<(&str, Option<&str>)> = paths.iter().map(|arg| split_arg(arg)).collect();
     let any_named = args.iter().any(|(_, name)| name.is_some());
@@ -125,7 +196,7 @@ pub fn discover_from(
             if name.is_some() {
                 return Err(DiscoveryError::NameOnFolder { arg: arg.clone() });
             }
-            walk(&abs, &matcher)?
+            walk(&abs, &rules)?
         } else if metadata.is_file() && is_python_file(&abs) {
             // An explicit file is the user's choice: the pattern and the pruning
             // rules do not apply to it, as in pytest.
@@ -185,7 +256,7 @@ fn compile_pattern(pattern: &str) -> Result<GlobMatcher, DiscoveryError> {
     Ok(glob.compile_matcher())
 }
 
-fn walk(dir: &Path, matcher: &GlobMatcher) -> Result<Vec<PathBuf>, DiscoveryError> {
+fn walk(dir: &Path, rules: &Rules) -> Result<Vec<PathBuf>, DiscoveryError> {
     let mut files = Vec::new();
     let walker = WalkDir::new(dir)
         .follow_links(false)
@@ -193,7 +264,7 @@ fn walk(dir: &Path, matcher: &GlobMatcher) -> Result<Vec<PathBuf>, DiscoveryErro
         .into_iter()
         // The walk's own root is exempt: passing `.` or `.hidden/tests` is an
         // explicit request.
-        .filter_entry(|entry| entry.depth() == 0 || !is_pruned(entry));
+        .filter_entry(|entry| entry.depth() == 0 || !is_pruned(entry, rules));
     for entry in walker {
         let entry = entry.map_err(|err| {
             let path = err.path().unwrap_or(dir).to_path_buf();
@@ -208,7 +279,7 @@ fn walk(dir: &Path, matcher: &GlobMatcher) -> Result<Vec<PathBuf>, DiscoveryErro
         // `file_type` comes from the directory listing, so no stat per file.
         if entry.file_type().is_file()
             && is_python_file(entry.path())
-            && matcher.is_match(entry.file_name())
+            && rules.files.iter().any(|m| m.is_match(entry.path()))
         {
             files.push(entry.into_path());
         }
@@ -216,22 +287,20 @@ fn walk(dir: &Path, matcher: &GlobMatcher) -> Result<Vec<PathBuf>, DiscoveryErro
     Ok(files)
 }
 
-fn is_pruned(entry: &DirEntry) -> bool {
+fn is_pruned(entry: &DirEntry, rules: &Rules) -> bool {
     if !entry.file_type().is_dir() {
         return false;
     }
-    let name = entry.file_name();
-    if name.as_encoded_bytes().starts_with(b".") {
+    // pytest skips these whatever norecursedirs says.
+    if entry.file_name() == "__pycache__" {
         return true;
     }
-    if name
-        .to_str()
-        .is_some_and(|name| SKIPPED_DIRS.contains(&name))
-    {
+    if rules.norecurse.iter().any(|m| m.is_match(entry.path())) {
         return true;
     }
-    // The one stat per directory that the walk cannot avoid.
-    entry.path().join(VENV_MARKER).exists()
+    // The stats per directory that the walk cannot avoid.
+    let path = entry.path();
+    path.join(VENV_MARKER).exists() || path.join(CONDA_MARKER).is_file()
 }
 
 /// Only `.py` files are ever importable as test modules, whatever the pattern
@@ -259,6 +328,22 @@ mod tests {
         paths.iter().map(|p| (*p).to_owned()).collect()
     }
 
+    /// [`discover_from`] with dbtest's own rules and `pattern`.
+    fn discover_from(
+        cwd: &Path,
+        root: &Path,
+        paths: &[String],
+        pattern: &str,
+    ) -> Result<Discovered, DiscoveryError> {
+        super::discover_from(
+            cwd,
+            root,
+            paths,
+            &[Pattern::Glob(pattern.to_owned())],
+            &dbtest_norecurse(),
+        )
+    }
+
     /// Discovers from inside `dir` (as if run there) and returns ids.
     fn ids(dir: &TempDir, paths: &[&str], pattern: &str) -> Vec<String> {
         let found = discover_from(dir.path(), dir.path(), &args(paths), pattern).unwrap();
@@ -269,8 +354,187 @@ mod tests {
             .collect()
     }
 
+    /// Discovers from inside `dir` with pytest's rules.
+    fn pytest_ids(
+        dir: &TempDir,
+        paths: &[&str],
+        files: &[&str],
+        norecurse: &[&str],
+    ) -> Vec<String> {
+        let found = super::discover_from(
+            dir.path(),
+            dir.path(),
+            &args(paths),
+            &Pattern::fnmatch_all(files),
+            &Pattern::fnmatch_all(norecurse),
+        )
+        .unwrap();
+        found
+            .files
+            .iter()
+            .map(|f| relative_id(dir.path(), f))
+            .collect()
+    }
+
     fn err(dir: &TempDir, paths: &[&str], pattern: &str) -> DiscoveryError {
         discover_from(dir.path(), dir.path(), &args(paths), pattern).unwrap_err()
+    }
+
+    /// pytest's defaults (crates/dbtest-core/src/pytest_config.rs).
+    const PYTEST_FILES: &[&str] = &["test_*.py", "*_test.py"];
+    const PYTEST_NORECURSE: &[&str] = &[
+        "*.egg",
+        ".*",
+        "_darcs",
+        "build",
+        "CVS",
+        "dist",
+        "node_modules",
+        "venv",
+        "{arch}",
+    ];
+
+    #[test]
+    fn several_patterns_any_of_which_may_match() {
+        let dir = tree(&[
+            "tests/test_a.py",
+            "tests/b_test.py",
+            "tests/check_c.py",
+            "tests/helper.py",
+        ]);
+        assert_eq!(
+            pytest_ids(&dir, &["tests"], PYTEST_FILES, PYTEST_NORECURSE),
+            ["tests/b_test.py", "tests/test_a.py"]
+        );
+        assert_eq!(
+            pytest_ids(
+                &dir,
+                &["tests"],
+                &["check_*.py", "test_*.py"],
+                PYTEST_NORECURSE
+            ),
+            ["tests/check_c.py", "tests/test_a.py"]
+        );
+        // dbtest's glob and pytest's fnmatch side by side.
+        let found = super::discover_from(
+            dir.path(),
+            dir.path(),
+            &args(&["tests"]),
+            &[
+                Pattern::Glob("{check,helper}*.py".into()),
+                Pattern::Fnmatch("*_test.py".into()),
+            ],
+            &dbtest_norecurse(),
+        )
+        .unwrap();
+        assert_eq!(found.files.len(), 3);
+        // No pattern: only explicit files are taken.
+        assert!(pytest_ids(&dir, &["tests"], &[], PYTEST_NORECURSE).is_empty());
+        assert_eq!(
+            pytest_ids(&dir, &["tests/helper.py"], &[], &[]),
+            ["tests/helper.py"]
+        );
+    }
+
+    #[test]
+    fn pytest_file_patterns_are_fnmatch_and_may_name_folders() {
+        let dir = tree(&["tests/unit/a_spec.py", "other/b_spec.py", "tests/{x}.py"]);
+        assert_eq!(
+            pytest_ids(&dir, &["."], &["tests/*_spec.py"], PYTEST_NORECURSE),
+            ["tests/unit/a_spec.py"]
+        );
+        // Braces are literal in fnmatch.
+        assert_eq!(pytest_ids(&dir, &["."], &["{x}.py"], &[]), ["tests/{x}.py"]);
+    }
+
+    #[test]
+    fn norecursedirs_replace_dbtests_own_skips() {
+        let dir = tree(&[
+            "tests/test_a.py",
+            "build/test_b.py",
+            "pkg.egg/test_c.py",
+            ".hidden/test_d.py",
+            "site-packages/test_e.py",
+            "tests/__pycache__/test_f.py",
+            "tests/data/test_g.py",
+            "venvs/conda/conda-meta/history",
+            "venvs/conda/test_h.py",
+            "env/pyvenv.cfg",
+            "env/test_i.py",
+        ]);
+        // pytest's defaults: build and *.egg and hidden folders go, site-packages stays.
+        assert_eq!(
+            pytest_ids(&dir, &["."], PYTEST_FILES, PYTEST_NORECURSE),
+            [
+                "site-packages/test_e.py",
+                "tests/data/test_g.py",
+                "tests/test_a.py"
+            ]
+        );
+        // A project's own list replaces them: hidden folders are walked now, as in pytest;
+        // __pycache__ and environments never are.
+        assert_eq!(
+            pytest_ids(
+                &dir,
+                &["."],
+                PYTEST_FILES,
+                &["data", "site-*", "build", "*.egg"]
+            ),
+            [".hidden/test_d.py", "tests/test_a.py"]
+        );
+        // A pattern with a slash matches the folder's whole path.
+        assert_eq!(
+            pytest_ids(&dir, &["tests"], PYTEST_FILES, &["tests/data"]),
+            ["tests/test_a.py"]
+        );
+        // dbtest's own rules as before.
+        assert_eq!(
+            ids(&dir, &["."], "test_*.py"),
+            [
+                "build/test_b.py",
+                "pkg.egg/test_c.py",
+                "tests/data/test_g.py",
+                "tests/test_a.py"
+            ]
+        );
+    }
+
+    #[test]
+    fn testpaths_expand_like_python_glob() {
+        let dir = tree(&[
+            "tests/unit/test_a.py",
+            "tests/integration/test_b.py",
+            "tests/.hidden/test_c.py",
+            "pkg/sub/tests/test_d.py",
+            "pkg/other/test_e.py",
+            "docs/readme.md",
+        ]);
+        let expand = |paths: &[&str]| expand_testpaths(dir.path(), &args(paths));
+        assert_eq!(expand(&["tests"]), ["tests"]);
+        assert_eq!(expand(&["missing", "docs"]), ["docs"]);
+        assert_eq!(expand(&["tests/*"]), ["tests/integration", "tests/unit"]);
+        assert_eq!(expand(&["tests/.*"]), ["tests/.hidden"]);
+        assert_eq!(expand(&["pkg/**/tests"]), ["pkg/sub/tests"]);
+        assert_eq!(
+            expand(&["pkg/**"]),
+            [
+                "pkg/",
+                "pkg/other",
+                "pkg/other/test_e.py",
+                "pkg/sub",
+                "pkg/sub/tests",
+                "pkg/sub/tests/test_d.py"
+            ]
+        );
+        assert_eq!(
+            expand(&["tests/u?it", "tests/[i]*"]),
+            ["tests/unit", "tests/integration"]
+        );
+        let abs = dir.path().join("docs").display().to_string();
+        assert_eq!(
+            expand_testpaths(dir.path(), std::slice::from_ref(&abs)),
+            std::slice::from_ref(&abs)
+        );
     }
 
     #[test]
@@ -656,6 +920,135 @@ pub fn search_paths(
     match default_folder.map(|f| root.join(f)) {
         Some(folder) if folder.is_dir() => vec![folder.display().to_string()],
         _ => vec![root.display().to_string()],
+    }
+}
+
+/// pytest's `testpaths`: each entry expanded as `glob.iglob(entry, recursive=True)` in the
+/// rootdir (`*`, `?`, `[...]` within a name, `**` across folders, hidden names only for a
+/// pattern that starts with `.`), sorted per entry; an entry that matches nothing is dropped,
+/// as pytest drops it. Results are as Python spells them: relative to `root` unless the entry
+/// was absolute.
+pub fn expand_testpaths(root: &Path, testpaths: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in testpaths {
+        let mut found = iglob(root, entry, false);
+        found.sort();
+        out.extend(found);
+    }
+    out
+}
+
+fn has_magic(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// `os.path.split`.
+fn split_path(path: &str) -> (&str, &str) {
+    let at = path.rfind('/').map_or(0, |i| i + 1);
+    let (head, tail) = path.split_at(at);
+    let trimmed = head.trim_end_matches('/');
+    (if trimmed.is_empty() { head } else { trimmed }, tail)
+}
+
+/// `os.path.join` of two parts.
+fn join_path(a: &str, b: &str) -> String {
+    if a.is_empty() || b.starts_with('/') {
+        b.to_owned()
+    } else if a.ends_with('/') {
+        format!("{a}{b}")
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
+/// The names in `dir` (only folders when `dironly`), unsorted as `os.scandir` gives them.
+fn list_dir(dir: &Path, dironly: bool) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        // `is_dir` follows symbolic links, as Python's `DirEntry.is_dir()` does.
+        .filter(|e| !dironly || e.path().is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .collect()
+}
+
+/// Python's `glob._iglob` with `recursive=True`, paths resolved against `root`.
+fn iglob(root: &Path, pattern: &str, dironly: bool) -> Vec<String> {
+    let at = |p: &str| {
+        if p.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(p)
+        }
+    };
+    let (dirname, basename) = split_path(pattern);
+    if !has_magic(pattern) {
+        let exists = if basename.is_empty() {
+            at(dirname).is_dir()
+        } else {
+            fs::symlink_metadata(at(pattern)).is_ok()
+        };
+        return if exists {
+            vec![pattern.to_owned()]
+        } else {
+            Vec::new()
+        };
+    }
+    let dirs = if dirname.is_empty() {
+        vec![String::new()]
+    } else if dirname != pattern && has_magic(dirname) {
+        iglob(root, dirname, true)
+    } else {
+        vec![dirname.to_owned()]
+    };
+    let mut out = Vec::new();
+    for dir in dirs {
+        let names = if basename == "**" {
+            glob2(&at(&dir), dir.is_empty(), dironly)
+        } else if has_magic(basename) {
+            let pattern = Fnmatch::new(basename);
+            list_dir(&at(&dir), dironly)
+                .into_iter()
+                .filter(|n| basename.starts_with('.') || !n.starts_with('.'))
+                .filter(|n| pattern.is_match(n))
+                .collect()
+        } else {
+            let exists = if basename.is_empty() {
+                at(&dir).is_dir()
+            } else {
+                fs::symlink_metadata(at(&dir).join(basename)).is_ok()
+            };
+            if exists {
+                vec![basename.to_owned()]
+            } else {
+                Vec::new()
+            }
+        };
+        out.extend(names.into_iter().map(|n| join_path(&dir, &n)));
+    }
+    out
+}
+
+/// `**`: the folder itself (as "") and everything below it that is not hidden.
+fn glob2(dir: &Path, is_cwd: bool, dironly: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if is_cwd || dir.is_dir() {
+        out.push(String::new());
+    }
+    rlistdir(dir, "", dironly, &mut out);
+    out
+}
+
+fn rlistdir(dir: &Path, prefix: &str, dironly: bool, out: &mut Vec<String>) {
+    for name in list_dir(dir, dironly) {
+        if name.starts_with('.') {
+            continue;
+        }
+        let rel = join_path(prefix, &name);
+        out.push(rel.clone());
+        rlistdir(&dir.join(&name), &rel, dironly, out);
     }
 }
 

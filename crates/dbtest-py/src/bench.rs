@@ -10,7 +10,9 @@ use dbtest_bench::{
 };
 use dbtest_core::config::{find_project, DEFAULT_BENCH_PATTERN};
 use dbtest_core::{BenchConfig, Error, ExitCode};
-use dbtest_discovery::{discover_from, relative_id, search_paths, Selector};
+use dbtest_discovery::{
+    dbtest_norecurse, discover_from, relative_id, search_paths, Pattern, Selector,
+};
 use dbtest_runner::{FileError, FileJob};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -116,6 +118,7 @@ impl BenchEngine for PyBenchEngine {
                 Err(FileError {
                     message: format!("dbtest internal error while loading: {e}"),
                     traceback: None,
+                    skipped: false,
                 })
             })
     }
@@ -160,7 +163,8 @@ struct Prepared {
 fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
     let flags: BenchConfig = serde_json::from_str(flags_json)
         .map_err(|e| Error::Usage(format!("invalid option: {e}")))?;
-    let (root, file_config) = find_project(cwd)?;
+    let project = find_project(cwd)?;
+    let (root, file_config) = (project.root, project.dbtest);
     let flag_paths = flags.paths.clone();
     let config = flags.over(file_config.and_then(|(_, c)| c.bench).unwrap_or_default());
     config.validate("dbtest bench")?;
@@ -179,8 +183,14 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
         Some("benches"),
     );
     let pattern = config.pattern.as_deref().unwrap_or(DEFAULT_BENCH_PATTERN);
-    let found =
-        discover_from(cwd, &root, &paths, pattern).map_err(|e| Error::Usage(e.to_string()))?;
+    let found = discover_from(
+        cwd,
+        &root,
+        &paths,
+        &[Pattern::Glob(pattern.to_owned())],
+        &dbtest_norecurse(),
+    )
+    .map_err(|e| Error::Usage(e.to_string()))?;
     let selector = Selector::new(
         config.match_.as_deref().unwrap_or_default(),
         None,
@@ -193,6 +203,7 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
         .map(|path| FileJob {
             rel: relative_id(&root, &path),
             path,
+            exclusive: false,
         })
         .collect();
     Ok(Prepared {

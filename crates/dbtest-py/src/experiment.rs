@@ -13,7 +13,7 @@ use dbtest_core::config::{
     find_project, DEFAULT_EXPERIMENTS_DIR, DEFAULT_SPECS_DIR, DEFAULT_USECASE_PATTERN,
 };
 use dbtest_core::{Error, ExitCode};
-use dbtest_discovery::{discover_from, import_target};
+use dbtest_discovery::{dbtest_norecurse, discover_from, import_target, Pattern};
 use dbtest_experiment::design::{config_label, Configuration, Design};
 use dbtest_experiment::report;
 use dbtest_experiment::sample::{
@@ -50,7 +50,8 @@ struct Project {
 
 impl Project {
     fn find(cwd: &Path) -> Result<Project, Error> {
-        let (root, file) = find_project(cwd)?;
+        let found = find_project(cwd)?;
+        let (root, file) = (found.root, found.dbtest);
         let config = file.and_then(|(_, c)| c.experiment).unwrap_or_default();
         if config
             .pattern
@@ -93,8 +94,14 @@ impl Project {
             .pattern
             .as_deref()
             .unwrap_or(DEFAULT_USECASE_PATTERN);
-        let found = discover_from(&self.root, &self.root, &paths, pattern)
-            .map_err(|e| Error::Usage(format!("[tool.dbtest.experiment] paths: {e}")))?;
+        let found = discover_from(
+            &self.root,
+            &self.root,
+            &paths,
+            &[Pattern::Glob(pattern.to_owned())],
+            &dbtest_norecurse(),
+        )
+        .map_err(|e| Error::Usage(format!("[tool.dbtest.experiment] paths: {e}")))?;
         let mut named = Vec::new();
         let mut all = Vec::new();
         for path in found.files {

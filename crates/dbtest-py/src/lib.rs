@@ -48,6 +48,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DbtestError", m.py().get_type::<DbtestError>())?;
     m.add("UsageError", m.py().get_type::<UsageError>())?;
     m.add_class::<unit::UnitRun>()?;
+    m.add_class::<unit::PythonSettings>()?;
     m.add_class::<bench::BenchRun>()?;
     m.add_class::<experiment::ExperimentRun>()?;
     m.add_class::<experiment::VerifyRun>()?;

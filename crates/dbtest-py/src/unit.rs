@@ -8,8 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dbtest_core::config::{find_project, DEFAULT_JOBS, DEFAULT_PATTERN};
-use dbtest_core::{exit_code, exit_code_with, Error, Event, ExitCode, Report, UnitConfig};
-use dbtest_discovery::{discover_from, relative_id, search_paths, shard_files, Selector, Shard};
+use dbtest_core::pytest_config::{PytestConfig, PythonSettings as Settings};
+use dbtest_core::{
+    exit_code, exit_code_with, Error, Event, ExitCode, Overlap, OverlapMode, Report, UnitConfig,
+};
+use dbtest_discovery::{
+    dbtest_norecurse, discover_from, expand_testpaths, relative_id, search_paths, shard_files,
+    OverlapRule, Pattern, Selector, Shard,
+};
 use dbtest_report::console::{Console, ConsoleOptions};
 use dbtest_runner::workers::{PoolOptions, WorkerSpec};
 use dbtest_runner::{CancellationToken, Engine, FileError, FileJob, Observer, RunOptions};
@@ -30,36 +36,74 @@ struct Prepared {
     shuffle_seed: Option<u64>,
     /// From `path::name` arguments; workers need them to select the same tests.
     id_prefixes: Vec<String>,
+    /// What the Python side applies: pytest's collection names, marks, warnings, asyncio.
+    python: Settings,
+    /// What the user should hear before the run starts (ignored addopts options, ...).
+    warnings: Vec<String>,
 }
 
 fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
     let flags = UnitConfig::from_flags_json(flags_json)?;
     flags.validate("command line")?;
-    let (root, file_config) = find_project(cwd)?;
+    let project = find_project(cwd)?;
+    let root = project.root;
+    let pytest = project.pytest.as_ref();
     let flag_paths = flags.paths.clone();
-    let config = flags.over(file_config.map(|(_, c)| c).unwrap_or_default());
+    // Flags over [tool.dbtest] over pytest's configuration.
+    let config = flags
+        .over(project.dbtest.map(|(_, c)| c).unwrap_or_default())
+        .with_pytest(pytest);
+    let mut warnings = pytest
+        .map(PytestConfig::ignored_addopts_warnings)
+        .unwrap_or_default();
+    let testpaths = match pytest {
+        Some(p) if config.paths.is_none() && !p.testpaths.is_empty() => {
+            let found = expand_testpaths(&root, &p.testpaths);
+            if found.is_empty() {
+                warnings.push(format!(
+                    "{}: testpaths matches no folder or file; looking in the whole project, as pytest does",
+                    p.path.display()
+                ));
+                Some(vec![".".to_owned()])
+            } else {
+                Some(found)
+            }
+        }
+        _ => None,
+    };
     // The contract's default is tests/; a project that keeps tests at its top still works.
     let paths = search_paths(
         &root,
         flag_paths.as_deref(),
-        config.paths.as_deref(),
+        config.paths.as_deref().or(testpaths.as_deref()),
         Some("tests"),
     );
-    let pattern = config.pattern.as_deref().unwrap_or(DEFAULT_PATTERN);
-    let found =
-        discover_from(cwd, &root, &paths, pattern).map_err(|e| Error::Usage(e.to_string()))?;
+    let (patterns, norecurse) = walk_rules(config.pattern.as_deref(), pytest);
+    let found = discover_from(cwd, &root, &paths, &patterns, &norecurse)
+        .map_err(|e| Error::Usage(e.to_string()))?;
     let id_prefixes = found.id_prefixes;
+    let python = Settings::new(pytest, &root, config.tags.clone());
     let selector = Selector::new(
         config.match_.as_deref().unwrap_or_default(),
         config.tags.as_deref(),
         id_prefixes.clone(),
     )
-    .map_err(|e| Error::Usage(e.to_string()))?;
+    .map_err(|e| Error::Usage(e.to_string()))?
+    .with_keyword(python.keyword.as_deref())
+    .map_err(|e| match pytest {
+        Some(p) => Error::Config {
+            path: p.path.clone(),
+            message: e.to_string(),
+        },
+        None => Error::Usage(e.to_string()),
+    })?;
     let mut files: Vec<FileJob> = found
         .files
         .into_iter()
         .map(|path| FileJob {
             rel: relative_id(&root, &path),
+            // Decided by the overlap setting below, once the files to run are known.
+            exclusive: true,
             path,
         })
         .collect();
@@ -107,6 +151,11 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
             db.total_cmp(da)
         });
     }
+    // Read once, here, before anything is imported.
+    let overlap = overlap_rule(config.overlap.as_ref())?;
+    for file in &mut files {
+        file.exclusive = overlap.exclusive(&file.rel, &file.path);
+    }
     Ok(Prepared {
         config,
         root,
@@ -115,7 +164,91 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
         last_failed,
         shuffle_seed,
         id_prefixes,
+        python,
+        warnings,
     })
+}
+
+/// The file patterns and the folders never walked: dbtest's `pattern` if set, else pytest's
+/// `python_files` (its default when a pytest configuration sets none), else `test_*.py`;
+/// pytest's `norecursedirs` in a pytest project, else dbtest's own skips.
+fn walk_rules(
+    pattern: Option<&str>,
+    pytest: Option<&PytestConfig>,
+) -> (Vec<Pattern>, Vec<Pattern>) {
+    let patterns = match (pattern, pytest) {
+        (Some(p), _) => vec![Pattern::Glob(p.to_owned())],
+        (None, Some(p)) => Pattern::fnmatch_all(&p.python_files_or_default()),
+        (None, None) => vec![Pattern::Glob(DEFAULT_PATTERN.to_owned())],
+    };
+    let norecurse = match pytest {
+        Some(p) => Pattern::fnmatch_all(&p.norecursedirs_or_default()),
+        None => dbtest_norecurse(),
+    };
+    (patterns, norecurse)
+}
+
+/// The overlap setting (default `native`) as discovery's rule.
+fn overlap_rule(setting: Option<&Overlap>) -> Result<OverlapRule, Error> {
+    Ok(match setting.cloned().unwrap_or_default() {
+        Overlap::Mode(OverlapMode::Native) => OverlapRule::Native,
+        Overlap::Mode(OverlapMode::All) => OverlapRule::All,
+        Overlap::Mode(OverlapMode::None) => OverlapRule::None,
+        Overlap::Paths(globs) => OverlapRule::paths(&globs)
+            .map_err(|e| Error::Usage(format!("[tool.dbtest] overlap: {e}")))?,
+    })
+}
+
+/// pytest's settings for the Python side of a run (`dbtest._core.PythonSettings`): what the
+/// collector, the marks and `config.getini` need. Read-only.
+#[pyclass(module = "dbtest._core", frozen, get_all)]
+pub struct PythonSettings {
+    /// `python_classes` (pytest's default `["Test"]`).
+    python_classes: Vec<String>,
+    /// `python_functions` (pytest's default `["test"]`).
+    python_functions: Vec<String>,
+    /// Absolute folders to put on `sys.path`.
+    pythonpath: Vec<String>,
+    /// The registered marker names.
+    markers: Vec<String>,
+    strict_markers: bool,
+    xfail_strict: bool,
+    /// In file order, then addopts' `-W` filters.
+    filterwarnings: Vec<String>,
+    /// "strict" or "auto".
+    asyncio_mode: String,
+    /// `-p no:NAME` in addopts.
+    disabled_plugins: Vec<String>,
+    /// The pytest configuration file, absolute.
+    ini_file: Option<String>,
+    /// Every key of the configuration file as text, for `config.getini`.
+    ini: std::collections::BTreeMap<String, String>,
+    /// The mark expression in effect (`-m`/`-t`, `[tool.dbtest] tags`, addopts' `-m`).
+    markexpr: Option<String>,
+    /// pytest's `-k` expression in effect (addopts).
+    keyword: Option<String>,
+    rootdir: String,
+}
+
+impl From<Settings> for PythonSettings {
+    fn from(s: Settings) -> Self {
+        PythonSettings {
+            python_classes: s.python_classes,
+            python_functions: s.python_functions,
+            pythonpath: s.pythonpath,
+            markers: s.markers,
+            strict_markers: s.strict_markers,
+            xfail_strict: s.xfail_strict,
+            filterwarnings: s.filterwarnings,
+            asyncio_mode: s.asyncio_mode,
+            disabled_plugins: s.disabled_plugins,
+            ini_file: s.ini_file,
+            ini: s.ini,
+            markexpr: s.markexpr,
+            keyword: s.keyword,
+            rootdir: s.rootdir,
+        }
+    }
 }
 
 /// One `dbtest unit` invocation.
@@ -124,6 +257,9 @@ pub struct UnitRun {
     prepared: Mutex<Option<Prepared>>,
     cancel: CancellationToken,
     abandoned: Arc<AtomicBool>,
+    /// Kept beside `prepared`, which the run takes: the driver is built before it.
+    python: Settings,
+    warnings: Vec<String>,
 }
 
 impl UnitRun {
@@ -143,10 +279,24 @@ impl UnitRun {
     fn new(flags_json: &str, cwd: PathBuf) -> PyResult<Self> {
         let prepared = prepare(flags_json, &cwd).map_err(to_py_err)?;
         Ok(UnitRun {
+            python: prepared.python.clone(),
+            warnings: prepared.warnings.clone(),
             prepared: Mutex::new(Some(prepared)),
             cancel: CancellationToken::new(),
             abandoned: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// pytest's settings for the driver (`Driver(loop, run.root, run.python_settings)`).
+    #[getter]
+    fn python_settings(&self) -> PythonSettings {
+        self.python.clone().into()
+    }
+
+    /// Warnings to show before the run, one line each (the CLI prints them to stderr).
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
     }
 
     /// Ctrl-C: stop starting tests, write the partial report, exit 2.
@@ -321,8 +471,8 @@ pub fn merge_reports(
     }
     let merged = Report::merge(parts);
     if let Ok(cwd) = std::env::current_dir() {
-        if let Ok((root, _)) = dbtest_core::config::find_project(&cwd) {
-            remember(&root, &merged, false, false);
+        if let Ok(project) = dbtest_core::config::find_project(&cwd) {
+            remember(&project.root, &merged, false, false);
         }
     }
     let console = Console::new(ConsoleOptions::default());
@@ -404,6 +554,7 @@ fn static_cases(file: &FileJob) -> Option<Vec<dbtest_core::TestCase>> {
                 concurrent: false,
                 retries: None,
                 serial: None,
+                exclusive: false,
                 key: u64::MAX,
             })
             .collect(),
@@ -508,6 +659,7 @@ fn worker_spec(prepared: &Prepared, python: PathBuf) -> Result<WorkerSpec, Strin
             .as_ref()
             .map(|ids| ids.iter().cloned().collect()),
         shuffle_seed: prepared.shuffle_seed,
+        python: prepared.python.clone(),
     };
     Ok(WorkerSpec {
         program: python,

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use dbtest_core::pytest_config::PythonSettings as Settings;
 use dbtest_core::{Event, UnitConfig};
 use dbtest_discovery::Selector;
 use dbtest_runner::protocol::{Command, Message};
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncBufReadExt;
 
 use crate::engine::PyEngine;
-use crate::unit::{run_options, selected};
+use crate::unit::{run_options, selected, PythonSettings};
 
 /// What the parent tells each worker about the run, as JSON in DBTEST_WORKER_SETUP.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +27,8 @@ pub struct WorkerSetup {
     pub id_prefixes: Vec<String>,
     pub last_failed: Option<Vec<String>>,
     pub shuffle_seed: Option<u64>,
+    /// The same pytest settings as the parent's driver, and its `-k` keyword expression.
+    pub python: Settings,
 }
 
 #[pyclass(module = "dbtest._core")]
@@ -66,6 +69,12 @@ impl WorkerRun {
         self.setup.root.display().to_string()
     }
 
+    /// pytest's settings for the driver, as the parent read them.
+    #[getter]
+    fn python_settings(&self) -> PythonSettings {
+        self.setup.python.clone().into()
+    }
+
     /// Serves commands from stdin until `exit` or end of input; resolves to the exit code.
     fn serve<'py>(&self, py: Python<'py>, driver: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
@@ -84,7 +93,9 @@ async fn serve(engine: Arc<PyEngine>, setup: WorkerSetup, protocol: Arc<Mutex<st
         setup.config.match_.as_deref().unwrap_or_default(),
         setup.config.tags.as_deref(),
         setup.id_prefixes.clone(),
-    ) {
+    )
+    .and_then(|s| s.with_keyword(setup.python.keyword.as_deref()))
+    {
         Ok(s) => Arc::new(s),
         Err(e) => {
             eprintln!("dbtest worker: {e}");
@@ -106,7 +117,12 @@ async fn serve(engine: Arc<PyEngine>, setup: WorkerSetup, protocol: Arc<Mutex<st
             }
         };
         match command {
-            Command::File { path, rel, skip } => {
+            Command::File {
+                path,
+                rel,
+                skip,
+                exclusive,
+            } => {
                 let skip: HashSet<String> = skip.into_iter().collect();
                 let (selector, last_failed) = (selector.clone(), last_failed.clone());
                 let mut opts = run_options(&setup.config, setup.shuffle_seed, move |case| {
@@ -136,6 +152,7 @@ async fn serve(engine: Arc<PyEngine>, setup: WorkerSetup, protocol: Arc<Mutex<st
                 let job = FileJob {
                     path,
                     rel: rel.clone(),
+                    exclusive,
                 };
                 dbtest_runner::run(
                     engine.clone(),

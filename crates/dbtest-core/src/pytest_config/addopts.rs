@@ -1,0 +1,487 @@
+//! pytest's `addopts`: the command-line options a project always passes. dbtest takes the
+//! ones that change which tests run or how they end, ignores the ones that only change what
+//! pytest prints, and lists the rest so the user is told they have no effect.
+//!
+//! The words are read as pytest's argparse parser reads them: `-mEXPR`, `-m EXPR` and
+//! `-m=EXPR`; clusters of short flags (`-vx`, `-ra`); `--name=value` and `--name value`; no
+//! abbreviated long options (pytest turns them off); a later `-m`, `-k` or `--maxfail` wins.
+
+/// What `addopts` asks for that dbtest honours. An empty `-m` or `-k` is no filter, as in
+/// pytest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Addopts {
+    /// `-m EXPR`: the mark expression.
+    pub markexpr: Option<String>,
+    /// `-k EXPR`: pytest's keyword expression.
+    pub keyword: Option<String>,
+    /// `-x` (1) or `--maxfail N`; `--maxfail 0` is no limit.
+    pub maxfail: Option<u32>,
+    /// `-p no:NAME`: the plugins turned off.
+    pub disabled_plugins: Vec<String>,
+    /// `-W FILTER`, in order.
+    pub pythonwarnings: Vec<String>,
+    /// `--asyncio-mode MODE` (pytest-asyncio's flag; it wins over the `asyncio_mode` setting).
+    pub asyncio_mode: Option<String>,
+    /// Settings the options set, as pytest applies them over the file's: `-o NAME=VALUE`,
+    /// and `--strict-markers`, `--strict`, `--strict-config` (`strict_markers=true`, ...).
+    pub overrides: Vec<(String, String)>,
+    /// Options dbtest does not apply, each as written with its value (`--cov src`,
+    /// `--import-mode=append`), for a warning.
+    pub ignored: Vec<String>,
+}
+
+/// How dbtest treats an option of pytest's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    Keyword,
+    Markexpr,
+    Exitfirst,
+    Maxfail,
+    Warning,
+    Plugin,
+    Override,
+    AsyncioMode,
+    /// `--strict-markers` & co: the setting it turns on.
+    SetTrue(&'static str),
+    /// Only changes pytest's output: dropped without a word.
+    Display,
+    /// A pytest option dbtest does not apply: warned about.
+    Unsupported,
+}
+
+use Effect::*;
+
+/// pytest 9's options (from its argparse parser, builtin plugins included) and
+/// pytest-asyncio's `--asyncio-mode`: the names, whether it takes a value, and its effect.
+const OPTIONS: &[(&[&str], bool, Effect)] = &[
+    (&["-k"], true, Keyword),
+    (&["-m"], true, Markexpr),
+    (&["-x", "--exitfirst"], false, Exitfirst),
+    (&["--maxfail"], true, Maxfail),
+    (&["-W", "--pythonwarnings"], true, Warning),
+    (&["-p"], true, Plugin),
+    (&["-o", "--override-ini"], true, Override),
+    (&["--asyncio-mode"], true, AsyncioMode),
+    (&["--strict-markers"], false, SetTrue("strict_markers")),
+    (&["--strict"], false, SetTrue("strict")),
+    (&["--strict-config"], false, SetTrue("strict_config")),
+    (&["-v", "--verbose"], false, Display),
+    (&["-q", "--quiet"], false, Display),
+    (&["--verbosity"], true, Display),
+    (&["-r", "--report-chars"], true, Display),
+    (&["--tb"], true, Display),
+    (&["--color"], true, Display),
+    (&["--code-highlight"], true, Display),
+    (&["--no-header"], false, Display),
+    (&["--no-summary"], false, Display),
+    (&["--no-fold-skipped"], false, Display),
+    (&["--force-short-summary"], false, Display),
+    (
+        &["--disable-warnings", "--disable-pytest-warnings"],
+        false,
+        Display,
+    ),
+    (&["-l", "--showlocals"], false, Display),
+    (&["--no-showlocals"], false, Display),
+    (&["--xfail-tb"], false, Display),
+    (&["--show-capture"], true, Display),
+    (&["--fulltrace", "--full-trace"], false, Display),
+    (&["--durations"], true, Display),
+    (&["--durations-min"], true, Display),
+    (&["-s"], false, Display),
+    (&["--capture"], true, Display),
+    (&["--setupshow", "--setup-show"], false, Display),
+    (&["--log-format"], true, Display),
+    (&["--log-date-format"], true, Display),
+    (&["--log-cli-level"], true, Display),
+    (&["--log-cli-format"], true, Display),
+    (&["--log-cli-date-format"], true, Display),
+    (&["--log-file"], true, Display),
+    (&["--log-file-mode"], true, Display),
+    (&["--log-file-level"], true, Display),
+    (&["--log-file-format"], true, Display),
+    (&["--log-file-date-format"], true, Display),
+    (&["--log-auto-indent"], true, Display),
+    (&["--markers"], false, Unsupported),
+    (&["--fixtures", "--funcargs"], false, Unsupported),
+    (&["--fixtures-per-test"], false, Unsupported),
+    (&["--pdb"], false, Unsupported),
+    (&["--pdbcls"], true, Unsupported),
+    (&["--trace"], false, Unsupported),
+    (&["--runxfail"], false, Unsupported),
+    (&["--lf", "--last-failed"], false, Unsupported),
+    (&["--ff", "--failed-first"], false, Unsupported),
+    (&["--nf", "--new-first"], false, Unsupported),
+    (&["--cache-show"], true, Unsupported),
+    (&["--cache-clear"], false, Unsupported),
+    (&["--lfnf", "--last-failed-no-failures"], true, Unsupported),
+    (&["--sw", "--stepwise"], false, Unsupported),
+    (&["--sw-skip", "--stepwise-skip"], false, Unsupported),
+    (&["--sw-reset", "--stepwise-reset"], false, Unsupported),
+    (&["--pastebin"], true, Unsupported),
+    (&["--junitxml", "--junit-xml"], true, Unsupported),
+    (&["--junitprefix", "--junit-prefix"], true, Unsupported),
+    (&["--max-warnings"], true, Unsupported),
+    (
+        &["--collectonly", "--collect-only", "--co"],
+        false,
+        Unsupported,
+    ),
+    (&["--pyargs"], false, Unsupported),
+    (&["--ignore"], true, Unsupported),
+    (&["--ignore-glob"], true, Unsupported),
+    (&["--deselect"], true, Unsupported),
+    (&["--confcutdir"], true, Unsupported),
+    (&["--noconftest"], false, Unsupported),
+    (
+        &["--keepduplicates", "--keep-duplicates"],
+        false,
+        Unsupported,
+    ),
+    (&["--collect-in-virtualenv"], false, Unsupported),
+    (&["--continue-on-collection-errors"], false, Unsupported),
+    (&["--import-mode"], true, Unsupported),
+    (&["--doctest-modules"], false, Unsupported),
+    (&["--doctest-report"], true, Unsupported),
+    (&["--doctest-glob"], true, Unsupported),
+    (&["--doctest-ignore-import-errors"], false, Unsupported),
+    (&["--doctest-continue-on-failure"], false, Unsupported),
+    (&["-c", "--config-file"], true, Unsupported),
+    (&["--rootdir"], true, Unsupported),
+    (&["--basetemp"], true, Unsupported),
+    (&["-V", "--version"], false, Unsupported),
+    (&["-h", "--help"], false, Unsupported),
+    (&["--disable-plugin-autoload"], false, Unsupported),
+    (&["--traceconfig", "--trace-config"], false, Unsupported),
+    (&["--debug"], false, Unsupported),
+    (&["--assert"], true, Unsupported),
+    (&["--setuponly", "--setup-only"], false, Unsupported),
+    (&["--setupplan", "--setup-plan"], false, Unsupported),
+    // The captured log level decides what caplog sees, so a test's outcome can depend on it.
+    (&["--log-level"], true, Unsupported),
+    (&["--log-disable"], true, Unsupported),
+];
+
+fn lookup(name: &str) -> Option<(bool, Effect)> {
+    OPTIONS
+        .iter()
+        .find(|(names, _, _)| names.contains(&name))
+        .map(|&(_, takes_value, effect)| (takes_value, effect))
+}
+
+/// The words still to read.
+struct Cursor<'a> {
+    words: &'a [String],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn next(&mut self) -> Option<&'a String> {
+        let word = self.words.get(self.at)?;
+        self.at += 1;
+        Some(word)
+    }
+
+    /// The next word if it is not an option.
+    fn next_value(&mut self) -> Option<&'a String> {
+        let word = self.words.get(self.at).filter(|w| !w.starts_with('-'))?;
+        self.at += 1;
+        Some(word)
+    }
+
+    fn value_for(&mut self, name: &str) -> Result<String, String> {
+        self.next().cloned().ok_or_else(|| {
+            format!("{name} at the end of addopts needs a value (e.g. {name} VALUE)")
+        })
+    }
+}
+
+impl Addopts {
+    /// Reads the words of `addopts` (already split). `Err` carries a message for a value
+    /// pytest itself would refuse (`--maxfail x`, `-o name` without `=`, `-m` at the end).
+    pub fn parse(words: &[String]) -> Result<Addopts, String> {
+        let mut out = Addopts::default();
+        let mut rest = Cursor { words, at: 0 };
+        while let Some(word) = rest.next() {
+            if word == "--" {
+                while let Some(word) = rest.next() {
+                    out.ignored.push(word.clone());
+                }
+                break;
+            }
+            if let Some(long) = word.strip_prefix("--") {
+                let (name, inline) = match long.split_once('=') {
+                    Some((name, value)) => (format!("--{name}"), Some(value.to_owned())),
+                    None => (word.clone(), None),
+                };
+                match lookup(&name) {
+                    Some((true, effect)) => {
+                        let value = match inline {
+                            Some(v) => v,
+                            None => rest.value_for(&name)?,
+                        };
+                        out.apply(effect, &name, Some(&value))?;
+                    }
+                    Some((false, effect)) if inline.is_none() => out.apply(effect, &name, None)?,
+                    // A flag given a value (`--strict=1`): pytest refuses it; say it is unused.
+                    Some((false, _)) => out.ignored.push(word.clone()),
+                    None => out.unknown(word, inline.is_none(), &mut rest),
+                }
+            } else if word.len() > 1 && word.starts_with('-') {
+                out.short_cluster(word, &mut rest)?;
+            } else {
+                // A path for pytest to run; dbtest's paths come from its own settings.
+                out.ignored.push(word.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// `-vx`, `-ra`, `-mslow`, `-m=slow`, `-m slow`: flags up to the first option that takes
+    /// a value, which takes the rest of the word or the next word.
+    fn short_cluster(&mut self, word: &str, rest: &mut Cursor<'_>) -> Result<(), String> {
+        let chars: Vec<char> = word.chars().skip(1).collect();
+        let mut effects = Vec::new();
+        for (at, &c) in chars.iter().enumerate() {
+            let name = format!("-{c}");
+            match lookup(&name) {
+                Some((true, effect)) => {
+                    let tail: String = chars[at + 1..].iter().collect();
+                    // `-m=slow` is `-m slow`, but only right after the first option.
+                    let tail = match tail.strip_prefix('=') {
+                        Some(t) if at == 0 => t.to_owned(),
+                        _ => tail,
+                    };
+                    let value = if tail.is_empty() {
+                        rest.value_for(&name)?
+                    } else {
+                        tail
+                    };
+                    effects.push((effect, name, Some(value)));
+                    break;
+                }
+                Some((false, effect)) => effects.push((effect, name, None)),
+                None => {
+                    self.unknown(word, true, rest);
+                    return Ok(());
+                }
+            }
+        }
+        for (effect, name, value) in effects {
+            self.apply(effect, &name, value.as_deref())?;
+        }
+        Ok(())
+    }
+
+    /// An option pytest's core does not know (a plugin's). Whether it takes a value cannot be
+    /// known, so a following word that is not an option goes with it: `--cov src`,
+    /// `-n auto`, `--reruns 3` are each one warning.
+    fn unknown(&mut self, word: &str, may_take_next: bool, rest: &mut Cursor<'_>) {
+        let value = if may_take_next {
+            rest.next_value()
+        } else {
+            None
+        };
+        match value {
+            Some(value) => self.ignored.push(format!("{word} {value}")),
+            None => self.ignored.push(word.to_owned()),
+        }
+    }
+
+    fn apply(&mut self, effect: Effect, name: &str, value: Option<&str>) -> Result<(), String> {
+        let value = value.unwrap_or_default();
+        let text = |value: &str| {
+            if value.trim().is_empty() {
+                None
+            } else {
+                Some(value.to_owned())
+            }
+        };
+        match effect {
+            Keyword => self.keyword = text(value),
+            Markexpr => self.markexpr = text(value),
+            Exitfirst => self.maxfail = Some(1),
+            Maxfail => {
+                let n: i64 = value.trim().parse().map_err(|_| {
+                    format!("--maxfail needs a whole number, got '{value}' (e.g. --maxfail 3)")
+                })?;
+                // pytest stops when failures >= maxfail, and 0 means never.
+                self.maxfail = match n {
+                    0 => None,
+                    n if n < 0 => Some(1),
+                    n => Some(u32::try_from(n).unwrap_or(u32::MAX)),
+                };
+            }
+            Warning => self.pythonwarnings.push(value.to_owned()),
+            Plugin => match value.strip_prefix("no:") {
+                Some(plugin) => self.disabled_plugins.push(plugin.trim().to_owned()),
+                // Loading a plugin is what dbtest never does.
+                None => self.ignored.push(format!("{name} {value}")),
+            },
+            Override => {
+                let (key, v) = value.split_once('=').ok_or_else(|| {
+                    format!("{name} expects option=value style (got: '{value}'), e.g. -o xfail_strict=true")
+                })?;
+                self.overrides.push((key.to_owned(), v.to_owned()));
+            }
+            AsyncioMode => self.asyncio_mode = Some(value.to_owned()),
+            SetTrue(setting) => self.overrides.push((setting.to_owned(), "true".to_owned())),
+            Display => {}
+            Unsupported => self
+                .ignored
+                .push(if value.is_empty() && !takes_value(name) {
+                    name.to_owned()
+                } else {
+                    format!("{name} {value}")
+                }),
+        }
+        Ok(())
+    }
+}
+
+fn takes_value(name: &str) -> bool {
+    lookup(name).is_some_and(|(takes, _)| takes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> Addopts {
+        let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        Addopts::parse(&words).unwrap()
+    }
+
+    fn err(words: &[&str]) -> String {
+        let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        Addopts::parse(&words).unwrap_err()
+    }
+
+    #[test]
+    fn selection_options_in_every_spelling() {
+        let a = parse(&["-m", "not slow", "-k", "add and not sub"]);
+        assert_eq!(a.markexpr.as_deref(), Some("not slow"));
+        assert_eq!(a.keyword.as_deref(), Some("add and not sub"));
+        assert_eq!(parse(&["-mslow"]).markexpr.as_deref(), Some("slow"));
+        assert_eq!(parse(&["-m=slow"]).markexpr.as_deref(), Some("slow"));
+        assert_eq!(parse(&["-kfoo"]).keyword.as_deref(), Some("foo"));
+        // The later one wins; an empty one is no filter.
+        assert_eq!(
+            parse(&["-m", "a", "-m", "b"]).markexpr.as_deref(),
+            Some("b")
+        );
+        assert_eq!(parse(&["-m", "a", "-m", ""]).markexpr, None);
+    }
+
+    #[test]
+    fn exitfirst_and_maxfail_share_one_setting() {
+        assert_eq!(parse(&["-x"]).maxfail, Some(1));
+        assert_eq!(parse(&["--exitfirst"]).maxfail, Some(1));
+        assert_eq!(parse(&["--maxfail", "3"]).maxfail, Some(3));
+        assert_eq!(parse(&["--maxfail=3", "-x"]).maxfail, Some(1));
+        assert_eq!(parse(&["-x", "--maxfail=3"]).maxfail, Some(3));
+        assert_eq!(parse(&["--maxfail=0"]).maxfail, None);
+        assert!(err(&["--maxfail", "many"]).contains("whole number"));
+        assert!(err(&["--maxfail"]).contains("needs a value"));
+    }
+
+    #[test]
+    fn short_flags_cluster_and_display_options_vanish() {
+        let a = parse(&[
+            "-ra",
+            "-vvx",
+            "-q",
+            "--tb=short",
+            "--tb",
+            "line",
+            "-s",
+            "--color=yes",
+            "-l",
+        ]);
+        assert_eq!(a.maxfail, Some(1));
+        assert!(a.ignored.is_empty(), "{:?}", a.ignored);
+        // -r takes the rest of the word, so the x here is its value, not -x.
+        assert_eq!(parse(&["-rx"]).maxfail, None);
+    }
+
+    #[test]
+    fn plugins_warnings_and_strictness() {
+        let a = parse(&[
+            "-p",
+            "no:cacheprovider",
+            "-pno:randomly",
+            "-p",
+            "xdist",
+            "-W",
+            "error",
+            "-Wignore::DeprecationWarning",
+            "--strict-markers",
+            "--strict",
+            "-o",
+            "xfail_strict=true",
+            "--override-ini=cache_dir=x=y",
+        ]);
+        assert_eq!(a.disabled_plugins, ["cacheprovider", "randomly"]);
+        assert_eq!(a.pythonwarnings, ["error", "ignore::DeprecationWarning"]);
+        assert_eq!(
+            a.overrides,
+            [
+                ("strict_markers".into(), "true".into()),
+                ("strict".into(), "true".into()),
+                ("xfail_strict".into(), "true".into()),
+                ("cache_dir".into(), "x=y".into()),
+            ]
+        );
+        assert_eq!(a.ignored, ["-p xdist"]);
+        assert!(err(&["-o", "novalue"]).contains("option=value"));
+    }
+
+    #[test]
+    fn unknown_options_are_listed_with_their_value() {
+        let a = parse(&[
+            "--cov",
+            "src",
+            "--cov-report=term",
+            "-n",
+            "auto",
+            "--import-mode=importlib",
+            "--lf",
+            "--reruns",
+            "2",
+            "-x",
+            "tests/",
+            "--",
+            "more",
+        ]);
+        assert_eq!(
+            a.ignored,
+            [
+                "--cov src",
+                "--cov-report=term",
+                "-n auto",
+                "--import-mode importlib",
+                "--lf",
+                "--reruns 2",
+                "tests/",
+                "more"
+            ]
+        );
+        assert_eq!(a.maxfail, Some(1));
+        // An unknown option followed by an option takes no value.
+        assert_eq!(parse(&["--foo", "-x"]).ignored, ["--foo"]);
+        assert_eq!(parse(&["--foo", "-x"]).maxfail, Some(1));
+        assert_eq!(parse(&["--strict=1"]).ignored, ["--strict=1"]);
+    }
+
+    #[test]
+    fn asyncio_mode_flag() {
+        assert_eq!(
+            parse(&["--asyncio-mode=auto"]).asyncio_mode.as_deref(),
+            Some("auto")
+        );
+        assert_eq!(
+            parse(&["--asyncio-mode", "strict"]).asyncio_mode.as_deref(),
+            Some("strict")
+        );
+    }
+}

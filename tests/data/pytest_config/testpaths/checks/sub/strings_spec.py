@@ -1,0 +1,3 @@
+class TestStrings:
+    def test_upper(self):
+        assert "a".upper() == "A"

@@ -1,0 +1,2 @@
+def test_from_tox():
+    assert True
