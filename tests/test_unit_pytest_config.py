@@ -29,11 +29,25 @@ def test_testpaths_python_files_and_norecursedirs(tmp_path):
     assert run.outcomes == {test_id: "passed" for test_id in TESTPATHS}
 
 
-def test_ids_stay_relative_to_pytests_rootdir_from_a_subfolder(tmp_path):
+def test_from_a_subfolder_it_looks_there_and_ids_stay_relative_to_the_rootdir(tmp_path):
+    # As pytest: testpaths apply when started in the rootdir; below it, the folder the user
+    # is in is searched, and ids are still pytest's node ids.
     root = project(tmp_path, "testpaths")
     run = run_dbtest(root / "checks" / "sub")
     run.expect_code(0)
-    assert run.ids == TESTPATHS
+    assert run.ids == {"checks/sub/strings_spec.py::TestStrings::test_upper"}
+    run = run_dbtest(root / "tests")
+    run.expect_code(0)
+    assert run.ids == {"tests/check_outside.py::test_outside_testpaths"}
+
+
+def test_without_any_configuration_the_rootdir_is_pytests_fallback(tmp_path):
+    root = project(tmp_path, "tox_ini")
+    (root / "tox.ini").unlink()
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '0'\n")
+    run = run_dbtest(root / "tox_tests" / "sub")
+    run.expect_code(0)
+    assert run.ids == {"tox_tests/sub/test_deeper.py::test_deeper"}
 
 
 def test_a_path_argument_wins_over_testpaths_but_python_files_still_apply(tmp_path):
@@ -54,6 +68,12 @@ def test_addopts_mark_and_keyword_expressions_select(tmp_path):
     run = run_dbtest(project(tmp_path, "addopts"))
     run.expect_code(0)
     # -m 'not slow' and -k 'not skipped_by_keyword', as pytest selects them.
+    assert run.outcomes == {"tests/test_marks.py::test_fast": "passed", "tests/test_marks.py::test_db": "passed"}
+
+
+def test_workers_select_the_same_tests(tmp_path):
+    run = run_dbtest(project(tmp_path, "addopts"), "--workers", "2")
+    run.expect_code(0)
     assert run.outcomes == {"tests/test_marks.py::test_fast": "passed", "tests/test_marks.py::test_db": "passed"}
 
 

@@ -440,6 +440,24 @@ pub fn find_project(start: &Path) -> Result<Project> {
     })
 }
 
+/// The root of `dbtest bench` and `dbtest experiment`: the first folder from `start` up with
+/// a pyproject.toml holding `[tool.dbtest]`, else `start`. They keep their runs and specs
+/// there, and a pytest configuration says nothing about them, so pytest's rootdir rules
+/// (which can put the root above a benchmark project that has no configuration of its own)
+/// do not apply.
+pub fn find_dbtest_project(start: &Path) -> Result<(PathBuf, Option<(PathBuf, UnitConfig)>)> {
+    for dir in start.ancestors() {
+        let candidate = dir.join("pyproject.toml");
+        if candidate.is_file() {
+            if let Some(cfg) = UnitConfig::from_pyproject(&candidate)? {
+                cfg.validate(&format!("{} [tool.dbtest]", candidate.display()))?;
+                return Ok((dir.to_path_buf(), Some((candidate, cfg))));
+            }
+        }
+    }
+    Ok((start.to_path_buf(), None))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,6 +560,21 @@ mod tests {
         let project = find_project(&deep).unwrap();
         assert_eq!(project.root, top.join("a"));
         assert_eq!((project.dbtest, project.pytest), (None, None));
+    }
+
+    #[test]
+    fn bench_and_experiment_keep_the_dbtest_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path();
+        std::fs::write(top.join("pytest.ini"), "[pytest]\n").unwrap();
+        let inner = top.join("examples/bench");
+        std::fs::create_dir_all(&inner).unwrap();
+        assert_eq!(find_project(&inner).unwrap().root, top);
+        assert_eq!(find_dbtest_project(&inner).unwrap(), (inner.clone(), None));
+        write(top, "[tool.dbtest]\njobs = 2\n");
+        let (root, found) = find_dbtest_project(&inner).unwrap();
+        assert_eq!(root, top);
+        assert_eq!(found.unwrap().1.jobs, Some(2));
     }
 
     #[test]

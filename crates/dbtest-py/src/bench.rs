@@ -8,7 +8,7 @@ use dbtest_bench::{
     BenchCase, BenchEngine, BenchError, BenchReport, CompareOutcome, RoundTimer, Settings,
     TimerInfo, BENCH_SCHEMA,
 };
-use dbtest_core::config::{find_project, DEFAULT_BENCH_PATTERN};
+use dbtest_core::config::{find_dbtest_project, DEFAULT_BENCH_PATTERN};
 use dbtest_core::{BenchConfig, Error, ExitCode};
 use dbtest_discovery::{
     dbtest_norecurse, discover_from, relative_id, search_paths, Pattern, Selector,
@@ -163,8 +163,7 @@ struct Prepared {
 fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
     let flags: BenchConfig = serde_json::from_str(flags_json)
         .map_err(|e| Error::Usage(format!("invalid option: {e}")))?;
-    let project = find_project(cwd)?;
-    let (root, file_config) = (project.root, project.dbtest);
+    let (root, file_config) = find_dbtest_project(cwd)?;
     let flag_paths = flags.paths.clone();
     let config = flags.over(file_config.and_then(|(_, c)| c.bench).unwrap_or_default());
     config.validate("dbtest bench")?;

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use dbtest_core::config::ExperimentConfig;
 use dbtest_core::config::{
-    find_project, DEFAULT_EXPERIMENTS_DIR, DEFAULT_SPECS_DIR, DEFAULT_USECASE_PATTERN,
+    find_dbtest_project, DEFAULT_EXPERIMENTS_DIR, DEFAULT_SPECS_DIR, DEFAULT_USECASE_PATTERN,
 };
 use dbtest_core::{Error, ExitCode};
 use dbtest_discovery::{dbtest_norecurse, discover_from, import_target, Pattern};
@@ -50,8 +50,7 @@ struct Project {
 
 impl Project {
     fn find(cwd: &Path) -> Result<Project, Error> {
-        let found = find_project(cwd)?;
-        let (root, file) = (found.root, found.dbtest);
+        let (root, file) = find_dbtest_project(cwd)?;
         let config = file.and_then(|(_, c)| c.experiment).unwrap_or_default();
         if config
             .pattern

@@ -48,6 +48,7 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
     let project = find_project(cwd)?;
     let root = project.root;
     let pytest = project.pytest.as_ref();
+    let dbtest_root = project.dbtest.is_some();
     let flag_paths = flags.paths.clone();
     // Flags over [tool.dbtest] over pytest's configuration.
     let config = flags
@@ -56,27 +57,14 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
     let mut warnings = pytest
         .map(PytestConfig::ignored_addopts_warnings)
         .unwrap_or_default();
-    let testpaths = match pytest {
-        Some(p) if config.paths.is_none() && !p.testpaths.is_empty() => {
-            let found = expand_testpaths(&root, &p.testpaths);
-            if found.is_empty() {
-                warnings.push(format!(
-                    "{}: testpaths matches no folder or file; looking in the whole project, as pytest does",
-                    p.path.display()
-                ));
-                Some(vec![".".to_owned()])
-            } else {
-                Some(found)
-            }
-        }
-        _ => None,
-    };
-    // The contract's default is tests/; a project that keeps tests at its top still works.
-    let paths = search_paths(
+    let paths = unit_search_paths(
         &root,
+        cwd,
         flag_paths.as_deref(),
-        config.paths.as_deref().or(testpaths.as_deref()),
-        Some("tests"),
+        config.paths.as_deref(),
+        dbtest_root,
+        pytest,
+        &mut warnings,
     );
     let (patterns, norecurse) = walk_rules(config.pattern.as_deref(), pytest);
     let found = discover_from(cwd, &root, &paths, &patterns, &norecurse)
@@ -167,6 +155,47 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
         python,
         warnings,
     })
+}
+
+/// Where `dbtest unit` looks. Paths on the command line, else `[tool.dbtest] paths` (relative
+/// to the root wherever the user stands), as always. Else, in a project without `[tool.dbtest]`
+/// started below its root, where the user stands, as pytest does (its invocation dir); the
+/// root is only where ids start. Else pytest's `testpaths` (globs), else the contract's
+/// default: `tests/` if it exists, else the whole project.
+fn unit_search_paths(
+    root: &Path,
+    cwd: &Path,
+    from_flags: Option<&[String]>,
+    configured: Option<&[String]>,
+    dbtest_root: bool,
+    pytest: Option<&PytestConfig>,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    let given = |p: Option<&[String]>| p.is_some_and(|p| !p.is_empty());
+    if given(from_flags) || given(configured) {
+        return search_paths(root, from_flags, configured, Some("tests"));
+    }
+    if !dbtest_root && cwd != root {
+        return match pytest {
+            Some(_) => vec![cwd.display().to_string()],
+            // No configuration at all: the root came from pytest's fallbacks (a pyproject.toml
+            // or setup.py above); look as dbtest did before it knew them.
+            None => search_paths(cwd, None, None, Some("tests")),
+        };
+    }
+    if let Some(p) = pytest.filter(|p| !p.testpaths.is_empty()) {
+        let found = expand_testpaths(root, &p.testpaths);
+        if !found.is_empty() {
+            return search_paths(root, None, Some(&found), None);
+        }
+        warnings.push(format!(
+            "{}: testpaths matches no folder or file; looking in the whole project, as pytest does",
+            p.path.display()
+        ));
+        return vec![root.display().to_string()];
+    }
+    // The contract's default is tests/; a project that keeps tests at its top still works.
+    search_paths(root, None, None, Some("tests"))
 }
 
 /// The file patterns and the folders never walked: dbtest's `pattern` if set, else pytest's
