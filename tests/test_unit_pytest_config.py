@@ -130,6 +130,8 @@ def test_tox_ini_pytest_section(tmp_path):
     assert run.outcomes == {
         "tox_tests/test_tox.py::test_from_tox": "passed",
         "tox_tests/sub/test_deeper.py::test_deeper": "passed",
+        # reads xfail_strict, testpaths, the inifile and the rootdir through pytestconfig
+        "tox_tests/test_settings.py::test_settings_reach_pytestconfig": "passed",
     }
 
 
