@@ -40,6 +40,8 @@ EXPECTED = {
     "tests/pkg/test_fixtures.py::TestScopes::test_second": "passed",
     "tests/pkg/test_fixtures.py::test_slow_is_skipped": "skipped",
     "tests/pkg/test_fixtures.py::test_builtins": "passed",
+    # pytest-asyncio's mark and async fixture
+    "tests/pkg/test_fixtures.py::test_asyncio_marked": "passed",
     # stacked parametrize: the decorator nearest the def comes first in the id
     "tests/test_marks.py::test_stacked[x-1]": "passed",
     "tests/test_marks.py::test_stacked[x-2]": "passed",

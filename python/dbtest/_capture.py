@@ -34,6 +34,9 @@ class _Proxy(io.TextIOBase):
         self._is_err = is_err
 
     def write(self, s: str) -> int:
+        if not isinstance(s, str):
+            # As a real text stream: libraries probe `write(b"")` to tell text from binary.
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
         cap = current.get()
         if cap is None:
             return self._real.write(s)

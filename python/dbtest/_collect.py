@@ -30,6 +30,9 @@ class TestSuite:
     serial: str | None = None
 
 
+# Marks of async libraries other than asyncio (pytest-trio, ...): their tests need that loop.
+_OTHER_ASYNC_LIBRARIES = frozenset({"trio", "curio", "twisted"})
+
 # What kind of class a test belongs to decides how it is set up and run.
 FUNCTION, SUITE, CLASS, UNITTEST = "function", "suite", "class", "unittest"
 
@@ -83,7 +86,6 @@ class Rules:
     config: compat.Config
     python_classes: list[str]
     python_functions: list[str]
-    asyncio_auto: bool
     xfail_strict: bool
 
 
@@ -337,9 +339,10 @@ class FileCollector:
             if kind == UNITTEST:
                 # unittest runs its own coroutines (IsolatedAsyncioTestCase has its loop).
                 is_async = False
-            elif is_coroutine and kind != SUITE and not self._native() and probabilistic is None:
-                asyncio_marked = any(m.name in ("asyncio", "anyio") for m in marks)
-                unsupported_async = not (asyncio_marked or self.rules.asyncio_auto)
+            elif is_coroutine and any(m.name in _OTHER_ASYNC_LIBRARIES for m in marks):
+                # dbtest runs coroutine tests on its asyncio loop, marked or not (as
+                # pytest-asyncio's auto mode); a test for another event loop cannot run there.
+                unsupported_async = True
             item = Item(
                 func=func, name=name, line=line, suite=suite, param_id=spec.id if spec and spec.idlist else None,
                 marks=dbtest_marks, fixture_names=names, argnames=args, is_async=is_async and not unsupported_async,
@@ -348,16 +351,6 @@ class FileCollector:
             )
             items.append(item)
         return items
-
-    def _native(self) -> bool:
-        """The file was written for dbtest (it imports it)."""
-        import sys
-
-        dbtest = sys.modules.get("dbtest")
-        return any(v is dbtest for v in vars(self.module).values()) or any(
-            getattr(v, "__module__", "").startswith("dbtest") for v in vars(self.module).values()
-            if inspect.isclass(v) or inspect.isfunction(v)
-        )
 
     def _parametrize(self, metafunc: compat.Metafunc, chain: Chain, fixturenames: list[str], marks: list[Any],
                      base: Marks, suite: type | None) -> list[compat.CallSpec]:

@@ -205,7 +205,6 @@ class Driver:
             config=self.config,
             python_classes=list(getattr(settings, "python_classes", None) or ["Test"]),
             python_functions=list(getattr(settings, "python_functions", None) or ["test"]),
-            asyncio_auto=getattr(settings, "asyncio_mode", "strict") == "auto",
             xfail_strict=bool(getattr(settings, "xfail_strict", False)),
         )
         self.filterwarnings = list(getattr(settings, "filterwarnings", None) or [])
@@ -361,8 +360,8 @@ class Driver:
         if item.unsupported_async:
             return _result(
                 "failed", started, cap,
-                "async def functions are not natively supported: mark the test with @pytest.mark.asyncio "
-                "or set asyncio_mode = \"auto\" in the pytest configuration",
+                "this test is marked for an event loop other than asyncio (trio, curio, twisted); "
+                "dbtest runs coroutine tests on asyncio only",
             )
         try:
             await self._enter_module(state, item, ops)

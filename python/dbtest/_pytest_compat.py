@@ -293,14 +293,15 @@ class _IdHookConfig:
         self.hook = self
 
     def getini(self, name: str) -> Any:
-        if name == "parametrize_long_str_id_strategy":
-            return self._config.getini(name) or "short"
         if name in ("strict_parametrization_ids", "strict"):
             return False
         try:
-            return self._config.getini(name)
+            value = self._config.getini(name)
         except ValueError:
-            return None
+            value = None
+        if name == "parametrize_long_str_id_strategy":
+            return value or "short"
+        return value
 
     def pytest_make_parametrize_id(self, config: Any, val: Any, argname: str) -> str | None:
         for hook in self._config.hooks.get("pytest_make_parametrize_id", []):

@@ -218,9 +218,12 @@ pub fn static_tests(source: &str) -> Option<Vec<StaticTest>> {
                             tests.push(test);
                         }
                     }
-                } else if name == "__init__"
-                    && class.as_ref().is_some_and(|c| c.collected && indent > 0)
+                } else if (name == "__init__"
+                    && class.as_ref().is_some_and(|c| c.collected && indent > 0))
+                    || (name == "pytest_generate_tests" && indent == 0)
                 {
+                    // A constructor keeps pytest from collecting the class; a module's
+                    // pytest_generate_tests parametrizes its tests.
                     return None;
                 }
                 pending.clear();
@@ -230,7 +233,9 @@ pub fn static_tests(source: &str) -> Option<Vec<StaticTest>> {
                 if let Some((name, known_bases)) = class_header(text) {
                     let is_suite = text.contains("TestSuite");
                     let collected = name.starts_with("Test") || is_suite;
-                    if collected && !known_bases {
+                    // Any base may be a unittest.TestCase (collected whatever the class's
+                    // name) or bring test methods of its own.
+                    if !known_bases {
                         return None;
                     }
                     let mut tags = Vec::new();
@@ -317,6 +322,15 @@ mod tests {
                 .map(|t| (t.suite, t.name, t.line, t.tags))
                 .collect()
         })
+    }
+
+    #[test]
+    fn classes_with_bases_and_generated_parameters_need_the_import() {
+        // unittest collects a TestCase whatever its name; a mixin may bring test methods.
+        let unittest_case = "import unittest\n\nclass LRUCacheTest(unittest.TestCase, Mixin):\n    def test_lru(self):\n        pass\n";
+        assert_eq!(names(unittest_case), None);
+        let generated = "def pytest_generate_tests(metafunc):\n    metafunc.parametrize('x', [1])\n\ndef test_x(x):\n    pass\n";
+        assert_eq!(names(generated), None);
     }
 
     #[test]

@@ -127,22 +127,27 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
         (Some(true), None) => Some(fastrand::u64(..) % 1_000_000),
         _ => None,
     };
-    if let Some(seed) = shuffle_seed {
-        fastrand::Rng::with_seed(seed).shuffle(&mut files);
-    } else {
-        // Longest first: a slow file that starts last would stretch the run's tail.
-        files.sort_by(|a, b| {
-            let (da, db) = (
-                durations.get(&a.rel).unwrap_or(&0.0),
-                durations.get(&b.rel).unwrap_or(&0.0),
-            );
-            db.total_cmp(da)
-        });
-    }
     // Read once, here, before anything is imported.
     let overlap = overlap_rule(config.overlap.as_ref())?;
     for file in &mut files {
         file.exclusive = overlap.exclusive(&file.rel, &file.path);
+    }
+    if let Some(seed) = shuffle_seed {
+        fastrand::Rng::with_seed(seed).shuffle(&mut files);
+    } else {
+        // Files that overlap go longest first: a slow file that starts last would stretch
+        // the run's tail. Files that run alone keep pytest's order (the walk's), after them:
+        // a suite written for pytest may depend on the order its files run in.
+        files.sort_by(|a, b| match (a.exclusive, b.exclusive) {
+            (false, false) => {
+                let (da, db) = (
+                    durations.get(&a.rel).unwrap_or(&0.0),
+                    durations.get(&b.rel).unwrap_or(&0.0),
+                );
+                db.total_cmp(da)
+            }
+            (x, y) => x.cmp(&y),
+        });
     }
     Ok(Prepared {
         config,
@@ -560,6 +565,16 @@ struct StaticFirst<E> {
     inner: E,
     collect_only: bool,
     select: Arc<dyn Fn(&dbtest_core::TestCase) -> bool + Send + Sync>,
+    /// The source reader knows pytest's default naming rules only.
+    enabled: bool,
+}
+
+/// Whether reading tests from source gives what collection would: not when the project's
+/// pytest configuration names tests its own way.
+fn static_reading_holds(python: &Settings) -> bool {
+    use dbtest_core::pytest_config::{DEFAULT_PYTHON_CLASSES, DEFAULT_PYTHON_FUNCTIONS};
+    python.python_classes == DEFAULT_PYTHON_CLASSES
+        && python.python_functions == DEFAULT_PYTHON_FUNCTIONS
 }
 
 fn static_cases(file: &FileJob) -> Option<Vec<dbtest_core::TestCase>> {
@@ -592,7 +607,7 @@ fn static_cases(file: &FileJob) -> Option<Vec<dbtest_core::TestCase>> {
 
 impl<E: Engine> Engine for StaticFirst<E> {
     async fn collect(&self, file: FileJob) -> Result<Vec<dbtest_core::TestCase>, FileError> {
-        if let Some(cases) = static_cases(&file) {
+        if let Some(cases) = self.enabled.then(|| static_cases(&file)).flatten() {
             if self.collect_only || !cases.iter().any(|c| (self.select)(c)) {
                 return Ok(cases);
             }
@@ -714,6 +729,7 @@ async fn execute(
         selector,
         last_failed,
         shuffle_seed,
+        python,
         ..
     } = prepared;
     if let Some(seed) = shuffle_seed {
@@ -749,6 +765,7 @@ async fn execute(
                 inner: engine,
                 collect_only: opts.collect_only,
                 select: opts.select.clone(),
+                enabled: static_reading_holds(&python),
             };
             dbtest_runner::run(engine, files, opts, observer, cancel).await
         }

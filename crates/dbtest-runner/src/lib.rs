@@ -322,6 +322,7 @@ impl<E: Engine> Shared<E> {
         self: Arc<Self>,
         file_index: usize,
         job: FileJob,
+        collected: Option<Result<Vec<TestCase>, FileError>>,
         _permit: OwnedSemaphorePermit,
     ) {
         if self.halted() {
@@ -334,9 +335,12 @@ impl<E: Engine> Shared<E> {
         if self.halted() {
             return;
         }
-        let collected = tokio::select! {
-            _ = self.cancel.cancelled() => return,
-            c = self.engine.collect(job.clone()) => c,
+        let collected = match collected {
+            Some(collected) => collected,
+            None => tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                c = self.engine.collect(job.clone()) => c,
+            },
         };
         let cases = match collected {
             Ok(cases) => cases,
@@ -765,6 +769,17 @@ pub async fn run<E: Engine>(
         tests_alone: tokio::sync::RwLock::new(()),
     });
     shared.emit(Event::RunStarted { files: files.len() });
+    // pytest imports every test module before it runs any test, and a suite written for it
+    // may depend on what one module's import did for another's tests: files that run as
+    // pytest would run them are all collected first, in order.
+    let mut collected: HashMap<usize, Result<Vec<TestCase>, FileError>> = HashMap::new();
+    for (index, job) in files.iter().enumerate().filter(|(_, job)| job.exclusive) {
+        let found = tokio::select! {
+            c = shared.engine.collect(job.clone()) => c,
+            _ = cancel.cancelled() => break,
+        };
+        collected.insert(index, found);
+    }
     let mut tasks = tokio::task::JoinSet::new();
     // Files start in the order given (longest first, or the --random-order shuffle): a permit
     // is taken before a file's task exists, so tasks never race for them.
@@ -773,7 +788,8 @@ pub async fn run<E: Engine>(
             p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
             _ = cancel.cancelled() => break,
         };
-        tasks.spawn(shared.clone().run_file(index, job, permit));
+        let found = collected.remove(&index);
+        tasks.spawn(shared.clone().run_file(index, job, found, permit));
     }
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {

@@ -12,6 +12,10 @@ struct Fake {
     attempts: Mutex<HashMap<String, u32>>,
     finished_files: Mutex<Vec<String>>,
     serial_names: Vec<&'static str>,
+    /// Tests that use a process-wide fixture (`TestCase::exclusive`).
+    exclusive_names: Vec<&'static str>,
+    /// Files collected so far, in order.
+    collected: Mutex<Vec<String>>,
     own_retries: Option<u32>,
     /// Tests with a timeout of their own (`@dbtest.timeout(0.2)`).
     timed_names: Vec<&'static str>,
@@ -47,6 +51,7 @@ impl Engine for Fake {
                 skipped: false,
             });
         }
+        self.collected.lock().unwrap().push(file.rel.clone());
         Ok(self.files[&file.rel]
             .iter()
             .enumerate()
@@ -55,6 +60,7 @@ impl Engine for Fake {
                 if self.serial_names.contains(n) {
                     c.serial = Some("db".into());
                 }
+                c.exclusive = self.exclusive_names.contains(n);
                 c.retries = self.own_retries;
                 if self.timed_names.contains(n) {
                     c.timeout_s = Some(0.2);
@@ -319,6 +325,54 @@ async fn serial_tests_of_different_files_never_overlap() {
     let out = run_quietly(engine, jobs, opts).await;
     // a.py and b.py share the resource and take turns; c.py overlaps with both.
     assert_eq!(started.elapsed(), Duration::from_millis(200));
+    assert_eq!(out.results.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_exclusive_file_runs_with_nothing_beside_it_and_is_collected_first() {
+    // In the order `dbtest unit` plans them: files that overlap first.
+    let (engine, mut jobs) = fake(&[
+        ("native_a.py", &["t_sleep:100"]),
+        ("native_b.py", &["t_sleep:100"]),
+        ("pytest_x.py", &["t_sleep:100", "u_sleep:100"]),
+        ("pytest_y.py", &["t_sleep:100"]),
+    ]);
+    for job in &mut jobs {
+        job.exclusive = job.rel.starts_with("pytest");
+    }
+    let engine = Arc::new(engine);
+    let opts = RunOptions {
+        jobs: 4,
+        ..Default::default()
+    };
+    let started = tokio::time::Instant::now();
+    let out = run_quietly(engine.clone(), jobs, opts).await;
+    // The native files overlap (100 ms); each exclusive file runs alone, one test at a time
+    // (200 + 100 ms).
+    assert_eq!(started.elapsed(), Duration::from_millis(400));
+    assert_eq!(out.results.len(), 5);
+    // pytest imports every module before any test runs: the exclusive files come first.
+    let collected = engine.collected.lock().unwrap().clone();
+    assert_eq!(&collected[..2], ["pytest_x.py", "pytest_y.py"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_test_with_a_process_wide_fixture_runs_with_nothing_beside_it() {
+    let (mut engine, jobs) = fake(&[
+        ("a.py", &["t_sleep:100"]),
+        ("b.py", &["patched_sleep:100"]),
+        ("c.py", &["u_sleep:100"]),
+    ]);
+    engine.exclusive_names = vec!["patched_sleep:100"];
+    let opts = RunOptions {
+        jobs: 3,
+        ..Default::default()
+    };
+    let started = tokio::time::Instant::now();
+    let out = run_quietly(engine, jobs, opts).await;
+    // b.py's test waits for a.py's, which started first, and holds the process alone; c.py's
+    // starts after it (a waiting exclusive test lets nothing start before it).
+    assert_eq!(started.elapsed(), Duration::from_millis(300));
     assert_eq!(out.results.len(), 3);
 }
 

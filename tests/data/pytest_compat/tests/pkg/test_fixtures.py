@@ -1,6 +1,8 @@
+import asyncio
 import os
 
 import pytest
+import pytest_asyncio
 
 from ._helpers import double
 
@@ -85,3 +87,15 @@ def test_builtins(tmp_path, capsys, caplog, recwarn):
     assert capsys.readouterr().out == "out\n"
     assert "logged" in caplog.text
     assert len(recwarn) == 1
+
+
+@pytest_asyncio.fixture
+async def async_value():
+    await asyncio.sleep(0)
+    yield 42
+
+
+@pytest.mark.asyncio
+async def test_asyncio_marked(async_value):
+    await asyncio.sleep(0)
+    assert async_value == 42
