@@ -72,6 +72,13 @@ PYTEST_INI = """\
 asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
 """
+# The generated tests share no state, and the suite says so: dbtest may overlap them (DESIGN
+# section 2). Without it, files that do not import dbtest run one test at a time, as pytest
+# runs them; benches/compare_suites.py measures that case on real suites.
+DBTEST_PYPROJECT = """\
+[tool.dbtest]
+overlap = "all"
+"""
 
 
 def _test_source(suite: Suite, file_no: int) -> str:
@@ -101,6 +108,7 @@ def generate(suite: Suite, work: Path) -> Path:
         shutil.rmtree(root)
     (root / "tests").mkdir(parents=True)
     (root / "pytest.ini").write_text(PYTEST_INI)
+    (root / "pyproject.toml").write_text(DBTEST_PYPROJECT)
     # Mark the suite folder as a project root, or karva (which looks upwards for one) runs the
     # tests of the enclosing repository instead.
     (root / "karva.toml").write_text("")

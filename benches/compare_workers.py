@@ -77,6 +77,7 @@ def _write_root(root: Path) -> Path:
         shutil.rmtree(root)
     (root / "tests").mkdir(parents=True)
     (root / "pytest.ini").write_text(cu.PYTEST_INI)
+    (root / "pyproject.toml").write_text(cu.DBTEST_PYPROJECT)
     (root / "karva.toml").write_text("")  # a project root for karva, which looks upwards for one
     return root
 

@@ -76,6 +76,9 @@ EXPECTED = {
     "tests/test_marks.py::TestCaseStyle::test_expected_failure": "xfailed",
     "tests/test_marks.py::TestCaseStyle::test_unexpected_success": "failed",
     "tests/test_marks.py::TestAsyncCase::test_async": "passed",
+    # pytest-benchmark's fixture, measured by dbtest bench's engine
+    "tests/test_benchmark.py::test_benchmark_call": "passed",
+    "tests/test_benchmark.py::test_benchmark_pedantic": "passed",
     # pytest.importorskip at import: the module is one skipped entry
     "tests/test_module_skip.py": "skipped",
 }
@@ -91,6 +94,27 @@ def test_every_outcome_is_pytests_on_every_run(project: Path) -> None:
         run = run_dbtest(project)
         run.expect_code(1)
         assert run.outcomes == EXPECTED, run.describe()
+
+
+def test_benchmark_figures_are_in_the_report(project: Path) -> None:
+    run = run_dbtest(project, "tests/test_benchmark.py")
+    run.expect_code(0)
+    call = run.by_id["tests/test_benchmark.py::test_benchmark_call"]["benchmark"]
+    assert call["rounds"] >= 5 and call["iterations_per_round"] >= 1
+    stats = call["stats"]
+    assert 0 < stats["min"] <= stats["median"] <= stats["max"]
+    pedantic = run.by_id["tests/test_benchmark.py::test_benchmark_pedantic"]["benchmark"]
+    # Exactly the rounds asked for, of one call each.
+    assert pedantic["rounds"] == 4 and pedantic["iterations_per_round"] == 1
+
+
+def test_nothing_found_says_why(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "checks_math.py").write_text("def test_add():\n    assert 1 + 1 == 2\n")
+    run = run_dbtest(tmp_path)
+    run.expect_code(5)
+    assert "tests/checks_math.py" in run.stderr, run.describe()
+    assert "python_files" in run.stderr
 
 
 def test_unsupported_hook_is_named(project: Path) -> None:

@@ -9,14 +9,22 @@ from __future__ import annotations
 import inspect
 import itertools
 import linecache
-import unittest
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType, FunctionType, ModuleType
 from typing import Any, Callable
 
 from . import _pytest_compat as compat
-from ._fixtures import Chain, FixtureDef, autouse_names, closure, fixtures_in, process_wide, required_params
+from ._fixtures import (
+    Chain,
+    FixtureDef,
+    autouse_names,
+    closure,
+    fixtures_in,
+    process_wide,
+    required_params,
+)
 from ._marks import Marks, marks_of
 
 
@@ -37,7 +45,7 @@ _OTHER_ASYNC_LIBRARIES = frozenset({"trio", "curio", "twisted"})
 FUNCTION, SUITE, CLASS, UNITTEST = "function", "suite", "class", "unittest"
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     func: Callable[..., Any]
     name: str
@@ -68,6 +76,16 @@ class Item:
     # A coroutine test pytest would not run (no asyncio mark in strict mode).
     unsupported_async: bool = False
     node: compat.Node | None = None
+    # Why the test's marks could not be read (a skipif condition that raised): its error.
+    marks_error: str | None = None
+
+    @property
+    def plain(self) -> bool:
+        """A module-level function with nothing to set up, judge or mark at run time."""
+        return (
+            self.kind == FUNCTION and not self.fixture_names and self.callspec is None and self.xfail is None
+            and self.probabilistic is None and not self.unsupported_async and not self.pytest_marks
+        )
 
     @property
     def suite_name(self) -> str | None:
@@ -87,6 +105,10 @@ class Rules:
     python_classes: list[str]
     python_functions: list[str]
     xfail_strict: bool
+
+    def __post_init__(self) -> None:
+        self.function_name = compat.name_matcher(self.python_functions)
+        self.class_name = compat.name_matcher(self.python_classes)
 
 
 def _def_line(code: CodeType | None) -> int:
@@ -109,11 +131,12 @@ def _collectable(obj: Any) -> bool:
 
 
 def _is_test_function(name: str, obj: Any, rules: Rules) -> bool:
+    if not rules.function_name(name):
+        return False
     if isinstance(obj, (staticmethod, classmethod)):
         obj = obj.__func__
     return (
-        compat.names_match(name, rules.python_functions)
-        and (inspect.isfunction(obj) or inspect.isfunction(inspect.unwrap(obj)) if callable(obj) else False)
+        (type(obj) is FunctionType or inspect.isfunction(obj) or inspect.isfunction(inspect.unwrap(obj)) if callable(obj) else False)
         and _collectable(obj)
         and getattr(obj, "__dbtest_fixture__", None) is None
         and getattr(obj, "_fixture_function_marker", None) is None
@@ -129,9 +152,11 @@ def _class_kind(name: str, obj: Any, rules: Rules, warn: Callable[[str], None]) 
         return None
     if is_suite(obj):
         return SUITE
-    if issubclass(obj, unittest.TestCase):
+    # A module that never imported unittest holds no TestCase (and dbtest does not import it).
+    ut = sys.modules.get("unittest")
+    if ut is not None and issubclass(obj, ut.TestCase):
         return UNITTEST if obj.__module__ != "unittest" else None
-    if not compat.names_match(name, rules.python_classes):
+    if not rules.class_name(name):
         return None
     if obj.__init__ is not object.__init__ or getattr(obj, "__new__", object.__new__) is not object.__new__:
         warn(f"cannot collect test class {obj.__name__!r} because it has a "
@@ -188,7 +213,10 @@ class FileCollector:
             if isinstance(namespace.get("tags"), (list, tuple)) else [],
             concurrent=namespace.get("concurrent") is True,
         )
-        self.process_wide = process_wide()
+        # Whether anything may parametrize a test beyond its own marks.
+        self.generates = bool(rules.config.hooks.get("pytest_generate_tests")) or hasattr(
+            module, "pytest_generate_tests")
+        self._autouse: dict[int, list[str]] = {}
 
     def collect(self) -> list[Item]:
         items: list[Item] = []
@@ -225,7 +253,7 @@ class FileCollector:
             outer = _merge_dbtest(self.module_marks, marks_of(cls))
         items: list[Item] = []
         if kind == UNITTEST:
-            for mname in unittest.TestLoader().getTestCaseNames(cls):
+            for mname in sys.modules["unittest"].TestLoader().getTestCaseNames(cls):
                 items.extend(self._items(getattr(cls, mname), mname, classes, chain, UNITTEST, outer))
             return items
         seen: set[str] = set()
@@ -263,8 +291,10 @@ class FileCollector:
         code = func.__code__ if plain else getattr(inspect.unwrap(func), "__code__", None)
         line = _def_line(code)
         probabilistic = getattr(func, "__dbtest_probabilistic__", None)
-        is_coroutine = bool(code.co_flags & inspect.CO_COROUTINE) if plain and code is not None else (
-            inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(inspect.unwrap(func))
+        is_coroutine = kind != UNITTEST and (  # unittest runs its own coroutines
+            bool(code.co_flags & inspect.CO_COROUTINE) if plain and code is not None else (
+                inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(inspect.unwrap(func))
+            )
         )
         bound = bool(classes) and not static
         pytest_marks = compat.unpack_marks(func) if not plain or hasattr(func, "pytestmark") else []
@@ -272,11 +302,12 @@ class FileCollector:
         marks_all = [*pytest_marks, *class_marks, *self.module_pytest_marks]
         suite = classes[-1] if classes else None
         args = [] if probabilistic is not None or kind == UNITTEST else required_params(func, bound=bound)
-        autouse = autouse_names(chain)
+        autouse = self._autouse.get(id(chain))
+        if autouse is None:
+            autouse = self._autouse[id(chain)] = autouse_names(chain)
         if (
             not marks_all and not base.parametrize and not autouse and not args and not base.usefixtures
-            and probabilistic is None and not self.rules.config.hooks.get("pytest_generate_tests")
-            and not hasattr(self.module, "pytest_generate_tests")
+            and probabilistic is None and not self.generates
         ):
             # The common case, without the general case's work.
             return [Item(func=func, name=name, line=line, suite=suite, param_id=None, marks=base,
@@ -309,7 +340,8 @@ class FileCollector:
         metafunc = compat.Metafunc(definition, fixturenames, self.rules.config)
         calls = self._parametrize(metafunc, chain, fixturenames, marks_all, base, suite)
         items = []
-        for spec in calls or [None]:
+        specs: list[compat.CallSpec | None] = list(calls) or [None]
+        for spec in specs:
             marks = [*pytest_marks, *(spec.marks if spec else []), *class_marks, *self.module_pytest_marks]
             dbtest_marks = base
             direct = {n for n in spec.params if n not in spec.indirect} if spec else set()
@@ -333,13 +365,11 @@ class FileCollector:
                                      concurrent=base.concurrent, usefixtures=base.usefixtures,
                                      retries=retries, serial=base.serial)
             uses = set(fixturenames)
-            exclusive = bool(uses & self.process_wide) or any(d.name in self.process_wide for d in defs)
+            shared = process_wide()
+            exclusive = bool(uses & shared) or any(d.name in shared for d in defs)
             is_async = is_coroutine or probabilistic is not None
             unsupported_async = False
-            if kind == UNITTEST:
-                # unittest runs its own coroutines (IsolatedAsyncioTestCase has its loop).
-                is_async = False
-            elif is_coroutine and any(m.name in _OTHER_ASYNC_LIBRARIES for m in marks):
+            if is_coroutine and any(m.name in _OTHER_ASYNC_LIBRARIES for m in marks):
                 # dbtest runs coroutine tests on its asyncio loop, marked or not (as
                 # pytest-asyncio's auto mode); a test for another event loop cannot run there.
                 unsupported_async = True

@@ -1,6 +1,6 @@
 """Type stubs for dbtest._core, the Rust extension (crates/dbtest-py)."""
 
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 
 __version__: str
 
@@ -86,6 +86,18 @@ def merge_reports(
     inputs: list[str], json: str | None = None, junit_xml: str | None = None, markdown: str | None = None
 ) -> int:
     """`dbtest report merge`: prints the merged summary, writes the reports, returns the exit code."""
+
+def measure_callable(
+    round: Callable[[int], int],
+    name: str,
+    resolution_s: float,
+    overhead_s: float,
+    warmup_rounds: int | None = None,
+    min_rounds: int | None = None,
+    max_time_s: float | None = None,
+    min_round_time_s: float | None = None,
+) -> str:
+    """Times `round(iterations) -> ns` with dbtest bench's policy; the BenchResult as JSON."""
 
 class ExperimentRun:
     """One `dbtest experiment run`: the design is validated and the run folder chosen in the

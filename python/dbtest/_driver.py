@@ -13,7 +13,6 @@ import gc
 import inspect
 import sys
 import threading
-import unittest
 import warnings
 from concurrent.futures import Future
 from pathlib import Path
@@ -22,14 +21,49 @@ from typing import Any, Callable
 
 from . import _capture
 from . import _pytest_compat as compat
-from ._collect import CLASS, SUITE, UNITTEST, FileCollector, Item, Rules, TestSuite, node_for
-from ._fixtures import FixtureDef, FixtureError, Resolver, Scope, TestRequest, fixtures_in, run_inline
-from ._loader import add_to_sys_path, describe_import_error, import_conftest, import_file
-from ._builtins import phase as log_phase
+from ._collect import (
+    CLASS,
+    SUITE,
+    UNITTEST,
+    FileCollector,
+    Item,
+    Rules,
+    node_for,
+)
+from ._fixtures import (
+    FixtureDef,
+    FixtureError,
+    Resolver,
+    Scope,
+    TestRequest,
+    fixtures_in,
+    run_inline,
+)
+from ._loader import (
+    add_to_sys_path,
+    describe_import_error,
+    import_conftest,
+    import_file,
+)
 from ._marks import Skipped
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
-_HIDDEN = (_PACKAGE_DIR, str(Path(asyncio.__file__).resolve().parent), str(Path(unittest.__file__).resolve().parent))
+# Frames of dbtest, asyncio and unittest say nothing about the user's failure.
+_HIDDEN = (_PACKAGE_DIR, str(Path(asyncio.__file__).resolve().parent),
+           str(Path(inspect.getfile(inspect)).resolve().parent / "unittest"))
+
+
+def _unittest() -> Any:
+    """unittest, if the tests use it (a test file that never imports it has no TestCase):
+    dbtest does not import it for them."""
+    return sys.modules.get("unittest")
+
+
+def _set_phase(name: str) -> None:
+    """Tells caplog which part of the test runs (only once a test has used a built-in)."""
+    builtins = sys.modules.get("dbtest._builtins")
+    if builtins is not None:
+        builtins.phase.set(name)
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:
@@ -52,7 +86,12 @@ def _pytest_outcome(exc: BaseException) -> str | None:
 
 
 def _is_skip(exc: BaseException) -> bool:
-    return isinstance(exc, (Skipped, unittest.SkipTest)) or _pytest_outcome(exc) == "Skipped"
+    ut = _unittest()
+    return (
+        isinstance(exc, Skipped)
+        or (ut is not None and isinstance(exc, ut.SkipTest))
+        or _pytest_outcome(exc) == "Skipped"
+    )
 
 
 def _result(outcome: str, started: float, cap: _capture.Captured, message: str | None = None,
@@ -134,6 +173,14 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
+def _first_callable(obj: Any, names: tuple[str, ...]) -> Callable[..., Any] | None:
+    for name in names:
+        found = getattr(obj, name, None)
+        if callable(found):
+            return found
+    return None
+
+
 class _FileState:
     """One file's state while its tests run: its module scope, suite instances, the classes
     that are set up (xunit `setup_class`, unittest `setUpClass`, class-scoped fixtures)."""
@@ -152,6 +199,11 @@ class _FileState:
         self.open_classes: list[type] = []
         self.late_errors: list[tuple[str, BaseException]] = []
         self.keys: list[int] = []
+        # The module's xunit functions, found once.
+        self.setup_module = _first_callable(module, ("setUpModule", "setup_module"))
+        self.teardown_module = _first_callable(module, ("tearDownModule", "teardown_module"))
+        self.setup_function = _first_callable(module, ("setup_function",))
+        self.teardown_function = _first_callable(module, ("teardown_function",))
 
     def claim_suite(self, cls: type) -> tuple[Future[Any], bool]:
         with self._lock:
@@ -177,6 +229,13 @@ class _FileState:
             scope = Scope("class")
             self.classes[cls] = (fut, scope)
             return fut, scope, True
+
+    @property
+    def plain(self) -> bool:
+        """Nothing of the module's runs around its tests (no xunit functions)."""
+        return self.setup_module is None and self.teardown_module is None and (
+            self.setup_function is None and self.teardown_function is None
+        )
 
     def has_teardown(self) -> bool:
         return bool(self.suites or self.scope.finalizers or self.module_setup or self.classes or self.late_errors)
@@ -274,7 +333,7 @@ class Driver:
                 except ValueError as exc:
                     item.skip = None
                     item.xfail = None
-                    item.marks_error = str(exc)  # type: ignore[attr-defined]
+                    item.marks_error = str(exc)
         return items
 
     def _check_marks(self, items: list[Item], rel: str) -> None:
@@ -326,21 +385,31 @@ class Driver:
         started = perf_counter()
         state = self.files[item.file_key]
         try:
-            with self._warnings(item, state):
-                result = await self._attempt(item, state, timeout, ops, cap, started)
-            return result
+            if item.plain and state.plain and not self.config.hooks.get("pytest_runtest_setup"):
+                return await self._attempt_plain(item, timeout, ops, cap, started)
+            marks = [m for m in item.pytest_marks if m.name == "filterwarnings"]
+            if state.exclusive and (marks or self.filterwarnings):
+                # Warnings filters are the whole process's: only for a file that runs alone.
+                with _WarningFilters(self.filterwarnings, marks):
+                    return await self._attempt(item, state, timeout, ops, cap, started)
+            return await self._attempt(item, state, timeout, ops, cap, started)
         finally:
             _capture.current.reset(token)
             self._running.pop(key, None)
 
-    def _warnings(self, item: Item, state: _FileState) -> Any:
-        """pytest's warning filters around a test: the configuration's, then the test's
-        `filterwarnings` marks. Warnings filters are the whole process's, so only for a file
-        that runs alone."""
-        marks = [m for m in item.pytest_marks if m.name == "filterwarnings"]
-        if not state.exclusive or not (marks or self.filterwarnings):
-            return _NoContext()
-        return _WarningFilters(self.filterwarnings, marks)
+    async def _attempt_plain(self, item: Item, timeout: float | None, ops: Any, cap: _capture.Captured,
+                             started: float) -> dict[str, Any]:
+        """Most tests: a function with no fixtures, parameters, xunit functions or hooks to
+        run around it (the general path costs more than such a test takes)."""
+        outcome, message, tb = "passed", None, None
+        try:
+            if await ops.call_test(item.func, {}, timeout):
+                outcome, message = "timeout", f"timed out after {timeout:g}s"
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a test may raise anything
+            outcome, message, tb = self._classify(exc, "call")
+        return _result(outcome, started, cap, message, tb)
 
     async def _attempt(self, item: Item, state: _FileState, timeout: float | None, ops: Any,
                        cap: _capture.Captured, started: float) -> dict[str, Any]:
@@ -350,13 +419,13 @@ class Driver:
         outcome, message, tb = "passed", None, None
         error: BaseException | None = None
         verdict = None
+        request: TestRequest | None = None
         xfail = item.xfail
-        log_phase.set("setup")
+        _set_phase("setup")
         if xfail is not None and not xfail.run:
             return _result("xfailed", started, cap, f"[NOTRUN] {xfail.reason}".rstrip())
-        marks_error = getattr(item, "marks_error", None)
-        if marks_error is not None:
-            return _result("error", started, cap, marks_error)
+        if item.marks_error is not None:
+            return _result("error", started, cap, item.marks_error)
         if item.unsupported_async:
             return _result(
                 "failed", started, cap,
@@ -382,10 +451,10 @@ class Driver:
                 call_kwargs = {n: request.values[n] if n in request.values else request.direct(n)[1]
                                for n in item.argnames}
                 if item.kind != UNITTEST:
-                    await self._setup_method(item, instance, ops)
+                    await self._setup_method(state, item, instance, ops)
             fn = item.func.__get__(instance) if instance is not None else item.func
             phase = "call"
-            log_phase.set("call")
+            _set_phase("call")
             try:
                 if item.kind == UNITTEST:
                     outcome, message, error = self._run_unittest(item)
@@ -397,19 +466,19 @@ class Driver:
                 elif await ops.call_test(fn, call_kwargs, timeout):
                     outcome, message = "timeout", f"timed out after {timeout:g}s"
             finally:
-                log_phase.set("teardown")
+                _set_phase("teardown")
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - a test may raise anything
             error = exc
             outcome, message, tb = self._classify(exc, phase)
         finally:
-            errors = await self._leave(item, instance, ops)
+            errors = await self._leave(state, item, instance, ops)
             if scope is not None:
                 errors += await ops.teardown(scope)
             if errors and outcome in ("passed", "skipped", "xfailed"):
-                name, exc = errors[0]
-                message, tb = _describe(exc)
+                name, failure = errors[0]
+                message, tb = _describe(failure)
                 outcome, message = "error", f"teardown of {name} failed: {message}"
                 error = None
         if error is not None and tb is None and outcome == "failed" and item.kind == UNITTEST:
@@ -420,6 +489,10 @@ class Driver:
         result = _result(outcome, started, cap, message, tb)
         if verdict is not None:
             result["verdict"] = verdict
+        measured = request.values.get("benchmark") if request is not None else None
+        report = getattr(measured, "report", None)
+        if report is not None:
+            result["benchmark"] = report
         return result
 
     @staticmethod
@@ -480,8 +553,8 @@ class Driver:
     async def _enter_module(self, state: _FileState, item: Item, ops: Any) -> None:
         """xunit `setup_module` / unittest's `setUpModule`, once per file."""
         module = state.module
-        setup = next((getattr(module, n) for n in ("setUpModule", "setup_module") if callable(getattr(module, n, None))), None)
-        if setup is None and not hasattr(module, "teardown_module") and not hasattr(module, "tearDownModule"):
+        setup = state.setup_module
+        if setup is None and state.teardown_module is None:
             return
         fut, mine = state.claim_module()
         if mine:
@@ -526,12 +599,12 @@ class Driver:
 
             reason = class_skip_reason(cls)
             if reason is not None:
-                raise unittest.SkipTest(reason)
+                raise _unittest().SkipTest(reason)
             await ops.call(cls.setUpClass)  # type: ignore[attr-defined]
             return
-        setup = next((cls.__dict__[n] for n in ("setup_class",) if n in cls.__dict__), None)
-        if setup is not None or hasattr(cls, "setup_class"):
-            await ops.call(_call_optional, getattr(cls, "setup_class"), cls)
+        setup = getattr(cls, "setup_class", None)
+        if callable(setup):
+            await ops.call(_call_optional, setup, cls)
 
     async def _leave_class(self, state: _FileState, cls: type, ops: Any) -> list[tuple[str, BaseException]]:
         found = state.classes.pop(cls, None)
@@ -541,13 +614,14 @@ class Driver:
         errors = await ops.teardown(scope)
         if fut.done() and fut.exception() is None:
             try:
-                if issubclass(cls, unittest.TestCase):
+                ut = _unittest()
+                if ut is not None and issubclass(cls, ut.TestCase):
                     await ops.call(cls.tearDownClass)
                     cls.doClassCleanups()
                     for exc_info in getattr(cls, "tearDown_exceptions", []):
                         errors.append((f"{cls.__name__}::doClassCleanups", exc_info[1]))
                 elif hasattr(cls, "teardown_class"):
-                    await ops.call(_call_optional, getattr(cls, "teardown_class"), cls)
+                    await ops.call(_call_optional, cls.teardown_class, cls)
             except BaseException as exc:  # noqa: BLE001
                 errors.append((f"{cls.__name__}::teardown_class", exc))
         return errors
@@ -574,21 +648,20 @@ class Driver:
             await ops.call(instance.setup)
         return instance
 
-    async def _setup_method(self, item: Item, instance: Any, ops: Any) -> None:
+    async def _setup_method(self, state: _FileState, item: Item, instance: Any, ops: Any) -> None:
         """xunit `setup_method` (classes) / `setup_function` (module functions)."""
         if item.kind == CLASS and instance is not None and hasattr(instance, "setup_method"):
             await ops.call(_call_optional, instance.setup_method, item.func)
-        elif item.kind == "function" and item.module is not None:
-            setup = getattr(item.module, "setup_function", None)
-            if callable(setup):
-                await ops.call(_call_optional, setup, item.func)
+        elif item.kind == "function" and state.setup_function is not None:
+            await ops.call(_call_optional, state.setup_function, item.func)
 
-    async def _leave(self, item: Item, instance: Any, ops: Any) -> list[tuple[str, BaseException]]:
+    async def _leave(self, state: _FileState, item: Item, instance: Any, ops: Any) -> list[tuple[str, BaseException]]:
+        args: tuple[Any, ...]
         if item.kind == SUITE:
             hook, target, args = "teardown", instance, ()
         elif item.kind == CLASS:
             hook, target, args = "teardown_method", instance, (item.func,)
-        elif item.kind == "function":
+        elif item.kind == "function" and state.teardown_function is not None:
             hook, target, args = "teardown_function", item.module, (item.func,)
         else:
             return []
@@ -644,8 +717,7 @@ class Driver:
             errors += await ops.teardown(state.scope)
             module = state.module
             if state.module_setup is not None and state.module_setup.exception() is None:
-                teardown = next((getattr(module, n) for n in ("tearDownModule", "teardown_module")
-                                 if callable(getattr(module, n, None))), None)
+                teardown = state.teardown_module
                 if teardown is not None:
                     try:
                         await ops.call(_call_optional, teardown, module)
@@ -686,14 +758,6 @@ class Driver:
         finally:
             _capture.current.reset(token)
         return [_teardown_error("<session>", name, exc, cap) for name, exc in errors]
-
-
-class _NoContext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 class _WarningFilters:

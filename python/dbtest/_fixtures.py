@@ -193,6 +193,10 @@ class Scope:
         self._values: dict[Any, Future[Any]] = {}
         self._lock = threading.Lock()
         self.finalizers: list[tuple[str, Any]] = []
+        # What set each finalizer up (a fixture's cache key), to tear one fixture down alone.
+        self._owners: list[Any] = []
+        # The parameter each parametrized fixture holds now: pytest keeps one at a time.
+        self._params: dict[int, int] = {}
 
     def claim(self, key: Any) -> tuple[Future[Any], bool]:
         """The future of the value under `key`, and whether the caller must set it up."""
@@ -206,14 +210,33 @@ class Scope:
 
     def take_finalizers(self) -> list[tuple[str, Any]]:
         with self._lock:
-            found, self.finalizers = self.finalizers, []
+            found, self.finalizers, self._owners = self.finalizers, [], []
             self._values.clear()
+            self._params.clear()
             return found
 
-    def add_finalizer(self, name: str, gen: Any) -> None:
+    def add_finalizer(self, name: str, gen: Any, owner: Any = None) -> None:
         """`gen`: a fixture's generator (stepped once more) or a plain callable."""
         with self._lock:
             self.finalizers.append((name, gen))
+            self._owners.append(owner)
+
+    def switch_param(self, fixture: int, index: int) -> list[tuple[str, Any]]:
+        """Makes `index` the parameter `fixture` holds in this scope; the finalizers of the
+        value it held for another parameter, which the caller must run first (pytest tears a
+        parametrized fixture down before it sets it up with its next parameter)."""
+        with self._lock:
+            held = self._params.get(fixture)
+            self._params[fixture] = index
+            if held is None or held == index:
+                return []
+            stale_key = (fixture, held)
+            self._values.pop(stale_key, None)
+            keep = [(f, o) for f, o in zip(self.finalizers, self._owners, strict=True) if o != stale_key]
+            stale = [f for f, o in zip(self.finalizers, self._owners, strict=True) if o == stale_key]
+            self.finalizers = [f for f, _ in keep]
+            self._owners = [o for _, o in keep]
+            return stale
 
 
 async def _anext(gen: Any) -> Any:
@@ -232,8 +255,10 @@ def run_inline(coro: Any) -> Any:
 
 def _builtin_table() -> dict[str, FixtureDef]:
     from ._builtins import BUILTINS
+    from ._pytest_benchmark import FIXTURES
 
-    return {name: FixtureDef(name, func, scope, origin="dbtest") for name, (func, scope) in BUILTINS.items()}
+    table = {**BUILTINS, **FIXTURES}
+    return {name: FixtureDef(name, func, scope, origin="dbtest") for name, (func, scope) in table.items()}
 
 
 _BUILTINS: dict[str, FixtureDef] | None = None
@@ -246,10 +271,18 @@ def builtin_fixtures() -> dict[str, FixtureDef]:
     return _BUILTINS
 
 
-def process_wide() -> frozenset[str]:
-    from ._builtins import PROCESS_WIDE
+_PROCESS_WIDE: frozenset[str] | None = None
 
-    return PROCESS_WIDE
+
+def process_wide() -> frozenset[str]:
+    """Fixtures whose tests run with nothing beside them: they patch what the whole process
+    shares, or (`benchmark`) time code, which is never done beside other work."""
+    global _PROCESS_WIDE
+    if _PROCESS_WIDE is None:
+        from ._builtins import PROCESS_WIDE
+
+        _PROCESS_WIDE = PROCESS_WIDE | {"benchmark"}
+    return _PROCESS_WIDE
 
 
 Chain = list[dict[str, FixtureDef]]
@@ -319,6 +352,7 @@ class SubRequest:
         if has_param:
             self.param = param
         self.fixturename = fdef.name if fdef is not None else None
+        self._key = None if fdef is None else ((id(fdef), param_index) if has_param else id(fdef))
 
     @property
     def node(self) -> Any:
@@ -362,7 +396,7 @@ class SubRequest:
 
     @property
     def session(self) -> Any:
-        return self._test.config.session
+        return self._test.node.session
 
     @property
     def fixturenames(self) -> list[str]:
@@ -373,7 +407,8 @@ class SubRequest:
 
     def addfinalizer(self, finalizer: Callable[[], Any]) -> None:
         scope = self._scope if self._scope is not None else self._test.scopes["test"]
-        scope.add_finalizer(self.fixturename or "request.addfinalizer", finalizer)
+        owner = self._key
+        scope.add_finalizer(self.fixturename or "request.addfinalizer", finalizer, owner)
 
     def getfixturevalue(self, argname: str) -> Any:
         return self._test.getfixturevalue(argname)
@@ -454,7 +489,7 @@ class Resolver:
         return out
 
     async def get(self, name: str, request: TestRequest, needed_by: FixtureDef | None,
-                  path: tuple[str, ...], *, sync: bool, on_loop: bool = False) -> Any:
+                  path: tuple[tuple[str, int], ...], *, sync: bool, on_loop: bool = False) -> Any:
         if name == "request":
             return SubRequest(request, needed_by, None) if needed_by is not None else SubRequest(request, None, None)
         below = needed_by if needed_by is not None and needed_by.name == name else None
@@ -477,7 +512,16 @@ class Resolver:
         param = spec.params[name] if has_param else None
         index = spec.indices.get(name, 0) if has_param else 0
         scope = request.scopes[fdef.scope]
-        fut, mine = scope.claim((id(fdef), index) if has_param else id(fdef))
+        key = (id(fdef), index) if has_param else id(fdef)
+        if has_param and fdef.scope != "test":
+            stale = scope.switch_param(id(fdef), index)
+            if stale:
+                anext = self._anext_on_loop if sync else _anext
+                errors = await self._finalize(stale, anext)
+                if errors:
+                    raise FixtureError(f"teardown of {errors[0][0]} (before its next parameter) failed: "
+                                       f"{errors[0][1]!r}") from errors[0][1]
+        fut, mine = scope.claim(key)
         if not mine:
             if fut.done() or sync:
                 return fut.result()
@@ -489,7 +533,7 @@ class Resolver:
             sub = SubRequest(request, fdef, scope, param, index, has_param)
             if "request" in fdef.argnames:
                 kwargs["request"] = sub
-            value = await self._create(fdef, kwargs, scope, request, sync=sync, on_loop=on_loop)
+            value = await self._create(fdef, kwargs, scope, key, request, sync=sync, on_loop=on_loop)
         except BaseException as e:
             fut.set_exception(e)
             # The error is the caller's; the future only serves tests waiting for the value.
@@ -506,8 +550,8 @@ class Resolver:
             instance = request.node.cls()
         return fdef.func.__get__(instance) if instance is not None else fdef.func
 
-    async def _create(self, fdef: FixtureDef, kwargs: dict[str, Any], scope: Scope, request: TestRequest,
-                      *, sync: bool, on_loop: bool) -> Any:
+    async def _create(self, fdef: FixtureDef, kwargs: dict[str, Any], scope: Scope, key: Any,
+                      request: TestRequest, *, sync: bool, on_loop: bool) -> Any:
         func = self._function(fdef, request)
         if fdef.is_async and sync:
             if on_loop:
@@ -516,22 +560,23 @@ class Resolver:
                     "ask for it as a parameter instead"
                 )
             # Async fixtures live on the run's one loop, whoever asks for them.
-            return asyncio.run_coroutine_threadsafe(self._start(fdef, func, kwargs, scope), self.loop).result()
-        return await self._start(fdef, func, kwargs, scope)
+            return asyncio.run_coroutine_threadsafe(self._start(fdef, func, kwargs, scope, key), self.loop).result()
+        return await self._start(fdef, func, kwargs, scope, key)
 
     @staticmethod
-    async def _start(fdef: FixtureDef, func: Callable[..., Any], kwargs: dict[str, Any], scope: Scope) -> Any:
+    async def _start(fdef: FixtureDef, func: Callable[..., Any], kwargs: dict[str, Any], scope: Scope,
+                     key: Any) -> Any:
         result = func(**kwargs)
         if inspect.isasyncgen(result):
             value = await result.__anext__()
-            scope.add_finalizer(fdef.name, result)
+            scope.add_finalizer(fdef.name, result, key)
             return value
         if inspect.isgenerator(result):
             try:
                 value = next(result)
             except StopIteration:
                 raise FixtureError(f"fixture {fdef.name!r} did not yield a value") from None
-            scope.add_finalizer(fdef.name, result)
+            scope.add_finalizer(fdef.name, result, key)
             return value
         if inspect.isawaitable(result):
             return await result
@@ -547,8 +592,12 @@ class Resolver:
 
     async def _teardown(self, scope: Scope, anext: Callable[[Any], Any]) -> list[tuple[str, BaseException]]:
         """Runs the scope's finalizers, last set up first; `anext` steps an async generator."""
-        errors = []
-        for name, gen in reversed(scope.take_finalizers()):
+        return await self._finalize(scope.take_finalizers(), anext)
+
+    @staticmethod
+    async def _finalize(finalizers: list[tuple[str, Any]], anext: Callable[[Any], Any]) -> list[tuple[str, BaseException]]:
+        errors: list[tuple[str, BaseException]] = []
+        for name, gen in reversed(finalizers):
             try:
                 if inspect.isasyncgen(gen):
                     await anext(gen)

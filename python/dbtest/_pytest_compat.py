@@ -10,9 +10,8 @@ maker), so ids and marks are pytest's own; dbtest's own stand-ins serve when it 
 from __future__ import annotations
 
 import os
-import platform
 import sys
-from argparse import Namespace
+from types import SimpleNamespace as Namespace
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -117,6 +116,8 @@ def _eval_condition(condition: Any, item: "Node", mark_name: str) -> tuple[bool,
     """pytest's skipif/xfail condition: a bool, or a string evaluated with os, sys, platform,
     config and the test module's globals."""
     if isinstance(condition, str):
+        import platform
+
         namespace: dict[str, Any] = {"os": os, "sys": sys, "platform": platform, "config": item.config}
         module = item.module
         if module is not None:
@@ -202,7 +203,7 @@ def _fallback_ids(argnames: Sequence[str], sets: list[Any], ids: Any) -> list[st
             out.append(str(ids[i]))
         else:
             parts = []
-            for value, name in zip(ps.values, argnames):
+            for value, name in zip(ps.values, argnames, strict=True):
                 made = ids(value) if callable(ids) else None
                 parts.append(_idval(made if made is not None else value, name, i))
             out.append("-".join(parts))
@@ -362,7 +363,7 @@ class Metafunc:
         self._parametrized.update(names)
         new_calls = []
         for call in self._calls or [CallSpec()]:
-            for index, (ps, pid) in enumerate(zip(sets, id_list)):
+            for index, (ps, pid) in enumerate(zip(sets, id_list, strict=True)):
                 spec = CallSpec(
                     params=dict(call.params),
                     indices=dict(call.indices),
@@ -371,7 +372,7 @@ class Metafunc:
                     idlist=[*call.idlist, pid],
                     marks=[*call.marks, *[as_mark(m) for m in ps.marks]],
                 )
-                for name, value in zip(names, ps.values):
+                for name, value in zip(names, ps.values, strict=True):
                     spec.params[name] = value
                     spec.indices[name] = index
                     if name in indirect_names:
@@ -610,7 +611,7 @@ class _PluginManager:
         return None
 
     def register(self, plugin: Any, name: str | None = None) -> None:
-        self._config.register_plugin(plugin, name or getattr(plugin, "__name__", repr(plugin)))
+        self._config.register_plugin(plugin, str(name or getattr(plugin, "__name__", None) or repr(plugin)))
 
     def import_plugin(self, name: str) -> None:
         self._config.load_plugin(name, "pluginmanager.import_plugin")
@@ -814,7 +815,7 @@ class Config:
         from ._fixtures import fixtures_in
 
         self.plugin_fixtures.insert(0, fixtures_in(vars(module), getattr(module, "__file__", name) or name))
-        self.register_plugin(module, origin)
+        self.register_plugin(module, getattr(module, "__file__", None) or name)
 
 
 def _as_list(value: Any) -> list[str]:
@@ -843,6 +844,15 @@ def apply_modifyitems(config: Config, nodes: list[Node]) -> list[Node]:
 def hook_calls(config: Config, name: str, /, **kwargs: Any) -> None:
     for hook in config.hooks.get(name, []):
         _call_hook(hook, kwargs)
+
+
+def name_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """`names_match` for fixed patterns, as fast as `str.startswith` for plain prefixes."""
+    patterns = list(patterns)
+    if not any(c in p for p in patterns for c in "*?["):
+        prefixes = tuple(patterns)
+        return lambda name: name.startswith(prefixes)
+    return lambda name: names_match(name, patterns)
 
 
 def names_match(name: str, patterns: Iterable[str]) -> bool:

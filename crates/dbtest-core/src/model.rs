@@ -157,6 +157,10 @@ pub struct RawResult {
     pub stderr: String,
     /// A probabilistic test's verdict (its counts, threshold, interval, why it stopped).
     pub verdict: Option<serde_json::Value>,
+    /// What pytest-benchmark's `benchmark` fixture measured in the test (dbtest bench's
+    /// figures: rounds, iterations, statistics).
+    #[serde(default)]
+    pub benchmark: Option<serde_json::Value>,
 }
 
 impl RawResult {
@@ -193,6 +197,9 @@ pub struct TestResult {
     /// Only for probabilistic tests: the verdict's fields (DESIGN §6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<serde_json::Value>,
+    /// Only for tests that use pytest-benchmark's `benchmark` fixture: the measurement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<serde_json::Value>,
 }
 
 impl TestResult {
@@ -244,6 +251,7 @@ impl TestResult {
             stdout: raw.stdout,
             stderr: raw.stderr,
             verdict: raw.verdict,
+            benchmark: raw.benchmark,
         }
     }
 
@@ -273,6 +281,7 @@ impl TestResult {
             stdout: String::new(),
             stderr: String::new(),
             verdict: None,
+            benchmark: None,
         }
     }
 

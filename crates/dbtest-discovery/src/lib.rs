@@ -4,6 +4,7 @@
 //! narrow a run down before paying for a single Python import.
 
 pub mod fnmatch;
+pub mod hints;
 pub mod import;
 pub mod keyword;
 pub mod overlap;
@@ -17,6 +18,7 @@ mod paths;
 #[cfg(test)]
 mod testing;
 
+pub use hints::unmatched_test_files;
 pub use import::{conftests_for, import_target, ImportTarget};
 pub use keyword::{KeywordExpr, KeywordExprError};
 pub use overlap::{imports_dbtest, OverlapRule};

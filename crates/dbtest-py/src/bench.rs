@@ -436,3 +436,68 @@ async fn execute(
     let _ = std::io::stdout().flush();
     (code, json)
 }
+
+/// Times a callable from inside a test (pytest-benchmark's `benchmark` fixture) with dbtest
+/// bench's policy. `round(iterations)` runs one timed round and returns its nanoseconds, or
+/// raises; the answer is the `BenchResult` as JSON. Called on the test's own thread, which it
+/// holds while timing: a benchmark is never measured beside other work.
+#[pyfunction]
+#[pyo3(signature = (round, name, resolution_s, overhead_s, warmup_rounds=None, min_rounds=None, max_time_s=None, min_round_time_s=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn measure_callable(
+    round: Py<PyAny>,
+    name: String,
+    resolution_s: f64,
+    overhead_s: f64,
+    warmup_rounds: Option<u32>,
+    min_rounds: Option<u32>,
+    max_time_s: Option<f64>,
+    min_round_time_s: Option<f64>,
+) -> PyResult<String> {
+    let defaults = Settings::default();
+    let settings = Settings {
+        warmup_rounds: warmup_rounds.unwrap_or(defaults.warmup_rounds),
+        min_rounds: min_rounds.unwrap_or(defaults.min_rounds),
+        max_time_s: max_time_s.unwrap_or(defaults.max_time_s),
+        min_round_time_s: min_round_time_s.unwrap_or(defaults.min_round_time_s),
+        gc_disabled: false,
+    };
+    let case = BenchCase {
+        file: String::new(),
+        line: 0,
+        group: String::new(),
+        name,
+        params: None,
+        baseline: false,
+        is_async: false,
+        key: 0,
+    };
+    let clock = TimerInfo {
+        resolution_s,
+        overhead_s,
+    };
+    let mut timer = CallableTimer { round };
+    let result = futures::executor::block_on(dbtest_bench::measure::measure(
+        &case, &mut timer, &settings, &clock,
+    ));
+    serde_json::to_string(&result).map_err(|e| crate::DbtestError::new_err(e.to_string()))
+}
+
+struct CallableTimer {
+    round: Py<PyAny>,
+}
+
+impl RoundTimer for CallableTimer {
+    async fn round(&mut self, iterations: u64) -> Result<u64, BenchError> {
+        Python::attach(|py| {
+            self.round
+                .bind(py)
+                .call1((iterations,))
+                .and_then(|ns| ns.extract::<u64>())
+                .map_err(|e| BenchError {
+                    message: e.to_string(),
+                    traceback: None,
+                })
+        })
+    }
+}

@@ -309,6 +309,10 @@ fn raw_from_py(d: &Bound<'_, PyDict>) -> PyResult<RawResult> {
             Some(v) => Some(to_json(&v)?),
             None => None,
         },
+        benchmark: match opt::<_, Bound<'_, PyAny>>(d, intern!(py, "benchmark"))? {
+            Some(v) => Some(to_json(&v)?),
+            None => None,
+        },
     })
 }
 

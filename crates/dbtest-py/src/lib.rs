@@ -55,5 +55,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(experiment::approve_baseline, m)?)?;
     m.add_class::<worker::WorkerRun>()?;
     m.add_function(wrap_pyfunction!(unit::merge_reports, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::measure_callable, m)?)?;
     Ok(())
 }

@@ -69,6 +69,11 @@ fn prepare(flags_json: &str, cwd: &Path) -> Result<Prepared, Error> {
     let (patterns, norecurse) = walk_rules(config.pattern.as_deref(), pytest);
     let found = discover_from(cwd, &root, &paths, &patterns, &norecurse)
         .map_err(|e| Error::Usage(e.to_string()))?;
+    if found.files.is_empty() {
+        warnings.extend(nothing_found_hint(
+            cwd, &root, &paths, &patterns, &norecurse,
+        ));
+    }
     let id_prefixes = found.id_prefixes;
     let python = Settings::new(pytest, &root, config.tags.clone());
     let selector = Selector::new(
@@ -567,6 +572,44 @@ struct StaticFirst<E> {
     select: Arc<dyn Fn(&dbtest_core::TestCase) -> bool + Send + Sync>,
     /// The source reader knows pytest's default naming rules only.
     enabled: bool,
+}
+
+/// Why a walk found no test file, when files that hold tests are there but no pattern matches
+/// them (a suite of `*_tests.py` files, unittest modules named `checks.py`, ...).
+fn nothing_found_hint(
+    cwd: &Path,
+    root: &Path,
+    paths: &[String],
+    patterns: &[Pattern],
+    norecurse: &[Pattern],
+) -> Option<String> {
+    let left_out = dbtest_discovery::unmatched_test_files(cwd, root, paths, norecurse);
+    if left_out.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = left_out
+        .iter()
+        .take(3)
+        .map(|p| relative_id(root, p))
+        .collect();
+    let names: Vec<&str> = patterns
+        .iter()
+        .map(|p| match p {
+            Pattern::Glob(g) | Pattern::Fnmatch(g) => g.as_str(),
+        })
+        .collect();
+    Some(format!(
+        "no file name matches the test file patterns ({}), but {} file(s) hold tests: {}{}; \
+         rename them, or set python_files in the pytest configuration (or --pattern)",
+        names.join(" "),
+        left_out.len(),
+        shown.join(", "),
+        if left_out.len() > shown.len() {
+            ", ..."
+        } else {
+            ""
+        },
+    ))
 }
 
 /// Whether reading tests from source gives what collection would: not when the project's

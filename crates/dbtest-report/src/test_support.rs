@@ -26,6 +26,7 @@ pub(crate) fn result(id: &str, outcome: Outcome) -> TestResult {
         stdout: String::new(),
         stderr: String::new(),
         verdict: None,
+        benchmark: None,
     }
 }
 

@@ -242,6 +242,9 @@ pub struct RunOutput {
 /// How long the runner waits past a coroutine's own timeout before giving up on it: the engine
 /// is expected to cancel it first, and the grace lets its teardown run.
 const ASYNC_TIMEOUT_GRACE: Duration = Duration::from_secs(2);
+/// After Ctrl-C, how long the runner waits for the tests already running: one that is about
+/// to finish keeps its result (nothing gathered is lost); one that is stuck is left behind.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
 /// Session teardown after Ctrl-C gets this long before the partial report is written anyway.
 const INTERRUPTED_TEARDOWN_LIMIT: Duration = Duration::from_secs(5);
 
@@ -416,9 +419,16 @@ impl<E: Engine> Shared<E> {
                 let this = self.clone();
                 async move { (position + i, this.run_case(case).await) }
             });
+            let mut runs = Box::pin(join_all(runs));
             let finished = tokio::select! {
-                _ = self.cancel.cancelled() => break,
-                r = join_all(runs) => r,
+                r = &mut runs => r,
+                _ = self.cancel.cancelled() => {
+                    // Ctrl-C: tests that finish within the grace keep their results.
+                    match tokio::time::timeout(INTERRUPT_GRACE, runs).await {
+                        Ok(r) => r,
+                        Err(_) => break,
+                    }
+                }
             };
             for (pos, result) in finished {
                 if let Some(result) = result {
@@ -533,6 +543,9 @@ impl<E: Engine> Shared<E> {
                 }
                 _ = control.timed_start.notified() => {}
                 _ = self.cancel.cancelled() => {
+                    // Ctrl-C: no test starts any more (`start` refuses once the run halts);
+                    // the one running keeps its result if it finishes within the grace.
+                    let _ = tokio::time::timeout(INTERRUPT_GRACE, &mut run).await;
                     control.state.lock().unwrap().given_up = true;
                     break None;
                 }

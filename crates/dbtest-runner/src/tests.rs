@@ -273,6 +273,24 @@ async fn cancel_returns_partial_results() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_test_that_finishes_just_after_ctrl_c_keeps_its_result() {
+    let (engine, jobs) = fake(&[("a.py", &["t_sleep:300", "t_pass"])]);
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        trigger.cancel();
+    });
+    let out = run(engine, jobs, RunOptions::default(), quiet(), cancel).await;
+    assert!(out.interrupted);
+    // The running test finished within the grace; the next one never started.
+    assert_eq!(
+        outcomes(&out),
+        vec![("a.py::t_sleep:300".to_string(), Outcome::Passed)]
+    );
+}
+
 #[tokio::test]
 async fn observer_sees_every_event() {
     let (engine, jobs) = fake(&[("a.py", &["t_pass", "t_fail"])]);

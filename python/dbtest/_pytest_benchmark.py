@@ -1,0 +1,135 @@
+"""pytest-benchmark's `benchmark` fixture, measured by dbtest bench's engine (DESIGN 4b, 5):
+`benchmark(fn, *args, **kwargs)` calibrates, warms up and times rounds as `dbtest bench`
+does; `benchmark.pedantic(...)` runs exactly the rounds it is told to. The figures go into
+the test's entry of the report (`benchmark`). A test that uses the fixture runs with nothing
+beside it: a benchmark is never timed beside other work."""
+
+from __future__ import annotations
+
+import json
+from itertools import repeat
+from time import perf_counter_ns
+from typing import Any, Callable
+
+_clock: tuple[float, float] | None = None
+
+
+def _timer_info() -> tuple[float, float]:
+    """The clock's resolution and the empty loop's cost, in seconds (measured once)."""
+    global _clock
+    if _clock is None:
+        from ._bench import empty_call_ns, timer_resolution_ns
+
+        _clock = (timer_resolution_ns() / 1e9, empty_call_ns() / 1e9)
+    return _clock
+
+
+class FixtureAlreadyUsed(Exception):
+    """The `benchmark` fixture measures one thing per test, as pytest-benchmark's."""
+
+
+class BenchmarkFixture:
+    def __init__(self, name: str, disabled: bool) -> None:
+        self.name = name
+        self.disabled = disabled
+        self.extra_info: dict[str, Any] = {}
+        self.group: str | None = None
+        self.stats: dict[str, Any] | None = None
+        self.report: dict[str, Any] | None = None
+        self._used = False
+
+    def _claim(self) -> None:
+        if self._used:
+            raise FixtureAlreadyUsed(f"fixture 'benchmark' can be used only once per test ({self.name})")
+        self._used = True
+
+    def __call__(self, function_to_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self._claim()
+        if self.disabled:
+            return function_to_benchmark(*args, **kwargs)
+        last: list[Any] = [None]
+
+        def round_ns(iterations: int) -> int:
+            fn = function_to_benchmark
+            start = perf_counter_ns()
+            for _ in repeat(None, iterations):
+                last[0] = fn(*args, **kwargs)
+            return perf_counter_ns() - start
+
+        self._measure(round_ns)
+        return last[0]
+
+    def pedantic(
+        self,
+        target: Callable[..., Any],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        setup: Callable[[], Any] | None = None,
+        rounds: int = 1,
+        warmup_rounds: int = 0,
+        iterations: int = 1,
+    ) -> Any:
+        self._claim()
+        if iterations < 1 or rounds < 1:
+            raise ValueError("benchmark.pedantic: rounds and iterations must be at least 1")
+        if setup is not None and iterations > 1:
+            raise ValueError("benchmark.pedantic: a setup function can only be used with iterations=1")
+        last: list[Any] = [None]
+
+        def arguments() -> tuple[tuple[Any, ...], dict[str, Any]]:
+            if setup is None:
+                return args, kwargs or {}
+            made = setup()
+            return made if made is not None else (args, kwargs or {})
+
+        if self.disabled:
+            call_args, call_kwargs = arguments()
+            return target(*call_args, **call_kwargs)
+
+        def round_ns(count: int) -> int:
+            # The engine's "iteration" is one round of `iterations` calls; figures per call.
+            total = 0
+            for _ in repeat(None, count):
+                call_args, call_kwargs = arguments()
+                start = perf_counter_ns()
+                for _ in repeat(None, iterations):
+                    last[0] = target(*call_args, **call_kwargs)
+                total += perf_counter_ns() - start
+            return total // iterations
+
+        self._measure(round_ns, warmup_rounds=warmup_rounds, min_rounds=rounds, max_time_s=1e-9,
+                      min_round_time_s=1e-12)
+        return last[0]
+
+    def _measure(self, round_ns: Callable[[int], int], **settings: Any) -> None:
+        from . import _core
+
+        resolution_s, overhead_s = _timer_info()
+        answer = json.loads(_core.measure_callable(round_ns, self.name, resolution_s, overhead_s, **settings))
+        if answer.get("error"):
+            raise RuntimeError(f"benchmark {self.name}: {answer['error'].get('message')}")
+        self.stats = answer.get("stats")
+        self.report = {
+            "iterations_per_round": answer.get("iterations_per_round"),
+            "rounds": len(answer.get("rounds") or []),
+            "stats": self.stats,
+            "warnings": answer.get("warnings") or [],
+            "extra_info": self.extra_info,
+        }
+
+
+def benchmark(request: Any) -> Any:
+    config = request.config
+    disabled = False
+    skip = False
+    if config is not None:
+        disabled = bool(config.getoption("benchmark_disable", False))
+        skip = bool(config.getoption("benchmark_skip", False))
+    if skip:
+        from ._marks import Skipped
+
+        raise Skipped("benchmark tests are skipped (--benchmark-skip)")
+    return BenchmarkFixture(request.node.name if request.node is not None else "benchmark", disabled)
+
+
+FIXTURES: dict[str, tuple[Callable[..., Any], str]] = {"benchmark": (benchmark, "function")}
