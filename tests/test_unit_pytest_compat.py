@@ -117,6 +117,16 @@ def test_nothing_found_says_why(tmp_path: Path) -> None:
     assert "python_files" in run.stderr
 
 
+def test_a_plugin_fixture_out_of_reach_names_its_plugin(tmp_path: Path) -> None:
+    # pytest-benchmark (a dev dependency) also defines `benchmark_weave`, which dbtest does not serve.
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_weave.py").write_text("def test_weave(benchmark_weave):\n    pass\n")
+    run = run_dbtest(tmp_path)
+    run.expect_code(1)
+    message = run.by_id["tests/test_weave.py::test_weave"]["message"]
+    assert "pytest plugin pytest-benchmark" in message, message
+
+
 def test_unsupported_hook_is_named(project: Path) -> None:
     conftest = project / "tests" / "conftest.py"
     original = conftest.read_text()

@@ -287,6 +287,29 @@ def process_wide() -> frozenset[str]:
 
 Chain = list[dict[str, FixtureDef]]
 
+_plugin_fixtures: dict[str, str] | None = None
+
+
+def plugin_providing(name: str) -> str | None:
+    """The installed pytest plugin (a `pytest11` entry point) that defines fixture `name`,
+    if one does: named when a test asks for a fixture only a plugin provides. Looked up only
+    then, since it imports every plugin module."""
+    global _plugin_fixtures
+    if _plugin_fixtures is None:
+        _plugin_fixtures = {}
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="pytest11"):
+            try:
+                module = __import__(ep.value.split(":")[0], fromlist=["_"])
+            except BaseException:  # noqa: BLE001 - a plugin that cannot be imported provides nothing
+                continue
+            dist = getattr(ep, "dist", None)
+            label = f"{dist.name} ({ep.value})" if dist is not None else ep.value
+            for fixture_name in fixtures_in(vars(module), ep.value):
+                _plugin_fixtures.setdefault(fixture_name, label)
+    return _plugin_fixtures.get(name)
+
 
 def lookup(name: str, chain: Chain, below: FixtureDef | None = None) -> FixtureDef | None:
     """The fixture `name` nearest the test along `chain` (nearest table first, built-ins
@@ -474,6 +497,13 @@ class Resolver:
 
     @staticmethod
     def not_found(name: str, chain: Chain) -> FixtureError:
+        plugin = plugin_providing(name)
+        if plugin is not None:
+            return FixtureError(
+                f"fixture {name!r} comes from the pytest plugin {plugin}, and dbtest does not load "
+                "pytest plugins; define the fixture in a conftest.py, or list the plugin's module in "
+                "pytest_plugins there if its fixtures work without pytest's runner"
+            )
         available = sorted({n for table in chain for n in table} | set(builtin_fixtures()) | {"request"})
         return FixtureError(
             f"fixture {name!r} not found; available fixtures: {', '.join(available)}; "

@@ -1,3 +1,4 @@
+import string as tags  # noqa: F401 - a module named like dbtest's tag list is not one
 import sys
 import unittest
 
