@@ -17,7 +17,7 @@ EXIT_USAGE = 4
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="dbtest", prog_name="dbtest")
+@click.version_option(package_name="dbtest-engine", prog_name="dbtest")
 def cli() -> None:
     """dbtest: run tests, benchmarks and probabilistic experiments on a Rust engine."""
 
@@ -146,7 +146,7 @@ def _run_unit(flags: dict[str, Any]) -> int:
               help="With --compare: exit 1 on a significant slowdown beyond PCT percent.")
 @click.option("--json", "json_path", metavar="PATH", help="Write the dbtest.bench/1 JSON report.")
 @click.option("--markdown", metavar="PATH", help="Write a Markdown report.")
-@click.option("--plot", metavar="PATH", help="Write a PNG of the distributions (needs dbtest[plot]).")
+@click.option("--plot", metavar="PATH", help="Write a PNG of the distributions (needs dbtest-engine[plot]).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), help="Colour [default: auto].")
 def bench_command(paths: tuple[str, ...], json_path: str | None, **options: Any) -> None:
     """Measure the benchmarks under PATHS (default: benches/, files bench_*.py).
@@ -171,7 +171,7 @@ def _run_bench(flags: dict[str, Any]) -> int:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            _usage_error("--plot needs matplotlib: pip install 'dbtest[plot]'")
+            _usage_error("--plot needs matplotlib: pip install 'dbtest-engine[plot]'")
             return EXIT_USAGE
     try:
         run = _core.BenchRun(json.dumps(flags), os.getcwd())

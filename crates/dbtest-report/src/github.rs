@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use dbtest_core::Report;
+use dbtest_core::{Report, TestResult};
 
 /// How many failures get an annotation; the rest are in the step summary.
 pub const ANNOTATION_LIMIT: usize = 10;
@@ -30,8 +30,9 @@ pub fn annotations(report: &Report, limit: usize) -> String {
     for t in failing.iter().take(limit) {
         let message = t.message.as_deref().unwrap_or(t.outcome.as_str());
         let mut props = format!("file={}", escape_property(&t.file));
-        if t.line > 0 {
-            let _ = write!(props, ",line={}", t.line);
+        let line = failing_line(t);
+        if line > 0 {
+            let _ = write!(props, ",line={line}");
         }
         let _ = write!(
             props,
@@ -48,6 +49,26 @@ pub fn annotations(report: &Report, limit: usize) -> String {
         );
     }
     out
+}
+
+/// Where the test failed in its own file: the innermost frame of the traceback that is in the
+/// test's file (the assert, or the call that raised), else the test's `def` line.
+fn failing_line(t: &TestResult) -> u32 {
+    let suffix = format!("/{}", t.file);
+    t.traceback
+        .as_deref()
+        .unwrap_or("")
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim_start().strip_prefix("File \"")?;
+            let (path, tail) = rest.split_once("\", line ")?;
+            let number: String = tail.chars().take_while(char::is_ascii_digit).collect();
+            (path == t.file || path.ends_with(&suffix))
+                .then(|| number.parse::<u32>().ok())
+                .flatten()
+        })
+        .next_back()
+        .unwrap_or(t.line)
 }
 
 /// Appends `markdown` to the file GitHub shows as the job's summary (it may hold other
@@ -84,6 +105,21 @@ mod tests {
             "::error file=tests/test_a.py,line=10,title=failed tests/test_a.py%3A%3Atest_0::assert 1 == 2%0Awhere: x = 1, 100%25"
         );
         assert!(lines[10].starts_with("::notice title=dbtest::2 more failing tests"));
+    }
+
+    #[test]
+    fn a_failure_is_annotated_where_it_failed_in_the_test_file() {
+        let mut r = result("tests/test_x.py::test_x", Outcome::Failed);
+        r.line = 2;
+        r.traceback = Some(
+            "Traceback (most recent call last):\n  File \"/home/ci/proj/tests/test_x.py\", line 4, in test_x\n    helper()\n  File \"/home/ci/proj/tests/test_x.py\", line 9, in helper\n    assert total == 21\n  File \"/usr/lib/python3/json/__init__.py\", line 346, in loads\nAssertionError\n".into(),
+        );
+        let text = annotations(&report(1.0, vec![r.clone()]), ANNOTATION_LIMIT);
+        assert!(text.starts_with("::error file=tests/test_x.py,line=9,"), "{text}");
+        // Without a traceback in the file: the test's own line.
+        r.traceback = None;
+        let text = annotations(&report(1.0, vec![r]), ANNOTATION_LIMIT);
+        assert!(text.starts_with("::error file=tests/test_x.py,line=2,"), "{text}");
     }
 
     #[test]
