@@ -1,7 +1,7 @@
 """A pytest plugin that records every test's final outcome, for benches/compare_suites.py.
 
 Loaded with ``-p suites_pytest_outcomes`` (the folder holding this file on PYTHONPATH); it
-writes ``{"tests": [{"id", "outcome", "message"}, ...]}`` to the path in the environment
+writes ``{"tests": [{"id", "outcome", "message"}, ...], "deselected": [id, ...]}`` to the path in the environment
 variable ``SUITES_OUTCOMES_JSON`` when the session ends. Stdlib and pytest's hooks only.
 
 Outcomes use dbtest's names (DESIGN section 4):
@@ -26,6 +26,7 @@ import os
 from typing import Any
 
 _tests: dict[str, dict[str, Any]] = {}
+_deselected: list[str] = []
 
 
 def _message(report: Any) -> str | None:
@@ -90,6 +91,11 @@ def pytest_collectreport(report: Any) -> None:
         _set(report.nodeid, "skipped", report)
 
 
+def pytest_deselected(items: Any) -> None:
+    """Items that -m / -k (also from addopts) or a conftest hook took out of the run."""
+    _deselected.extend(item.nodeid for item in items)
+
+
 def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
     path = os.environ.get("SUITES_OUTCOMES_JSON")
     if not path:
@@ -97,6 +103,6 @@ def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
     # Node ids are relative to the rootdir; the caller may have run from elsewhere.
     payload = {"schema": "suites-pytest-outcomes/1", "exitstatus": int(exitstatus),
                "rootdir": str(session.config.rootpath), "cwd": os.getcwd(),
-               "tests": list(_tests.values())}
+               "tests": list(_tests.values()), "deselected": _deselected}
     with open(path, "w", encoding="utf-8") as f:
         json.dump(payload, f, indent=1)

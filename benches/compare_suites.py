@@ -1,0 +1,1018 @@
+#!/usr/bin/env python3
+"""Real-suite comparison: ``pytest`` vs ``dbtest unit`` on the unmodified test suites of
+public PyPI packages (issue 9).
+
+Stdlib only (Python 3.11+). For each package pinned in PACKAGES below it downloads the sdist,
+unpacks it, builds one venv (pytest, the package, its test dependencies, dbtest), then runs
+``pytest TESTDIR`` and ``dbtest unit TESTDIR`` from the sdist root, alternating, R rounds,
+and compares the outcome of every test id. It prints a Markdown table (per-suite counts,
+ids seen by one runner only, outcome mismatches, flakiness, wall times and their ratio) and,
+per package, the mismatches grouped by cause.
+
+    python3 benches/compare_suites.py --wheel target/wheels/dbtest-*.whl
+    python3 benches/compare_suites.py --only click,toolz --rounds 3 --write
+
+Without --wheel it builds one with ``maturin build --release -o WORK/wheel``.
+See benches/README.md ("compare_suites.py").
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PLUGIN = HERE / "suites_pytest_outcomes.py"
+PLUGIN_NAME = PLUGIN.stem
+
+# ---------------------------------------------------------------------------
+# The packages
+# ---------------------------------------------------------------------------
+
+PYTEST = "pytest==9.2.0"
+ASYNCIO = "pytest-asyncio==1.5.0"
+NO_COV = ("-o", "addopts=")  # an addopts that loads pytest-cov, which the venv does not have
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str                        # the PyPI name
+    version: str
+    tests: str                       # the test folder (or file), relative to the sdist root
+    deps: tuple[str, ...]            # extra test dependencies, pinned
+    kind: str                        # a short label of the style, for the table
+    style: str                       # what kind of suite it is
+    pytest_args: tuple[str, ...] = ()  # for pytest only (dbtest reads the suite's config as is)
+    env: tuple[tuple[str, str], ...] = ()  # for the install and both runs
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{self.version}"
+
+
+PACKAGES: list[Package] = [
+    Package("toolz", "1.2.0", "toolz", (),
+            "pytest functions",
+            "pytest functions with plain asserts, tests inside the package (toolz/tests, "
+            "toolz/sandbox/tests); strict markers, xfail_strict"),
+    Package("more-itertools", "11.2.1", "tests", (),
+            "unittest",
+            "unittest.TestCase classes (765 tests), subTest in 83 places"),
+    Package("click", "8.5.1", "tests", (),
+            "fixture-heavy",
+            "fixture-heavy: a conftest `runner` fixture used by ~300 tests, monkeypatch, tmp_path, "
+            "capsys; 173 parametrize marks; addopts -m 'not stress'; filterwarnings error"),
+    Package("packaging", "26.4", "tests", ("pretend==1.0.9", "hypothesis==6.170.17", "tomli-w==1.2.0"),
+            "classes, parametrize",
+            "pytest classes, heavy parametrize, addopts -m 'not property' and -p no:..., "
+            "xfail_strict"),
+    Package("itsdangerous", "2.2.0", "tests", ("freezegun==1.5.5",),
+            "pytest classes",
+            "pytest classes that subclass each other, class-level fixtures, a tests package"),
+    Package("markupsafe", "3.0.4", "tests", (),
+            "params fixture",
+            "conftest fixture with params (C speedups vs pure Python) used by every test, "
+            "parametrize"),
+    Package("cachetools", "8.0.2", "tests", (),
+            "unittest mixins",
+            "unittest.TestCase mixins shared by many cache classes"),
+    Package("jinja2", "3.1.6", "tests", ("trio==0.35.0",),
+            "classes, conftest",
+            "pytest classes using conftest fixtures (env, five loaders), parametrize, asyncio and "
+            "trio tests driven by the tests themselves"),
+    Package("idna", "3.20", "tests", ("hypothesis==6.170.17",),
+            "unittest",
+            "unittest.TestCase classes, large data-driven tests"),
+    Package("colorama", "0.4.6", "colorama/tests", (),
+            "unittest *_test.py",
+            "unittest.TestCase in *_test.py files (pytest's default python_files), inside the package"),
+    Package("simplejson", "4.3.0", "simplejson/tests", (),
+            "unittest",
+            "unittest.TestCase classes inside the package, C speedups"),
+    Package("wcwidth", "0.9.4", "tests", (),
+            "parametrize-heavy",
+            "parametrize-heavy pytest functions, autouse conftest fixtures; addopts loads "
+            "pytest-cov (overridden for pytest); WCWIDTH_PYTHON=1, as the sdist root's wcwidth/ "
+            "(pure Python) shadows the installed C extension",
+            pytest_args=("-o", "addopts=--ignore=wcwidth/wcwidth.py"),
+            env=(("WCWIDTH_PYTHON", "1"),)),
+    Package("frozenlist", "1.8.0", "tests", (),
+            "pytest classes",
+            "pytest classes: one mixin of tests run for the C and the pure-Python class; addopts loads pytest-cov "
+            "(overridden for pytest); FROZENLIST_NO_EXTENSIONS=1 (pure Python build)",
+            pytest_args=("-o", "addopts=--strict-markers"),
+            env=(("FROZENLIST_NO_EXTENSIONS", "1"),)),
+    Package("blinker", "1.9.0", "tests", (ASYNCIO,),
+            "async (auto)",
+            "async tests with pytest-asyncio (asyncio_mode = auto), filterwarnings error (pytest "
+            "gets the loop scope pytest-asyncio warns about, or its warning is an error)",
+            pytest_args=("-o", "asyncio_default_fixture_loop_scope=function")),
+    Package("aiosignal", "1.4.0", "tests", (ASYNCIO,),
+            "async (auto)",
+            "async tests with pytest-asyncio (auto mode), fixtures; addopts loads pytest-cov "
+            "(overridden for pytest)",
+            pytest_args=("-o", "addopts=--strict-markers")),
+    Package("janus", "2.0.0", "tests", (ASYNCIO, "pytest-benchmark==5.3.1"),
+            "async (strict), benchmark",
+            "async tests with pytest-asyncio (strict mode, @pytest.mark.asyncio), threads, "
+            "pytest-benchmark's benchmark fixture; addopts loads pytest-cov (overridden for pytest)",
+            pytest_args=NO_COV),
+    Package("async-timeout", "5.0.1", "tests", (ASYNCIO,),
+            "async (strict)",
+            "async tests with pytest-asyncio (strict mode); addopts loads pytest-cov "
+            "(overridden for pytest)",
+            pytest_args=NO_COV),
+    Package("asgiref", "3.13.0", "tests", (ASYNCIO,),
+            "async (strict), threads",
+            "async tests with pytest-asyncio (strict mode), sync/async bridges, threads, "
+            "contextvars"),
+]
+
+# ---------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------
+
+Log = Callable[[str], None]
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def run_checked(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+                timeout: float = 1800) -> None:
+    """Run a set-up step; raise RuntimeError with the output's tail when it fails."""
+    r = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if r.returncode != 0:
+        tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-20:])
+        raise RuntimeError(f"{' '.join(argv)} exited {r.returncode}:\n{tail}")
+
+
+def base_env() -> dict[str, str]:
+    """The environment every step and run starts from (as the other benches: bytecode on)."""
+    env = dict(os.environ)
+    for k in ("PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "PYTEST_ADDOPTS", "PYTHONPATH",
+              "PYTEST_PLUGINS", "PYTHONSTARTUP"):
+        env.pop(k, None)
+    return env
+
+
+# ---------------------------------------------------------------------------
+# Set-up: sdist, source tree, venv, wheel
+# ---------------------------------------------------------------------------
+
+
+def download_sdist(pkg: Package, work: Path) -> Path:
+    """The package's sdist under work/sdists/, downloaded once with pip."""
+    d = work / "sdists"
+    d.mkdir(parents=True, exist_ok=True)
+    found = find_sdist(pkg, d)
+    if found:
+        return found
+    run_checked([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", pkg.name,
+                 "-d", str(d), f"{pkg.name}=={pkg.version}"], env=base_env())
+    found = find_sdist(pkg, d)
+    if not found:
+        raise RuntimeError(f"pip download gave no sdist for {pkg.key} in {d}")
+    return found
+
+
+def find_sdist(pkg: Package, d: Path) -> Path | None:
+    want = f"{canonical(pkg.name)}-{pkg.version}".lower()
+    for p in sorted(d.iterdir()):
+        stem = p.name.lower()
+        for ext in (".tar.gz", ".zip"):
+            if stem.endswith(ext) and canonical(stem[: -len(ext)].rsplit("-", 1)[0]) + "-" + \
+                    stem[: -len(ext)].rsplit("-", 1)[-1] == want:
+                return p
+    return None
+
+
+def unpack(sdist: Path, pkg: Package, work: Path) -> Path:
+    """Unpack the sdist under work/src/ once (re-unpacked only when the sdist changes), so
+    that ``__pycache__`` survives from run to run; return the sdist root."""
+    dest = work / "src" / pkg.key
+    stamp = dest / ".sdist-sha256"
+    digest = sha256_file(sdist)
+    if stamp.is_file() and stamp.read_text().strip() == digest:
+        return single_subdir(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    if sdist.name.endswith(".zip"):
+        with zipfile.ZipFile(sdist) as z:
+            z.extractall(dest)
+    else:
+        with tarfile.open(sdist) as t:
+            t.extractall(dest, filter="data")
+    stamp.write_text(digest + "\n")
+    return single_subdir(dest)
+
+
+def has_pytest_config(root: Path) -> bool:
+    """Whether the sdist root holds a pytest configuration (where pytest's search stops)."""
+    checks = (("pytest.ini", None), (".pytest.ini", None), ("pyproject.toml", r"^\[tool\.pytest(\.ini_options)?\]"),
+              ("tox.ini", r"^\[pytest\]"), ("setup.cfg", r"^\[tool:pytest\]"))
+    for name, pattern in checks:
+        f = root / name
+        if f.is_file() and (pattern is None or re.search(pattern, f.read_text(errors="replace"), re.MULTILINE)):
+            return True
+    return False
+
+
+def stop_config_search(root: Path) -> None:
+    """Give an sdist without a pytest configuration an empty pytest.ini at its root: otherwise
+    pytest (and dbtest) climb past it into this repository's pyproject.toml and run the suite
+    with dbtest's own settings and rootdir. An empty file means pytest's defaults, as in the
+    package's own checkout."""
+    if not has_pytest_config(root):
+        (root / "pytest.ini").write_text("")
+
+
+def single_subdir(dest: Path) -> Path:
+    subs = [p for p in dest.iterdir() if p.is_dir()]
+    if len(subs) != 1:
+        raise RuntimeError(f"expected one folder in {dest}, found {[p.name for p in subs]}")
+    return subs[0]
+
+
+def wheel_requires(wheel: Path) -> list[str]:
+    """dbtest's own run-time requirements (Requires-Dist without an extra) from the wheel."""
+    with zipfile.ZipFile(wheel) as z:
+        meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        text = z.read(meta).decode("utf-8")
+    reqs = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Dist:")]
+    return [r for r in reqs if "extra ==" not in r and "extra==" not in r]
+
+
+def venv_inputs(pkg: Package, sdist: Path, requires: list[str]) -> dict[str, Any]:
+    """Everything a venv is made from; a venv whose inputs match is reused as it is."""
+    return {"python": sys.version, "python_exe": sys.executable, "pytest": PYTEST,
+            "deps": list(pkg.deps), "env": list(pkg.env), "dbtest_requires": requires,
+            "sdist": sdist.name, "sdist_sha256": sha256_file(sdist), "layout": 1}
+
+
+def ensure_venv(pkg: Package, sdist: Path, requires: list[str], work: Path, say: Log) -> Path:
+    """work/venvs/NAME-VER with pytest, the package's test deps, the package from its sdist and
+    dbtest's requirements. dbtest itself is (re)installed by install_dbtest before every run."""
+    venv = work / "venvs" / pkg.key
+    stamp = venv / ".inputs.json"
+    inputs = venv_inputs(pkg, sdist, requires)
+    py = venv / "bin" / "python"
+    if py.exists() and stamp.is_file():
+        try:
+            if json.loads(stamp.read_text()) == inputs:
+                say(f"  venv reused: {venv}")
+                return venv
+        except ValueError:
+            pass
+    if venv.exists():
+        shutil.rmtree(venv)
+    say(f"  building venv {venv}")
+    env = {**base_env(), **dict(pkg.env)}
+    run_checked([sys.executable, "-m", "venv", str(venv)], env=env)
+    pip = [str(py), "-m", "pip", "install", "-q"]
+    run_checked([*pip, PYTEST, *pkg.deps], env=env)
+    # From the sdist archive: the same files as the unpacked tree, without leaving build/ and
+    # *.egg-info in the tree the tests run from.
+    run_checked([*pip, str(sdist)], env=env)
+    if requires:  # after the package, so that e.g. click's own sdist is the click installed
+        run_checked([*pip, *requires], env=env)
+    stamp.write_text(json.dumps(inputs, indent=1) + "\n")
+    return venv
+
+
+def install_dbtest(venv: Path, wheel: Path) -> None:
+    run_checked([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--force-reinstall",
+                 "--no-deps", str(wheel)], env=base_env())
+
+
+def find_maturin(arg: str | None) -> str:
+    for cand in (arg, shutil.which("maturin"), "/work/dev/bin/maturin"):
+        if cand and Path(cand).is_file():
+            return cand
+    raise RuntimeError("maturin not found: pass --maturin PATH or --wheel PATH")
+
+
+def build_wheel(work: Path, maturin: str, say: Log) -> Path:
+    out = work / "wheel"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.whl"):
+        old.unlink()
+    say(f"building the dbtest wheel: {maturin} build --release -o {out}")
+    t0 = time.perf_counter()
+    run_checked([maturin, "build", "--release", "-o", str(out)], cwd=REPO, env=base_env(), timeout=7200)
+    wheels = sorted(out.glob("*.whl"), key=lambda p: p.stat().st_mtime)
+    if not wheels:
+        raise RuntimeError(f"maturin left no wheel in {out}")
+    say(f"  built {wheels[-1].name} in {time.perf_counter() - t0:.0f} s")
+    return wheels[-1]
+
+
+# ---------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    tool: str                  # pytest | dbtest
+    round: int
+    seconds: float
+    rc: int | None             # None: killed (SIGKILL) after the timeout and the grace period
+    outcomes: dict[str, str] | None       # id -> outcome; None when no report was written
+    messages: dict[str, str | None] = field(default_factory=dict)
+    output_tail: str = ""
+    warnings: list[str] = field(default_factory=list)
+    timed_out: bool = False    # interrupted at the timeout; its report, if any, is partial
+    deselected: set[str] = field(default_factory=set)  # pytest only: ids -m / -k / hooks took out
+
+    @property
+    def complete(self) -> bool:
+        return self.outcomes is not None and not self.timed_out
+
+    @property
+    def status(self) -> str:
+        if self.timed_out:
+            return f"timeout after {self.seconds:.0f} s" + (", partial report" if self.outcomes else "")
+        if self.rc is None:
+            return "killed"
+        if self.outcomes is None:
+            return f"no report ({exit_text(self.rc)})"
+        return exit_text(self.rc)
+
+
+def exit_text(rc: int) -> str:
+    if rc < 0:
+        try:
+            return f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exit {rc}"
+
+
+def run_env(pkg: Package, venv: Path, plugin_dir: Path) -> dict[str, str]:
+    """The same environment for pytest and dbtest: the venv first on PATH, the plugin's folder
+    (holding nothing else) on PYTHONPATH."""
+    env = {**base_env(), **dict(pkg.env)}
+    env["PATH"] = str(venv / "bin") + os.pathsep + env.get("PATH", "")
+    env["VIRTUAL_ENV"] = str(venv)
+    env["PYTHONPATH"] = str(plugin_dir)
+    return env
+
+
+GRACE_S = 20.0  # after SIGINT at the timeout, time to write the partial report
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[float, int | None, bool, str]:
+    """Wall clock of one command, its exit code, whether it hit the timeout, and its output.
+    At the timeout the process group gets SIGINT (both runners then write what they have:
+    pytest's sessionfinish, dbtest's partial report), and SIGKILL (exit code None) if it is
+    still there GRACE_S later."""
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        timed_out = False
+        try:
+            rc: int | None = proc.wait(timeout=timeout)
+            seconds = time.perf_counter() - t0
+        except subprocess.TimeoutExpired:
+            seconds, timed_out = time.perf_counter() - t0, True
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                rc = proc.wait(timeout=GRACE_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                rc = None
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace")
+    return seconds, rc, timed_out, text
+
+
+def run_pytest(pkg: Package, root: Path, venv: Path, env: dict[str, str], report: Path,
+               timeout: float, rnd: int) -> Run:
+    argv = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            "-p", PLUGIN_NAME, *pkg.pytest_args, pkg.tests]
+    report.unlink(missing_ok=True)
+    seconds, rc, timed_out, text = timed(argv, root, {**env, "SUITES_OUTCOMES_JSON": str(report)}, timeout)
+    run = Run("pytest", rnd, seconds, rc, None, output_tail=tail(text), timed_out=timed_out)
+    if report.is_file():
+        try:
+            data = json.loads(report.read_text())
+        except ValueError:
+            return run
+        prefix = os.path.relpath(data.get("rootdir", root), data.get("cwd", root))
+        fix = (lambda i: i) if prefix == "." else (lambda i: f"{prefix}/{i}")
+        run.outcomes = {fix(t["id"]): t["outcome"] for t in data["tests"]}
+        run.messages = {fix(t["id"]): t.get("message") for t in data["tests"]}
+        run.deselected = {fix(i) for i in data.get("deselected", [])}
+    return run
+
+
+WARNING_RE = re.compile(r"^\s*(warning|warn)\b.*", re.IGNORECASE | re.MULTILINE)
+
+
+def run_dbtest(pkg: Package, root: Path, venv: Path, env: dict[str, str], report: Path,
+               timeout: float, rnd: int) -> Run:
+    argv = [str(venv / "bin" / "dbtest"), "unit", pkg.tests, "--json", str(report)]
+    report.unlink(missing_ok=True)
+    seconds, rc, timed_out, text = timed(argv, root, env, timeout)
+    run = Run("dbtest", rnd, seconds, rc, None, output_tail=tail(text), timed_out=timed_out)
+    run.warnings = list(dict.fromkeys(m.group(0).strip() for m in WARNING_RE.finditer(text)))
+    if report.is_file():
+        try:
+            data = json.loads(report.read_text())
+        except ValueError:
+            return run
+        run.outcomes = {t["id"]: t["outcome"] for t in data.get("tests", [])}
+        run.messages = {t["id"]: t.get("message") for t in data.get("tests", [])}
+    return run
+
+
+def tail(text: str, n: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-n:])
+
+
+# ---------------------------------------------------------------------------
+# Comparing
+# ---------------------------------------------------------------------------
+
+COUNTED = ("passed", "failed", "skipped", "xfailed", "error")
+
+
+def first_line(msg: str | None, limit: int = 200) -> str:
+    if not msg:
+        return ""
+    line = next((ln.strip() for ln in msg.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def cause_key(msg: str | None) -> str:
+    """A message's first line with addresses and long numbers blurred, to group alike causes."""
+    line = first_line(msg, 160)
+    line = re.sub(r"0x[0-9a-fA-F]+", "0x…", line)
+    return re.sub(r"\b\d{4,}\b", "N", line)
+
+
+def file_of(test_id: str) -> str:
+    return test_id.split("::", 1)[0]
+
+
+def class_of(test_id: str) -> str | None:
+    parts = test_id.split("::")
+    return "::".join(parts[:2]) if len(parts) > 2 else None
+
+
+def base_of(test_id: str) -> str:
+    return test_id.split("[", 1)[0]
+
+
+def classify_missing(test_id: str, mine: Run, other: Run | None, names: tuple[str, str]) -> tuple[str, str]:
+    """Why an id that one runner reported is absent from the other's run: (cause, prefix), the
+    prefix being what the ids of one cause are counted by (a file, a class, a test name)."""
+    me, other_name = names
+    o_out = (other.outcomes if other else None) or {}
+    o_msg = other.messages if other else {}
+    own = mine.outcomes or {}
+    f = file_of(test_id)
+    cut = " (its run was interrupted at the timeout)" if other and other.timed_out else ""
+    if other and test_id in other.deselected:
+        return f"deselected by {other_name} (-m / -k, also from addopts, or a conftest hook)", base_of(test_id)
+    if "::" not in test_id or test_id.startswith("<"):
+        # an entry of its own: a file that failed to import or collect, a session hook, ...
+        return f"{me} error entry: {first_line(mine.messages.get(test_id), 140)}", f
+    if f in o_out and o_out[f] == "error":  # the other runner's entry for this whole file
+        return f"file error in {other_name}: {first_line(o_msg.get(f), 140)}", f
+    if not any(file_of(i) == f for i in o_out):
+        return f"file not run by {other_name}{cut}", f
+    cls = class_of(test_id)
+    if cls and not any(i.startswith(cls + "::") for i in o_out):
+        return f"class not collected by {other_name}{cut}", cls
+    base = base_of(test_id)
+    if "[" in test_id and any(base_of(i) == base and i not in own for i in o_out):
+        return "parametrize ids differ", base
+    if "[" not in test_id and any(base_of(i) == base for i in o_out):
+        return f"parametrized only in {other_name}", base
+    if "[" in test_id and not any(base_of(i) == base for i in o_out):
+        return f"parametrized test not collected by {other_name}{cut}", base
+    return f"test not collected by {other_name}{cut}", f
+
+
+@dataclass
+class Comparison:
+    pytest_counts: Counter
+    dbtest_counts: Counter
+    only_pytest: list[str]
+    only_dbtest: list[str]
+    mismatches: list[str]
+    flaky_dbtest: list[str]
+    flaky_pytest: list[str]
+
+
+def counts(outcomes: dict[str, str] | None) -> Counter:
+    return Counter(outcomes.values()) if outcomes else Counter()
+
+
+def flaky_ids(runs: list[Run]) -> list[str]:
+    """Ids whose outcome differed between complete rounds (absent in one counts as differing)."""
+    reports = [r.outcomes for r in runs if r.complete and r.outcomes is not None]
+    if len(reports) < 2:
+        return []
+    ids = set().union(*reports)
+    return sorted(i for i in ids if len({rep.get(i) for rep in reports}) > 1)
+
+
+def reference(runs: list[Run]) -> Run | None:
+    """The run the comparison uses: the first complete one, else the first with a (partial) report."""
+    return next((r for r in runs if r.complete), None) or next((r for r in runs if r.outcomes is not None), None)
+
+
+def compare(p_runs: list[Run], d_runs: list[Run]) -> Comparison:
+    p, d = reference(p_runs), reference(d_runs)
+    po, do = (p.outcomes if p else None) or {}, (d.outcomes if d else None) or {}
+    return Comparison(
+        pytest_counts=counts(po), dbtest_counts=counts(do),
+        only_pytest=[i for i in po if i not in do] if do or d else [],
+        only_dbtest=[i for i in do if i not in po] if po or p else [],
+        mismatches=[i for i in po if i in do and po[i] != do[i]],
+        flaky_dbtest=flaky_ids(d_runs), flaky_pytest=flaky_ids(p_runs),
+    )
+
+
+def group_mismatches(ids: list[str], p: Run, d: Run) -> list[dict[str, Any]]:
+    """Ids both reported with different outcomes, by (pytest's, dbtest's outcome, dbtest's
+    message; pytest's message when dbtest gave none)."""
+    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for i in ids:
+        key = cause_key(d.messages.get(i)) or ("pytest: " + cause_key(p.messages.get(i)))
+        groups[(p.outcomes[i], d.outcomes[i], key)].append(i)
+    out = []
+    for (po, do, key), members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        ex = members[0]
+        out.append({"pytest": po, "dbtest": do, "cause": key, "count": len(members),
+                    "dbtest_message": first_line(d.messages.get(ex)),
+                    "pytest_message": first_line(p.messages.get(ex)),
+                    "files": dict(Counter(file_of(m) for m in members).most_common()),
+                    "examples": spread(members, file_of), "ids": members})
+    return out
+
+
+def spread(ids: list[str], key: Callable[[str], str], n: int = 10) -> list[str]:
+    """Up to n of ids, taken in turn from each key's ids, so examples show every prefix."""
+    buckets: dict[str, list[str]] = defaultdict(list)
+    for i in ids:
+        buckets[key(i)].append(i)
+    out: list[str] = []
+    while len(out) < min(n, len(ids)):
+        for b in buckets.values():
+            if b and len(out) < n:
+                out.append(b.pop(0))
+    return out
+
+
+def group_missing(ids: list[str], mine: Run, other: Run | None, names: tuple[str, str]) -> list[dict[str, Any]]:
+    """The ids only `mine` reported, by cause; each cause counts its ids by prefix."""
+    own, o_out = mine.outcomes or {}, (other.outcomes if other else None) or {}
+    by_cause: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for i in ids:
+        cause, prefix = classify_missing(i, mine, other, names)
+        by_cause[cause].append((i, prefix))
+    out = []
+    for cause, members in sorted(by_cause.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        prefix_of = dict(members)
+        member_ids = [i for i, _ in members]
+        g: dict[str, Any] = {
+            "cause": cause, "count": len(members),
+            "prefixes": dict(Counter(p for _, p in members).most_common()),
+            "outcomes": dict(Counter(own[i] for i in member_ids).most_common()),
+            "examples": spread(member_ids, prefix_of.__getitem__), "ids": member_ids}
+        if cause == "parametrize ids differ":
+            bases = set(prefix_of.values())
+            g["other_examples"] = spread(sorted(i for i in o_out if base_of(i) in bases and i not in own),
+                                         base_of, 5)
+        out.append(g)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# One package
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    pkg: Package
+    setup_error: str | None = None
+    runs: list[Run] = field(default_factory=list)
+    comparison: Comparison | None = None
+    setup_seconds: float = 0.0
+
+    def of(self, tool: str) -> list[Run]:
+        return [r for r in self.runs if r.tool == tool]
+
+    def median(self, tool: str) -> float | None:
+        times = [r.seconds for r in self.of(tool) if not r.timed_out and r.rc is not None]
+        return statistics.median(times) if times else None
+
+
+def run_package(pkg: Package, wheel: Path, work: Path, rounds: int, timeout: float, say: Log) -> Result:
+    res = Result(pkg)
+    t0 = time.perf_counter()
+    try:
+        sdist = download_sdist(pkg, work)
+        root = unpack(sdist, pkg, work)
+        stop_config_search(root)
+        if not (root / pkg.tests).exists():
+            raise RuntimeError(f"{pkg.tests} not found in the sdist ({root})")
+        venv = ensure_venv(pkg, sdist, wheel_requires(wheel), work, say)
+        install_dbtest(venv, wheel)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        res.setup_error = str(e)
+        say(f"  set-up failed: {e}")
+        return res
+    res.setup_seconds = time.perf_counter() - t0
+    plugin_dir = work / "plugin"
+    env = run_env(pkg, venv, plugin_dir)
+    reports = work / "reports" / pkg.key
+    reports.mkdir(parents=True, exist_ok=True)
+    for rnd in range(1, rounds + 1):
+        for tool, fn in (("pytest", run_pytest), ("dbtest", run_dbtest)):
+            r = fn(pkg, root, venv, env, reports / f"{tool}-{rnd}.json", timeout, rnd)
+            res.runs.append(r)
+            c = counts(r.outcomes)
+            say(f"  round {rnd} {tool:<6} {r.seconds:7.2f} s  {r.status:<22} "
+                + " ".join(f"{k} {c[k]}" for k in COUNTED if c[k]))
+    res.comparison = compare(res.of("pytest"), res.of("dbtest"))
+    return res
+
+
+# ---------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------
+
+
+def fmt_counts(c: Counter, run: Run | None) -> str:
+    if run is None or run.outcomes is None:
+        return run.status if run else "—"
+    s = "/".join(str(c[k]) for k in COUNTED)
+    extra = [f"{c[k]} {k}" for k in sorted(c) if k not in COUNTED and c[k]]
+    s += " + " + ", ".join(extra) if extra else ""
+    return s + (f" (partial: timeout {run.seconds:.0f} s)" if run.timed_out else "")
+
+
+def fmt_s(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def ratio(d: float | None, p: float | None) -> str:
+    return "—" if d is None or not p else f"{d / p:.2f}x"
+
+
+def time_cell(r: Result, tool: str, median: float | None) -> str:
+    runs = r.of(tool)
+    if median is None and runs and all(x.timed_out for x in runs):
+        return f"timeout ({runs[0].seconds:.0f})"
+    return fmt_s(median)
+
+
+def table(results: list[Result]) -> list[str]:
+    lines = [
+        ("| package | style | pytest p/f/s/x/e | dbtest p/f/s/x/e | only pytest | only dbtest "
+         "| outcome mismatches | dbtest flaky | pytest s | dbtest s | dbtest/pytest |"),
+        "|---|---|---|---|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    tot_p = tot_d = 0.0
+    all_timed = True
+    sums = Counter()
+    for r in results:
+        name = f"{r.pkg.name} {r.pkg.version}"
+        short = r.pkg.kind
+        if r.setup_error or not r.comparison:
+            lines.append(f"| {name} | {short} | set-up failed | | | | | | | | |")
+            all_timed = False
+            continue
+        c = r.comparison
+        p_ref, d_ref = reference(r.of("pytest")), reference(r.of("dbtest"))
+        pm, dm = r.median("pytest"), r.median("dbtest")
+        if pm is None or dm is None:
+            all_timed = False
+        else:
+            tot_p, tot_d = tot_p + pm, tot_d + dm
+        flaky = f"{len(c.flaky_dbtest)} ids" if c.flaky_dbtest else ("no" if len(r.of("dbtest")) > 1 else "n/a (1 round)")
+        sums.update({"only_p": len(c.only_pytest), "only_d": len(c.only_dbtest), "mis": len(c.mismatches),
+                     "p_total": sum(c.pytest_counts.values()), "d_total": sum(c.dbtest_counts.values())})
+        for k in COUNTED:
+            sums["p_" + k] += c.pytest_counts[k]
+            sums["d_" + k] += c.dbtest_counts[k]
+        p_cell = fmt_counts(c.pytest_counts, p_ref or (r.of("pytest") or [None])[0])
+        d_cell = fmt_counts(c.dbtest_counts, d_ref or (r.of("dbtest") or [None])[0])
+        if p_ref and p_ref.rc not in (0, None):
+            p_cell += f" ({exit_text(p_ref.rc)})"
+        if r.pkg.pytest_args:
+            name += " †"
+        lines.append(f"| {name} | {short} | {p_cell} | {d_cell} | {len(c.only_pytest)} | {len(c.only_dbtest)} "
+                     f"| {len(c.mismatches)} | {flaky} | {time_cell(r, 'pytest', pm)} | "
+                     f"{time_cell(r, 'dbtest', dm)} | {ratio(dm, pm)} |")
+    timed_both = sum(1 for r in results if r.median("pytest") is not None and r.median("dbtest") is not None)
+    p_tot = "/".join(str(sums["p_" + k]) for k in COUNTED)
+    d_tot = "/".join(str(sums["d_" + k]) for k in COUNTED)
+    note = "" if all_timed else f" ({timed_both} suites timed on both sides)"
+    lines.append(f"| **total** ({len(results)} packages) | | {p_tot} | {d_tot} | {sums['only_p']} | "
+                 f"{sums['only_d']} | {sums['mis']} | | {tot_p:.2f}{note} | {tot_d:.2f}{note} | "
+                 f"{ratio(tot_d, tot_p)} |")
+    return lines
+
+
+def ids_text(n: int) -> str:
+    return f"{n} id" if n == 1 else f"{n} ids"
+
+
+def short_id(test_id: str, limit: int = 110) -> str:
+    return test_id if len(test_id) <= limit else test_id[: limit - 1] + "…"
+
+
+def examples(ids: list[str], total: int | None = None) -> str:
+    shown = ", ".join(f"`{short_id(i)}`" for i in ids)
+    more = (total if total is not None else len(ids)) - len(ids)
+    return shown + (f", … ({more} more)" if more > 0 else "")
+
+
+def counted(counter: dict[str, int], limit: int = 8) -> str:
+    items = list(counter.items())
+    shown = ", ".join(f"`{k}` {n}" for k, n in items[:limit])
+    return shown + (f", … ({len(items) - limit} more)" if len(items) > limit else "")
+
+
+def run_notes(r: Result, p: Run | None, d: Run | None, c: Comparison) -> list[str]:
+    """Runs that wrote no report, pytest's own failures, dbtest's warnings and odd exits, flakiness."""
+    lines: list[str] = []
+    for run in r.runs:
+        if run.outcomes is None:
+            lines += ["", f"{run.tool} round {run.round} wrote no report ({run.status}); its output ended:",
+                      "", "```", run.output_tail, "```"]
+            break
+    if d and d.rc not in (0, 1, None):
+        lines += ["", f"dbtest {exit_text(d.rc)} (round {d.round}); its output ended:", "", "```",
+                  tail(d.output_tail, 8), "```"]
+    if p and p.outcomes:
+        bad = [i for i, o in p.outcomes.items() if o in ("failed", "error")]
+        if bad:
+            lines += ["", f"pytest itself did not pass {len(bad)} tests: " +
+                      "; ".join(f"`{i}` ({first_line(p.messages.get(i), 100)})" for i in bad[:5])]
+    warnings = d.warnings if d else []
+    if warnings:
+        lines += ["", f"dbtest's warnings ({len(warnings)}):", ""] + [f"- {w}" for w in warnings[:10]]
+        if len(warnings) > 10:
+            lines.append(f"- … ({len(warnings) - 10} more)")
+    if c.flaky_dbtest:
+        lines += ["", f"dbtest outcomes that changed between rounds ({len(c.flaky_dbtest)}): "
+                  + examples(c.flaky_dbtest[:10], len(c.flaky_dbtest))]
+    if c.flaky_pytest:
+        lines += ["", f"pytest outcomes that changed between rounds ({len(c.flaky_pytest)}): "
+                  + examples(c.flaky_pytest[:10], len(c.flaky_pytest))]
+    return lines
+
+
+def details(r: Result, max_groups: int = 15) -> list[str]:
+    pkg = r.pkg
+    lines = [f"### {pkg.name} {pkg.version}", "", f"Style: {pkg.style}. Test folder `{pkg.tests}`; "
+             f"extra deps: {', '.join(pkg.deps) or 'none'}"
+             + (f"; pytest also gets `{' '.join(pkg.pytest_args)}`" if pkg.pytest_args else "")
+             + (f"; environment {' '.join(f'{k}={v}' for k, v in pkg.env)}" if pkg.env else "") + ".", ""]
+    if r.setup_error:
+        return lines + ["Set-up failed:", "", "```", r.setup_error, "```", ""]
+    lines.append("Runs: " + "; ".join(f"{x.tool} {x.seconds:.2f} s {x.status} {len(x.outcomes or {})} ids"
+                                      for x in r.runs) + ".")
+    p, d, c = reference(r.of("pytest")), reference(r.of("dbtest")), r.comparison
+    assert c is not None
+    lines += run_notes(r, p, d, c)
+    if p and d and c.mismatches:
+        lines += ["", f"**Outcome mismatches: {len(c.mismatches)}** (pytest -> dbtest: dbtest's message):", ""]
+        groups = group_mismatches(c.mismatches, p, d)
+        for g in groups[:max_groups]:
+            pm = f" (pytest: `{g['pytest_message']}`)" if g["pytest_message"] else ""
+            files = f" In {counted(g['files'], 5)}." if len(g["files"]) > 1 else ""
+            lines.append(f"- {g['pytest']} -> {g['dbtest']}: `{g['dbtest_message'] or '(no message)'}`{pm} "
+                         f"— {ids_text(g['count'])}.{files} E.g. {examples(g['examples'], g['count'])}")
+        rest = groups[max_groups:]
+        if rest:
+            lines.append(f"- … {len(rest)} more groups ({sum(g['count'] for g in rest)} ids; all in the JSON)")
+    for ids, mine, other, names in ((c.only_pytest, p, d, ("pytest", "dbtest")),
+                                    (c.only_dbtest, d, p, ("dbtest", "pytest"))):
+        if not ids or mine is None:
+            continue
+        lines += ["", f"**Only in {names[0]}: {len(ids)}** (by cause):", ""]
+        groups = group_missing(ids, mine, other, names)
+        for g in groups[:max_groups]:
+            outs = ", ".join(f"{n} {o}" for o, n in g["outcomes"].items())
+            line = (f"- {g['cause']} — {ids_text(g['count'])} ({outs}) in {counted(g['prefixes'])}. "
+                    f"E.g. {examples(g['examples'], g['count'])}")
+            if g.get("other_examples"):
+                line += f"; {names[1]} has e.g. {examples(g['other_examples'])}"
+            lines.append(line)
+        rest = groups[max_groups:]
+        if rest:
+            lines.append(f"- … {len(rest)} more groups ({sum(g['count'] for g in rest)} ids; all in the JSON)")
+    lines.append("")
+    return lines
+
+
+def render(results: list[Result], info: dict[str, Any], rounds: int) -> str:
+    lines = [
+        "# pytest vs dbtest unit on real test suites",
+        "",
+        (f"Unmodified suites of {len(results)} PyPI packages, run from each sdist root as "
+         "`pytest -p no:cacheprovider TESTDIR` and `dbtest unit TESTDIR` in one venv per package, "
+         f"alternating, {rounds} round(s). Counts are passed/failed/skipped/xfailed/error of the first "
+         "complete round (other outcomes are added after a +; a run stopped at the timeout gets SIGINT "
+         "and its partial report is used only when no round completed); *only pytest* / *only dbtest* are "
+         "test ids one runner reported and the other did not; *outcome mismatches* are ids both "
+         "reported with different outcomes; *dbtest flaky* counts ids whose dbtest outcome changed "
+         "between rounds. Times are medians of wall clock; the ratio is dbtest / pytest (below 1: "
+         "dbtest is faster)."),
+        "",
+        ("An sdist without any pytest configuration gets an empty `pytest.ini` at its root, so that "
+         "neither runner climbs into this repository's `pyproject.toml`. † pytest alone gets an `-o` "
+         "override (an `addopts` that loads the absent pytest-cov, or an unset pytest-asyncio option "
+         "whose deprecation warning the suite turns into an error): see the package's notes."),
+        "",
+        *table(results),
+        "",
+        "## Mismatches by package",
+        "",
+    ]
+    for r in results:
+        lines += details(r)
+    lines += ["## Machine and versions", ""]
+    lines += [f"- {k}: {v}" for k, v in info.items()]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def to_json(results: list[Result], info: dict[str, Any], rounds: int) -> dict[str, Any]:
+    out: list[dict[str, Any]] = []
+    for r in results:
+        entry: dict[str, Any] = {"package": r.pkg.name, "version": r.pkg.version, "tests": r.pkg.tests,
+                                 "deps": list(r.pkg.deps), "kind": r.pkg.kind, "style": r.pkg.style,
+                                 "pytest_args": list(r.pkg.pytest_args), "setup_error": r.setup_error,
+                                 "setup_s": r.setup_seconds,
+                                 "median_s": {"pytest": r.median("pytest"), "dbtest": r.median("dbtest")}}
+        entry["runs"] = [{"tool": x.tool, "round": x.round, "seconds": x.seconds, "rc": x.rc,
+                          "status": x.status, "counts": dict(counts(x.outcomes)),
+                          "output_tail": x.output_tail, "warnings": x.warnings} for x in r.runs]
+        c = r.comparison
+        if c:
+            p, d = reference(r.of("pytest")), reference(r.of("dbtest"))
+            entry["comparison"] = {
+                "pytest_counts": dict(c.pytest_counts), "dbtest_counts": dict(c.dbtest_counts),
+                "mismatches": group_mismatches(c.mismatches, p, d) if p and d else [],
+                "only_pytest": group_missing(c.only_pytest, p, d, ("pytest", "dbtest")) if p else [],
+                "only_dbtest": group_missing(c.only_dbtest, d, p, ("dbtest", "pytest")) if d else [],
+                "flaky_dbtest": c.flaky_dbtest, "flaky_pytest": c.flaky_pytest,
+            }
+            entry["outcomes"] = {"pytest": p.outcomes if p else None, "dbtest": d.outcomes if d else None}
+        out.append(entry)
+    return {"schema": "dbtest.compare-suites/1", "rounds": rounds, "machine": info, "packages": out}
+
+
+def machine_info(wheel: Path, venv: Path | None) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+        "loadavg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "pytest": PYTEST,
+        "pytest_asyncio": ASYNCIO,
+        "dbtest_wheel": wheel.name,
+        "dbtest_wheel_sha256": sha256_file(wheel)[:16],
+    }
+    try:
+        git = ["git", "-C", str(REPO)]
+        info["dbtest_commit"] = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, check=False,
+                                               text=True, timeout=10).stdout.strip() or None
+        info["dbtest_worktree_dirty"] = bool(subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, check=False,
+            text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    if venv and (venv / "bin" / "dbtest").exists():
+        r = subprocess.run([str(venv / "bin" / "dbtest"), "--version"], capture_output=True, text=True,
+                           check=False)
+        info["dbtest_version"] = (r.stdout or r.stderr).strip().splitlines()[0] if (r.stdout or r.stderr) else None
+    return info
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+
+def select(only: str | None) -> list[Package]:
+    if not only:
+        return list(PACKAGES)
+    by = {canonical(p.name): p for p in PACKAGES}
+    picked = []
+    for name in only.split(","):
+        key = canonical(name.strip())
+        if key not in by:
+            raise SystemExit(f"unknown package {name!r}; known: {', '.join(p.name for p in PACKAGES)}")
+        picked.append(by[key])
+    return picked
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--wheel", type=Path, help="the dbtest wheel to test (default: build one with maturin)")
+    ap.add_argument("--maturin", help="maturin executable for the build (default: on PATH, else /work/dev/bin)")
+    ap.add_argument("--work-dir", type=Path, default=HERE / ".suites",
+                    help="sdists, sources, venvs, wheel and reports (default benches/.suites)")
+    ap.add_argument("--only", help="comma-separated package names (default: all)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of pytest then dbtest (default 2)")
+    ap.add_argument("--timeout", type=float, default=600.0, help="kill one command after this many seconds")
+    ap.add_argument("--json", type=Path, help="write the whole result as JSON here")
+    ap.add_argument("--write", action="store_true", help="write the Markdown to benches/results/suites.md")
+    ap.add_argument("--list", action="store_true", help="print the package table and exit")
+    args = ap.parse_args(argv)
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    packages = select(args.only)
+    if args.list:
+        for p in packages:
+            print(f"{p.name}=={p.version}  {p.tests}  [{p.kind}]  deps: {' '.join(p.deps) or '-'}\n    {p.style}")
+        return 0
+
+    work = args.work_dir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "plugin").mkdir(exist_ok=True)
+    shutil.copy2(PLUGIN, work / "plugin" / PLUGIN.name)
+    try:
+        wheel = args.wheel.resolve() if args.wheel else build_wheel(work, find_maturin(args.maturin), log)
+    except (RuntimeError, subprocess.SubprocessError) as e:
+        log(f"no dbtest wheel: {e}")
+        return 2
+    if not wheel.is_file() or wheel.suffix != ".whl":
+        log(f"--wheel {wheel}: not a .whl file")
+        return 2
+    log(f"dbtest wheel: {wheel}")
+
+    t0 = time.perf_counter()
+    results: list[Result] = []
+    for i, pkg in enumerate(packages, 1):
+        log(f"== [{i}/{len(packages)}] {pkg.key} ({pkg.tests})")
+        results.append(run_package(pkg, wheel, work, args.rounds, args.timeout, log))
+    first_venv = next((work / "venvs" / r.pkg.key for r in results if not r.setup_error), None)
+    info = machine_info(wheel, first_venv)
+    info["loadavg_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    info["total_run_s"] = round(time.perf_counter() - t0, 1)
+    md = render(results, info, args.rounds)
+    print(md)
+    if args.write:
+        out = HERE / "results" / "suites.md"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(md)
+        log(f"wrote {out}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(to_json(results, info, args.rounds), indent=1) + "\n")
+        log(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
