@@ -314,9 +314,32 @@ def ensure_venv(pkg: Package, sdist: Path, requires: list[str], work: Path, say:
     return venv
 
 
+DBTEST_DISTS = ("dbtest", "dbtest-engine")  # names dbtest's distribution has had
+
+
 def install_dbtest(venv: Path, wheel: Path) -> None:
-    run_checked([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--force-reinstall",
-                 "--no-deps", str(wheel)], env=base_env())
+    """dbtest from the wheel, replacing whatever dbtest the venv had, also one installed under
+    another distribution name (whose files would otherwise linger beside the new ones)."""
+    py = str(venv / "bin" / "python")
+    names = {*DBTEST_DISTS, wheel.name.split("-", 1)[0].replace("_", "-")}
+    subprocess.run([py, "-m", "pip", "uninstall", "-q", "-y", *sorted(names)], env=base_env(),
+                   capture_output=True, check=False)
+    run_checked([py, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(wheel)],
+                env=base_env())
+
+
+def lock_work_dir(work: Path, say: Log) -> Any:
+    """An exclusive lock on WORK/.lock for the whole run: two runs on one work folder would
+    reinstall dbtest into each other's venvs and overwrite each other's reports."""
+    import fcntl
+
+    f = open(work / ".lock", "w")  # noqa: SIM115 (held until the process ends)
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        say(f"another compare_suites run holds {work / '.lock'}; waiting for it (or use --work-dir)")
+        fcntl.flock(f, fcntl.LOCK_EX)
+    return f
 
 
 def find_maturin(arg: str | None) -> str:
@@ -979,6 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    lock = lock_work_dir(work, log)  # noqa: F841 (kept open: the lock lasts the run)
     (work / "plugin").mkdir(exist_ok=True)
     shutil.copy2(PLUGIN, work / "plugin" / PLUGIN.name)
     try:
