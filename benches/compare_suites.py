@@ -210,13 +210,14 @@ def download_sdist(pkg: Package, work: Path) -> Path:
 
 
 def find_sdist(pkg: Package, d: Path) -> Path | None:
-    want = f"{canonical(pkg.name)}-{pkg.version}".lower()
+    """NAME-VERSION.tar.gz (or .zip) in d, the name compared as PyPI normalizes it."""
+    want = (canonical(pkg.name), pkg.version)
     for p in sorted(d.iterdir()):
-        stem = p.name.lower()
         for ext in (".tar.gz", ".zip"):
-            if stem.endswith(ext) and canonical(stem[: -len(ext)].rsplit("-", 1)[0]) + "-" + \
-                    stem[: -len(ext)].rsplit("-", 1)[-1] == want:
-                return p
+            if p.name.endswith(ext):
+                name, _, version = p.name[: -len(ext)].rpartition("-")
+                if (canonical(name), version) == want:
+                    return p
     return None
 
 
