@@ -8,6 +8,7 @@ of the task that created them, and threads have their own, so overlapping tests 
 from __future__ import annotations
 
 import io
+import os
 import sys
 from contextvars import ContextVar
 from typing import Any, Callable, TextIO
@@ -73,12 +74,24 @@ class _Proxy(io.TextIOBase):
 _installed: tuple[TextIO, TextIO] | None = None
 
 
+def _in_forked_child() -> None:
+    # A child forked by a test (multiprocessing) writes to the real streams, as it would under
+    # pytest: what it prints must not vanish into a copy of the parent's buffers.
+    uninstall()
+
+
+_fork_hook = False
+
+
 def install() -> None:
-    global _installed
+    global _installed, _fork_hook
     if _installed is None:
         _installed = (sys.stdout, sys.stderr)
         sys.stdout = _Proxy(sys.stdout, False)  # type: ignore[assignment]
         sys.stderr = _Proxy(sys.stderr, True)  # type: ignore[assignment]
+        if not _fork_hook:
+            os.register_at_fork(after_in_child=_in_forked_child)
+            _fork_hook = True
 
 
 def uninstall() -> None:

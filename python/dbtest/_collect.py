@@ -320,11 +320,9 @@ class FileCollector:
                 usefixtures.extend(a for a in mark.args if a not in usefixtures)
         direct_by_marks: set[str] = set()
         for mark in marks_all:
-            if mark.name == "parametrize" and mark.args:
-                names, _ = compat.parameter_sets(mark.args[0], []) if not isinstance(mark.args[0], str) else (
-                    [n.strip() for n in mark.args[0].split(",") if n.strip()], [])
+            if mark.name == "parametrize":
                 indirect = mark.kwargs.get("indirect", False)
-                for n in names:
+                for n in compat.parametrize_argnames(mark):
                     if indirect is not True and (not indirect or n not in indirect):
                         direct_by_marks.add(n)
         for p in base.parametrize:
@@ -396,9 +394,8 @@ class FileCollector:
             compat._call_hook(hook, {"metafunc": metafunc})
         marked = set()
         for mark in marks:
-            if mark.name == "parametrize" and mark.args:
-                names, _ = compat.parameter_sets(mark.args[0], [])
-                marked.update(names)
+            if mark.name == "parametrize":
+                marked.update(compat.parametrize_argnames(mark))
         for p in base.parametrize:
             marked.update(p.argnames)
         from ._fixtures import lookup

@@ -9,6 +9,7 @@ never suspend, so a sync test drives the same coroutine to its end with a single
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import inspect
 import sys
@@ -171,6 +172,21 @@ class _SyncOps(_Ops):
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
+
+
+async def _once(claimed: tuple[Future[Any], bool], set_up: Callable[[], Any], ops: Any) -> Any:
+    """Runs `set_up` if this caller claimed the future (the first test to get there), and
+    gives every caller its value or its error."""
+    fut, mine = claimed
+    if mine:
+        try:
+            value = await set_up()
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # the error is the caller's; the future only serves those waiting
+            raise
+        fut.set_result(value)
+    return await ops.wait(fut)
 
 
 def _first_callable(obj: Any, names: tuple[str, ...]) -> Callable[..., Any] | None:
@@ -552,21 +568,15 @@ class Driver:
 
     async def _enter_module(self, state: _FileState, item: Item, ops: Any) -> None:
         """xunit `setup_module` / unittest's `setUpModule`, once per file."""
-        module = state.module
         setup = state.setup_module
         if setup is None and state.teardown_module is None:
             return
-        fut, mine = state.claim_module()
-        if mine:
-            try:
-                if setup is not None:
-                    await ops.call(_call_optional, setup, module)
-            except BaseException as exc:
-                fut.set_exception(exc)
-                fut.exception()
-                raise
-            fut.set_result(True)
-        await ops.wait(fut)
+
+        async def set_up() -> None:
+            if setup is not None:
+                await ops.call(_call_optional, setup, state.module)
+
+        await _once(state.claim_module(), set_up, ops)
 
     async def _enter_classes(self, state: _FileState, item: Item, ops: Any) -> Scope | None:
         """Sets up the test's classes (outermost first): class-scoped fixtures' scope, xunit
@@ -582,15 +592,7 @@ class Driver:
         scope: Scope | None = None
         for cls in item.classes:
             fut, scope, mine = state.claim_class(cls)
-            if mine:
-                try:
-                    await self._setup_class(cls, item, ops)
-                except BaseException as exc:
-                    fut.set_exception(exc)
-                    fut.exception()
-                    raise
-                fut.set_result(True)
-            await ops.wait(fut)
+            await _once((fut, mine), functools.partial(self._setup_class, cls, item, ops), ops)
         return scope
 
     async def _setup_class(self, cls: type, item: Item, ops: Any) -> None:
@@ -616,8 +618,9 @@ class Driver:
             try:
                 ut = _unittest()
                 if ut is not None and issubclass(cls, ut.TestCase):
-                    await ops.call(cls.tearDownClass)
-                    cls.doClassCleanups()
+                    case: Any = cls
+                    await ops.call(case.tearDownClass)
+                    case.doClassCleanups()
                     for exc_info in getattr(cls, "tearDown_exceptions", []):
                         errors.append((f"{cls.__name__}::doClassCleanups", exc_info[1]))
                 elif hasattr(cls, "teardown_class"):
@@ -633,17 +636,13 @@ class Driver:
         if item.kind == CLASS:
             # A plain pytest-style class: a fresh instance per test.
             return cls()
-        fut, mine = state.claim_suite(cls)
-        if mine:
-            try:
-                instance = cls()
-                if hasattr(instance, "setup_suite"):
-                    await ops.call(instance.setup_suite)
-            except BaseException as exc:
-                fut.set_exception(exc)
-                raise
-            fut.set_result(instance)
-        instance = await ops.wait(fut)
+        async def set_up() -> Any:
+            made = cls()
+            if hasattr(made, "setup_suite"):
+                await ops.call(made.setup_suite)
+            return made
+
+        instance = await _once(state.claim_suite(cls), set_up, ops)
         if hasattr(instance, "setup"):
             await ops.call(instance.setup)
         return instance

@@ -274,6 +274,14 @@ def parameter_sets(argnames: Any, argvalues: Any) -> tuple[list[str], list[Any]]
     return names, sets
 
 
+def parametrize_argnames(mark: Any) -> list[str]:
+    """The names a `parametrize` mark gives values to."""
+    argnames = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+    if isinstance(argnames, str):
+        return [n.strip() for n in argnames.split(",") if n.strip()]
+    return list(argnames)
+
+
 def make_ids(argnames: Sequence[str], sets: list[Any], ids: Any, nodeid: str, hook: Any = None) -> list[str]:
     pytest = pytest_module()
     if pytest is None:
