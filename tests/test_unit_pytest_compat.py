@@ -127,6 +127,20 @@ def test_a_plugin_fixture_out_of_reach_names_its_plugin(tmp_path: Path) -> None:
     assert "pytest plugin pytest-benchmark" in message, message
 
 
+def test_what_a_forked_child_prints_is_not_lost(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_fork.py").write_text(
+        "import multiprocessing, sys\n\n"
+        "def child():\n    print('<from the child>', file=sys.stderr)\n\n"
+        "def test_fork():\n"
+        "    p = multiprocessing.get_context('fork').Process(target=child)\n"
+        "    p.start(); p.join(30)\n    assert p.exitcode == 0\n"
+    )
+    run = run_dbtest(tmp_path)
+    run.expect_code(0)
+    assert "<from the child>" in run.stderr, run.describe()
+
+
 def test_unsupported_hook_is_named(project: Path) -> None:
     conftest = project / "tests" / "conftest.py"
     original = conftest.read_text()
