@@ -115,11 +115,17 @@ mod tests {
             "Traceback (most recent call last):\n  File \"/home/ci/proj/tests/test_x.py\", line 4, in test_x\n    helper()\n  File \"/home/ci/proj/tests/test_x.py\", line 9, in helper\n    assert total == 21\n  File \"/usr/lib/python3/json/__init__.py\", line 346, in loads\nAssertionError\n".into(),
         );
         let text = annotations(&report(1.0, vec![r.clone()]), ANNOTATION_LIMIT);
-        assert!(text.starts_with("::error file=tests/test_x.py,line=9,"), "{text}");
+        assert!(
+            text.starts_with("::error file=tests/test_x.py,line=9,"),
+            "{text}"
+        );
         // Without a traceback in the file: the test's own line.
         r.traceback = None;
         let text = annotations(&report(1.0, vec![r]), ANNOTATION_LIMIT);
-        assert!(text.starts_with("::error file=tests/test_x.py,line=2,"), "{text}");
+        assert!(
+            text.starts_with("::error file=tests/test_x.py,line=2,"),
+            "{text}"
+        );
     }
 
     #[test]
