@@ -933,7 +933,8 @@ def to_json(results: list[Result], info: dict[str, Any], rounds: int) -> dict[st
     return {"schema": "dbtest.compare-suites/1", "rounds": rounds, "machine": info, "packages": out}
 
 
-def machine_info(wheel: Path, venv: Path | None) -> dict[str, Any]:
+def machine_info(wheel: Path) -> dict[str, Any]:
+    """The machine, the versions and the repository's commit, taken when the run starts."""
     info: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "platform": platform.platform(),
@@ -954,11 +955,15 @@ def machine_info(wheel: Path, venv: Path | None) -> dict[str, Any]:
             text=True, timeout=10).stdout.strip())
     except (OSError, subprocess.TimeoutExpired):
         pass
-    if venv and (venv / "bin" / "dbtest").exists():
-        r = subprocess.run([str(venv / "bin" / "dbtest"), "--version"], capture_output=True, text=True,
-                           check=False)
-        info["dbtest_version"] = (r.stdout or r.stderr).strip().splitlines()[0] if (r.stdout or r.stderr) else None
     return info
+
+
+def dbtest_version(venv: Path | None) -> str | None:
+    if not venv or not (venv / "bin" / "dbtest").exists():
+        return None
+    r = subprocess.run([str(venv / "bin" / "dbtest"), "--version"], capture_output=True, text=True, check=False)
+    out = (r.stdout or r.stderr).strip()
+    return out.splitlines()[0] if out else None
 
 
 # ---------------------------------------------------------------------------
@@ -1016,13 +1021,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log(f"dbtest wheel: {wheel}")
 
+    info = machine_info(wheel)
     t0 = time.perf_counter()
     results: list[Result] = []
     for i, pkg in enumerate(packages, 1):
         log(f"== [{i}/{len(packages)}] {pkg.key} ({pkg.tests})")
         results.append(run_package(pkg, wheel, work, args.rounds, args.timeout, log))
     first_venv = next((work / "venvs" / r.pkg.key for r in results if not r.setup_error), None)
-    info = machine_info(wheel, first_venv)
+    info["dbtest_version"] = dbtest_version(first_venv)
+    commit_now = machine_info(wheel).get("dbtest_commit")
+    if commit_now != info.get("dbtest_commit"):
+        info["dbtest_commit_at_end"] = commit_now  # the repository moved on meanwhile
     info["loadavg_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     info["total_run_s"] = round(time.perf_counter() - t0, 1)
     md = render(results, info, args.rounds)
