@@ -133,6 +133,9 @@ def _collectable(obj: Any) -> bool:
 def _is_test_function(name: str, obj: Any, rules: Rules) -> bool:
     if not rules.function_name(name):
         return False
+    if type(obj) is FunctionType and not obj.__dict__:
+        # A plain function with no attributes: no marks, no `__test__ = False`, no fixture.
+        return True
     if isinstance(obj, (staticmethod, classmethod)):
         obj = obj.__func__
     return (
@@ -285,19 +288,21 @@ class FileCollector:
 
     def _items(self, func: Any, name: str, classes: list[type], chain: Chain, kind: str, outer: Marks,
                static: bool = False) -> list[Item]:
-        own = marks_of(func)
+        # A function without attributes carries no marks of any kind (most tests).
+        bare = type(func) is FunctionType and not func.__dict__
+        own = None if bare else marks_of(func)
         base = outer if own is None else _merge_dbtest(outer, own)
-        plain = type(func) is FunctionType and not hasattr(func, "__wrapped__")
+        plain = bare or (type(func) is FunctionType and not hasattr(func, "__wrapped__"))
         code = func.__code__ if plain else getattr(inspect.unwrap(func), "__code__", None)
         line = _def_line(code)
-        probabilistic = getattr(func, "__dbtest_probabilistic__", None)
+        probabilistic = None if bare else getattr(func, "__dbtest_probabilistic__", None)
         is_coroutine = kind != UNITTEST and (  # unittest runs its own coroutines
             bool(code.co_flags & inspect.CO_COROUTINE) if plain and code is not None else (
                 inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(inspect.unwrap(func))
             )
         )
         bound = bool(classes) and not static
-        pytest_marks = compat.unpack_marks(func) if not plain or hasattr(func, "pytestmark") else []
+        pytest_marks = [] if bare else compat.unpack_marks(func)
         class_marks = _class_marks(classes) if classes else []
         marks_all = [*pytest_marks, *class_marks, *self.module_pytest_marks]
         suite = classes[-1] if classes else None
