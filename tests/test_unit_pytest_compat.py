@@ -141,6 +141,25 @@ def test_what_a_forked_child_prints_is_not_lost(tmp_path: Path) -> None:
     assert "<from the child>" in run.stderr, run.describe()
 
 
+def test_a_child_forked_from_a_test_exits_cleanly(tmp_path: Path) -> None:
+    # Tests run on threads Rust started; a child forked there must still exit 0 at the end
+    # (Python 3.11 asserted a main-thread lock it lacked, after any thread pool had run).
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_fork.py").write_text(
+        "import asyncio, multiprocessing\n"
+        "from concurrent.futures import ThreadPoolExecutor\n\n"
+        "def test_loop_in_a_thread():\n"
+        "    with ThreadPoolExecutor(1) as pool:\n"
+        "        assert pool.submit(asyncio.run, asyncio.sleep(0, 7)).result() == 7\n\n"
+        "def child():\n    pass\n\n"
+        "def test_fork():\n"
+        "    p = multiprocessing.get_context('fork').Process(target=child)\n"
+        "    p.start(); p.join(30)\n    assert p.exitcode == 0\n"
+    )
+    run = run_dbtest(tmp_path)
+    run.expect_code(0)
+
+
 def test_unsupported_hook_is_named(project: Path) -> None:
     conftest = project / "tests" / "conftest.py"
     original = conftest.read_text()
