@@ -160,6 +160,20 @@ def test_a_child_forked_from_a_test_exits_cleanly(tmp_path: Path) -> None:
     run.expect_code(0)
 
 
+def test_setup_function_runs_for_a_test_without_fixtures(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_xunit.py").write_text(
+        "state = []\n\n"
+        "def setup_function(function):\n    state.append(function.__name__)\n\n"
+        "def teardown_function(function):\n    state.append('down')\n\n"
+        "def test_a():\n    assert state == ['test_a']\n\n"
+        "def test_b():\n    assert state == ['test_a', 'down', 'test_b']\n"
+    )
+    run = run_dbtest(tmp_path)
+    run.expect_code(0)
+    assert run.outcomes == {"tests/test_xunit.py::test_a": "passed", "tests/test_xunit.py::test_b": "passed"}
+
+
 def test_unsupported_hook_is_named(project: Path) -> None:
     conftest = project / "tests" / "conftest.py"
     original = conftest.read_text()

@@ -466,8 +466,8 @@ class Driver:
                     node.funcargs = values
                 call_kwargs = {n: request.values[n] if n in request.values else request.direct(n)[1]
                                for n in item.argnames}
-                if item.kind != UNITTEST:
-                    await self._setup_method(state, item, instance, ops)
+            if item.kind != UNITTEST:
+                await self._setup_method(state, item, instance, ops)
             fn = item.func.__get__(instance) if instance is not None else item.func
             phase = "call"
             _set_phase("call")
@@ -754,6 +754,13 @@ class Driver:
                     compat.hook_calls(self.config, name, session=self.config.session, config=self.config, exitstatus=0)
                 except BaseException as exc:  # noqa: BLE001
                     errors.append((name, exc))
+            # What conftests registered with config.add_cleanup, last first (as pytest).
+            while self.config.cleanups:
+                cleanup = self.config.cleanups.pop()
+                try:
+                    await ops.call(cleanup)
+                except BaseException as exc:  # noqa: BLE001
+                    errors.append(("config.add_cleanup", exc))
         finally:
             _capture.current.reset(token)
         return [_teardown_error("<session>", name, exc, cap) for name, exc in errors]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
-from types import SimpleNamespace as Namespace
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace as Namespace
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 _NOTSET = object()
@@ -678,6 +678,7 @@ class Config:
     pytest configuration and `pytest_addoption` defaults), ini values, hooks, markers."""
 
     def __init__(self, settings: Any, rootdir: str, warn: Callable[[str], None]) -> None:
+        """`warn` tells the user something once (the driver drops repeats)."""
         self._settings = settings
         self.rootpath = Path(getattr(settings, "rootdir", None) or rootdir)
         ini_file = getattr(settings, "ini_file", None)
@@ -706,8 +707,7 @@ class Config:
         self._warn = warn
         self._plugins: dict[str, Any] = {}
         self.plugin_fixtures: list[Any] = []
-        self._warned: set[str] = set()
-        self._cleanup: list[Callable[[], None]] = []
+        self.cleanups: list[Callable[[], Any]] = []
 
     @property
     def rootdir(self) -> Any:
@@ -765,8 +765,8 @@ class Config:
     def issue_config_time_warning(self, warning: Warning, stacklevel: int) -> None:
         self._warn(str(warning))
 
-    def add_cleanup(self, func: Callable[[], None]) -> None:
-        self._cleanup.append(func)
+    def add_cleanup(self, func: Callable[[], Any]) -> None:
+        self.cleanups.append(func)
 
     def get_terminal_writer(self) -> Any:
         return None
@@ -776,10 +776,6 @@ class Config:
 
     # --- plugins and hooks ---------------------------------------------------------------
 
-    def warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            self._warn(message)
 
     def register_plugin(self, module: Any, origin: str) -> None:
         """Takes a conftest's or plugin module's hooks and (for plugins) fixtures."""
@@ -796,8 +792,7 @@ class Config:
             elif attr in DISPLAY_HOOKS:
                 continue
             else:
-                self.warn_once(
-                    f"hook:{where}:{attr}",
+                self._warn(
                     f"{where}: hook {attr} is not supported by dbtest and is not called; "
                     "tests that depend on it may behave differently than under pytest",
                 )
@@ -818,7 +813,7 @@ class Config:
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
-            self.warn_once(f"plugin:{name}", f"{origin}: plugin {name!r} could not be imported ({exc}); its fixtures are missing")
+            self._warn(f"{origin}: plugin {name!r} could not be imported ({exc}); its fixtures are missing")
             return
         from ._fixtures import fixtures_in
 

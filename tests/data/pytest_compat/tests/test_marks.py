@@ -92,7 +92,8 @@ def setup_function(function):
 
 
 def test_xunit_function():
-    assert state[:2] == ["module", "test_xunit_function"] or "module" in state
+    # setup_module ran once, first; setup_function right before this test.
+    assert state[0] == "module" and state[-1] == "test_xunit_function"
 
 
 class TestXunit:
