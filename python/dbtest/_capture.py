@@ -74,37 +74,12 @@ class _Proxy(io.TextIOBase):
 _installed: tuple[TextIO, TextIO] | None = None
 
 
-def _in_forked_child() -> None:
-    # A child forked by a test (multiprocessing) writes to the real streams, as it would under
-    # pytest: what it prints must not vanish into a copy of the parent's buffers.
-    uninstall()
-    # dbtest runs tests on threads that Rust started, which Python sees as "dummy" threads.
-    # In a child forked from one, that thread becomes the main thread, but it has no thread
-    # state lock, and Python 3.11's exit (threading._shutdown) asserts one: the child would
-    # exit 1 after its work is done. Give it the lock a main thread holds.
-    import threading
-
-    current = threading.current_thread()
-    if isinstance(current, threading._DummyThread) and getattr(current, "_tstate_lock", 1) is None:
-        import _thread
-
-        lock = _thread.allocate_lock()
-        lock.acquire()
-        current._tstate_lock = lock
-
-
-_fork_hook = False
-
-
 def install() -> None:
-    global _installed, _fork_hook
+    global _installed
     if _installed is None:
         _installed = (sys.stdout, sys.stderr)
         sys.stdout = _Proxy(sys.stdout, False)  # type: ignore[assignment]
         sys.stderr = _Proxy(sys.stderr, True)  # type: ignore[assignment]
-        if not _fork_hook:
-            os.register_at_fork(after_in_child=_in_forked_child)
-            _fork_hook = True
 
 
 def uninstall() -> None:
@@ -112,3 +87,8 @@ def uninstall() -> None:
     if _installed is not None:
         sys.stdout, sys.stderr = _installed
         _installed = None
+
+
+# A child forked by a test (multiprocessing) writes to the real streams, as it would under
+# pytest: what it prints must not vanish into a copy of the parent's buffers.
+os.register_at_fork(after_in_child=uninstall)

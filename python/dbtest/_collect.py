@@ -177,10 +177,6 @@ def _class_marks(classes: list[type]) -> list[Any]:
     return out
 
 
-def _dbtest_marks(obj: Any) -> Marks | None:
-    return marks_of(obj)
-
-
 def _merge_dbtest(*sources: Marks | None) -> Marks:
     out = Marks()
     for m in sources:

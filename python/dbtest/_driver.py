@@ -20,7 +20,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any, Callable
 
-from . import _capture
+from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
 from . import _pytest_compat as compat
 from ._collect import (
     CLASS,

@@ -484,16 +484,15 @@ class Resolver:
     def __init__(self, loop: asyncio.AbstractEventLoop, session: Scope) -> None:
         self.loop = loop
         self.session = session
-        self._loop_thread: int | None = None
 
-    def on_loop_thread(self) -> bool:
-        if self._loop_thread is None:
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return False
-            return True
-        return threading.get_ident() == self._loop_thread
+    @staticmethod
+    def on_loop_thread() -> bool:
+        """Whether the caller runs on the event loop (inside a coroutine test or fixture)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
 
     @staticmethod
     def not_found(name: str, chain: Chain) -> FixtureError:

@@ -1,4 +1,4 @@
-"""How a dbtest process ends."""
+"""How a dbtest process ends, and how a process forked by a test starts."""
 
 from __future__ import annotations
 
@@ -18,3 +18,22 @@ def exit_now(code: int) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _main_thread_after_fork() -> None:
+    """dbtest runs tests on threads that Rust started, which Python sees as "dummy" threads.
+    In a child forked from one, that thread becomes the main thread, but without the thread
+    state lock that Python 3.11's exit (threading._shutdown) asserts: the child would exit 1
+    once its work is done. It gets the lock a main thread holds."""
+    import threading
+
+    current = threading.current_thread()
+    if isinstance(current, threading._DummyThread) and getattr(current, "_tstate_lock", 1) is None:
+        import _thread
+
+        lock = _thread.allocate_lock()
+        lock.acquire()
+        current._tstate_lock = lock  # type: ignore[attr-defined]
+
+
+os.register_at_fork(after_in_child=_main_thread_after_fork)
