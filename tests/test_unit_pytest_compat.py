@@ -78,6 +78,7 @@ EXPECTED = {
     "tests/test_marks.py::TestAsyncCase::test_async": "passed",
     # pytest-benchmark's fixture, measured by dbtest bench's engine
     "tests/test_benchmark.py::test_benchmark_call": "passed",
+    "tests/test_benchmark.py::test_benchmark_budget_from_the_mark": "passed",
     "tests/test_benchmark.py::test_benchmark_pedantic": "passed",
     # pytest.importorskip at import: the module is one skipped entry
     "tests/test_module_skip.py": "skipped",
@@ -103,6 +104,9 @@ def test_benchmark_figures_are_in_the_report(project: Path) -> None:
     assert call["rounds"] >= 5 and call["iterations_per_round"] >= 1
     stats = call["stats"]
     assert 0 < stats["min"] <= stats["median"] <= stats["max"]
+    # The mark's budget wins, as in pytest-benchmark: exactly its minimum of rounds.
+    budgeted = run.by_id["tests/test_benchmark.py::test_benchmark_budget_from_the_mark"]["benchmark"]
+    assert budgeted["rounds"] == 7
     pedantic = run.by_id["tests/test_benchmark.py::test_benchmark_pedantic"]["benchmark"]
     # Exactly the rounds asked for, of one call each.
     assert pedantic["rounds"] == 4 and pedantic["iterations_per_round"] == 1

@@ -1,8 +1,10 @@
 """pytest-benchmark's `benchmark` fixture, measured by dbtest bench's engine (DESIGN 4b, 5):
-`benchmark(fn, *args, **kwargs)` calibrates, warms up and times rounds as `dbtest bench`
-does; `benchmark.pedantic(...)` runs exactly the rounds it is told to. The figures go into
-the test's entry of the report (`benchmark`). A test that uses the fixture runs with nothing
-beside it: a benchmark is never timed beside other work."""
+`benchmark(fn, *args, **kwargs)` calibrates and times rounds with pytest-benchmark's budget
+(its defaults, its `--benchmark-*` options and the `benchmark` mark's arguments), so a suite
+takes as long as it did under pytest-benchmark; `benchmark.pedantic(...)` runs exactly the
+rounds it is told to. The figures go into the test's entry of the report (`benchmark`). A
+test that uses the fixture runs with nothing beside it: a benchmark is never timed beside
+other work."""
 
 from __future__ import annotations
 
@@ -28,10 +30,45 @@ class FixtureAlreadyUsed(Exception):
     """The `benchmark` fixture measures one thing per test, as pytest-benchmark's."""
 
 
+# pytest-benchmark's budget: option dest (and mark argument) -> its default.
+BUDGET_DEFAULTS: dict[str, Any] = {
+    "min_time": 0.000005,
+    "max_time": 1.0,
+    "min_rounds": 5,
+    "warmup": False,
+    "warmup_iterations": 100_000,
+    "calibration_precision": 10,
+}
+
+
+def _budget(config: Any, marker: Any) -> dict[str, Any]:
+    """The engine's settings for `benchmark(fn)`: the mark's arguments win over the
+    options, as in pytest-benchmark."""
+    chosen = dict(BUDGET_DEFAULTS)
+    if config is not None:
+        for name, default in BUDGET_DEFAULTS.items():
+            chosen[name] = config.getoption(f"benchmark_{name}", default)
+    if marker is not None:
+        chosen.update({k: v for k, v in marker.kwargs.items() if k in BUDGET_DEFAULTS})
+    resolution_s, _ = _timer_info()
+    # pytest-benchmark: a round lasts at least min_time, and at least precision clock steps.
+    min_round = max(float(chosen["min_time"]), resolution_s * float(chosen["calibration_precision"]))
+    # Its warm-up is counted in calls; the engine's in rounds of the calibrated size, so a
+    # warm-up asked for is the engine's usual few rounds.
+    warmup_rounds = 3 if chosen["warmup"] not in (False, None, "off", "no", "false") else 0
+    return {
+        "warmup_rounds": warmup_rounds,
+        "min_rounds": max(1, int(chosen["min_rounds"])),
+        "max_time_s": float(chosen["max_time"]),
+        "min_round_time_s": min_round,
+    }
+
+
 class BenchmarkFixture:
-    def __init__(self, name: str, disabled: bool) -> None:
+    def __init__(self, name: str, disabled: bool, budget: dict[str, Any] | None = None) -> None:
         self.name = name
         self.disabled = disabled
+        self.budget = budget or {}
         self.extra_info: dict[str, Any] = {}
         self.group: str | None = None
         self.stats: dict[str, Any] | None = None
@@ -56,7 +93,7 @@ class BenchmarkFixture:
                 last[0] = fn(*args, **kwargs)
             return perf_counter_ns() - start
 
-        self._measure(round_ns)
+        self._measure(round_ns, **self.budget)
         return last[0]
 
     def pedantic(
@@ -129,7 +166,9 @@ def benchmark(request: Any) -> Any:
         from ._marks import Skipped
 
         raise Skipped("benchmark tests are skipped (--benchmark-skip)")
-    return BenchmarkFixture(request.node.name if request.node is not None else "benchmark", disabled)
+    node = request.node
+    marker = node.get_closest_marker("benchmark") if node is not None else None
+    return BenchmarkFixture(node.name if node is not None else "benchmark", disabled, _budget(config, marker))
 
 
 FIXTURES: dict[str, tuple[Callable[..., Any], str]] = {"benchmark": (benchmark, "function")}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace as Namespace
 from typing import Any, Callable, Iterable, Iterator, Sequence
+from ._pytest_benchmark import BUDGET_DEFAULTS
 
 _NOTSET = object()
 
@@ -580,6 +581,7 @@ _PYTEST_OPTIONS: dict[str, Any] = {
     "benchmark_disable": False,
     "benchmark_skip": False,
     "benchmark_only": False,
+    **{f"benchmark_{name}": default for name, default in BUDGET_DEFAULTS.items()},
 }
 _PYTEST_DESTS = {"-v": "verbose", "--verbose": "verbose", "-x": "exitfirst", "--strict-markers": "strict_markers",
                  "-m": "markexpr", "-k": "keyword", "--basetemp": "basetemp", "--capture": "capture",
