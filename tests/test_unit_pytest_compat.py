@@ -78,6 +78,9 @@ EXPECTED = {
     "tests/test_marks.py::TestAsyncCase::test_async": "passed",
     # pytest-benchmark's fixture, measured by dbtest bench's engine
     "tests/test_benchmark.py::test_benchmark_call": "passed",
+    # conftest hooks around each test
+    "tests/test_runtest_hooks.py::test_first": "passed",
+    "tests/test_runtest_hooks.py::test_second": "passed",
     "tests/test_benchmark.py::test_benchmark_budget_from_the_mark": "passed",
     "tests/test_benchmark.py::test_benchmark_pedantic": "passed",
     # pytest.importorskip at import: the module is one skipped entry

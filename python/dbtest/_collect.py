@@ -6,6 +6,7 @@ marks: skip, skipif, xfail, usefixtures, filterwarnings, custom marks as tags.""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import linecache
@@ -332,7 +333,7 @@ class FileCollector:
         fixturenames, defs = closure(initial, chain, direct_by_marks)
         node_base = f"{self.rel}::{'::'.join(c.__name__ for c in classes)}{'::' if classes else ''}{name}"
         definition = compat.Node(
-            name=name, originalname=name, nodeid=node_base, path=Path(self.module.__file__ or self.rel),
+            name=name, originalname=name, nodeid=node_base, path=_module_path(self.module.__file__ or self.rel),
             module=self.module, cls=suite, function=func, marks=marks_all, config=self.rules.config,
             callspec=None, fixturenames=fixturenames,
         )
@@ -426,6 +427,11 @@ def _scope_rank(name: str, chain: Chain) -> int:
     return SCOPE_RANK[fdef.scope] if fdef is not None else 0
 
 
+@functools.lru_cache(maxsize=4096)
+def _module_path(file: str) -> Path:
+    return Path(file)
+
+
 def node_for(item: Item, config: compat.Config) -> compat.Node:
     """The pytest view of `item` (made on first use: most tests never need one)."""
     if item.node is None:
@@ -434,7 +440,7 @@ def node_for(item: Item, config: compat.Config) -> compat.Node:
             nodeid += "::" + item.suite_name  # type: ignore[operator]
         nodeid += "::" + item.full_name()
         module = item.module
-        path = Path(getattr(module, "__file__", None) or item.file_key)
+        path = _module_path(getattr(module, "__file__", None) or item.file_key)
         item.node = compat.Node(
             name=item.full_name(), originalname=item.name, nodeid=nodeid, path=path, module=module,
             cls=item.suite, function=item.func, marks=item.pytest_marks, config=config,

@@ -215,6 +215,7 @@ class _FileState:
         self.open_classes: list[type] = []
         self.late_errors: list[tuple[str, BaseException]] = []
         self.keys: list[int] = []
+        self.package: Scope | None = None  # the package scope its tests share, found once
         # The module's xunit functions, found once.
         self.setup_module = _first_callable(module, ("setUpModule", "setup_module"))
         self.teardown_module = _first_callable(module, ("tearDownModule", "teardown_module"))
@@ -393,6 +394,12 @@ class Driver:
         cap = self._running.get(key)
         return ("".join(cap.out), "".join(cap.err)) if cap is not None else ("", "")
 
+    @property
+    def _runtest_hooks(self) -> bool:
+        """A conftest hook runs around every test (conftests load as files are collected)."""
+        hooks = self.config.hooks
+        return bool(hooks.get("pytest_runtest_setup") or hooks.get("pytest_runtest_teardown"))
+
     async def _run(self, key: int, timeout: float | None, ops: Any) -> dict[str, Any]:
         item = self.items[key]
         cap = _capture.Captured()
@@ -401,7 +408,7 @@ class Driver:
         started = perf_counter()
         state = self.files[item.file_key]
         try:
-            if item.plain and state.plain and not self.config.hooks.get("pytest_runtest_setup"):
+            if item.plain and state.plain and not self._runtest_hooks:
                 return await self._attempt_plain(item, timeout, ops, cap, started)
             marks = [m for m in item.pytest_marks if m.name == "filterwarnings"]
             if state.exclusive and (marks or self.filterwarnings):
@@ -489,7 +496,15 @@ class Driver:
             error = exc
             outcome, message, tb = self._classify(exc, phase)
         finally:
-            errors = await self._leave(state, item, instance, ops)
+            errors = []
+            if self.config.hooks.get("pytest_runtest_teardown"):
+                # A conftest's hook runs before the fixtures are torn down, as under pytest.
+                try:
+                    compat.hook_calls(self.config, "pytest_runtest_teardown", item=node_for(item, self.config),
+                                      nextitem=None)
+                except BaseException as exc:  # noqa: BLE001 - a hook may raise anything
+                    errors.append(("pytest_runtest_teardown", exc))
+            errors += await self._leave(state, item, instance, ops)
             if scope is not None:
                 errors += await ops.teardown(scope)
             if errors and outcome in ("passed", "skipped", "xfailed"):
@@ -536,17 +551,20 @@ class Driver:
             "test": test,
             "class": class_scope if class_scope is not None else state.scope,
             "file": state.scope,
-            "package": self._package_scope(item),
+            "package": self._package_scope(state, item),
             "session": self.session,
         }
 
-    def _package_scope(self, item: Item) -> Scope:
+    def _package_scope(self, state: _FileState, item: Item) -> Scope:
+        if state.package is not None:
+            return state.package
         module_file = getattr(item.module, "__file__", None) or item.file_key
         folder = str(Path(module_file).parent)
         with self._lock:
             scope = self.packages.get(folder)
             if scope is None:
                 scope = self.packages[folder] = Scope("package")
+            state.package = scope
             return scope
 
     def _classify(self, exc: BaseException, phase: str) -> tuple[str, str | None, str | None]:
@@ -772,30 +790,55 @@ class _WarningFilters:
     last, so it wins)."""
 
     def __init__(self, configured: list[str], marks: list[Any]) -> None:
-        self._configured = configured
-        self._marks = marks
+        self._entries = (*configured, *(arg for mark in reversed(marks) for arg in mark.args))
         self._cm = warnings.catch_warnings(record=True)
 
     def __enter__(self) -> None:
         self._cm.__enter__()
-        warnings.filterwarnings("always", category=DeprecationWarning)
-        warnings.filterwarnings("always", category=PendingDeprecationWarning)
-        for entry in self._configured:
-            _apply_filter(entry)
-        for mark in reversed(self._marks):
-            for arg in mark.args:
-                _apply_filter(arg)
+        mutated = getattr(warnings, "_filters_mutated", None)
+        if mutated is None:  # a Python whose filters are kept otherwise: apply them one by one
+            for args in _ALWAYS_DEPRECATION:
+                warnings.filterwarnings(*args)
+            for entry in self._entries:
+                _apply_filter(entry)
+            return
+        # The same as applying them one by one (each goes first, replacing its equal), from a
+        # block built once: this runs around every test of a file that runs alone.
+        block = _filter_block(self._entries)
+        warnings.filters[:] = [*block, *(f for f in warnings.filters if f not in block)]
+        mutated()
 
     def __exit__(self, *exc: Any) -> None:
         self._cm.__exit__(*exc)
 
 
+_ALWAYS_DEPRECATION = (("always", "", DeprecationWarning), ("always", "", PendingDeprecationWarning))
+
+
+@functools.lru_cache(maxsize=256)
+def _filter_block(entries: tuple[str, ...]) -> tuple[Any, ...]:
+    """The filters that pytest's deprecation defaults and `entries` put in front, in order."""
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        for args in _ALWAYS_DEPRECATION:
+            warnings.filterwarnings(*args)  # type: ignore[arg-type]
+        for entry in entries:
+            _apply_filter(entry)
+        return tuple(warnings.filters)
+
+
 def _apply_filter(entry: str) -> None:
+    warnings.filterwarnings(*_parsed_filter(entry))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_filter(entry: str) -> tuple[Any, ...]:
+    """A filter's arguments, parsed once: it is applied around every test of a file that runs
+    alone."""
     try:
         from _pytest.config import parse_warning_filter
 
-        warnings.filterwarnings(*parse_warning_filter(entry, escape=False))
-        return
+        return tuple(parse_warning_filter(entry, escape=False))
     except ImportError:
         pass
     parts = [p.strip() for p in entry.split(":")] + [""] * 5
@@ -804,7 +847,7 @@ def _apply_filter(entry: str) -> None:
     if category:
         mod, _, name = category.rpartition(".")
         cat = getattr(__import__(mod or "builtins", fromlist=[name]), name)
-    warnings.filterwarnings(action or "default", message, cat, module, int(lineno or 0))  # type: ignore[arg-type]
+    return (action or "default", message, cat, module, int(lineno or 0))
 
 
 class _ConftestError(Exception):

@@ -9,6 +9,7 @@ maker), so ids and marks are pytest's own; dbtest's own stand-ins serve when it 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ SUPPORTED_HOOKS = frozenset(
         "pytest_generate_tests",
         "pytest_collection_modifyitems",
         "pytest_runtest_setup",
+        "pytest_runtest_teardown",
         "pytest_sessionstart",
         "pytest_sessionfinish",
         "pytest_unconfigure",
@@ -399,6 +401,12 @@ class Keywords(dict):  # type: ignore[type-arg]
     """`item.keywords`: names and marks of the item and its parents."""
 
 
+@functools.lru_cache(maxsize=4096)
+def _folder_keywords(path: Path) -> tuple[str, ...]:
+    """The folders above a test file that pytest adds to its keywords (one file, many nodes)."""
+    return path.parent.parts[-3:]
+
+
 class Node:
     """A test as hooks and `request.node` see it (pytest's `Function`, as far as suites
     use it)."""
@@ -440,7 +448,7 @@ class Node:
         self.keywords = Keywords({name: True, originalname: True, path.name: True})
         if cls is not None:
             self.keywords[cls.__name__] = True
-        for part in path.parent.parts[-3:]:
+        for part in _folder_keywords(path):
             self.keywords[part] = True
         for mark in marks:
             self.keywords[mark.name] = mark
@@ -651,15 +659,25 @@ class _Hook:
 
 def _call_hook(hook: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     """pytest passes a hook only the arguments it names."""
+    names = _hook_arguments(hook)
+    if names is None:
+        return hook(**kwargs)
+    return hook(**{k: v for k, v in kwargs.items() if k in names})
+
+
+@functools.lru_cache(maxsize=None)
+def _hook_arguments(hook: Callable[..., Any]) -> frozenset[str] | None:
+    """The argument names a hook takes, or None when it takes any (`**kwargs`): read once,
+    as some hooks are called for every test."""
     import inspect
 
     try:
         params = inspect.signature(hook).parameters
     except (TypeError, ValueError):
-        return hook(**kwargs)
+        return None
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return hook(**kwargs)
-    return hook(**{k: v for k, v in kwargs.items() if k in params})
+        return None
+    return frozenset(params)
 
 
 class _Session:

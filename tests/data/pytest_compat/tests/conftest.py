@@ -43,3 +43,15 @@ def greeting():
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
     monkeypatch.setenv("SUITE", "compat")
+
+
+def pytest_runtest_setup(item):
+    log = getattr(item.module, "RUNTEST_LOG", None)
+    if log is not None:
+        log.append(f"setup {item.name}")
+
+
+def pytest_runtest_teardown(item, nextitem):
+    log = getattr(item.module, "RUNTEST_LOG", None)
+    if log is not None:
+        log.append(f"teardown {item.name}")
