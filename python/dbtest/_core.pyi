@@ -157,3 +157,6 @@ class WorkerRun:
     @property
     def python_settings(self) -> PythonSettings: ...
     def serve(self, driver: Any) -> Awaitable[int]: ...
+
+def write_atomic(path: str, text: str) -> None:
+    """Writes `text` to `path` so that readers see the old file or the whole new one."""

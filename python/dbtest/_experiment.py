@@ -27,8 +27,23 @@ from typing import Any, Callable, Mapping, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Sample kinds the engine understands (crates/dbtest-py/src/experiment.rs).
-_RETURNED, _CHECK_FAILED, _RAISED, _CANCELLED = 0, 1, 2, 3
+# What became of a sample, as the engine reads it (dbtest_experiment::sample::RawKind).
+_RETURNED, _CHECK_FAILED, _RAISED, _CANCELLED = "returned", "check_failed", "raised", "cancelled"
+
+
+@dataclass(slots=True)
+class SampleAnswer:
+    """One sample as the engine takes it (crates/dbtest-py/src/experiment.rs reads these
+    attributes)."""
+
+    kind: str
+    success: bool | None
+    data: str | None  # JSON text
+    message: str | None
+    latency_ms: float
+    tokens: int
+    cost_usd: float
+    check_failed: str | None
 
 
 @dataclass
@@ -237,7 +252,7 @@ class ExperimentDriver:
         config_id, factors = self.configs[config]
         return Context(dict(factors), index, seed, config_id, attempt, self.use_case.id)
 
-    def sample_sync(self, config: int, index: int, seed: int, attempt: int) -> tuple[Any, ...]:
+    def sample_sync(self, config: int, index: int, seed: int, attempt: int) -> SampleAnswer:
         ctx = self._context(config, index, seed, attempt)
         started = perf_counter()
         try:
@@ -245,18 +260,18 @@ class ExperimentDriver:
             if inspect.isawaitable(result) and self.loop is not None:
                 result = asyncio.run_coroutine_threadsafe(_await(result), self.loop).result()
         except AssertionError as exc:
-            return (_CHECK_FAILED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+            return SampleAnswer(_CHECK_FAILED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
         except Exception as exc:  # noqa: BLE001 - an infrastructure error, retried by the engine
-            return (_RAISED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+            return SampleAnswer(_RAISED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
         latency = _ms(started)
         check = None
         if self.check is not None:
             check = self._check_sync(result)
         return self._returned(result, ctx, latency, check)
 
-    async def sample_async(self, config: int, index: int, seed: int, attempt: int) -> tuple[Any, ...]:
+    async def sample_async(self, config: int, index: int, seed: int, attempt: int) -> SampleAnswer:
         if self._cancelled:
-            return (_CANCELLED, None, None, "cancelled", 0.0, 0, 0.0, None)
+            return SampleAnswer(_CANCELLED, None, None, "cancelled", 0.0, 0, 0.0, None)
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -266,12 +281,12 @@ class ExperimentDriver:
             result = await self.use_case.func(ctx)
         except asyncio.CancelledError:
             if self._cancelled:
-                return (_CANCELLED, None, None, "cancelled", _ms(started), ctx.tokens, ctx.cost_usd, None)
+                return SampleAnswer(_CANCELLED, None, None, "cancelled", _ms(started), ctx.tokens, ctx.cost_usd, None)
             raise
         except AssertionError as exc:
-            return (_CHECK_FAILED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+            return SampleAnswer(_CHECK_FAILED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
         except Exception as exc:  # noqa: BLE001 - an infrastructure error, retried by the engine
-            return (_RAISED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+            return SampleAnswer(_RAISED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
         finally:
             if task is not None:
                 self._tasks.discard(task)
@@ -300,13 +315,13 @@ class ExperimentDriver:
         return None
 
     @staticmethod
-    def _returned(result: Any, ctx: Context, latency: float, check: str | None) -> tuple[Any, ...]:
+    def _returned(result: Any, ctx: Context, latency: float, check: str | None) -> SampleAnswer:
         if isinstance(result, bool):
-            return (_RETURNED, result, None, None, latency, ctx.tokens, ctx.cost_usd, check)
+            return SampleAnswer(_RETURNED, result, None, None, latency, ctx.tokens, ctx.cost_usd, check)
         if isinstance(result, Sample):
             success = None if result.success is None else bool(result.success)
-            return (_RETURNED, success, _dumps(result.data), None, latency, ctx.tokens, ctx.cost_usd, check)
-        return (_RETURNED, None, _dumps(result), None, latency, ctx.tokens, ctx.cost_usd, check)
+            return SampleAnswer(_RETURNED, success, _dumps(result.data), None, latency, ctx.tokens, ctx.cost_usd, check)
+        return SampleAnswer(_RETURNED, None, _dumps(result), None, latency, ctx.tokens, ctx.cost_usd, check)
 
     def cancel_inflight(self) -> None:
         """Ctrl-C: cancel the async samples in flight (they are not recorded, so a resumed
@@ -316,8 +331,8 @@ class ExperimentDriver:
             task.cancel()
 
     @staticmethod
-    def write_yaml(path: str, json_text: str) -> None:
-        write_yaml(path, json.loads(json_text))
+    def yaml_text(json_text: str) -> str:
+        return yaml_text(json.loads(json_text))
 
 
 async def _await(awaitable: Any) -> Any:
@@ -370,17 +385,18 @@ def read_yaml_json(path: str) -> str:
     return json.dumps(read_yaml(path))
 
 
-def write_yaml(path: str, data: Any) -> None:
-    """Writes `data` as YAML, keys in their order, atomically (a temporary file renamed)."""
+def yaml_text(data: Any) -> str:
+    """`data` as YAML, keys in their order."""
     import yaml
 
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+
+
+def write_yaml(path: str, data: Any) -> None:
+    """Writes `data` as YAML, atomically (the engine's one atomic write: synced, renamed)."""
+    from . import _core
+
+    _core.write_atomic(path, yaml_text(data))
 
 
 # --- probabilistic tests --------------------------------------------------------------------

@@ -1,10 +1,14 @@
 //! `dbtest experiment` (DESIGN §6), in pure Rust: designs and their configurations, the
 //! `success` expression, the sampling scheduler (generic over the engine that runs one
-//! sample), the JSON-lines sample log, baselines, the run summary, specs and verdicts.
+//! sample), the JSON-lines sample log, baselines, the run summary, specs and verdicts; and
+//! the commands themselves (`run`, `verify`, `approve`) over the project's folders.
 
 pub mod design;
 pub mod expr;
+pub mod project;
 pub mod report;
+pub mod run;
 pub mod sample;
 pub mod schedule;
 pub mod spec;
+pub mod verify;

@@ -34,6 +34,15 @@ pub(crate) fn to_py_err(err: dbtest_core::Error) -> PyErr {
     }
 }
 
+/// Writes `text` to `path` atomically (synced, then renamed): dbtest's one atomic write,
+/// for files Python renders (YAML).
+#[pyfunction]
+fn write_atomic(py: Python<'_>, path: std::path::PathBuf, text: &str) -> PyResult<()> {
+    let bytes = text.as_bytes().to_vec();
+    py.detach(|| dbtest_report::write_atomic(&path, &bytes))
+        .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -56,5 +65,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<worker::WorkerRun>()?;
     m.add_function(wrap_pyfunction!(unit::merge_reports, m)?)?;
     m.add_function(wrap_pyfunction!(bench::measure_callable, m)?)?;
+    m.add_function(wrap_pyfunction!(write_atomic, m)?)?;
     Ok(())
 }

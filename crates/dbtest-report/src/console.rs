@@ -4,19 +4,13 @@
 
 use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anstyle::{AnsiColor, Style};
 use dbtest_core::{ColorChoice, Event, Outcome, Report, Summary, TestResult};
 
+use crate::live::{live_by_default, LiveLines};
 use crate::text::{grouped, human_duration, seconds, strip_ansi};
-
-/// Redrawing more often than this costs terminal time and is not readable anyway.
-const REDRAW_EVERY: Duration = Duration::from_millis(50);
-/// Without a terminal-size query (no unsafe code, no extra dependency) `COLUMNS` is the
-/// only hint; 80 is what nearly every terminal has at least.
-const DEFAULT_WIDTH: usize = 80;
-const CLEAR_LINE: &str = "\r\x1b[2K";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConsoleOptions {
@@ -33,15 +27,13 @@ pub struct ConsoleOptions {
 pub struct Console {
     opts: ConsoleOptions,
     color: bool,
-    progress: bool,
+    /// The progress line (on stderr), and the terminal's width for every section.
+    progress: LiveLines,
     width: usize,
     live: Summary,
     files_total: Option<usize>,
     files_done: usize,
     started: Instant,
-    last_draw: Option<Instant>,
-    /// The progress line is on screen and must be cleared before anything else prints.
-    drawn: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -132,15 +124,11 @@ fn separate(out: &mut String) {
 impl Console {
     pub fn new(opts: ConsoleOptions) -> Console {
         let color = resolve_color(opts.color, io::stdout().is_terminal(), env);
-        let progress = opts.progress.unwrap_or_else(|| {
-            opts.verbosity >= 0
-                && io::stderr().is_terminal()
-                && env("TERM").as_deref() != Some("dumb")
-        });
-        let width = env("COLUMNS")
-            .and_then(|c| c.trim().parse::<usize>().ok())
-            .filter(|&w| w >= 20)
-            .unwrap_or(DEFAULT_WIDTH);
+        let progress = LiveLines::new(Some(
+            opts.progress
+                .unwrap_or_else(|| opts.verbosity >= 0 && live_by_default()),
+        ));
+        let width = progress.width();
         Console {
             opts,
             color,
@@ -150,8 +138,6 @@ impl Console {
             files_total: None,
             files_done: 0,
             started: Instant::now(),
-            last_draw: None,
-            drawn: false,
         }
     }
 
@@ -160,7 +146,7 @@ impl Console {
     }
 
     pub fn progress_enabled(&self) -> bool {
-        self.progress
+        self.progress.enabled()
     }
 
     /// Takes one event of the run. Cheap unless it prints: the progress line is redrawn
@@ -186,23 +172,14 @@ impl Console {
     /// Redraws the progress line if it is due; for a caller's timer, so that the elapsed
     /// time keeps moving while a long test runs and no events arrive.
     pub fn tick(&mut self) {
-        if !self.progress {
-            return;
+        if self.progress.due(Instant::now()) {
+            self.draw();
         }
-        let now = Instant::now();
-        if self
-            .last_draw
-            .is_some_and(|t| now.duration_since(t) < REDRAW_EVERY)
-        {
-            return;
-        }
-        self.draw(now);
     }
 
     /// Clears the progress line and prints the final sections to stdout.
     pub fn finish(&mut self, report: &Report, interrupted: bool) {
-        self.clear_progress();
-        self.progress = false;
+        self.progress.disable();
         let text = self.render_summary(report, interrupted);
         let mut out = io::stdout().lock();
         // A closed pipe (`dbtest unit | head`) must not turn into a panic.
@@ -397,8 +374,8 @@ impl Console {
     }
 
     fn print_test(&mut self, t: &TestResult) {
-        let redraw = self.drawn;
-        self.clear_progress();
+        let redraw = self.progress.shown();
+        self.progress.clear();
         let mut text = self.test_line(t);
         text.push('\n');
         if self.opts.verbosity >= 2 && t.outcome == Outcome::Passed {
@@ -426,7 +403,7 @@ impl Console {
         // Put the progress line back at once: waiting for the next due redraw would make
         // it flicker away whenever tests finish faster than the redraw interval.
         if redraw {
-            self.draw(Instant::now());
+            self.draw();
         }
     }
 
@@ -480,29 +457,9 @@ impl Console {
         head + &styled.join(" · ")
     }
 
-    fn draw(&mut self, now: Instant) {
+    fn draw(&mut self) {
         let line = self.progress_line();
-        let mut err = io::stderr().lock();
-        let _ = write!(err, "{CLEAR_LINE}{line}");
-        let _ = err.flush();
-        self.drawn = true;
-        self.last_draw = Some(now);
-    }
-
-    fn clear_progress(&mut self) {
-        if self.drawn {
-            let mut err = io::stderr().lock();
-            let _ = err.write_all(CLEAR_LINE.as_bytes());
-            let _ = err.flush();
-            self.drawn = false;
-        }
-    }
-}
-
-impl Drop for Console {
-    /// A run that ends without `finish` (an error, a panic) must not leave a half line.
-    fn drop(&mut self) {
-        self.clear_progress();
+        self.progress.draw(&[line]);
     }
 }
 

@@ -6,10 +6,12 @@ pub mod console;
 pub mod github;
 pub mod json;
 pub mod junit;
+pub mod live;
 pub mod markdown;
 mod text;
 
 pub use console::{color_enabled, Console, ConsoleOptions};
+pub use live::LiveLines;
 pub use text::write_atomic;
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Removes ANSI escape sequences (colours, cursor moves, hyperlinks): tests often print
 /// coloured output, and the codes are noise in files that are not shown on a terminal.
@@ -137,52 +136,35 @@ pub(crate) fn tail(s: &str, max: usize) -> Cow<'_, str> {
 }
 
 /// Writes `contents` to `path` so that readers see either the old file or the whole new
-/// one, never a half-written report: a temporary file in the same folder (so the rename
-/// cannot cross file systems), then a rename over the target. Creates missing folders.
+/// one, never a half-written file (a crash included): a temporary file in the same folder
+/// (so the rename cannot cross file systems), synced to disk, then renamed over the target.
+/// Creates missing folders. Every file dbtest writes goes through here.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     write_atomic_inner(path, contents)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
 }
 
 fn write_atomic_inner(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
+    if path.file_name().is_none() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a file path",
+        ));
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir)?;
-
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let (tmp_path, mut file) = loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mut name = std::ffi::OsString::from(".");
-        name.push(file_name);
-        name.push(format!(".{}.{n}.tmp", std::process::id()));
-        let candidate = dir.join(name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&candidate)
-        {
-            Ok(f) => break (candidate, f),
-            // A leftover of a killed run with the same pid: try the next name.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    };
-    let result = file
-        .write_all(contents)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| {
-            drop(file);
-            std::fs::rename(&tmp_path, path)
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp_path);
-    }
-    result
+    let mut file = tempfile::Builder::new()
+        .prefix(".dbtest-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    file.write_all(contents)?;
+    file.as_file().sync_all()?;
+    // A failed rename drops (and so removes) the temporary file.
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,388 @@
+//! One `dbtest experiment run`: the run folder (new, or an earlier one to resume, checked
+//! against the design), the sampling, and what the folder holds when it ends: `run.json`,
+//! `samples.jsonl`, a baseline per configuration, `summary.json` and `SUMMARY.md`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use dbtest_core::{Error, ExitCode};
+use dbtest_report::LiveLines;
+use dbtest_runner::CancellationToken;
+use serde_json::{json, Value};
+
+use crate::design::{config_label, Configuration, Design};
+use crate::project::{absolute, Project};
+use crate::report;
+use crate::sample::{read_log, SampleLog, SampleRecord};
+use crate::schedule::{
+    self, Backoff, ConfigState, Plan, RunError, RunOutcome, SampleEngine, StopRule, Termination,
+};
+use crate::spec;
+
+const RUN_SCHEMA: &str = "dbtest.experiment-run/1";
+
+/// A value as YAML text (baselines are YAML; the YAML library is the caller's).
+pub trait YamlText {
+    fn yaml(&self, value: &Value) -> Result<String, String>;
+}
+
+/// A run, ready to start: everything checked before the first sample.
+pub struct PreparedRun {
+    pub project: Project,
+    pub design: Design,
+    design_value: Value,
+    design_file: String,
+    pub run_dir: PathBuf,
+    run_seed: u64,
+    pub resumed: Vec<SampleRecord>,
+    is_resume: bool,
+}
+
+/// A seed that JSON numbers (doubles) hold exactly.
+pub fn random_seed() -> u64 {
+    fastrand::u64(..) & ((1 << 53) - 1)
+}
+
+fn now_text() -> String {
+    let ts = jiff::Timestamp::now();
+    ts.round(jiff::Unit::Second).unwrap_or(ts).to_string()
+}
+
+/// Reads the design and decides the run folder: `--resume DIR` (whose design must be the
+/// same in what decides the samples), `--out DIR` (which must not hold a run yet), or a new
+/// time-stamped folder under the project's experiments folder.
+pub fn prepare_run(
+    design_value: Value,
+    design_file: &str,
+    cwd: &Path,
+    out: Option<&str>,
+    resume: Option<&str>,
+) -> Result<PreparedRun, Error> {
+    let design =
+        Design::from_value(design_file, &design_value).map_err(|e| Error::Usage(e.to_string()))?;
+    let project = Project::find(cwd)?;
+    if let Some(dir) = resume {
+        let run_dir = absolute(cwd, dir);
+        let (run_seed, resumed) = resume_from(&run_dir, dir, &design)?;
+        return Ok(PreparedRun {
+            project,
+            design,
+            design_value,
+            design_file: design_file.to_string(),
+            run_dir,
+            run_seed,
+            resumed,
+            is_resume: true,
+        });
+    }
+    let run_dir = match out {
+        Some(dir) => {
+            let run_dir = absolute(cwd, dir);
+            if run_dir.join("samples.jsonl").exists() {
+                return Err(Error::Usage(format!(
+                    "--out {dir} already holds a run; continue it with --resume {dir}, or choose another folder"
+                )));
+            }
+            run_dir
+        }
+        None => new_run_dir(
+            &project.out_dir().join(&design.experiment),
+            jiff::Timestamp::now(),
+        ),
+    };
+    let run_seed = design.seed.unwrap_or_else(random_seed);
+    Ok(PreparedRun {
+        project,
+        design,
+        design_value,
+        design_file: design_file.to_string(),
+        run_dir,
+        run_seed,
+        resumed: Vec::new(),
+        is_resume: false,
+    })
+}
+
+/// `base/<UTC time stamp>`, or `-2`, `-3`, ... after it when that folder exists.
+fn new_run_dir(base: &Path, now: jiff::Timestamp) -> PathBuf {
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let mut dir = base.join(&stamp);
+    let mut n = 2;
+    while dir.exists() {
+        dir = base.join(format!("{stamp}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+/// The seed and samples of the run in `run_dir`, when its design decides samples as
+/// `design` does.
+fn resume_from(
+    run_dir: &Path,
+    dir: &str,
+    design: &Design,
+) -> Result<(u64, Vec<SampleRecord>), Error> {
+    let run_file = run_dir.join("run.json");
+    let text = std::fs::read_to_string(&run_file).map_err(|e| {
+        Error::Usage(format!(
+            "--resume {dir}: {} cannot be read ({e}); pass the folder of an earlier run",
+            run_file.display()
+        ))
+    })?;
+    let stored: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: {e}", run_file.display())))?;
+    let stored_design = Design::from_value(&run_file.display().to_string(), &stored["design"])
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let source = |d: &Design| d.success.as_ref().map(|e| e.source().to_string());
+    for (key, same) in [
+        ("experiment", stored_design.experiment == design.experiment),
+        ("use_case", stored_design.use_case == design.use_case),
+        ("factors", stored_design.factors == design.factors),
+        ("success", source(&stored_design) == source(design)),
+        ("confidence", stored_design.confidence == design.confidence),
+    ] {
+        if !same {
+            return Err(Error::Usage(format!(
+                "--resume {dir}: the design's `{key}` differs from the run's ({}); resume with \
+                 the design the run was started with, or start a new run",
+                run_file.display()
+            )));
+        }
+    }
+    let run_seed = stored["seed"]
+        .as_u64()
+        .ok_or_else(|| Error::Usage(format!("{}: no `seed`", run_file.display())))?;
+    let resumed = read_log(&run_dir.join("samples.jsonl"))
+        .map_err(|e| Error::Usage(format!("--resume {dir}: {e}")))?;
+    Ok((run_seed, resumed))
+}
+
+/// The live lines of a run: one per configuration.
+pub struct ConfigLines {
+    labels: Vec<String>,
+    planned: u64,
+    confidence: f64,
+    live: LiveLines,
+}
+
+impl ConfigLines {
+    pub fn new(configs: &[Configuration], planned: u64, confidence: f64, on: bool) -> Self {
+        let labels: Vec<String> = configs.iter().map(|c| config_label(&c.factors)).collect();
+        let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        ConfigLines {
+            labels: labels.iter().map(|l| format!("{l:width$}")).collect(),
+            planned,
+            confidence,
+            live: LiveLines::new(if on { None } else { Some(false) }),
+        }
+    }
+
+    pub fn draw(&mut self, states: &[ConfigState], force: bool) {
+        if !force && !self.live.due(Instant::now()) {
+            return;
+        }
+        let lines: Vec<String> = self
+            .labels
+            .iter()
+            .zip(states)
+            .map(|(label, state)| {
+                report::progress_line(label, state, self.planned, self.confidence)
+            })
+            .collect();
+        self.live.draw(&lines);
+    }
+
+    pub fn clear(&mut self) {
+        self.live.clear();
+    }
+}
+
+/// Samples the prepared run and writes what its folder holds; prints the summary. The exit
+/// code is 2 when interrupted (the folder then holds what was gathered, and how to resume).
+pub async fn execute_run<E: SampleEngine>(
+    engine: E,
+    p: PreparedRun,
+    cancel: CancellationToken,
+    yaml: &impl YamlText,
+) -> Result<ExitCode, String> {
+    let design = &p.design;
+    let configs = design.configurations();
+    std::fs::create_dir_all(&p.run_dir)
+        .map_err(|e| format!("cannot create {}: {e}", p.run_dir.display()))?;
+    let started_at = now_text();
+    if !p.is_resume {
+        let run = json!({
+            "schema": RUN_SCHEMA,
+            "design_file": p.design_file,
+            "started_at": started_at,
+            "seed": p.run_seed,
+            "design": p.design_value,
+        });
+        let text = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
+        dbtest_report::write_atomic(&p.run_dir.join("run.json"), text.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    let mut log = SampleLog::open(&p.run_dir.join("samples.jsonl"))
+        .map_err(|e| format!("cannot open the sample log in {}: {e}", p.run_dir.display()))?;
+    let plan = Plan {
+        experiment: design.experiment.clone(),
+        run_seed: p.run_seed,
+        configs: configs.clone(),
+        samples: design.samples,
+        concurrency: design.concurrency as usize,
+        max_per_second: design.max_per_second,
+        retries: design.retries,
+        backoff: Backoff::default(),
+        budgets: design.budgets,
+        success: design.success.clone(),
+        confidence: design.confidence,
+        stop: design
+            .stop_when
+            .map_or(StopRule::None, |s| StopRule::CiHalfWidth(s.ci_half_width)),
+        replace_errors: false,
+        max_errors: None,
+    };
+    let rel_run_dir = p.project.relative(&p.run_dir);
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    if p.is_resume {
+        eprintln!(
+            "resuming {rel_run_dir}: {} sample{} already done",
+            p.resumed.len(),
+            plural(p.resumed.len())
+        );
+    } else {
+        eprintln!(
+            "experiment {}: {} configuration{} x {} samples -> {rel_run_dir}",
+            design.experiment,
+            configs.len(),
+            plural(configs.len()),
+            design.samples
+        );
+    }
+    let mut live = ConfigLines::new(&configs, design.samples, design.confidence, true);
+    let clock = Instant::now();
+    let outcome: Result<RunOutcome, RunError> = schedule::run(
+        Arc::new(engine),
+        Arc::new(plan),
+        p.resumed,
+        cancel,
+        |_, record, states| {
+            log.append(record)
+                .map_err(|e| RunError(format!("cannot append to {}: {e}", log.path().display())))?;
+            live.draw(states, false);
+            Ok(())
+        },
+    )
+    .await;
+    if let Ok(outcome) = &outcome {
+        live.draw(&outcome.configs, true);
+    }
+    live.clear();
+    let outcome = outcome.map_err(|e| e.0)?;
+    let generated_at = now_text();
+    let mut baselines = Vec::new();
+    let mut files = Vec::new();
+    for (config, state) in configs.iter().zip(&outcome.configs) {
+        let b = report::baseline(design, p.run_seed, config, state, &generated_at);
+        let file = format!("baselines/{}.yaml", config.config_id);
+        let value = serde_json::to_value(&b).map_err(|e| e.to_string())?;
+        dbtest_report::write_atomic(&p.run_dir.join(&file), yaml.yaml(&value)?.as_bytes())
+            .map_err(|e| e.to_string())?;
+        baselines.push(b);
+        files.push(file);
+    }
+    let summary = report::summary(
+        design,
+        &baselines,
+        &outcome.configs,
+        &files,
+        &rel_run_dir,
+        &started_at,
+        clock.elapsed().as_secs_f64(),
+        outcome.stopped,
+    );
+    let json_text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
+    dbtest_report::write_atomic(&p.run_dir.join("summary.json"), json_text.as_bytes())
+        .map_err(|e| e.to_string())?;
+    dbtest_report::write_atomic(
+        &p.run_dir.join("SUMMARY.md"),
+        report::markdown(&summary).as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut out = report::console(&summary);
+    out.push_str(&format!(
+        "\nwrote {rel_run_dir}/: samples.jsonl, baselines/ ({}), SUMMARY.md, summary.json\n",
+        baselines.len()
+    ));
+    if outcome.stopped == Some(Termination::Interrupted) {
+        out.push_str(&format!(
+            "interrupted: continue with `dbtest experiment run {} --resume {rel_run_dir}`\n",
+            p.design_file
+        ));
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    Ok(match outcome.stopped {
+        Some(Termination::Interrupted) => ExitCode::Interrupted,
+        _ => ExitCode::Ok,
+    })
+}
+
+/// Reads a design document's JSON text (the YAML as the caller loaded it).
+pub fn design_value(design_json: &str, design_file: &str) -> Result<Value, Error> {
+    serde_json::from_str(design_json).map_err(|e| {
+        Error::Usage(format!(
+            "{design_file}: {}",
+            spec::strip_position(&e.to_string())
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_run_folder_never_reuses_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let now: jiff::Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let first = new_run_dir(dir.path(), now);
+        assert_eq!(first, dir.path().join("20261201T100000Z"));
+        std::fs::create_dir_all(&first).unwrap();
+        let second = new_run_dir(dir.path(), now);
+        assert_eq!(second, dir.path().join("20261201T100000Z-2"));
+    }
+
+    #[test]
+    fn resuming_needs_the_same_design() {
+        let dir = tempfile::tempdir().unwrap();
+        let design = |factor: &str| {
+            json!({"experiment": "e", "use_case": "u", "samples": 4,
+                   "factors": {"model": [factor]}})
+        };
+        let stored = Design::from_value("d.yaml", &design("a")).unwrap();
+        std::fs::write(
+            dir.path().join("run.json"),
+            json!({"seed": 7, "design": design("a")}).to_string(),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("samples.jsonl"), "").unwrap();
+        let (seed, resumed) = resume_from(dir.path(), "run", &stored).unwrap();
+        assert_eq!((seed, resumed.len()), (7, 0));
+        let other = Design::from_value("d.yaml", &design("b")).unwrap();
+        let err = resume_from(dir.path(), "run", &other)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the design's `factors` differs"), "{err}");
+        let missing = resume_from(&dir.path().join("nope"), "nope", &stored)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("pass the folder of an earlier run"),
+            "{missing}"
+        );
+    }
+}

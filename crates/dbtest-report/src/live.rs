@@ -1,0 +1,178 @@
+//! The one live display of every command (unit's progress line, bench's "measuring" line,
+//! an experiment's line per configuration): lines on stderr, redrawn in place at most every
+//! 50 ms, only on a terminal, and cleared before anything else prints.
+
+use std::io::{self, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use crate::text::strip_ansi;
+
+/// Redrawing more often than this costs terminal time and is not readable anyway.
+pub const REDRAW_EVERY: Duration = Duration::from_millis(50);
+/// When neither the terminal nor `COLUMNS` says: what nearly every terminal has at least.
+const DEFAULT_WIDTH: usize = 80;
+
+/// The width of the terminal on stderr (where the live lines go), else of stdout, else
+/// `COLUMNS`, else 80.
+pub fn terminal_width() -> usize {
+    let from_terminal = terminal_size::terminal_size_of(io::stderr())
+        .or_else(|| terminal_size::terminal_size_of(io::stdout()))
+        .map(|(w, _)| w.0 as usize);
+    from_terminal
+        .or_else(|| {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse::<usize>().ok())
+        })
+        .filter(|&w| w >= 20)
+        .unwrap_or(DEFAULT_WIDTH)
+}
+
+/// Whether live lines are drawn when the user did not say: stderr is a terminal that can
+/// move its cursor.
+pub fn live_by_default() -> bool {
+    io::stderr().is_terminal() && std::env::var("TERM").as_deref() != Ok("dumb")
+}
+
+pub struct LiveLines {
+    enabled: bool,
+    width: usize,
+    /// How many lines are on screen (0: nothing to clear).
+    shown: usize,
+    last: Option<Instant>,
+}
+
+impl LiveLines {
+    /// `enabled`: `None` decides by the terminal ([`live_by_default`]).
+    pub fn new(enabled: Option<bool>) -> LiveLines {
+        LiveLines {
+            enabled: enabled.unwrap_or_else(live_by_default),
+            width: terminal_width(),
+            shown: 0,
+            last: None,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Stops drawing for good (the run is over), clearing what is shown.
+    pub fn disable(&mut self) {
+        self.clear();
+        self.enabled = false;
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Whether a redraw is due (enabled, and the last one is [`REDRAW_EVERY`] old).
+    pub fn due(&self, now: Instant) -> bool {
+        self.enabled
+            && self
+                .last
+                .is_none_or(|t| now.duration_since(t) >= REDRAW_EVERY)
+    }
+
+    /// Whether lines are on screen (to put them back after printing something else).
+    pub fn shown(&self) -> bool {
+        self.shown > 0
+    }
+
+    /// Replaces what is shown with `lines`, each cut to the terminal's width (a line that
+    /// wraps would leave its first rows behind when redrawn).
+    pub fn draw(&mut self, lines: &[String]) {
+        if !self.enabled {
+            return;
+        }
+        let mut out = self.erase();
+        let max = self.width.saturating_sub(1);
+        for (i, line) in lines.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&fit(line, max));
+        }
+        self.write(&out);
+        self.shown = lines.len();
+        self.last = Some(Instant::now());
+    }
+
+    /// Removes the lines, leaving the cursor where they began.
+    pub fn clear(&mut self) {
+        if self.shown > 0 {
+            let out = self.erase();
+            self.write(&out);
+            self.shown = 0;
+        }
+    }
+
+    /// The escape sequence that goes back to the first shown line and clears below.
+    fn erase(&self) -> String {
+        match self.shown {
+            0 => String::from("\r"),
+            1 => String::from("\r\x1b[J"),
+            n => format!("\x1b[{}A\r\x1b[J", n - 1),
+        }
+    }
+
+    fn write(&self, text: &str) {
+        let mut err = io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    }
+}
+
+impl Drop for LiveLines {
+    /// A run that ends without clearing (an error, a panic) must not leave half lines.
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// `line` as it fits in `max` columns: as is when it does, else its plain text cut (a cut
+/// through an escape sequence would leave the terminal coloured).
+fn fit(line: &str, max: usize) -> String {
+    let plain = strip_ansi(line);
+    if plain.chars().count() <= max {
+        return line.to_owned();
+    }
+    plain.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_that_fits_keeps_its_colour_and_a_long_one_is_cut_plain() {
+        assert_eq!(fit("\x1b[32mok\x1b[0m", 10), "\x1b[32mok\x1b[0m");
+        assert_eq!(fit("\x1b[31mabcdefghij\x1b[0m", 4), "abcd");
+        assert_eq!(fit("ééééé", 3), "ééé");
+    }
+
+    #[test]
+    fn erasing_goes_back_to_the_first_line_shown() {
+        let mut live = LiveLines {
+            enabled: false,
+            width: 80,
+            shown: 0,
+            last: None,
+        };
+        assert_eq!(live.erase(), "\r");
+        live.shown = 1;
+        assert_eq!(live.erase(), "\r\x1b[J");
+        live.shown = 3;
+        assert_eq!(live.erase(), "\x1b[2A\r\x1b[J");
+        live.shown = 0; // nothing to clear on drop
+    }
+
+    #[test]
+    fn a_disabled_display_draws_nothing_and_is_never_due() {
+        let mut live = LiveLines::new(Some(false));
+        live.draw(&["x".into()]);
+        assert!(!live.shown());
+        assert!(!live.due(Instant::now()));
+    }
+}
