@@ -77,7 +77,8 @@ class BenchRun:
     """One `dbtest bench` invocation: settings, discovery and the saved run to compare with
     are read in the constructor."""
 
-    def __init__(self, flags_json: str, cwd: str) -> None: ...
+    def __init__(self, flags: dict[str, Any], cwd: str) -> None:
+        """`flags`: the command line's options by their setting names."""
     @property
     def gc_disabled(self) -> bool: ...
     def run(self, driver: Any) -> Awaitable[tuple[int, str]]: ...

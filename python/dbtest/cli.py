@@ -174,7 +174,7 @@ def _run_bench(flags: dict[str, Any]) -> int:
             _usage_error("--plot needs matplotlib: pip install 'dbtest-engine[plot]'")
             return EXIT_USAGE
     try:
-        run = _core.BenchRun(json.dumps(flags), os.getcwd())
+        run = _core.BenchRun(flags, os.getcwd())
     except _core.UsageError as e:
         _usage_error(str(e))
         return EXIT_USAGE

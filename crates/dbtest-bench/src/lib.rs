@@ -2,6 +2,7 @@
 //! loads files and times rounds; this crate decides how many, computes the statistics, keeps
 //! saved runs and judges regressions.
 
+pub mod command;
 pub mod compare;
 pub mod measure;
 pub mod model;

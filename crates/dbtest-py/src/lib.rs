@@ -34,6 +34,12 @@ pub(crate) fn to_py_err(err: dbtest_core::Error) -> PyErr {
     }
 }
 
+/// The command line's options as the command's typed settings (a click `dict`, the names
+/// as the settings spell them); a wrong one is a usage error.
+pub(crate) fn flags<T: serde::de::DeserializeOwned>(flags: &Bound<'_, PyAny>) -> PyResult<T> {
+    pythonize::depythonize(flags).map_err(|e| UsageError::new_err(format!("invalid option: {e}")))
+}
+
 /// Writes `text` to `path` atomically (synced, then renamed): dbtest's one atomic write,
 /// for files Python renders (YAML).
 #[pyfunction]
