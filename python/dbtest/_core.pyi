@@ -53,7 +53,8 @@ class PythonSettings:
 class UnitRun:
     """One `dbtest unit` invocation: settings and discovery happen in the constructor."""
 
-    def __init__(self, flags_json: str, cwd: str) -> None: ...
+    def __init__(self, flags: dict[str, Any], cwd: str) -> None:
+        """`flags`: the command line's options by their setting names."""
     def interrupt(self) -> None: ...
     @property
     def root(self) -> str: ...

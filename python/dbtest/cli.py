@@ -92,7 +92,7 @@ def _run_unit(flags: dict[str, Any]) -> int:
     from . import _core
 
     try:
-        run = _core.UnitRun(json.dumps(flags), os.getcwd())
+        run = _core.UnitRun(flags, os.getcwd())
     except _core.UsageError as e:
         _usage_error(str(e))
         return EXIT_USAGE

@@ -4,32 +4,18 @@
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use dbtest_core::pytest_config::PythonSettings as Settings;
-use dbtest_core::{Event, UnitConfig};
+use dbtest_core::Event;
 use dbtest_discovery::Selector;
 use dbtest_runner::protocol::{Command, Message};
 use dbtest_runner::{CancellationToken, Engine, FileJob, Observer};
 use pyo3::prelude::*;
-use serde::{Deserialize, Serialize};
 use tokio::io::AsyncBufReadExt;
 
 use crate::engine::PyEngine;
-use crate::unit::{run_options, selected, PythonSettings};
-
-/// What the parent tells each worker about the run, as JSON in DBTEST_WORKER_SETUP.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WorkerSetup {
-    pub config: UnitConfig,
-    pub root: PathBuf,
-    pub id_prefixes: Vec<String>,
-    pub last_failed: Option<Vec<String>>,
-    pub shuffle_seed: Option<u64>,
-    /// The same pytest settings as the parent's driver, and its `-k` keyword expression.
-    pub python: Settings,
-}
+use crate::unit::PythonSettings;
+use dbtest_unit::{run_options, selected, WorkerSetup};
 
 #[pyclass(module = "dbtest._core")]
 pub struct WorkerRun {

@@ -1,0 +1,107 @@
+//! Tests read from source before any import (dbtest_discovery::static_tests), so that a
+//! file is imported only when one of its tests will run: `--collect-only` and filters on
+//! large trees import little or nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dbtest_core::pytest_config::PythonSettings as Settings;
+use dbtest_runner::{Engine, FileError, FileJob};
+
+/// Reads simple files' tests from their source (dbtest_discovery::static_tests) so that a
+/// file is imported only when one of its tests will run: `--collect-only` and filters on
+/// large trees import little or nothing. Everything else goes to the real engine.
+pub struct StaticFirst<E> {
+    pub inner: E,
+    pub collect_only: bool,
+    pub select: Arc<dyn Fn(&dbtest_core::TestCase) -> bool + Send + Sync>,
+    /// The source reader knows pytest's default naming rules only.
+    pub enabled: bool,
+}
+
+/// Whether reading tests from source gives what collection would: not when the project's
+/// pytest configuration names tests its own way.
+pub fn static_reading_holds(python: &Settings) -> bool {
+    use dbtest_core::pytest_config::{DEFAULT_PYTHON_CLASSES, DEFAULT_PYTHON_FUNCTIONS};
+    python.python_classes == DEFAULT_PYTHON_CLASSES
+        && python.python_functions == DEFAULT_PYTHON_FUNCTIONS
+}
+
+fn static_cases(file: &FileJob) -> Option<Vec<dbtest_core::TestCase>> {
+    let source = std::fs::read_to_string(&file.path).ok()?;
+    let tests = dbtest_discovery::static_tests(&source)?;
+    Some(
+        tests
+            .into_iter()
+            .map(|t| dbtest_core::TestCase {
+                id: dbtest_core::test_id(&file.rel, t.suite.as_deref(), &t.name, None),
+                file: file.rel.clone(),
+                line: t.line,
+                name: t.name,
+                suite: t.suite,
+                params: None,
+                tags: t.tags,
+                skip: None,
+                xfail: None,
+                timeout_s: None,
+                is_async: false,
+                concurrent: false,
+                retries: None,
+                serial: None,
+                exclusive: false,
+                key: u64::MAX,
+            })
+            .collect(),
+    )
+}
+
+impl<E: Engine> Engine for StaticFirst<E> {
+    async fn collect(&self, file: FileJob) -> Result<Vec<dbtest_core::TestCase>, FileError> {
+        if let Some(cases) = self.enabled.then(|| static_cases(&file)).flatten() {
+            if self.collect_only || !cases.iter().any(|c| (self.select)(c)) {
+                return Ok(cases);
+            }
+        }
+        self.inner.collect(file).await
+    }
+    async fn run(
+        &self,
+        case: dbtest_core::TestCase,
+        timeout: Option<Duration>,
+    ) -> dbtest_core::RawResult {
+        self.inner.run(case, timeout).await
+    }
+    async fn run_pipeline(&self, pipeline: dbtest_runner::Pipeline) {
+        self.inner.run_pipeline(pipeline).await
+    }
+    async fn partial_output(&self, case: &dbtest_core::TestCase) -> (String, String) {
+        self.inner.partial_output(case).await
+    }
+    fn forget_file(&self, file: &FileJob) {
+        self.inner.forget_file(file)
+    }
+    async fn finish_file(&self, file: FileJob) -> Vec<dbtest_core::TestResult> {
+        self.inner.finish_file(file).await
+    }
+    async fn finish_session(&self) -> Vec<dbtest_core::TestResult> {
+        self.inner.finish_session().await
+    }
+}
+
+/// The engine of a run that found no test files: nothing to import, so no Python driver.
+pub struct NoFiles;
+
+impl Engine for NoFiles {
+    async fn collect(&self, _: FileJob) -> Result<Vec<dbtest_core::TestCase>, FileError> {
+        Ok(Vec::new())
+    }
+    async fn run(&self, _: dbtest_core::TestCase, _: Option<Duration>) -> dbtest_core::RawResult {
+        unreachable!("a run without files runs no test")
+    }
+    async fn finish_file(&self, _: FileJob) -> Vec<dbtest_core::TestResult> {
+        Vec::new()
+    }
+    async fn finish_session(&self) -> Vec<dbtest_core::TestResult> {
+        Vec::new()
+    }
+}
