@@ -178,8 +178,14 @@ def test_missing_expired_and_unapproved_specs(project: Path) -> None:
         ("experiment: x\nuse_case: nope\nsamples: 5\n", ["d.yaml", "`use_case`", "unknown use case 'nope'",
                                                          "coin, coin.flaky, coin.sample, coin.sync, other"]),
         ("", ["d.yaml", "empty"]),
+        # Once a segfault (exit 139): nesting is bounded before the parser recurses.
+        ("experiment: x\nuse_case: coin\nsamples: 5\nsuccess: '" + "(" * 500 + "ok" + ")" * 500 + "'\n",
+         ["d.yaml", "`success`", "nests deeper than 100 levels"]),
+        ("experiment: x\nuse_case: coin\nsamples: 5\nsuccess: '" + "(" * 50_000 + "ok" + ")" * 50_000 + "'\n",
+         ["d.yaml", "`success`", "characters long"]),
     ],
-    ids=["yaml", "budget-key", "top-key", "samples", "factor", "expression", "use-case", "empty"],
+    ids=["yaml", "budget-key", "top-key", "samples", "factor", "expression", "use-case", "empty", "too-deep",
+         "too-long"],
 )
 def test_design_errors_exit_4_naming_the_file_and_key(project: Path, text: str, needles: list[str]) -> None:
     (project / "d.yaml").write_text(text)

@@ -18,10 +18,6 @@
 
 use std::fmt;
 
-/// Deep enough for any expression a person writes, shallow enough that the recursive parser
-/// cannot overflow the stack.
-const MAX_DEPTH: usize = 200;
-
 /// A parsed keyword expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeywordExpr {
@@ -158,7 +154,7 @@ fn lex(input: &str) -> Result<Vec<Token>, (usize, String)> {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
-    depth: usize,
+    depth: dbtest_expr::Depth,
 }
 
 type ParseResult = Result<Node, (usize, String)>;
@@ -184,16 +180,18 @@ impl Parser {
         )
     }
 
+    fn descend(&mut self) -> Result<(), (usize, String)> {
+        let pos = self.current().pos;
+        self.depth.enter(pos + 1).map_err(|e| (pos, e.to_string()))
+    }
+
     fn expr(&mut self) -> ParseResult {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err((self.current().pos, "the expression nests too deeply".into()));
-        }
+        self.descend()?;
         let mut node = self.and_expr()?;
         while self.accept(&Kind::Or) {
             node = Node::Or(Box::new(node), Box::new(self.and_expr()?));
         }
-        self.depth -= 1;
+        self.depth.leave();
         Ok(node)
     }
 
@@ -207,12 +205,9 @@ impl Parser {
 
     fn not_expr(&mut self) -> ParseResult {
         if self.accept(&Kind::Not) {
-            self.depth += 1;
-            if self.depth > MAX_DEPTH {
-                return Err((self.current().pos, "the expression nests too deeply".into()));
-            }
+            self.descend()?;
             let inner = self.not_expr()?;
-            self.depth -= 1;
+            self.depth.leave();
             return Ok(Node::Not(Box::new(inner)));
         }
         if self.accept(&Kind::LParen) {
@@ -245,11 +240,12 @@ impl KeywordExpr {
             column: pos + 1,
             message,
         };
+        dbtest_expr::check_len(expr).map_err(|e| fail((0, e.to_string())))?;
         let tokens = lex(expr).map_err(fail)?;
         let mut parser = Parser {
             tokens,
             at: 0,
-            depth: 0,
+            depth: dbtest_expr::Depth::default(),
         };
         let node = if parser.accept(&Kind::Eof) {
             Node::False

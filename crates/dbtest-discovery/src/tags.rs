@@ -15,10 +15,6 @@ use std::str::FromStr;
 
 const EXAMPLE: &str = "-t \"db and not slow\"";
 
-/// Deep enough for any expression a person writes, shallow enough that the
-/// recursive parser and evaluator cannot overflow the stack on hostile input.
-const MAX_DEPTH: usize = 200;
-
 /// A parsed tag expression. A tag is true when the test carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagExpr {
@@ -51,11 +47,12 @@ impl TagExpr {
             column,
             message,
         };
+        dbtest_expr::check_len(expr).map_err(|e| fail(0, e.to_string()))?;
         let tokens = tokenize(expr).map_err(|(column, message)| fail(column, message))?;
         let mut parser = Parser {
             tokens: &tokens,
             pos: 0,
-            depth: 0,
+            depth: dbtest_expr::Depth::default(),
         };
         let node = parser
             .or_expr(None)
@@ -226,7 +223,7 @@ fn keyword_case_hint(kind: &Kind) -> &'static str {
 struct Parser<'a> {
     tokens: &'a [Token],
     pos: usize,
-    depth: usize,
+    depth: dbtest_expr::Depth,
 }
 
 impl Parser<'_> {
@@ -244,14 +241,10 @@ impl Parser<'_> {
     }
 
     fn descend(&mut self) -> Result<(), ParseError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err((
-                self.peek().column,
-                format!("the expression nests deeper than {MAX_DEPTH} levels"),
-            ));
-        }
-        Ok(())
+        let column = self.peek().column;
+        self.depth
+            .enter(column + 1)
+            .map_err(|e| (column, e.to_string()))
     }
 
     /// `after` names the keyword or parenthesis just consumed, for the message
@@ -287,7 +280,7 @@ impl Parser<'_> {
             self.bump();
             self.descend()?;
             let inner = self.not_expr(Some("not"))?;
-            self.depth -= 1;
+            self.depth.leave();
             return Ok(Node::Not(Box::new(inner)));
         }
         self.atom(after)
@@ -301,7 +294,7 @@ impl Parser<'_> {
             Kind::LParen => {
                 self.descend()?;
                 let inner = self.or_expr(Some("("))?;
-                self.depth -= 1;
+                self.depth.leave();
                 let close = self.bump();
                 match &close.kind {
                     Kind::RParen => Ok(inner),
@@ -504,9 +497,11 @@ mod tests {
 
     #[test]
     fn absurd_nesting_is_refused_without_overflowing() {
-        let deep = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));
+        let long = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(error(&long).message.contains("characters long"));
+        let deep = format!("{}a{}", "(".repeat(200), ")".repeat(200));
         assert!(error(&deep).message.contains("nests deeper"));
-        let nots = format!("{}a", "not ".repeat(10_000));
+        let nots = format!("{}a", "not ".repeat(200));
         assert!(error(&nots).message.contains("nests deeper"));
         let fine = format!("{}a{}", "(".repeat(50), ")".repeat(50));
         assert!(eval(&fine, &["a"]));

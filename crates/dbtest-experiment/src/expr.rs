@@ -66,8 +66,9 @@ enum Node {
     Literal(Value),
     Name(Vec<String>),
     Not(Box<Node>),
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    /// All hold (a chain `a and b and c` is one node: chains never nest).
+    And(Vec<Node>),
+    Or(Vec<Node>),
     /// `a < b <= c`: each adjacent pair compared, all must hold.
     Compare(Box<Node>, Vec<(Op, Node)>),
 }
@@ -259,6 +260,7 @@ impl<'a> Lexer<'a> {
 struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
+    depth: dbtest_expr::Depth,
 }
 
 const KEYWORDS: &[&str] = &["and", "or", "not", "in"];
@@ -306,27 +308,47 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Node, ParseError> {
-        let mut left = self.and()?;
+        let mut all = vec![self.and()?];
         while self.is_kw("or") {
             self.bump();
-            left = Node::Or(Box::new(left), Box::new(self.and()?));
+            all.push(self.and()?);
         }
-        Ok(left)
+        Ok(if all.len() == 1 {
+            all.remove(0)
+        } else {
+            Node::Or(all)
+        })
     }
 
     fn and(&mut self) -> Result<Node, ParseError> {
-        let mut left = self.not()?;
+        let mut all = vec![self.not()?];
         while self.is_kw("and") {
             self.bump();
-            left = Node::And(Box::new(left), Box::new(self.not()?));
+            all.push(self.not()?);
         }
-        Ok(left)
+        Ok(if all.len() == 1 {
+            all.remove(0)
+        } else {
+            Node::And(all)
+        })
+    }
+
+    /// Before recursing into `not` or parentheses: nesting is what could overflow the stack.
+    fn descend(&mut self) -> Result<(), ParseError> {
+        let column = self.column();
+        self.depth.enter(column).map_err(|e| ParseError {
+            column,
+            message: e.to_string(),
+        })
     }
 
     fn not(&mut self) -> Result<Node, ParseError> {
         if self.is_kw("not") {
+            self.descend()?;
             self.bump();
-            return Ok(Node::Not(Box::new(self.not()?)));
+            let inner = self.not()?;
+            self.depth.leave();
+            return Ok(Node::Not(Box::new(inner)));
         }
         self.compare()
     }
@@ -372,8 +394,10 @@ impl Parser {
     fn value(&mut self) -> Result<Node, ParseError> {
         match self.peek().clone() {
             Tok::LParen => {
+                self.descend()?;
                 self.bump();
                 let inner = self.or()?;
+                self.depth.leave();
                 if *self.peek() != Tok::RParen {
                     return Err(self.err(format!("expected `)`, found {}", self.describe())));
                 }
@@ -452,8 +476,16 @@ fn negate(v: &Value) -> Value {
 impl Expr {
     /// Parses `source`; the error names the column.
     pub fn parse(source: &str) -> Result<Expr, ParseError> {
+        dbtest_expr::check_len(source).map_err(|e| ParseError {
+            column: 1,
+            message: e.to_string(),
+        })?;
         let toks = Lexer::new(source).tokens()?;
-        let mut parser = Parser { toks, pos: 0 };
+        let mut parser = Parser {
+            toks,
+            pos: 0,
+            depth: dbtest_expr::Depth::default(),
+        };
         if *parser.peek() == Tok::End {
             return Err(parser.err("the expression is empty"));
         }
@@ -541,8 +573,22 @@ fn eval(node: &Node, result: &Value) -> Result<Value, EvalError> {
         Node::Literal(v) => v.clone(),
         Node::Name(path) => lookup(path, result)?.clone(),
         Node::Not(inner) => Value::Bool(!truthy(&eval(inner, result)?)),
-        Node::And(a, b) => Value::Bool(truthy(&eval(a, result)?) && truthy(&eval(b, result)?)),
-        Node::Or(a, b) => Value::Bool(truthy(&eval(a, result)?) || truthy(&eval(b, result)?)),
+        Node::And(all) => {
+            for node in all {
+                if !truthy(&eval(node, result)?) {
+                    return Ok(Value::Bool(false));
+                }
+            }
+            Value::Bool(true)
+        }
+        Node::Or(all) => {
+            for node in all {
+                if truthy(&eval(node, result)?) {
+                    return Ok(Value::Bool(true));
+                }
+            }
+            Value::Bool(false)
+        }
         Node::Compare(first, rest) => {
             let mut left = eval(first, result)?;
             for (op, right) in rest {
@@ -769,5 +815,29 @@ mod tests {
         let v = json!({"ok": false});
         assert!(!check("ok and missing > 1", &v));
         assert!(check("not ok or missing > 1", &v));
+    }
+
+    #[test]
+    fn hostile_nesting_and_length_are_refused_without_overflowing() {
+        // Once a segfault (exit 139): a `success` nested 50,000 deep.
+        let deep = format!("{}x{}", "(".repeat(50_000), ")".repeat(50_000));
+        let err = Expr::parse(&deep).unwrap_err();
+        assert!(err.message.contains("characters long"), "{err}");
+        let nested = format!("{}x{}", "(".repeat(150), ")".repeat(150));
+        let err = Expr::parse(&nested).unwrap_err();
+        assert!(err.message.contains("nests deeper than 100"), "{err}");
+        let nots = format!("{}x", "not ".repeat(150));
+        assert!(Expr::parse(&nots)
+            .unwrap_err()
+            .message
+            .contains("nests deeper"));
+        // A long flat chain nests nothing: it parses and evaluates.
+        let chain = vec!["x"; 2000].join(" or ");
+        assert!(Expr::parse(&chain)
+            .unwrap()
+            .eval(&json!({"x": true}))
+            .unwrap());
+        let within = format!("{}x{}", "(".repeat(90), ")".repeat(90));
+        assert!(Expr::parse(&within).is_ok());
     }
 }
