@@ -10,48 +10,7 @@ pub(crate) fn strip_ansi(s: &str) -> Cow<'_, str> {
     if !s.contains('\x1b') && !s.contains('\u{9b}') {
         return Cow::Borrowed(s);
     }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' => match chars.next() {
-                Some('[') => skip_csi(&mut chars),
-                // OSC (titles, hyperlinks) and the other string commands run to BEL or ST.
-                Some(']' | 'P' | 'X' | '^' | '_') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\x07' {
-                            break;
-                        }
-                        if c == '\x1b' {
-                            if chars.peek() == Some(&'\\') {
-                                chars.next();
-                            }
-                            break;
-                        }
-                    }
-                }
-                // nF sequences such as `ESC ( B`: intermediates, then one final byte.
-                Some(' '..='/') => {
-                    while chars.next_if(|c| matches!(c, ' '..='/')).is_some() {}
-                    chars.next();
-                }
-                // Two-character sequences such as `ESC 7` or `ESC M`.
-                Some(_) | None => {}
-            },
-            '\u{9b}' => skip_csi(&mut chars),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    // Parameter and intermediate bytes, then one final byte in @..~.
-    while chars
-        .next_if(|c| matches!(c, '0'..='?' | ' '..='/'))
-        .is_some()
-    {}
-    chars.next_if(|c| matches!(c, '@'..='~'));
+    Cow::Owned(anstream::adapter::strip_str(s).to_string())
 }
 
 /// Whether `c` may appear in an XML 1.0 document at all (even escaped as `&#N;`).
