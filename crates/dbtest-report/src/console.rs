@@ -550,7 +550,7 @@ mod tests {
         assert_eq!(lines[3], "assert a < b & \"c\" red");
         assert_eq!(lines[4], "second line");
         assert_eq!(lines[5], "Traceback (most recent call last):");
-        assert!(text.contains("AssertionError\n--- captured stdout ---\nhello bold\u{7}\n--- captured stderr ---\nwarn <x>\n\n"), "{text}");
+        assert!(text.contains("AssertionError\n--- captured stdout ---\nhello bold\n--- captured stderr ---\nwarn <x>\n\n"), "{text}");
         assert!(
             text.contains("tests/broken.py: error\nSyntaxError: invalid syntax\n"),
             "{text}"
