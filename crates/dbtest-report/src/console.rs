@@ -42,6 +42,25 @@ pub struct Console {
     last_draw: Option<Instant>,
     /// The progress line is on screen and must be cleared before anything else prints.
     drawn: bool,
+    out: Box<dyn Write + Send>,
+    err: Box<dyn Write + Send>,
+}
+
+/// The console's own handle on stdout or stderr: a duplicate of the descriptor, taken when
+/// the console is made. While a test that runs alone has descriptors 1 and 2 pointed at its
+/// capture files (as pytest's `--capture=fd`), the progress line and the per-test lines
+/// still reach the terminal instead of landing in that test's output.
+#[cfg(unix)]
+fn own_handle<S: Write + Send + std::os::fd::AsFd + 'static>(stream: S) -> Box<dyn Write + Send> {
+    match stream.as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::fs::File::from(fd)),
+        Err(_) => Box::new(stream),
+    }
+}
+
+#[cfg(not(unix))]
+fn own_handle<S: Write + Send + 'static>(stream: S) -> Box<dyn Write + Send> {
+    Box::new(stream)
 }
 
 fn env(name: &str) -> Option<String> {
@@ -152,6 +171,8 @@ impl Console {
             started: Instant::now(),
             last_draw: None,
             drawn: false,
+            out: own_handle(io::stdout()),
+            err: own_handle(io::stderr()),
         }
     }
 
@@ -204,10 +225,9 @@ impl Console {
         self.clear_progress();
         self.progress = false;
         let text = self.render_summary(report, interrupted);
-        let mut out = io::stdout().lock();
         // A closed pipe (`dbtest unit | head`) must not turn into a panic.
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
+        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.flush();
     }
 
     /// The final sections: failures, the slowest tests (with `durations`), the interrupted
@@ -311,6 +331,7 @@ impl Console {
         for (title, captured) in [
             ("captured stdout", &t.stdout),
             ("captured stderr", &t.stderr),
+            ("captured log", &t.log),
         ] {
             if !captured.is_empty() {
                 let header = format!("--- {title} ---");
@@ -405,6 +426,7 @@ impl Console {
             for (title, captured) in [
                 ("captured stdout", &t.stdout),
                 ("captured stderr", &t.stderr),
+                ("captured log", &t.log),
             ] {
                 if !captured.is_empty() {
                     text.push_str(
@@ -419,10 +441,8 @@ impl Console {
                 }
             }
         }
-        let mut out = io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-        drop(out);
+        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.flush();
         // Put the progress line back at once: waiting for the next due redraw would make
         // it flicker away whenever tests finish faster than the redraw interval.
         if redraw {
@@ -481,19 +501,17 @@ impl Console {
     }
 
     fn draw(&mut self, now: Instant) {
-        let line = self.progress_line();
-        let mut err = io::stderr().lock();
-        let _ = write!(err, "{CLEAR_LINE}{line}");
-        let _ = err.flush();
+        let line = format!("{CLEAR_LINE}{}", self.progress_line());
+        let _ = self.err.write_all(line.as_bytes());
+        let _ = self.err.flush();
         self.drawn = true;
         self.last_draw = Some(now);
     }
 
     fn clear_progress(&mut self) {
         if self.drawn {
-            let mut err = io::stderr().lock();
-            let _ = err.write_all(CLEAR_LINE.as_bytes());
-            let _ = err.flush();
+            let _ = self.err.write_all(CLEAR_LINE.as_bytes());
+            let _ = self.err.flush();
             self.drawn = false;
         }
     }
@@ -619,6 +637,24 @@ mod tests {
         for id in ["test_ok", "test_flaky", "test_skip", "test_xf"] {
             assert!(!text.contains(id), "{id} is not a failure");
         }
+    }
+
+    #[test]
+    fn a_failure_shows_its_log_after_its_output() {
+        let mut t = result("t.py::test_logs", Outcome::Failed);
+        t.stdout = "printed\n".to_string();
+        t.log = "ERROR    app:app.py:9 boom\n".to_string();
+        let mut passed = result("t.py::test_quiet", Outcome::Passed);
+        passed.log = "WARNING  app:app.py:3 not shown\n".to_string();
+        let text = console(ColorChoice::Never, 0, None)
+            .render_summary(&report(0.1, vec![t, passed]), false);
+        assert!(
+            text.contains(
+                "--- captured stdout ---\nprinted\n--- captured log ---\nERROR    app:app.py:9 boom\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("not shown"), "{text}");
     }
 
     #[test]
