@@ -77,10 +77,7 @@ class Captured:
             end_fd(self)
             self.done = True
             with _lock:
-                if self in _running:
-                    _running.discard(self)
-                    if not _running:
-                        _log_detach()
+                _running.discard(self)
         return "".join(self.out), "".join(self.err), "".join(self.log)
 
 
@@ -103,10 +100,21 @@ def start(origin: str | None, is_test: bool = True) -> tuple[Captured, Any]:
     cap = Captured(origin)
     if is_test:
         with _lock:
-            if not _running:
+            if not _log_attached:
                 _log_attach()
             _running.add(cap)
     return cap, current.set(cap)
+
+
+def idle() -> None:
+    """Before work that is no test's (an import, a teardown): if no test runs, the console
+    has fds 1 and 2 back and the root logger loses dbtest's handler (a `logging.basicConfig()`
+    at import time configures logging, as under pytest)."""
+    release_fd()
+    if _log_attached:
+        with _lock:
+            if not _running:
+                _log_detach()
 
 
 def _late_write(cap: Captured, s: str, kind: int) -> None:
@@ -150,8 +158,7 @@ _console_fds: tuple[int, int] | None = None
 
 def console_write(s: str, kind: int) -> None:
     """Straight to the console, past any capture."""
-    fd = _fd_capture
-    if fd is not None and fd.owner is not None and _console_fds is not None:
+    if _console_fds is not None and _redirected():
         os.write(_console_fds[kind], s.encode("utf-8", "replace"))
         return
     real = _installed[kind] if _installed is not None else (sys.stdout, sys.stderr)[kind]
@@ -170,9 +177,8 @@ class _Proxy(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
         cap = current.get()
         if cap is None:
-            fd = _fd_capture
-            if fd is not None and fd.owner is not None:
-                # Not a test's: the descriptors are one test's now, the console is elsewhere.
+            if _redirected():
+                # Not a test's: the descriptors are the capture's now, the console is elsewhere.
                 console_write(s, ERR if self._is_err else OUT)
                 return len(s)
             return self._real.write(s)
@@ -225,8 +231,9 @@ def flush_c_streams() -> None:
 
 
 def _flush_python_streams() -> None:
-    streams = (*(_installed or ()), sys.__stdout__, sys.__stderr__)
-    for stream in streams:
+    """Flushes the real streams (writes through `sys.stdout.buffer`, `sys.__stdout__`)."""
+    real = _installed or ()
+    for stream in (*real, *(s for s in (sys.__stdout__, sys.__stderr__) if s not in real)):
         if stream is not None:
             try:
                 stream.flush()
@@ -235,23 +242,28 @@ def _flush_python_streams() -> None:
 
 
 class _FdCapture:
-    """Two temporary files, made once and reused, that fds 1 and 2 point at while one test
-    runs alone."""
+    """Two temporary files, made once and reused, that fds 1 and 2 point at while tests run
+    alone. The descriptors stay pointed at them from one such test to the next (switching
+    costs more than a trivial test takes), and go back to the console before anything else
+    runs: a test that may overlap, an import, a teardown."""
 
     def __init__(self) -> None:
         self.files = (tempfile.TemporaryFile(buffering=0), tempfile.TemporaryFile(buffering=0))  # noqa: SIM115
+        self.fds = (self.files[OUT].fileno(), self.files[ERR].fileno())
         self.owner: Captured | None = None
+        self.redirected = False
         self._guard = threading.Lock()
 
     def write(self, s: str, kind: int) -> None:
-        os.write(self.files[kind].fileno(), s.encode("utf-8", "surrogateescape"))
+        os.write(self.fds[kind], s.encode("utf-8", "surrogateescape"))
 
     def peek(self) -> tuple[str, str]:
         return self._read(OUT, take=False), self._read(ERR, take=False)
 
     def _read(self, kind: int, take: bool) -> str:
-        fd = self.files[kind].fileno()
-        size = os.fstat(fd).st_size
+        fd = self.fds[kind]
+        # The descriptors share one offset with fd 1 / fd 2: it is what was written.
+        size = os.lseek(fd, 0, os.SEEK_CUR)
         if size == 0:
             return ""
         data = os.pread(fd, size, 0)
@@ -260,16 +272,27 @@ class _FdCapture:
             os.lseek(fd, 0, os.SEEK_SET)
         return data.decode("utf-8", "replace")
 
-    def begin(self, cap: Captured) -> None:
+    def _to_console(self) -> None:
+        """What reached the descriptors while no test owned them is the console's."""
         assert _console_fds is not None
+        for kind in (OUT, ERR):
+            text = self._read(kind, take=True)
+            if text:
+                os.write(_console_fds[kind], text.encode("utf-8", "replace"))
+
+    def begin(self, cap: Captured) -> None:
         with self._guard:
             if self.owner is not None:
                 # A test abandoned past its timeout never ended its capture: this test takes over.
                 self._end(self.owner)
-            _flush_python_streams()
-            flush_c_streams()
-            os.dup2(self.files[OUT].fileno(), 1)
-            os.dup2(self.files[ERR].fileno(), 2)
+            if not self.redirected:
+                _flush_python_streams()
+                flush_c_streams()
+                os.dup2(self.fds[OUT], 1)
+                os.dup2(self.fds[ERR], 2)
+                self.redirected = True
+            # Else the test before ended with a flush, and the runner between the two
+            # writes through its own descriptors: the files hold nothing.
             self.owner = cap
             cap.fd = self
 
@@ -279,16 +302,25 @@ class _FdCapture:
                 self._end(cap)
 
     def _end(self, cap: Captured) -> None:
-        assert _console_fds is not None
         _flush_python_streams()
         flush_c_streams()
-        os.dup2(_console_fds[OUT], 1)
-        os.dup2(_console_fds[ERR], 2)
         self.owner = None
         cap.fd = None
         # Before anything written after this point: the lists are empty until now.
         cap.out.insert(0, self._read(OUT, take=True))
         cap.err.insert(0, self._read(ERR, take=True))
+
+    def release(self) -> None:
+        """The descriptors back to the console (unless a test owns them)."""
+        with self._guard:
+            if self.owner is None and self.redirected:
+                assert _console_fds is not None
+                _flush_python_streams()
+                flush_c_streams()
+                os.dup2(_console_fds[OUT], 1)
+                os.dup2(_console_fds[ERR], 2)
+                self.redirected = False
+                self._to_console()
 
 
 _fd_capture: _FdCapture | None = None
@@ -314,6 +346,18 @@ def end_fd(cap: Captured) -> None:
         fd.end(cap)
 
 
+def release_fd() -> None:
+    """Gives fds 1 and 2 back to the console: before work that is no test's that runs alone."""
+    fd = _fd_capture
+    if fd is not None and fd.redirected:
+        fd.release()
+
+
+def _redirected() -> bool:
+    fd = _fd_capture
+    return fd is not None and fd.redirected
+
+
 # --- threads -------------------------------------------------------------------------------
 
 _thread_start = threading.Thread.start
@@ -334,7 +378,7 @@ def _bootstrap_inner(self: threading.Thread) -> None:
     cap = self.__dict__.get("_dbtest_capture")
     if cap is not None:
         current.set(cap)
-    _thread_bootstrap(self)
+    _thread_bootstrap(self)  # type: ignore[misc]  # patched in only when it exists
 
 
 def _run_captured(cap: Captured | None, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -358,14 +402,14 @@ def _patch_threads(on: bool) -> None:
     threading.Thread.start = _start if on else _thread_start  # type: ignore[method-assign]
     threading.Thread._bootstrap_inner = _bootstrap_inner if on else _thread_bootstrap  # type: ignore[attr-defined]
     submit = _submit if on else _executor_submit
-    concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+    concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign, assignment]
 
 
 @contextlib.contextmanager
 def fd_suspended() -> Iterator[None]:
     """Inside the block fds 1 and 2 are the console's again (capsys.disabled())."""
     fd = _fd_capture
-    if fd is None or fd.owner is None or _console_fds is None:
+    if fd is None or not fd.redirected or _console_fds is None:
         yield
         return
     with fd._guard:
@@ -379,9 +423,9 @@ def fd_suspended() -> Iterator[None]:
         with fd._guard:
             _flush_python_streams()
             flush_c_streams()
-            if fd.owner is not None:
-                os.dup2(fd.files[OUT].fileno(), 1)
-                os.dup2(fd.files[ERR].fileno(), 2)
+            if fd.redirected:
+                os.dup2(fd.fds[OUT], 1)
+                os.dup2(fd.fds[ERR], 2)
 
 
 # --- log records ---------------------------------------------------------------------------
@@ -434,6 +478,7 @@ class _LogHandler(logging.Handler):
 
 
 _log_handler: _LogHandler | None = None
+_log_attached = False
 _log_level: int | None = None
 # The root logger's level while the handler is attached and `log_level` lowered it.
 _root_level: int | None = None
@@ -465,12 +510,12 @@ def _install_log(level: Any, fmt: str | None, datefmt: str | None) -> None:
 
 
 def _log_attach() -> None:
-    """On the root logger while tests run, as pytest's handler (between tests the root has
-    none of dbtest's: a `logging.basicConfig()` at import time still configures logging)."""
-    global _root_level
+    """On the root logger while tests run, as pytest's handler (until `idle`)."""
+    global _root_level, _log_attached
     handler = _log_handler
     if handler is None:
         return
+    _log_attached = True
     root = logging.getLogger()
     root.addHandler(handler)
     if _log_level is not None and root.level > _log_level:
@@ -480,10 +525,11 @@ def _log_attach() -> None:
 
 
 def _log_detach() -> None:
-    global _root_level
+    global _root_level, _log_attached
     handler = _log_handler
-    if handler is None:
+    if handler is None or not _log_attached:
         return
+    _log_attached = False
     root = logging.getLogger()
     root.removeHandler(handler)
     if _root_level is not None:
@@ -521,8 +567,10 @@ def uninstall() -> None:
         return
     flush_late()
     fd = _fd_capture
-    if fd is not None and fd.owner is not None:
-        fd.end(fd.owner)
+    if fd is not None:
+        if fd.owner is not None:
+            fd.end(fd.owner)
+        fd.release()
     _uninstall_log()
     _patch_threads(False)
     sys.stdout, sys.stderr = _installed

@@ -327,6 +327,7 @@ class Driver:
         self, path: str, rel: str, sys_path_entry: str, module_name: str, conftests: list[str],
         exclusive: bool = False,
     ) -> dict[str, Any]:
+        _capture.idle()  # what an import prints is no test's
         try:
             chain = [self._conftest(c) for c in reversed(conftests)]
             chain.extend(self.config.plugin_fixtures)
@@ -427,6 +428,8 @@ class Driver:
         if state.exclusive or item.exclusive:
             # Nothing runs beside it: fds 1 and 2 can be its own (subprocesses, C code).
             _capture.begin_fd(cap)
+        else:
+            _capture.release_fd()
         try:
             if item.plain and state.plain and not self._runtest_hooks:
                 return await self._attempt_plain(item, timeout, ops, cap, started)
@@ -740,6 +743,7 @@ class Driver:
         state = self.files.pop(rel, None)
         if state is None:
             return []
+        _capture.idle()
         cap, token = _capture.start(rel, is_test=False)
         try:
             errors: list[tuple[str, BaseException]] = list(state.late_errors)
@@ -781,6 +785,7 @@ class Driver:
         return run_inline(self._finish_session(self._sync_ops))
 
     async def _finish_session(self, ops: Any) -> list[dict[str, Any]]:
+        _capture.idle()
         cap, token = _capture.start("<session>", is_test=False)
         try:
             errors = []
