@@ -32,7 +32,6 @@ import uuid
 import warnings
 from collections.abc import Callable, Generator, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
-from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -799,29 +798,16 @@ def _real(stream: Any) -> Any:
     return stream._real if isinstance(stream, _capture._Proxy) else stream
 
 
-_libc: Any = None
-
-
 def _flush_all() -> None:
     """Flushes what Python and C hold in buffers, so that what a test wrote reaches the file
     descriptors (and fd capture) before they are read or switched."""
-    global _libc
     seen: set[int] = set()
     for stream in (sys.stdout, sys.stderr, _real(sys.stdout), _real(sys.stderr), sys.__stdout__, sys.__stderr__):
         if stream is not None and id(stream) not in seen:
             seen.add(id(stream))
             with contextlib.suppress(Exception):
                 stream.flush()
-    if _libc is False:
-        return
-    try:
-        if _libc is None:
-            import ctypes
-
-            _libc = ctypes.CDLL(None)
-        _libc.fflush(None)
-    except Exception:  # noqa: BLE001 - no C library to flush (Windows): nothing to do
-        _libc = False
+    _capture.flush_c_streams()
 
 
 _STREAMS = {1: "stdout", 2: "stderr"}
@@ -998,7 +984,9 @@ class CaptureFixture(Generic[AnyStr]):
         for cap in self._captures:
             cap.suspend()
         try:
-            yield
+            # And past the test's own fd capture, if it has one.
+            with _capture.fd_suspended():
+                yield
         finally:
             _flush_all()
             for cap in self._captures:
@@ -1035,9 +1023,7 @@ class CaptureFixture(Generic[AnyStr]):
         before the fixture when there is none."""
         target = self._target
         if target is not None:
-            (target.err if is_err else target.out).append(text)
-            if _capture.tee is not None:
-                _capture.tee(text)
+            target.write(text, _capture.ERR if is_err else _capture.OUT)
             return
         captures = self._captures
         if captures is not None:
@@ -1092,21 +1078,11 @@ def capfdbinary(request: Request) -> Generator[CaptureFixture[bytes], None, None
 phase: ContextVar[str] = ContextVar("dbtest_phase", default="setup")
 
 _PHASES = ("setup", "call", "teardown")
-DEFAULT_LOG_FORMAT = "%(levelname)-8s %(name)s:%(filename)s:%(lineno)d %(message)s"
-DEFAULT_LOG_DATE_FORMAT = "%H:%M:%S"
+# pytest's defaults and formatter, shared with the per-test log capture of the report.
+DEFAULT_LOG_FORMAT = _capture.DEFAULT_LOG_FORMAT
+DEFAULT_LOG_DATE_FORMAT = _capture.DEFAULT_LOG_DATE_FORMAT
+DatetimeFormatter = _capture.DatetimeFormatter
 _ANSI_ESCAPE_SEQ = re.compile(r"\x1b\[[\d;]+m")
-
-
-class DatetimeFormatter(logging.Formatter):
-    """pytest's: `%f` (microseconds) works in the date format."""
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        if datefmt and "%f" in datefmt:
-            ct = self.converter(record.created)
-            tz = timezone(timedelta(seconds=ct.tm_gmtoff), ct.tm_zone)
-            dt = datetime(*ct[0:6], microsecond=int(record.msecs * 1000), tzinfo=tz)
-            return dt.strftime(datefmt)
-        return super().formatTime(record, datefmt)
 
 
 class LogCaptureHandler(logging.StreamHandler):  # type: ignore[type-arg]

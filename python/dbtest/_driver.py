@@ -97,14 +97,26 @@ def _is_skip(exc: BaseException) -> bool:
 
 def _result(outcome: str, started: float, cap: _capture.Captured, message: str | None = None,
             tb: str | None = None) -> dict[str, Any]:
-    return {
+    """The test's result; its capture ends here (what its threads write later is late)."""
+    out, err, log = cap.finish()
+    result = {
         "outcome": outcome,
         "duration_s": perf_counter() - started,
         "message": message,
         "traceback": tb,
-        "stdout": "".join(cap.out),
-        "stderr": "".join(cap.err),
+        "stdout": out,
+        "stderr": err,
     }
+    if log:
+        result["log"] = log
+    return result
+
+
+def _test_id(item: Item) -> str:
+    """The test's id as the report has it (for output that arrives after the test ended)."""
+    suite = f"{item.suite_name}::" if item.suite_name else ""
+    params = f"[{item.param_id}]" if item.param_id is not None else ""
+    return f"{item.file_key}::{suite}{item.name}{params}"
 
 
 def _call_optional(func: Callable[..., Any], arg: Any) -> Any:
@@ -286,7 +298,7 @@ class Driver:
         self.filterwarnings = list(getattr(settings, "filterwarnings", None) or [])
         for entry in reversed(list(getattr(settings, "pythonpath", None) or [])):
             add_to_sys_path(str(entry))
-        _capture.install()
+        _capture.install(*(self._ini_value(name) for name in ("log_level", "log_format", "log_date_format")))
         # What is loaded by now (dbtest, asyncio, the standard library) lives for the whole
         # run: keep it out of the collector's way, so collections triggered by tests stay cheap.
         gc.freeze()
@@ -294,14 +306,20 @@ class Driver:
     def close(self) -> None:
         _capture.uninstall()
 
+    def _ini_value(self, name: str) -> Any:
+        """A pytest option or ini value the capture follows (`log_level`, ...), if set."""
+        try:
+            value = self.config.getoption(name, None)
+            return value if value is not None else self.config.getini(name)
+        except Exception:  # noqa: BLE001 - unset
+            return None
+
     def _warn(self, message: str) -> None:
         """A warning for the user: printed at once, never silently dropped."""
         if message in self._warned:
             return
         self._warned.add(message)
-        real = _capture._installed[1] if _capture._installed else sys.stderr
-        real.write(f"dbtest: warning: {message}\n")
-        real.flush()
+        _capture.console_write(f"dbtest: warning: {message}\n", _capture.ERR)
 
     # --- collection (on a worker thread) ---------------------------------------------------
 
@@ -309,6 +327,7 @@ class Driver:
         self, path: str, rel: str, sys_path_entry: str, module_name: str, conftests: list[str],
         exclusive: bool = False,
     ) -> dict[str, Any]:
+        _capture.idle()  # what an import prints is no test's
         try:
             chain = [self._conftest(c) for c in reversed(conftests)]
             chain.extend(self.config.plugin_fixtures)
@@ -392,7 +411,7 @@ class Driver:
     def partial_output(self, key: int) -> tuple[str, str]:
         """What a test still running (past its timeout) has printed so far."""
         cap = self._running.get(key)
-        return ("".join(cap.out), "".join(cap.err)) if cap is not None else ("", "")
+        return cap.texts()[:2] if cap is not None else ("", "")
 
     @property
     def _runtest_hooks(self) -> bool:
@@ -402,11 +421,15 @@ class Driver:
 
     async def _run(self, key: int, timeout: float | None, ops: Any) -> dict[str, Any]:
         item = self.items[key]
-        cap = _capture.Captured()
+        cap, token = _capture.start(_test_id(item))
         self._running[key] = cap
-        token = _capture.current.set(cap)
         started = perf_counter()
         state = self.files[item.file_key]
+        if state.exclusive or item.exclusive:
+            # Nothing runs beside it: fds 1 and 2 can be its own (subprocesses, C code).
+            _capture.begin_fd(cap)
+        else:
+            _capture.release_fd()
         try:
             if item.plain and state.plain and not self._runtest_hooks:
                 return await self._attempt_plain(item, timeout, ops, cap, started)
@@ -417,6 +440,7 @@ class Driver:
                     return await self._attempt(item, state, timeout, ops, cap, started)
             return await self._attempt(item, state, timeout, ops, cap, started)
         finally:
+            cap.finish()
             _capture.current.reset(token)
             self._running.pop(key, None)
 
@@ -719,8 +743,8 @@ class Driver:
         state = self.files.pop(rel, None)
         if state is None:
             return []
-        cap = _capture.Captured()
-        token = _capture.current.set(cap)
+        _capture.idle()
+        cap, token = _capture.start(rel, is_test=False)
         try:
             errors: list[tuple[str, BaseException]] = list(state.late_errors)
             for cls in reversed(list(state.classes)):
@@ -743,7 +767,8 @@ class Driver:
         finally:
             _capture.current.reset(token)
         self._forget_items(state)
-        return [_teardown_error(rel, name, exc, cap) for name, exc in errors]
+        texts = cap.finish()
+        return [_teardown_error(rel, name, exc, texts) for name, exc in errors]
 
     def _forget_items(self, state: _FileState) -> None:
         with self._lock:
@@ -760,8 +785,8 @@ class Driver:
         return run_inline(self._finish_session(self._sync_ops))
 
     async def _finish_session(self, ops: Any) -> list[dict[str, Any]]:
-        cap = _capture.Captured()
-        token = _capture.current.set(cap)
+        _capture.idle()
+        cap, token = _capture.start("<session>", is_test=False)
         try:
             errors = []
             for scope in reversed(list(self.packages.values())):
@@ -781,7 +806,10 @@ class Driver:
                     errors.append(("config.add_cleanup", exc))
         finally:
             _capture.current.reset(token)
-        return [_teardown_error("<session>", name, exc, cap) for name, exc in errors]
+        texts = cap.finish()
+        # Late output's last partial lines, before the run's summary is printed.
+        _capture.flush_late()
+        return [_teardown_error("<session>", name, exc, texts) for name, exc in errors]
 
 
 class _WarningFilters:
@@ -856,15 +884,16 @@ class _ConftestError(Exception):
         self.conftest_path = path
 
 
-def _teardown_error(rel: str, name: str, exc: BaseException, cap: _capture.Captured) -> dict[str, Any]:
+def _teardown_error(rel: str, name: str, exc: BaseException, texts: tuple[str, str, str]) -> dict[str, Any]:
     message, tb = _describe(exc)
     return {
         "id": f"{rel}::{name}",
         "name": name,
         "message": f"teardown of {name} failed: {message}",
         "traceback": tb,
-        "stdout": "".join(cap.out),
-        "stderr": "".join(cap.err),
+        "stdout": texts[0],
+        "stderr": texts[1],
+        "log": texts[2],
     }
 
 

@@ -155,6 +155,9 @@ pub struct RawResult {
     pub traceback: Option<String>,
     pub stdout: String,
     pub stderr: String,
+    /// The log records the test emitted, one formatted line each (see [`TestResult::log`]).
+    #[serde(default)]
+    pub log: String,
     /// A probabilistic test's verdict (its counts, threshold, interval, why it stopped).
     pub verdict: Option<serde_json::Value>,
     /// What pytest-benchmark's `benchmark` fixture measured in the test (dbtest bench's
@@ -194,6 +197,10 @@ pub struct TestResult {
     pub traceback: Option<String>,
     pub stdout: String,
     pub stderr: String,
+    /// The log records emitted while the test ran (setup, call and teardown), one formatted
+    /// line each, as pytest's "Captured log" sections; left out of the report when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log: String,
     /// Only for probabilistic tests: the verdict's fields (DESIGN §6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<serde_json::Value>,
@@ -250,6 +257,7 @@ impl TestResult {
             traceback: raw.traceback,
             stdout: raw.stdout,
             stderr: raw.stderr,
+            log: raw.log,
             verdict: raw.verdict,
             benchmark: raw.benchmark,
         }
@@ -280,6 +288,7 @@ impl TestResult {
             traceback,
             stdout: String::new(),
             stderr: String::new(),
+            log: String::new(),
             verdict: None,
             benchmark: None,
         }
@@ -619,6 +628,26 @@ mod tests {
         );
         assert_eq!(json["schema"], "dbtest.report/1");
         assert_eq!(json["summary"]["passed"], 1);
+    }
+
+    #[test]
+    fn a_test_that_logged_has_its_log_after_its_output() {
+        let raw = RawResult {
+            log: "WARNING  app:app.py:3 disk low\n".into(),
+            ..RawResult::new(RawOutcome::Failed, None)
+        };
+        let r = TestResult::from_attempt(&case(None), raw, 1);
+        let json = serde_json::to_value(&r).unwrap();
+        let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(&keys[keys.len() - 3..], ["stdout", "stderr", "log"]);
+        assert_eq!(json["log"], "WARNING  app:app.py:3 disk low\n");
+        // Read back, also from a report written before the field existed.
+        let back: TestResult = serde_json::from_value(json).unwrap();
+        assert_eq!(back, r);
+        let mut old = serde_json::to_value(&r).unwrap();
+        old.as_object_mut().unwrap().remove("log");
+        let read: TestResult = serde_json::from_value(old).unwrap();
+        assert_eq!(read.log, "");
     }
 }
 

@@ -305,6 +305,7 @@ fn raw_from_py(d: &Bound<'_, PyDict>) -> PyResult<RawResult> {
         traceback: opt(d, intern!(py, "traceback"))?,
         stdout: item(d, intern!(py, "stdout"))?,
         stderr: item(d, intern!(py, "stderr"))?,
+        log: opt(d, intern!(py, "log"))?.unwrap_or_default(),
         verdict: match opt::<_, Bound<'_, PyAny>>(d, intern!(py, "verdict"))? {
             Some(v) => Some(to_json(&v)?),
             None => None,
@@ -343,6 +344,7 @@ fn teardown_errors(rel: &str, list: &Bound<'_, PyAny>) -> PyResult<Vec<TestResul
         result.name = item(d, "name")?;
         result.stdout = item(d, "stdout")?;
         result.stderr = item(d, "stderr")?;
+        result.log = opt(d, "log")?.unwrap_or_default();
         debug_assert_eq!(result.outcome, Outcome::Error);
         out.push(result);
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anstyle::{AnsiColor, Style};
 use dbtest_core::{ColorChoice, Event, Outcome, Report, Summary, TestResult};
 
-use crate::live::{live_by_default, LiveLines};
+use crate::live::{live_by_default, own_handle, LiveLines};
 use crate::text::{grouped, human_duration, seconds, strip_ansi};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub struct Console {
     files_total: Option<usize>,
     files_done: usize,
     started: Instant,
+    /// The console's own stdout (see [`own_handle`]).
+    out: Box<dyn Write + Send>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -138,6 +140,7 @@ impl Console {
             files_total: None,
             files_done: 0,
             started: Instant::now(),
+            out: own_handle(io::stdout()),
         }
     }
 
@@ -181,10 +184,9 @@ impl Console {
     pub fn finish(&mut self, report: &Report, interrupted: bool) {
         self.progress.disable();
         let text = self.render_summary(report, interrupted);
-        let mut out = io::stdout().lock();
         // A closed pipe (`dbtest unit | head`) must not turn into a panic.
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
+        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.flush();
     }
 
     /// The final sections: failures, the slowest tests (with `durations`), the interrupted
@@ -288,6 +290,7 @@ impl Console {
         for (title, captured) in [
             ("captured stdout", &t.stdout),
             ("captured stderr", &t.stderr),
+            ("captured log", &t.log),
         ] {
             if !captured.is_empty() {
                 let header = format!("--- {title} ---");
@@ -382,6 +385,7 @@ impl Console {
             for (title, captured) in [
                 ("captured stdout", &t.stdout),
                 ("captured stderr", &t.stderr),
+                ("captured log", &t.log),
             ] {
                 if !captured.is_empty() {
                     text.push_str(
@@ -396,10 +400,8 @@ impl Console {
                 }
             }
         }
-        let mut out = io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-        drop(out);
+        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.flush();
         // Put the progress line back at once: waiting for the next due redraw would make
         // it flicker away whenever tests finish faster than the redraw interval.
         if redraw {
@@ -577,6 +579,24 @@ mod tests {
         for id in ["test_ok", "test_flaky", "test_skip", "test_xf"] {
             assert!(!text.contains(id), "{id} is not a failure");
         }
+    }
+
+    #[test]
+    fn a_failure_shows_its_log_after_its_output() {
+        let mut t = result("t.py::test_logs", Outcome::Failed);
+        t.stdout = "printed\n".to_string();
+        t.log = "ERROR    app:app.py:9 boom\n".to_string();
+        let mut passed = result("t.py::test_quiet", Outcome::Passed);
+        passed.log = "WARNING  app:app.py:3 not shown\n".to_string();
+        let text = console(ColorChoice::Never, 0, None)
+            .render_summary(&report(0.1, vec![t, passed]), false);
+        assert!(
+            text.contains(
+                "--- captured stdout ---\nprinted\n--- captured log ---\nERROR    app:app.py:9 boom\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("not shown"), "{text}");
     }
 
     #[test]

@@ -170,7 +170,8 @@ fn write_case(w: &mut Writer<Vec<u8>>, t: &TestResult) -> io::Result<()> {
     let has_body = !matches!(detail, Kind::Passed)
         || t.attempts > 1
         || !t.stdout.is_empty()
-        || !t.stderr.is_empty();
+        || !t.stderr.is_empty()
+        || !t.log.is_empty();
     if !has_body {
         el.write_empty()?;
         return Ok(());
@@ -223,7 +224,19 @@ fn write_case(w: &mut Writer<Vec<u8>>, t: &TestResult) -> io::Result<()> {
                 };
             }
         }
-        for (tag, captured) in [("system-out", &t.stdout), ("system-err", &t.stderr)] {
+        // Log records after stderr, where logging's own handler would have written them,
+        // under the header pytest's junit_logging gives them.
+        let err = match (t.stderr.is_empty(), t.log.is_empty()) {
+            (_, true) => Cow::Borrowed(t.stderr.as_str()),
+            (true, false) => Cow::Owned(format!("{}\n{}", log_header(), t.log)),
+            (false, false) => Cow::Owned(format!(
+                "{}\n{}\n{}",
+                t.stderr.trim_end_matches('\n'),
+                log_header(),
+                t.log
+            )),
+        };
+        for (tag, captured) in [("system-out", t.stdout.as_str()), ("system-err", &*err)] {
             if !captured.is_empty() {
                 w.create_element(tag)
                     .write_text_content(text(&xml_clean(captured)))?;
@@ -232,6 +245,11 @@ fn write_case(w: &mut Writer<Vec<u8>>, t: &TestResult) -> io::Result<()> {
         Ok(())
     })?;
     Ok(())
+}
+
+/// pytest's line above captured log records in JUnit output (`junit_logging`).
+fn log_header() -> String {
+    format!("{:-^80}", " Captured Log ")
 }
 
 /// Element text escaped only where XML requires it, so tracebacks stay readable in the
@@ -493,6 +511,28 @@ mod tests {
             case.child("system-out").unwrap().text,
             "]]> <![CDATA[ x ]]>"
         );
+    }
+
+    #[test]
+    fn log_records_follow_stderr_under_pytests_header() {
+        let mut t = result("t.py::test_logs", Outcome::Failed);
+        t.stderr = "warned\n".to_string();
+        t.log = "ERROR    app:app.py:9 boom\n".to_string();
+        let mut quiet = result("t.py::test_only_logs", Outcome::Passed);
+        quiet.log = "WARNING  app:app.py:3 low\n".to_string();
+        let root = parse(&render(&report(0.1, vec![t, quiet])));
+        let header = format!("{:-^80}", " Captured Log ");
+        let cases = &root.children[0].children;
+        assert_eq!(
+            cases[0].child("system-err").unwrap().text.trim_end(),
+            format!("warned\n{header}\nERROR    app:app.py:9 boom")
+        );
+        // A passing test that logged keeps its log too, as its output.
+        assert_eq!(
+            cases[1].child("system-err").unwrap().text.trim_end(),
+            format!("{header}\nWARNING  app:app.py:3 low")
+        );
+        assert!(cases[1].child("system-out").is_none());
     }
 
     #[test]

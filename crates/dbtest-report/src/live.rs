@@ -34,8 +34,29 @@ pub fn live_by_default() -> bool {
     io::stderr().is_terminal() && std::env::var("TERM").as_deref() != Ok("dumb")
 }
 
+/// A handle of our own on stdout or stderr: a duplicate of the descriptor, taken when it is
+/// made. While a test that runs alone has descriptors 1 and 2 pointed at its capture files
+/// (as pytest's `--capture=fd`), the live lines and the console's lines still reach the
+/// terminal instead of landing in that test's output.
+#[cfg(unix)]
+pub(crate) fn own_handle<S: Write + Send + std::os::fd::AsFd + 'static>(
+    stream: S,
+) -> Box<dyn Write + Send> {
+    match stream.as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::fs::File::from(fd)),
+        Err(_) => Box::new(stream),
+    }
+}
+
+#[cfg(not(unix))]
+pub(crate) fn own_handle<S: Write + Send + 'static>(stream: S) -> Box<dyn Write + Send> {
+    Box::new(stream)
+}
+
 pub struct LiveLines {
     enabled: bool,
+    /// Only made when drawing is on (a descriptor is not duplicated for nothing).
+    err: Option<Box<dyn Write + Send>>,
     width: usize,
     /// How many lines are on screen (0: nothing to clear).
     shown: usize,
@@ -45,8 +66,10 @@ pub struct LiveLines {
 impl LiveLines {
     /// `enabled`: `None` decides by the terminal ([`live_by_default`]).
     pub fn new(enabled: Option<bool>) -> LiveLines {
+        let enabled = enabled.unwrap_or_else(live_by_default);
         LiveLines {
-            enabled: enabled.unwrap_or_else(live_by_default),
+            enabled,
+            err: enabled.then(|| own_handle(io::stderr())),
             width: terminal_width(),
             shown: 0,
             last: None,
@@ -117,10 +140,11 @@ impl LiveLines {
         }
     }
 
-    fn write(&self, text: &str) {
-        let mut err = io::stderr().lock();
-        let _ = err.write_all(text.as_bytes());
-        let _ = err.flush();
+    fn write(&mut self, text: &str) {
+        if let Some(err) = self.err.as_mut() {
+            let _ = err.write_all(text.as_bytes());
+            let _ = err.flush();
+        }
     }
 }
 
@@ -156,6 +180,7 @@ mod tests {
     fn erasing_goes_back_to_the_first_line_shown() {
         let mut live = LiveLines {
             enabled: false,
+            err: None,
             width: 80,
             shown: 0,
             last: None,

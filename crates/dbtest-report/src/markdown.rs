@@ -141,6 +141,7 @@ fn failure(out: &mut String, t: &TestResult) {
         ),
         ("Captured stdout", t.stdout.as_str(), MAX_OUTPUT_CHARS),
         ("Captured stderr", t.stderr.as_str(), MAX_OUTPUT_CHARS),
+        ("Captured log", t.log.as_str(), MAX_OUTPUT_CHARS),
     ];
     for (title, body, max) in sections {
         if body.trim().is_empty() {

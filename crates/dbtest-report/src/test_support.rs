@@ -25,6 +25,7 @@ pub(crate) fn result(id: &str, outcome: Outcome) -> TestResult {
         traceback: None,
         stdout: String::new(),
         stderr: String::new(),
+        log: String::new(),
         verdict: None,
         benchmark: None,
     }
