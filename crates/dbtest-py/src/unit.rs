@@ -730,6 +730,8 @@ pub(crate) fn run_options(
         collect_only: config.collect_only.unwrap_or(false),
         finish_session: true,
         shuffle_seed,
+        collect_timeout: config.collect_limit().map(Duration::from_secs_f64),
+        serial_locks: None,
         select: Arc::new(select),
     }
 }
@@ -816,6 +818,7 @@ async fn execute(
             let pool = PoolOptions {
                 workers,
                 stop_after: opts.stop_after,
+                collect_timeout: opts.collect_timeout,
                 ..PoolOptions::default()
             };
             dbtest_runner::workers::run_pool(spec, files, pool, observer, cancel).await
