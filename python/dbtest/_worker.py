@@ -9,20 +9,6 @@ import os
 import signal
 
 
-_MARKER = "\x1edbtest:"
-# A pipe write up to PIPE_BUF (4096 bytes on Linux) is atomic: lines stay whole beside the
-# engine's own messages. Escaping can triple a character's size, hence the small pieces.
-_PIECE = 1000
-
-
-def _send_output(fd: int, text: str) -> None:
-    import json
-
-    for start in range(0, len(text), _PIECE):
-        line = _MARKER + json.dumps({"ev": "output", "text": text[start : start + _PIECE]}) + "\n"
-        os.write(fd, line.encode())
-
-
 def main() -> None:
     # The parent reads protocol messages from the pipe that is fd 1 now. Keep a private copy
     # of it, and send whatever else writes to fd 1 (C code, subprocesses) to stderr, where
@@ -35,10 +21,12 @@ def main() -> None:
     from . import _capture, _core
     from ._driver import Driver
 
-    # A test that kills its worker takes its captured output with it: mirror it to the
-    # parent on the protocol pipe (in order with the test's start and end).
-    _capture.tee = lambda text: _send_output(protocol_fd, text)
     run = _core.WorkerRun(os.environ["DBTEST_WORKER_SETUP"], protocol_fd)
+    # A test that kills its worker takes its captured output with it: mirror it to the
+    # parent as it is printed. The engine writes every message itself, whole (a write of
+    # our own could land inside one of its messages, or in another thread's), and in order
+    # with the tests' start and end.
+    _capture.tee = run.output
 
     async def serve() -> int:
         driver = Driver(asyncio.get_running_loop(), run.root, run.python_settings)

@@ -37,6 +37,9 @@ def cli() -> None:
               help="Run files in N worker processes (auto: one per core; 0: in-process, the default).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Per-test timeout; @dbtest.timeout wins. Hard (the worker is stopped) with --workers.")
+@click.option("--collect-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="A file whose import takes longer is reported as an error, and the run goes on "
+                   "without it [default: 120; 0: no limit].")
 @click.option("-x", "--exitfirst", is_flag=True, default=None, help="Stop after the first failing test.")
 @click.option("--maxfail", type=click.IntRange(min=1), metavar="N", help="Stop after N failing tests.")
 @click.option("--retries", type=click.IntRange(min=0), metavar="N",

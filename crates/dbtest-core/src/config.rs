@@ -31,6 +31,10 @@ pub struct UnitConfig {
     /// Worker processes: a number (0 = in-process) or "auto" (one per core).
     pub workers: Option<Workers>,
     pub timeout: Option<f64>,
+    /// Seconds a file's import may take before it is reported as an error and the run goes
+    /// on without it; 0: no limit. See [`UnitConfig::collect_limit`].
+    #[serde(alias = "collect-timeout")]
+    pub collect_timeout: Option<f64>,
     pub exitfirst: Option<bool>,
     pub maxfail: Option<u32>,
     #[serde(alias = "last-failed")]
@@ -266,6 +270,9 @@ struct Tool {
 
 pub const DEFAULT_PATTERN: &str = "test_*.py";
 pub const DEFAULT_JOBS: u32 = 32;
+/// Generous for an import that loads a large stack (a machine learning framework on a slow
+/// CI runner takes tens of seconds), and still ends a hung run long before a CI job's limit.
+pub const DEFAULT_COLLECT_TIMEOUT: f64 = 120.0;
 
 impl UnitConfig {
     /// `[tool.dbtest]` of the pyproject.toml at `path`; `Ok(None)` when it has no such table.
@@ -309,6 +316,7 @@ impl UnitConfig {
             jobs,
             workers,
             timeout,
+            collect_timeout,
             exitfirst,
             maxfail,
             last_failed,
@@ -358,6 +366,14 @@ impl UnitConfig {
                 return bad("timeout", "must be a positive number of seconds");
             }
         }
+        if let Some(t) = self.collect_timeout {
+            if !(t.is_finite() && t >= 0.0) {
+                return bad(
+                    "collect_timeout",
+                    "must be a number of seconds (0 for no limit)",
+                );
+            }
+        }
         if self.maxfail == Some(0) {
             return bad(
                 "maxfail",
@@ -381,6 +397,13 @@ impl UnitConfig {
             bench.validate(&format!("{origin} [bench]"))?;
         }
         Ok(())
+    }
+
+    /// How long a file's collection may take, if it is limited: the setting, else
+    /// [`DEFAULT_COLLECT_TIMEOUT`].
+    pub fn collect_limit(&self) -> Option<f64> {
+        let limit = self.collect_timeout.unwrap_or(DEFAULT_COLLECT_TIMEOUT);
+        (limit > 0.0).then_some(limit)
     }
 
     /// How many failing tests stop the run, if any.
@@ -662,5 +685,27 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(c.stop_after(), Some(1));
+    }
+
+    #[test]
+    fn the_collection_timeout_has_a_default_and_0_lifts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            UnitConfig::default().collect_limit(),
+            Some(DEFAULT_COLLECT_TIMEOUT)
+        );
+        write(dir.path(), "[tool.dbtest]\ncollect_timeout = 0\n");
+        let project = find_project(dir.path()).unwrap();
+        let (_, file) = project.dbtest.unwrap();
+        assert_eq!(file.collect_limit(), None);
+        // The flag (the CLI's spelling) wins over the file.
+        let flags = UnitConfig::from_flags_json(r#"{"collect-timeout": 2.5}"#).unwrap();
+        assert_eq!(flags.over(file).collect_limit(), Some(2.5));
+        write(dir.path(), "[tool.dbtest]\ncollect_timeout = -1\n");
+        let msg = find_project(dir.path()).unwrap_err().to_string();
+        assert!(
+            msg.contains("`collect_timeout` must be a number of seconds (0 for no limit)"),
+            "{msg}"
+        );
     }
 }

@@ -11,6 +11,7 @@ use dbtest_discovery::Selector;
 use dbtest_runner::protocol::{Command, Message};
 use dbtest_runner::{CancellationToken, Engine, FileJob, Observer};
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 use tokio::io::AsyncBufReadExt;
 
 use crate::engine::PyEngine;
@@ -23,10 +24,15 @@ pub struct WorkerRun {
     protocol: Arc<Mutex<std::fs::File>>,
 }
 
+/// The one way anything reaches the parent: a whole frame per message, under the lock, so
+/// two messages never interleave (tests print from many threads at once, and a message can
+/// be megabytes). Call it without the GIL: the write waits while the parent's pipe is full.
 fn send(protocol: &Mutex<std::fs::File>, message: &Message) {
+    let frame = message.to_frame();
     let mut out = protocol.lock().unwrap_or_else(|p| p.into_inner());
-    // If the parent is gone there is no one to tell; the worker ends with its stdin.
-    let _ = out.write_all(message.to_line().as_bytes());
+    // `write_all` goes on after a partial write. If the parent is gone there is no one to
+    // tell; the worker ends with its stdin.
+    let _ = out.write_all(&frame);
     let _ = out.flush();
 }
 
@@ -53,6 +59,17 @@ impl WorkerRun {
     #[getter]
     fn root(&self) -> String {
         self.setup.root.display().to_string()
+    }
+
+    /// Mirrors what a running test printed to the parent (`_capture.tee`), in order with the
+    /// engine's own messages. Never raises into the test's `print`: text that is not valid
+    /// Unicode (a lone surrogate) is sent with replacement characters.
+    fn output(&self, printed: &Bound<'_, PyString>) {
+        let text = printed.to_string_lossy().into_owned();
+        let protocol = self.protocol.clone();
+        printed
+            .py()
+            .detach(move || send(&protocol, &Message::Output { text }));
     }
 
     /// pytest's settings for the driver, as the parent read them.
@@ -108,6 +125,7 @@ async fn serve(engine: Arc<PyEngine>, setup: WorkerSetup, protocol: Arc<Mutex<st
                 rel,
                 skip,
                 exclusive,
+                serial_locks,
             } => {
                 let skip: HashSet<String> = skip.into_iter().collect();
                 let (selector, last_failed) = (selector.clone(), last_failed.clone());
@@ -117,6 +135,7 @@ async fn serve(engine: Arc<PyEngine>, setup: WorkerSetup, protocol: Arc<Mutex<st
                 // The parent counts failures across workers and owns -x / --maxfail.
                 opts.stop_after = None;
                 opts.finish_session = false;
+                opts.serial_locks = serial_locks;
                 let sink = protocol.clone();
                 let observer: Observer = Arc::new(Mutex::new(move |event: &Event| {
                     let message = match event {
@@ -140,7 +159,7 @@ async fn serve(engine: Arc<PyEngine>, setup: WorkerSetup, protocol: Arc<Mutex<st
                     rel: rel.clone(),
                     exclusive,
                 };
-                dbtest_runner::run(
+                let out = dbtest_runner::run(
                     engine.clone(),
                     vec![job],
                     opts,
@@ -148,7 +167,11 @@ async fn serve(engine: Arc<PyEngine>, setup: WorkerSetup, protocol: Arc<Mutex<st
                     CancellationToken::new(),
                 )
                 .await;
-                send(&protocol, &Message::FileDone { file: rel });
+                let done = Message::FileDone {
+                    file: rel,
+                    abandoned: out.abandoned,
+                };
+                send(&protocol, &done);
             }
             Command::Exit => break,
         }

@@ -208,6 +208,12 @@ pub struct RunOptions {
     /// `--random-order`: shuffle each file's tests with this seed (files are shuffled by the
     /// caller, which owns their order).
     pub shuffle_seed: Option<u64>,
+    /// How long a file's collection (its import) may take before it is reported as an error
+    /// and left behind (`--collect-timeout`).
+    pub collect_timeout: Option<Duration>,
+    /// A folder shared by the processes of one run, where `@dbtest.serial` resources are
+    /// locked across them (a worker process of `--workers`); `None`: this process only.
+    pub serial_locks: Option<PathBuf>,
     pub select: Selector,
 }
 
@@ -221,6 +227,8 @@ impl Default for RunOptions {
             collect_only: false,
             finish_session: true,
             shuffle_seed: None,
+            collect_timeout: None,
+            serial_locks: None,
             select: Arc::new(|_| true),
         }
     }
@@ -273,8 +281,7 @@ struct Shared<E> {
     /// (file index, position in file, result)
     results: Mutex<Vec<(usize, usize, TestResult)>>,
     selected: Mutex<Vec<(usize, Vec<String>)>>,
-    /// One lock per `@dbtest.serial` resource name.
-    serial: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    serial: serial::SerialLocks,
     /// Held by every file while it runs; an exclusive file ([`FileJob::exclusive`]) holds it
     /// alone, from its import to its teardown, as pytest would run it.
     files_alone: tokio::sync::RwLock<()>,
@@ -342,7 +349,7 @@ impl<E: Engine> Shared<E> {
             Some(collected) => collected,
             None => tokio::select! {
                 _ = self.cancel.cancelled() => return,
-                c = self.engine.collect(job.clone()) => c,
+                c = self.collect(&job) => c,
             },
         };
         let cases = match collected {
@@ -448,6 +455,26 @@ impl<E: Engine> Shared<E> {
         self.emit(Event::FileFinished { file: job.rel });
     }
 
+    /// Collects `job`, giving up on it after the collection timeout: its import is left
+    /// running (a thread cannot be stopped from outside), and the run goes on without it.
+    async fn collect(&self, job: &FileJob) -> Result<Vec<TestCase>, FileError> {
+        let collect = self.engine.collect(job.clone());
+        let Some(limit) = self.opts.collect_timeout else {
+            return collect.await;
+        };
+        match tokio::time::timeout(limit, collect).await {
+            Ok(found) => found,
+            Err(_) => {
+                self.abandoned.store(true, Ordering::SeqCst);
+                Err(FileError {
+                    message: collect_timeout_message(&job.rel, limit),
+                    traceback: None,
+                    skipped: false,
+                })
+            }
+        }
+    }
+
     /// Every attempt of one test; `None` when the run stopped before it started.
     async fn run_case(&self, case: &TestCase) -> Option<TestResult> {
         if self.halted() {
@@ -455,6 +482,25 @@ impl<E: Engine> Shared<E> {
         }
         if let Some(reason) = &case.skip {
             return Some(TestResult::skipped(case, reason));
+        }
+        // A serial test waits for its resource before it starts: the wait is no part of its
+        // time (nor of its retries', which hold the resource too).
+        let _serial = match &case.serial {
+            Some(resource) => match self.serial.take(resource).await {
+                Ok(turn) => Some(turn),
+                Err(e) => {
+                    let message = format!(
+                        "cannot lock the serial resource {resource:?} across worker processes: \
+                         {e}; check that the temporary folder is writable, or run without --workers"
+                    );
+                    let raw = RawResult::new(RawOutcome::Error, Some(message));
+                    return Some(TestResult::from_attempt(case, raw, 1));
+                }
+            },
+            None => None,
+        };
+        if self.halted() {
+            return None;
         }
         self.emit_started(case);
         let first = self.attempt(case).await;
@@ -589,18 +635,6 @@ impl<E: Engine> Shared<E> {
     }
 
     async fn attempt(&self, case: &TestCase) -> RawResult {
-        let lock = case.serial.as_ref().map(|name| {
-            self.serial
-                .lock()
-                .unwrap()
-                .entry(name.clone())
-                .or_default()
-                .clone()
-        });
-        let _serial = match &lock {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
         let _turn = turn(&self.tests_alone, case.exclusive).await;
         let timeout = self.timeout_of(case);
         let run = self.engine.run(case.clone(), timeout);
@@ -747,6 +781,17 @@ impl<E: Engine> PipelineControl for FilePipeline<E> {
     }
 }
 
+/// What a file whose collection outlived the collection timeout is reported with.
+pub fn collect_timeout_message(rel: &str, limit: Duration) -> String {
+    format!(
+        "collecting {rel} did not finish within {}s (the collection timeout): its import, or \
+         that of a conftest.py it needs, never returned, and the run went on without it; find \
+         what the module waits for or computes at import time, or raise the limit with \
+         --collect-timeout or [tool.dbtest] collect_timeout",
+        fmt_secs(limit)
+    )
+}
+
 pub fn fmt_secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s.fract() == 0.0 {
@@ -769,6 +814,7 @@ pub async fn run<E: Engine>(
     let permits = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let shared = Arc::new(Shared {
         engine,
+        serial: serial::SerialLocks::new(opts.serial_locks.clone()),
         opts,
         observer,
         cancel: cancel.clone(),
@@ -777,7 +823,6 @@ pub async fn run<E: Engine>(
         abandoned: AtomicBool::new(false),
         results: Mutex::new(Vec::new()),
         selected: Mutex::new(Vec::new()),
-        serial: Mutex::new(HashMap::new()),
         files_alone: tokio::sync::RwLock::new(()),
         tests_alone: tokio::sync::RwLock::new(()),
     });
@@ -788,7 +833,7 @@ pub async fn run<E: Engine>(
     let mut collected: HashMap<usize, Result<Vec<TestCase>, FileError>> = HashMap::new();
     for (index, job) in files.iter().enumerate().filter(|(_, job)| job.exclusive) {
         let found = tokio::select! {
-            c = shared.engine.collect(job.clone()) => c,
+            c = shared.collect(job) => c,
             _ = cancel.cancelled() => break,
         };
         collected.insert(index, found);
@@ -832,6 +877,7 @@ pub async fn run<E: Engine>(
 }
 
 pub mod protocol;
+mod serial;
 pub mod workers;
 
 #[cfg(test)]

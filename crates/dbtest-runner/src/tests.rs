@@ -5,7 +5,8 @@ use dbtest_core::Outcome;
 use super::*;
 
 /// A fake engine: a test's name says what it does ("pass", "fail", "sleep_ms:50",
-/// "hang", "flaky:2" fails its first two attempts, "err"); files named "broken*" fail to import.
+/// "hang", "flaky:2" fails its first two attempts, "err"); files named "broken*" fail to import,
+/// and the import of files named "stuck*" never returns.
 #[derive(Default)]
 struct Fake {
     files: HashMap<String, Vec<&'static str>>,
@@ -50,6 +51,9 @@ impl Engine for Fake {
                 traceback: None,
                 skipped: false,
             });
+        }
+        if file.rel.starts_with("stuck") {
+            std::future::pending::<()>().await;
         }
         self.collected.lock().unwrap().push(file.rel.clone());
         Ok(self.files[&file.rel]
@@ -344,6 +348,88 @@ async fn serial_tests_of_different_files_never_overlap() {
     // a.py and b.py share the resource and take turns; c.py overlaps with both.
     assert_eq!(started.elapsed(), Duration::from_millis(200));
     assert_eq!(out.results.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_serial_test_starts_once_it_holds_its_resource() {
+    // The short test may wait for the long one longer than its own timeout: the wait is no
+    // part of its time, and it is not announced as started (a worker's parent times a test
+    // from its start) until it holds the resource.
+    let (mut engine, jobs) = fake(&[
+        ("a.py", &["long_sleep:300"]),
+        ("b.py", &["short_sleep:50"]),
+        ("c.py", &["other_sleep:300"]),
+    ]);
+    engine.serial_names = vec!["long_sleep:300", "short_sleep:50"];
+    engine.timed_names = vec!["short_sleep:50"];
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let log = events.clone();
+    let observer: Observer = Arc::new(Mutex::new(move |e: &Event| match e {
+        Event::TestStarted { case, .. } => log.lock().unwrap().push(format!("start {}", case.id)),
+        Event::TestFinished(r) => log.lock().unwrap().push(format!("end {}", r.id)),
+        _ => {}
+    }));
+    let opts = RunOptions {
+        jobs: 3,
+        ..Default::default()
+    };
+    let out = run(engine, jobs, opts, observer, CancellationToken::new()).await;
+    assert!(
+        out.results.iter().all(|r| r.outcome == Outcome::Passed),
+        "{:?}",
+        outcomes(&out)
+    );
+    let events = events.lock().unwrap();
+    let serial: Vec<&String> = events.iter().filter(|e| !e.contains("c.py")).collect();
+    // Whichever goes first, the other starts after it ended.
+    assert!(
+        serial[1].starts_with("end") && serial[0][6..] == serial[1][4..],
+        "{serial:?}"
+    );
+    // A test of no resource overlaps with both.
+    assert_eq!(
+        events
+            .iter()
+            .position(|e| e == "start c.py::other_sleep:300"),
+        Some(1)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_file_whose_import_never_returns_is_an_error_after_the_collection_timeout() {
+    for exclusive in [false, true] {
+        let (engine, mut jobs) = fake(&[
+            ("a.py", &["t_pass"]),
+            ("stuck.py", &[]),
+            ("z.py", &["t_pass"]),
+        ]);
+        for job in &mut jobs {
+            job.exclusive = exclusive;
+        }
+        let opts = RunOptions {
+            jobs: 1,
+            collect_timeout: Some(Duration::from_secs(5)),
+            ..Default::default()
+        };
+        let out = run_quietly(engine, jobs, opts).await;
+        assert_eq!(
+            outcomes(&out),
+            vec![
+                ("a.py::t_pass".to_string(), Outcome::Passed),
+                ("stuck.py".to_string(), Outcome::Error),
+                ("z.py::t_pass".to_string(), Outcome::Passed),
+            ],
+            "exclusive: {exclusive}"
+        );
+        let message = out.results[1].message.as_deref().unwrap();
+        assert!(
+            message.starts_with("collecting stuck.py did not finish within 5s"),
+            "{message}"
+        );
+        assert!(message.contains("--collect-timeout"), "{message}");
+        // The import is still running on its thread: the process must not wait for it.
+        assert!(out.abandoned);
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,7 +5,11 @@
 //! queue (longest first, as the caller ordered it), which is work stealing without a thief.
 //! A worker that dies mid-file has its running test reported `crashed`; a test that outlives
 //! its hard timeout is reported `timeout` and its worker is stopped (SIGTERM, then SIGKILL).
-//! Either way a fresh worker continues the file after that test.
+//! Either way a fresh worker continues the file after that test. A file whose import does
+//! not return within the collection timeout is reported as an error, and its worker replaced.
+//!
+//! `@dbtest.serial` resources are locked across the workers through files in a folder made
+//! for the run (see `serial.rs`), so files are never pinned to a worker for them.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -15,11 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dbtest_core::{Event, RawOutcome, RawResult, TestCase, TestResult};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{parse_line, Command, Message};
+use crate::protocol::{Command, FrameReader, Item, Message};
 use crate::{FileJob, Observer, RunOutput};
 
 /// How to start one worker process.
@@ -40,6 +44,9 @@ pub struct PoolOptions {
     /// A test is stopped this long after its own timeout: the worker's in-process timeout
     /// (which can cancel a coroutine cleanly) gets the first chance.
     pub hard_timeout_margin: Duration,
+    /// [`crate::RunOptions::collect_timeout`], which the workers apply; the parent stops a
+    /// worker that has not answered a few seconds past it (counted once the worker is up).
+    pub collect_timeout: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -49,6 +56,7 @@ impl Default for PoolOptions {
             stop_after: None,
             kill_grace: Duration::from_secs(2),
             hard_timeout_margin: Duration::from_millis(750),
+            collect_timeout: None,
         }
     }
 }
@@ -67,40 +75,6 @@ struct Pending {
     announced: bool,
     /// Crashes while nothing was running (an import that kills the process).
     import_crashes: u32,
-    /// The one worker slot that may run this file: its tests share a `@dbtest.serial`
-    /// resource with tests of other files, which must not overlap in another process.
-    pin: Option<usize>,
-}
-
-/// The `@dbtest.serial("name")` resources a file names literally (also `serial = "name"` on
-/// a suite), read without importing it.
-pub fn serial_resources(source: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for (at, _) in source.match_indices("serial") {
-        let rest = source[at + "serial".len()..].trim_start();
-        let rest = match rest.strip_prefix('(').or_else(|| rest.strip_prefix('=')) {
-            Some(r) => r.trim_start(),
-            None => continue,
-        };
-        let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-            continue;
-        };
-        if let Some(end) = rest[1..].find(quote) {
-            let name = rest[1..1 + end].to_string();
-            if !name.is_empty() && !found.contains(&name) {
-                found.push(name);
-            }
-        }
-    }
-    found
-}
-
-/// The slot every file naming `resource` runs in.
-fn slot_for(resource: &str, slots: usize) -> usize {
-    let hash = resource.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    });
-    (hash % slots as u64) as usize
 }
 
 struct Pool {
@@ -113,6 +87,8 @@ struct Pool {
     failures: AtomicU32,
     results: Mutex<Vec<(usize, usize, TestResult)>>,
     sequence: AtomicU32,
+    /// Where the workers lock `@dbtest.serial` resources.
+    serial_locks: PathBuf,
 }
 
 impl Pool {
@@ -137,23 +113,25 @@ impl Pool {
         self.stop.load(Ordering::SeqCst) || self.cancel.is_cancelled()
     }
 
-    /// The next file for `slot`: the first one not pinned to another slot.
-    fn next(&self, slot: usize) -> Option<Pending> {
+    fn next(&self) -> Option<Pending> {
         if self.halted() {
             return None;
         }
-        let mut queue = self.queue.lock().unwrap();
-        let at = queue
-            .iter()
-            .position(|p| p.pin.is_none_or(|pin| pin == slot))?;
-        queue.remove(at)
+        self.queue.lock().unwrap().pop_front()
     }
 }
 
 struct Worker {
     child: Child,
     stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
+    stdout: ChildStdout,
+    frames: FrameReader,
+    /// What one read of stdout gets.
+    chunk: Vec<u8>,
+    /// The worker has said it is ready (it has started and reads commands).
+    ready: bool,
+    /// The worker's stdout has closed.
+    ended: bool,
     /// The tail of what the worker printed (its stderr, and stray stdout), for crash reports.
     output: Arc<Mutex<String>>,
     /// Total bytes ever appended to `output`, to find what a test printed since it started.
@@ -204,11 +182,45 @@ impl Worker {
         Ok(Worker {
             child,
             stdin,
-            lines: BufReader::new(stdout).lines(),
+            stdout,
+            frames: FrameReader::new(),
+            chunk: vec![0; 64 * 1024],
+            ready: false,
+            ended: false,
             output,
             written,
             stderr_reader,
         })
+    }
+
+    /// The next message or stray output; `None` once the worker's stdout has closed.
+    /// Cancel-safe: what was read stays in `frames` until it is asked for.
+    async fn next_item(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.frames.next_item() {
+                return Some(item);
+            }
+            if self.ended {
+                return self.frames.finish();
+            }
+            match self.stdout.read(&mut self.chunk).await {
+                Ok(0) | Err(_) => self.ended = true,
+                Ok(n) => self.frames.push(&self.chunk[..n]),
+            }
+        }
+    }
+
+    /// The next message; stray output and unreadable frames are kept for crash reports.
+    async fn next_message(&mut self) -> Option<Message> {
+        loop {
+            match self.next_item().await? {
+                Item::Message(m) => return Some(m),
+                Item::Stray(text) => keep_output(&self.output, &self.written, &text),
+                Item::Unreadable(why) => {
+                    keep_output(&self.output, &self.written, &format!("dbtest: {why}\n"))
+                }
+            }
+        }
     }
 
     async fn send(&mut self, command: &Command) -> std::io::Result<()> {
@@ -254,7 +266,7 @@ impl Worker {
     async fn finish(mut self, grace: Duration) {
         if self.send(&Command::Exit).await.is_ok() {
             // Session teardown may print; the rest of the protocol is not needed any more.
-            let drain = async { while let Ok(Some(_)) = self.lines.next_line().await {} };
+            let drain = async { while self.next_item().await.is_some() {} };
             if tokio::time::timeout(Duration::from_secs(10), drain)
                 .await
                 .is_ok()
@@ -264,6 +276,14 @@ impl Worker {
             }
         }
         self.stop(grace).await;
+    }
+}
+
+/// Sleeps until `deadline`, or for ever without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -309,6 +329,10 @@ impl InFlight {
     }
 }
 
+/// How long past the collection timeout the parent waits for a worker to report a file's
+/// collection (the worker's own timeout answers first; this is for a worker that cannot).
+const COLLECT_ANSWER_GRACE: Duration = Duration::from_secs(5);
+
 impl Pool {
     async fn run_file(&self, worker: &mut Option<Worker>, mut pending: Pending) -> FileEnd {
         let w = worker.as_mut().expect("a worker is running");
@@ -317,6 +341,7 @@ impl Pool {
             rel: pending.job.rel.clone(),
             skip: pending.skip.clone(),
             exclusive: pending.job.exclusive,
+            serial_locks: Some(self.serial_locks.clone()),
         };
         if w.send(&command).await.is_err() {
             return self
@@ -325,6 +350,10 @@ impl Pool {
         }
         let mut inflight: HashMap<String, InFlight> = HashMap::new();
         let mut recycle = false;
+        // Until the worker says it has collected the file; its clock starts once the worker
+        // is up (a fresh one reads the command after it has started).
+        let mut collecting = true;
+        let mut collect_deadline = None;
         // Output and protocol come over different pipes, so a test's first words may be read
         // before its Started message: its output starts where the previous test's ended.
         let mut boundary = worker
@@ -332,34 +361,32 @@ impl Pool {
             .map_or(0, |w| w.written.load(Ordering::SeqCst));
         loop {
             let w = worker.as_mut().expect("a worker is running");
+            if collecting && w.ready && collect_deadline.is_none() {
+                collect_deadline = self
+                    .opts
+                    .collect_timeout
+                    .map(|t| Instant::now() + t + COLLECT_ANSWER_GRACE);
+            }
             let margin = self.opts.hard_timeout_margin;
             let deadline = inflight.values().filter_map(|f| f.deadline(margin)).min();
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let sleep = until(deadline);
+            let collect_sleep = until(collect_deadline.filter(|_| collecting));
             tokio::select! {
-                line = w.lines.next_line() => {
-                    let Ok(Some(line)) = line else {
+                message = w.next_message() => {
+                    let Some(message) = message else {
                         return self.lost(worker.take().expect("worker"), pending, inflight).await;
                     };
-                    let (stray, message) = parse_line(&line);
-                    if let Some(text) = stray {
-                        keep_output(&w.output, &w.written, &format!("{text}\n"));
-                    }
                     match message {
-                        None | Some(Ok(Message::Ready)) => {}
-                        Some(Err(e)) => keep_output(&w.output, &w.written, &format!("{e}\n")),
-                        Some(Ok(Message::Output { text })) => keep_output(&w.output, &w.written, &text),
-                        Some(Ok(Message::Collected { file, tests })) => {
+                        Message::Ready => w.ready = true,
+                        Message::Output { text } => keep_output(&w.output, &w.written, &text),
+                        Message::Collected { file, tests } => {
+                            collecting = false;
                             if !pending.announced {
                                 pending.announced = true;
                                 self.emit(Event::FileCollected { file, tests });
                             }
                         }
-                        Some(Ok(Message::Started { case, timeout_s })) => {
+                        Message::Started { case, timeout_s } => {
                             let flight = InFlight {
                                 case: *case,
                                 started: Instant::now(),
@@ -368,17 +395,30 @@ impl Pool {
                             };
                             inflight.insert(flight.case.id.clone(), flight);
                         }
-                        Some(Ok(Message::Finished { result })) => {
+                        Message::Finished { result } => {
                             inflight.remove(&result.id);
                             boundary = w.written.load(Ordering::SeqCst);
                             pending.skip.push(result.id.clone());
-                            // A sync test abandoned after its timeout may still be spinning
-                            // in the worker: replace the worker once the file is done.
-                            recycle |= result.outcome == dbtest_core::Outcome::Timeout;
                             self.record(pending.index, *result);
                         }
-                        Some(Ok(Message::FileDone { file })) => {
+                        Message::FileDone { file, abandoned } => {
+                            // Every test the worker started has finished by now; one still in
+                            // flight had its result lost on the way, which is said, not hidden.
+                            for (_, f) in inflight.drain() {
+                                let raw = RawResult::new(
+                                    RawOutcome::Error,
+                                    Some("dbtest lost this test's result on its way from the worker \
+                                          process; what the worker's pipe held instead is in the \
+                                          test's stderr. Please report it as a dbtest bug".into()),
+                                );
+                                let mut result = TestResult::from_attempt(&f.case, raw, 1);
+                                result.stderr = w.printed_since(f.output_mark);
+                                self.record(pending.index, result);
+                            }
                             self.emit(Event::FileFinished { file });
+                            // A thread of the worker is still busy with what was given up on
+                            // (a sync test past its timeout, an import that never returned).
+                            recycle |= abandoned;
                             return FileEnd::Done { recycle };
                         }
                     }
@@ -386,6 +426,27 @@ impl Pool {
                         worker.take().expect("worker").stop(self.opts.kill_grace).await;
                         return FileEnd::Lost;
                     }
+                }
+                _ = collect_sleep => {
+                    // The worker did not even report that its import timed out.
+                    let w = worker.take().expect("worker");
+                    let limit = self.opts.collect_timeout.expect("a collection deadline has a limit");
+                    let mut result = TestResult::file_error(
+                        &pending.job.rel,
+                        format!(
+                            "{}; its worker did not answer and was stopped",
+                            crate::collect_timeout_message(&pending.job.rel, limit)
+                        ),
+                        None,
+                    );
+                    result.stderr = w.printed_since(boundary);
+                    if !pending.announced {
+                        self.emit(Event::FileCollected { file: pending.job.rel.clone(), tests: 0 });
+                    }
+                    self.record(pending.index, result);
+                    self.emit(Event::FileFinished { file: pending.job.rel.clone() });
+                    w.stop(self.opts.kill_grace).await;
+                    return FileEnd::Lost;
                 }
                 _ = sleep => {
                     let now = Instant::now();
@@ -469,9 +530,9 @@ impl Pool {
         FileEnd::Lost
     }
 
-    async fn slot(self: Arc<Self>, slot: usize) {
+    async fn slot(self: Arc<Self>) {
         let mut worker: Option<Worker> = None;
-        while let Some(pending) = self.next(slot) {
+        while let Some(pending) = self.next() {
             if worker.is_none() {
                 match Worker::start(&self.spec).await {
                     Ok(w) => worker = Some(w),
@@ -516,23 +577,22 @@ pub async fn run_pool(
     let queue = files
         .into_iter()
         .enumerate()
-        .map(|(index, job)| {
-            // A file naming several resources goes with the first; two groups that share a
-            // file cannot both be pinned apart, and one slot keeps them apart anyway.
-            let source = std::fs::read_to_string(&job.path).unwrap_or_default();
-            let pin = serial_resources(&source)
-                .first()
-                .map(|r| slot_for(r, slots));
-            Pending {
-                index,
-                job,
-                skip: Vec::new(),
-                announced: false,
-                import_crashes: 0,
-                pin,
-            }
+        .map(|(index, job)| Pending {
+            index,
+            job,
+            skip: Vec::new(),
+            announced: false,
+            import_crashes: 0,
         })
         .collect();
+    // The run's own folder, so that another run's serial tests do not wait for this one's.
+    // Should it fail to be made, the serial tests say so (they never overlap silently).
+    let serial_locks = std::env::temp_dir().join(format!(
+        "dbtest-serial-{}-{:016x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    let _ = std::fs::create_dir_all(&serial_locks);
     let pool = Arc::new(Pool {
         opts,
         spec,
@@ -543,12 +603,13 @@ pub async fn run_pool(
         failures: AtomicU32::new(0),
         results: Mutex::new(Vec::new()),
         sequence: AtomicU32::new(0),
+        serial_locks,
     });
     let files = pool.queue.lock().unwrap().len();
     pool.emit(Event::RunStarted { files });
     let mut tasks = tokio::task::JoinSet::new();
-    for slot in 0..slots {
-        tasks.spawn(pool.clone().slot(slot));
+    for _ in 0..slots {
+        tasks.spawn(pool.clone().slot());
     }
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {
@@ -557,6 +618,7 @@ pub async fn run_pool(
             }
         }
     }
+    let _ = std::fs::remove_dir_all(&pool.serial_locks);
     let mut results = std::mem::take(&mut *pool.results.lock().unwrap());
     results.sort_by_key(|(file, seq, _)| (*file, *seq));
     RunOutput {
@@ -565,36 +627,5 @@ pub async fn run_pool(
         interrupted: cancel.is_cancelled(),
         abandoned: false,
         duration: started.elapsed(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serial_resources_are_read_from_the_source() {
-        let source = r#"
-@dbtest.serial("db")
-def test_a(): ...
-
-class TestB(dbtest.TestSuite):
-    serial = 'cache'
-
-@dbtest.serial( "db" )
-def test_c(): ...
-serial_number = 3
-"#;
-        assert_eq!(
-            serial_resources(source),
-            vec!["db".to_string(), "cache".to_string()]
-        );
-        assert!(serial_resources("def test_serial_port(): pass").is_empty());
-    }
-
-    #[test]
-    fn a_resource_always_lands_in_the_same_slot() {
-        assert_eq!(slot_for("db", 4), slot_for("db", 4));
-        assert!(slot_for("db", 4) < 4);
     }
 }

@@ -79,6 +79,7 @@ pub async fn execute(
             let pool = PoolOptions {
                 workers,
                 stop_after: opts.stop_after,
+                collect_timeout: opts.collect_timeout,
                 ..PoolOptions::default()
             };
             dbtest_runner::workers::run_pool(spec, files, pool, observer, cancel).await

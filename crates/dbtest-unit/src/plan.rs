@@ -294,6 +294,8 @@ pub fn run_options(
         collect_only: config.collect_only.unwrap_or(false),
         finish_session: true,
         shuffle_seed,
+        collect_timeout: config.collect_limit().map(Duration::from_secs_f64),
+        serial_locks: None,
         select: Arc::new(select),
     }
 }
