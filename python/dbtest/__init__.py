@@ -43,7 +43,30 @@ if TYPE_CHECKING:
     from ._fixtures import fixture
     from ._marks import Skipped, concurrent, flaky, parametrize, serial, skip, skip_if, skip_test, tag, timeout, xfail
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "BenchmarkGroup",
+    "Context",
+    "Sample",
+    "Skipped",
+    "TestSuite",
+    "__version__",
+    "bench",
+    "concurrent",
+    "fixture",
+    "flaky",
+    "parametrize",
+    "probabilistic_test",
+    "serial",
+    "skip",
+    "skip_if",
+    "skip_test",
+    "tag",
+    "timeout",
+    "use_case",
+    "xfail",
+]
+# One name list, checked: every lazy export is in __all__.
+assert sorted([*_EXPORTS, "__version__"]) == __all__
 
 
 def __getattr__(name: str) -> Any:

@@ -5,10 +5,11 @@ module only times rounds, as tightly as Python allows."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from time import perf_counter_ns
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -406,7 +406,7 @@ def _legacy_path(path: str | os.PathLike[str]) -> Any:
         from _pytest._py.path import LocalPath
     except ImportError:
         try:
-            from py.path import local as LocalPath  # type: ignore[import-not-found,no-redef]
+            from py.path import local as LocalPath  # type: ignore[no-redef]
         except ImportError:
             raise _fixture_error(
                 "tmpdir and tmpdir_factory give py.path.local objects: they need pytest or the py "
@@ -590,7 +590,7 @@ class MonkeyPatch:
 
     def setenv(self, name: str, value: str, prepend: str | None = None) -> None:
         if not isinstance(value, str):
-            warnings.warn(  # type: ignore[unreachable]
+            warnings.warn(
                 f"Value of environment variable {name} type should be str, but got {value!r} "
                 f"(type: {type(value).__name__}); converted to str implicitly",
                 stacklevel=2,
@@ -1085,7 +1085,7 @@ DatetimeFormatter = _capture.DatetimeFormatter
 _ANSI_ESCAPE_SEQ = re.compile(r"\x1b\[[\d;]+m")
 
 
-class LogCaptureHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class LogCaptureHandler(logging.StreamHandler):
     """Keeps the records and the formatted text of the current phase of the test; a new
     phase (setup, call, teardown, read from `phase`) starts both afresh, as pytest's."""
 

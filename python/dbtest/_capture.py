@@ -26,8 +26,9 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 
 OUT, ERR, LOG = 0, 1, 2
 
@@ -35,7 +36,7 @@ OUT, ERR, LOG = 0, 1, 2
 class Captured:
     """What one test (or one teardown) wrote: stdout, stderr and log text, in order."""
 
-    __slots__ = ("out", "err", "log", "origin", "done", "fd", "_late")
+    __slots__ = ("_late", "done", "err", "fd", "log", "origin", "out")
 
     def __init__(self, origin: str | None = None) -> None:
         self.out: list[str] = []
@@ -437,7 +438,7 @@ DEFAULT_LOG_DATE_FORMAT = "%H:%M:%S"
 class DatetimeFormatter(logging.Formatter):
     """pytest's: `%f` (microseconds) works in the date format."""
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt and "%f" in datefmt:
             from datetime import datetime, timedelta, timezone
 
@@ -555,8 +556,8 @@ def install(log_level: Any = None, log_format: str | None = None, log_date_forma
         _console_fds = (os.dup(1), os.dup(2))
     except OSError:
         _console_fds = None  # no descriptors 1 and 2 to redirect: Python-level capture only
-    sys.stdout = _Proxy(sys.stdout, False)  # type: ignore[assignment]
-    sys.stderr = _Proxy(sys.stderr, True)  # type: ignore[assignment]
+    sys.stdout = _Proxy(sys.stdout, False)
+    sys.stderr = _Proxy(sys.stderr, True)
     _patch_threads(True)
     _install_log(log_level, log_format, log_date_format)
 

@@ -11,10 +11,11 @@ import inspect
 import itertools
 import linecache
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType, FunctionType, ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from . import _pytest_compat as compat
 from ._fixtures import (

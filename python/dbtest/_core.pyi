@@ -1,6 +1,23 @@
 """Type stubs for dbtest._core, the Rust extension (crates/dbtest-py)."""
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, Self, final
+
+__all__ = [
+    "BenchRun",
+    "DbtestError",
+    "ExperimentRun",
+    "PythonSettings",
+    "UnitRun",
+    "UsageError",
+    "VerifyRun",
+    "WorkerRun",
+    "__version__",
+    "approve_baseline",
+    "measure_callable",
+    "merge_reports",
+    "write_atomic",
+]
 
 __version__: str
 
@@ -10,6 +27,7 @@ class DbtestError(Exception):
 class UsageError(DbtestError):
     """Bad flags, configuration or paths: the CLI exits with code 4."""
 
+@final
 class PythonSettings:
     """pytest's configuration for the Python side of a run (read-only): collection names,
     marks, warnings filters, asyncio mode, and every raw key for `config.getini`."""
@@ -50,10 +68,11 @@ class PythonSettings:
     @property
     def rootdir(self) -> str: ...
 
+@final
 class UnitRun:
     """One `dbtest unit` invocation: settings and discovery happen in the constructor."""
 
-    def __init__(self, flags: dict[str, Any], cwd: str) -> None:
+    def __new__(cls, flags: dict[str, Any], cwd: str) -> Self:
         """`flags`: the command line's options by their setting names."""
     def interrupt(self) -> None: ...
     @property
@@ -74,11 +93,12 @@ class UnitRun:
     def run_blocking(self) -> int: ...
     def run(self, driver: Any) -> Awaitable[int]: ...
 
+@final
 class BenchRun:
     """One `dbtest bench` invocation: settings, discovery and the saved run to compare with
     are read in the constructor."""
 
-    def __init__(self, flags: dict[str, Any], cwd: str) -> None:
+    def __new__(cls, flags: dict[str, Any], cwd: str) -> Self:
         """`flags`: the command line's options by their setting names."""
     @property
     def gc_disabled(self) -> bool: ...
@@ -101,13 +121,15 @@ def measure_callable(
 ) -> str:
     """Times `round(iterations) -> ns` with dbtest bench's policy; the BenchResult as JSON."""
 
+@final
 class ExperimentRun:
     """One `dbtest experiment run`: the design is validated and the run folder chosen in the
     constructor (UsageError otherwise)."""
 
-    def __init__(
-        self, design_json: str, design_file: str, cwd: str, out: str | None = None, resume: str | None = None
-    ) -> None: ...
+    def __new__(
+        cls,
+        design_json: str, design_file: str, cwd: str, out: str | None = None, resume: str | None = None
+    ) -> Self: ...
     @property
     def use_case(self) -> str: ...
     @property
@@ -124,12 +146,13 @@ class ExperimentRun:
     def interrupted(self) -> bool: ...
     def run(self, driver: Any) -> Awaitable[int]: ...
 
+@final
 class VerifyRun:
     """One verification of an approved spec (`dbtest experiment verify`, or a probabilistic
     test). An invalid, unapproved or infeasible spec raises UsageError; a missing or expired
     one runs no sample and ends INCONCLUSIVE."""
 
-    def __init__(self, spec_id: str, cwd: str, read_yaml: Any) -> None: ...
+    def __new__(cls, spec_id: str, cwd: str, read_yaml: Any) -> Self: ...
     @property
     def spec_id(self) -> str: ...
     @property
@@ -150,10 +173,11 @@ def approve_baseline(
     baseline_json: str, baseline_file: str, cwd: str, options_json: str
 ) -> tuple[str, str, list[str]]: ...
 
+@final
 class WorkerRun:
     """A worker process of `dbtest unit --workers`: serves the parent's commands."""
 
-    def __init__(self, setup_json: str, protocol_fd: int) -> None: ...
+    def __new__(cls, setup_json: str, protocol_fd: int) -> Self: ...
     @property
     def root(self) -> str: ...
     @property

@@ -15,10 +15,12 @@ import inspect
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Callable
+from types import TracebackType
+from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
 from . import _pytest_compat as compat
@@ -833,11 +835,11 @@ class _WarningFilters:
         # The same as applying them one by one (each goes first, replacing its equal), from a
         # block built once: this runs around every test of a file that runs alone.
         block = _filter_block(self._entries)
-        warnings.filters[:] = [*block, *(f for f in warnings.filters if f not in block)]
+        warnings.filters = [*block, *(f for f in warnings.filters if f not in block)]
         mutated()
 
-    def __exit__(self, *exc: Any) -> None:
-        self._cm.__exit__(*exc)
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._cm.__exit__(kind, exc, tb)
 
 
 _ALWAYS_DEPRECATION = (("always", "", DeprecationWarning), ("always", "", PendingDeprecationWarning))
@@ -849,7 +851,7 @@ def _filter_block(entries: tuple[str, ...]) -> tuple[Any, ...]:
     with warnings.catch_warnings():
         warnings.resetwarnings()
         for args in _ALWAYS_DEPRECATION:
-            warnings.filterwarnings(*args)  # type: ignore[arg-type]
+            warnings.filterwarnings(*args)
         for entry in entries:
             _apply_filter(entry)
         return tuple(warnings.filters)

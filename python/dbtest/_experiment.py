@@ -21,9 +21,10 @@ import json
 import math
 import os
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,7 +59,7 @@ class UseCase:
 _REGISTRY: dict[str, UseCase] = {}
 
 
-def use_case(id: str) -> Callable[[F], F]:  # noqa: A002 - the contract's parameter name
+def use_case(id: str) -> Callable[[F], F]:
     """Registers a use case: a sync or async function taking a `dbtest.Context`, returning a
     bool, a dict (judged by the design's `success` expression, or its own `success` key), or
     a `dbtest.Sample`."""
@@ -112,7 +113,7 @@ class Context:
     sample's `index` and `seed` (use `ctx.random` for reproducible randomness), and
     `record(tokens=, cost_usd=)` to count usage against the design's budgets."""
 
-    __slots__ = ("factors", "index", "seed", "config_id", "attempt", "use_case", "tokens", "cost_usd", "_random")
+    __slots__ = ("_random", "attempt", "config_id", "cost_usd", "factors", "index", "seed", "tokens", "use_case")
 
     def __init__(self, factors: dict[str, Any], index: int, seed: int, config_id: str,
                  attempt: int = 0, use_case: str = "") -> None:

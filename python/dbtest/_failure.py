@@ -37,6 +37,7 @@ import os
 import textwrap
 import traceback
 import types
+from typing import TypeVar
 
 __all__ = ["describe"]
 
@@ -150,7 +151,7 @@ def _type_name(exc: BaseException) -> str:
 def _safe_str(exc: BaseException) -> str:
     try:
         return str(exc)
-    except BaseException as e:  # noqa: BLE001 - user __str__ may do anything
+    except BaseException as e:
         if isinstance(e, KeyboardInterrupt):
             raise
         return f"<exception str() failed: {type(e).__name__}>"
@@ -218,7 +219,7 @@ def _trim_stacks(te: traceback.TracebackException, hidden: _HiddenDirs) -> None:
     if not hidden:
         return
     seen: set[int] = set()
-    todo = [te]
+    todo: list[traceback.TracebackException | None] = [te]
     while todo:
         cur = todo.pop()
         if cur is None or id(cur) in seen:
@@ -333,12 +334,15 @@ def _find_assert(code: types.CodeType, lineno: int, lasti: int, module_globals):
     return best, lines
 
 
-def _shift_lines(node: ast.AST, offset: int) -> ast.AST:
+_Node = TypeVar("_Node", bound=ast.AST)
+
+
+def _shift_lines(node: _Node, offset: int) -> _Node:
     for n in ast.walk(node):
-        if hasattr(n, "lineno") and n.lineno is not None:
-            n.lineno += offset
-        if getattr(n, "end_lineno", None) is not None:
-            n.end_lineno += offset
+        for attr in ("lineno", "end_lineno"):
+            line = getattr(n, attr, None)
+            if line is not None:
+                setattr(n, attr, line + offset)
     return node
 
 
@@ -416,7 +420,7 @@ def _safe_repr(value, limit: int = _REPR_LIMIT) -> str:
             text = repr(value)
         if not isinstance(text, str):
             text = str(text)
-    except BaseException as e:  # noqa: BLE001 - user __repr__ may do anything
+    except BaseException as e:
         if isinstance(e, KeyboardInterrupt):
             raise
         try:
@@ -592,7 +596,7 @@ class _Evaluator:
         if isinstance(node, ast.Dict):
             if any(k is None for k in node.keys):
                 raise _Unavailable()
-            return {self.value(k): self.value(v) for k, v in zip(node.keys, node.values)}
+            return {self.value(k): self.value(v) for k, v in zip(node.keys, node.values) if k is not None}
         raise _Unavailable()
 
     def _key(self, node: ast.AST):
@@ -677,7 +681,7 @@ class _Evaluator:
         return out
 
     def _where_entry(self, chain: ast.expr):
-        node = chain
+        node: ast.expr | None = chain
         while node is not None:
             try:
                 if isinstance(node, ast.Name):
@@ -791,9 +795,7 @@ def _is_value_node(node: ast.AST) -> bool:
     if _is_chain(node):
         return True
     if isinstance(node, (ast.Call, ast.BinOp, ast.UnaryOp, ast.Tuple, ast.List, ast.Set, ast.Dict)):
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return False
-        return True
+        return not (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not))
     return False
 
 
@@ -801,7 +803,7 @@ def _collect_chains(node: ast.AST, out: list[ast.expr]) -> None:
     """Maximal name/attribute/subscript chains in source order."""
     if node is None:
         return
-    if _is_chain(node):
+    if isinstance(node, ast.expr) and _is_chain(node):
         out.append(node)
         # names used as subscript keys are interesting too: row[i] -> i
         n = node
@@ -983,8 +985,8 @@ def _same(x, y) -> bool:
 def _dict_hints(left: dict, right: dict) -> list[str]:
     out = []
     differing = []
-    for k in left:
-        if k in right and not _same(left[k], right[k]):
+    for k, value in left.items():
+        if k in right and not _same(value, right[k]):
             differing.append(k)
     if differing:
         lpart = ", ".join(f"{_safe_repr(k)}: {_safe_repr(left[k])}" for k in differing[:10])

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from types import FunctionType
-from typing import Any, Callable, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
 ScopeName = Literal["test", "class", "file", "package", "session"]
@@ -76,8 +77,17 @@ def required_params(func: Callable[..., Any], bound: bool = False) -> list[str]:
 
 class FixtureDef:
     __slots__ = (
-        "name", "func", "scope", "argnames", "is_async", "is_generator", "origin", "params", "ids",
-        "autouse", "in_class",
+        "argnames",
+        "autouse",
+        "func",
+        "ids",
+        "in_class",
+        "is_async",
+        "is_generator",
+        "name",
+        "origin",
+        "params",
+        "scope",
     )
 
     def __init__(
@@ -302,7 +312,7 @@ def plugin_providing(name: str) -> str | None:
         for ep in entry_points(group="pytest11"):
             try:
                 module = __import__(ep.value.split(":")[0], fromlist=["_"])
-            except BaseException:  # noqa: BLE001 - a plugin that cannot be imported provides nothing
+            except BaseException:  # noqa: BLE001, S112 - a plugin that cannot be imported provides nothing
                 continue
             dist = getattr(ep, "dist", None)
             label = f"{dist.name} ({ep.value})" if dist is not None else ep.value
@@ -366,7 +376,7 @@ class SubRequest:
     """`request` as a fixture (or the test) sees it: the test's node and config, and for a
     fixture its `param`, scope and finalizers."""
 
-    def __init__(self, test: "TestRequest", fdef: FixtureDef | None, scope: Scope | None,
+    def __init__(self, test: TestRequest, fdef: FixtureDef | None, scope: Scope | None,
                  param: Any = None, param_index: int = 0, has_param: bool = False) -> None:
         self._test = test
         self._fdef = fdef
@@ -449,7 +459,7 @@ class TestRequest:
 
     __test__ = False
 
-    def __init__(self, resolver: "Resolver", node: Any, chain: Chain, scopes: dict[str, Scope],
+    def __init__(self, resolver: Resolver, node: Any, chain: Chain, scopes: dict[str, Scope],
                  callspec: Any, instance: Any, sync: bool) -> None:
         self.resolver = resolver
         self.node = node
@@ -640,7 +650,7 @@ class Resolver:
                 errors.append((name, FixtureError(f"fixture {name!r} yielded more than once")))
             except (StopIteration, StopAsyncIteration):
                 pass
-            except BaseException as e:
+            except BaseException as e:  # noqa: BLE001 - a teardown error is reported, the rest still run
                 errors.append((name, e))
         return errors
 

@@ -84,9 +84,10 @@ def import_conftest(path: str) -> ModuleType:
 
 
 def describe_import_error(exc: BaseException) -> tuple[str, str]:
-    if getattr(exc, "conftest_path", None) and exc.__cause__ is not None:
+    conftest = getattr(exc, "conftest_path", None)
+    if conftest and exc.__cause__ is not None:
         message, tb = describe_import_error(exc.__cause__)
-        return f"{exc.conftest_path}: {message}", tb
+        return f"{conftest}: {message}", tb
     if isinstance(exc, SyntaxError):
         where = f"{exc.filename}:{exc.lineno}" if exc.filename else ""
         text = (exc.text or "").rstrip()

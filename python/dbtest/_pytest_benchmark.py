@@ -9,9 +9,10 @@ other work."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from itertools import repeat
 from time import perf_counter_ns
-from typing import Any, Callable
+from typing import Any
 
 _clock: tuple[float, float] | None = None
 

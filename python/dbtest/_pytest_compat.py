@@ -12,10 +12,12 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace as Namespace
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
+
 from ._pytest_benchmark import BUDGET_DEFAULTS
 
 _NOTSET = object()
@@ -115,7 +117,7 @@ class Xfail:
     raises: Any
 
 
-def _eval_condition(condition: Any, item: "Node", mark_name: str) -> tuple[bool, str]:
+def _eval_condition(condition: Any, item: Node, mark_name: str) -> tuple[bool, str]:
     """pytest's skipif/xfail condition: a bool, or a string evaluated with os, sys, platform,
     config and the test module's globals."""
     if isinstance(condition, str):
@@ -129,13 +131,13 @@ def _eval_condition(condition: Any, item: "Node", mark_name: str) -> tuple[bool,
         namespace.update(getattr(func, "__globals__", {}) or {})
         try:
             code = compile(condition, f"<{mark_name} condition>", "eval")
-            return bool(eval(code, namespace)), condition  # noqa: S307 - pytest's documented semantics
+            return bool(eval(code, namespace)), condition
         except BaseException as exc:
             raise ValueError(f"error evaluating {mark_name}({condition!r}): {type(exc).__name__}: {exc}") from exc
     return bool(condition), ""
 
 
-def evaluate_skip(item: "Node") -> str | None:
+def evaluate_skip(item: Node) -> str | None:
     """The skip reason from skip / skipif marks, if the test is to be skipped."""
     for mark in item.iter_markers("skipif"):
         conditions = mark.args if mark.args else ((mark.kwargs["condition"],) if "condition" in mark.kwargs else ())
@@ -155,7 +157,7 @@ def evaluate_skip(item: "Node") -> str | None:
     return None
 
 
-def evaluate_xfail(item: "Node", strict_default: bool) -> Xfail | None:
+def evaluate_xfail(item: Node, strict_default: bool) -> Xfail | None:
     for mark in item.iter_markers("xfail"):
         run = mark.kwargs.get("run", True)
         strict = mark.kwargs.get("strict", strict_default)
@@ -300,7 +302,7 @@ def make_ids(argnames: Sequence[str], sets: list[Any], ids: Any, nodeid: str, ho
 class _IdHookConfig:
     """What pytest's id maker asks of a config: conftests' `pytest_make_parametrize_id`."""
 
-    def __init__(self, config: "Config") -> None:
+    def __init__(self, config: Config) -> None:
         self._config = config
         self.hook = self
 
@@ -326,7 +328,7 @@ class _IdHookConfig:
 class Metafunc:
     """What `pytest_generate_tests(metafunc)` is given."""
 
-    def __init__(self, definition: "Node", fixturenames: list[str], config: "Config") -> None:
+    def __init__(self, definition: Node, fixturenames: list[str], config: Config) -> None:
         self.definition = definition
         self.function = definition.function
         self.cls = definition.cls
@@ -397,7 +399,7 @@ class Metafunc:
 # --- nodes -----------------------------------------------------------------------------
 
 
-class Keywords(dict):  # type: ignore[type-arg]
+class Keywords(dict):
     """`item.keywords`: names and marks of the item and its parents."""
 
 
@@ -422,7 +424,7 @@ class Node:
         cls: type | None,
         function: Any,
         marks: list[Any],
-        config: "Config",
+        config: Config,
         callspec: CallSpec | None,
         fixturenames: list[str],
     ) -> None:
@@ -471,7 +473,7 @@ class Node:
             if name is None or mark.name == name:
                 yield mark
 
-    def iter_markers_with_node(self, name: str | None = None) -> Iterator[tuple["Node", Any]]:
+    def iter_markers_with_node(self, name: str | None = None) -> Iterator[tuple[Node, Any]]:
         for mark in self.iter_markers(name):
             yield self, mark
 
@@ -515,7 +517,7 @@ class _Parent:
 
 
 class _OptionGroup:
-    def __init__(self, parser: "Parser") -> None:
+    def __init__(self, parser: Parser) -> None:
         self._parser = parser
 
     def addoption(self, *names: str, **attrs: Any) -> None:
@@ -528,7 +530,7 @@ class Parser:
     """What `pytest_addoption(parser)` is given: options and ini keys are recorded with their
     defaults, so `config.getoption` and `getini` answer as pytest would without the flags."""
 
-    def __init__(self, config: "Config") -> None:
+    def __init__(self, config: Config) -> None:
         self._config = config
 
     def addoption(self, *names: str, **attrs: Any) -> None:
@@ -619,7 +621,7 @@ _PYTEST_INI_TYPES: dict[str, tuple[str | None, Any]] = {
 
 
 class _PluginManager:
-    def __init__(self, config: "Config") -> None:
+    def __init__(self, config: Config) -> None:
         self._config = config
 
     def hasplugin(self, name: str) -> bool:
@@ -644,7 +646,7 @@ class _PluginManager:
 class _Hook:
     """`config.hook.pytest_deselected(items=...)` and friends, called by suites' hooks."""
 
-    def __init__(self, config: "Config") -> None:
+    def __init__(self, config: Config) -> None:
         self._config = config
 
     def __getattr__(self, name: str) -> Callable[..., list[Any]]:
@@ -665,7 +667,7 @@ def _call_hook(hook: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     return hook(**{k: v for k, v in kwargs.items() if k in names})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hook_arguments(hook: Callable[..., Any]) -> frozenset[str] | None:
     """The argument names a hook takes, or None when it takes any (`**kwargs`): read once,
     as some hooks are called for every test."""
@@ -681,7 +683,7 @@ def _hook_arguments(hook: Callable[..., Any]) -> frozenset[str] | None:
 
 
 class _Session:
-    def __init__(self, config: "Config") -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
         self.items: list[Any] = []
         self.testscollected = 0

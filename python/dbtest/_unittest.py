@@ -28,27 +28,27 @@ class Outcome(unittest.TestResult):
             self.message = where
         self.outcome = "failed"
 
-    def addError(self, test: Any, err: Any) -> None:  # noqa: N802 - unittest's protocol
+    def addError(self, test: Any, err: Any) -> None:
         if err[0] is not None and issubclass(err[0], KeyboardInterrupt):
             raise err[1]
         self._fail(err)
 
-    def addFailure(self, test: Any, err: Any) -> None:  # noqa: N802
+    def addFailure(self, test: Any, err: Any) -> None:
         self._fail(err)
 
-    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:  # noqa: N802
+    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
         if err is not None:
             self.subtests_failed += 1
             self._fail(err, f"subtest {subtest._subDescription()}")
 
-    def addSkip(self, test: Any, reason: str) -> None:  # noqa: N802
+    def addSkip(self, test: Any, reason: str) -> None:
         if self.outcome == "passed":
             self.outcome, self.message = "skipped", reason
 
-    def addExpectedFailure(self, test: Any, err: Any) -> None:  # noqa: N802
+    def addExpectedFailure(self, test: Any, err: Any) -> None:
         self.outcome, self.message = "xfailed", "expected failure"
 
-    def addUnexpectedSuccess(self, test: Any) -> None:  # noqa: N802
+    def addUnexpectedSuccess(self, test: Any) -> None:
         self.outcome, self.message = "failed", "Unexpected success"
 
 

@@ -107,10 +107,10 @@ def _run_unit(flags: dict[str, Any]) -> int:
     if run.uses_workers:
         # The parent only schedules: no event loop or driver here.
         return exit_now(run.run_blocking())
-    from ._driver import Driver
-
     import asyncio
     import signal
+
+    from ._driver import Driver
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
@@ -250,6 +250,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INTERNAL)
 
 
-from ._cli_experiment import experiment as _experiment_group  # noqa: E402 - registered last
+from ._cli_experiment import experiment as _experiment_group
 
 cli.add_command(_experiment_group)
