@@ -962,22 +962,3 @@ def test_async_test_function(tmp_path):
         "E        where: rows = [1, 2]",
     ]
 
-
-def test_describe_is_fast(tmp_path):
-    import time
-
-    mod = write_module(
-        tmp_path,
-        """
-        def test_sum():
-            total = 2
-            assert total == 3
-        """,
-    )
-    exc = raised(mod.test_sum)
-    describe(exc, hide_dirs=(str(tmp_path / "nothing"),))
-    start = time.perf_counter()
-    for _ in range(200):
-        describe(exc, hide_dirs=(str(tmp_path / "nothing"),))
-    per_call = (time.perf_counter() - start) / 200
-    assert per_call < 0.01

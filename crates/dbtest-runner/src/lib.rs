@@ -9,7 +9,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use dbtest_core::{Event, RawOutcome, RawResult, TestCase, TestResult};
 use futures::future::join_all;

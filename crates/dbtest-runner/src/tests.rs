@@ -143,7 +143,7 @@ fn outcomes(out: &RunOutput) -> Vec<(String, Outcome)> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn results_come_back_in_file_then_written_order() {
     let (engine, jobs) = fake(&[
         ("a.py", &["t_sleep:30", "t_pass"]),

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use dbtest_core::{Event, RawOutcome, RawResult, TestCase, TestResult};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
