@@ -1,13 +1,14 @@
 //! The Python engine: collects and runs tests by calling the driver (`dbtest._driver.Driver`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use dbtest_core::{test_id, Outcome, RawOutcome, RawResult, TestCase, TestResult, Xfail};
 use dbtest_discovery::{conftests_for, import_target};
+use dbtest_runner::lanes::{ImportTurn, Lanes};
 use dbtest_runner::{Engine, FileError, FileJob};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -20,62 +21,10 @@ pub struct PyEngine {
     pub locals: Arc<TaskLocals>,
     pub root: PathBuf,
     /// One thread per file for its sync tests (see [`Lane`]).
-    lanes: Mutex<Lanes>,
+    lanes: Mutex<Lanes<Lane>>,
     imports: Arc<ImportTurn>,
     /// Files finished on their lane right after their last test (see `run_pipeline`).
     finished_early: Arc<Mutex<HashSet<String>>>,
-}
-
-/// Files are imported one at a time. An import holds the GIL except in its file system calls,
-/// so imports on parallel lanes gain nothing and hand the GIL back and forth at every one of
-/// those calls (measured on 1,000 files: three times the context switches, a quarter more
-/// time). An import that takes longer than [`IMPORT_PATIENCE`] (it waits on something, or
-/// never returns) stops holding the others up: they go ahead beside it.
-#[derive(Default)]
-struct ImportTurn {
-    /// When the import that has the turn began.
-    holder: Mutex<Option<Instant>>,
-    freed: Condvar,
-}
-
-const IMPORT_PATIENCE: Duration = Duration::from_secs(2);
-
-impl ImportTurn {
-    /// Waits, without the GIL, for the turn.
-    fn take(&self, py: Python<'_>) -> ImportGuard<'_> {
-        let mine = py.detach(|| {
-            let mut holder = self.holder.lock().unwrap();
-            loop {
-                match *holder {
-                    None => {
-                        *holder = Some(Instant::now());
-                        return true;
-                    }
-                    Some(since) if since.elapsed() >= IMPORT_PATIENCE => return false,
-                    Some(since) => {
-                        let left = IMPORT_PATIENCE.saturating_sub(since.elapsed());
-                        holder = self.freed.wait_timeout(holder, left).unwrap().0;
-                    }
-                }
-            }
-        });
-        ImportGuard { turn: self, mine }
-    }
-}
-
-struct ImportGuard<'a> {
-    turn: &'a ImportTurn,
-    /// False for an import that went ahead beside a slow one.
-    mine: bool,
-}
-
-impl Drop for ImportGuard<'_> {
-    fn drop(&mut self) {
-        if self.mine {
-            *self.turn.holder.lock().unwrap() = None;
-            self.turn.freed.notify_one();
-        }
-    }
 }
 
 impl PyEngine {
@@ -136,54 +85,9 @@ impl Lane {
     }
 }
 
-/// The lanes of a run: one for each file in progress, and idle ones kept for the next files
-/// (a thread and its Python thread state cost more to make than a trivial file takes to run).
-/// Exclusive files (written for pytest or unittest) all share one lane, the main lane: pytest
-/// runs every test on one thread, so an object bound to its thread (a `sqlite3` connection
-/// made by a session fixture) works in every test, as it does under pytest.
-#[derive(Default)]
-struct Lanes {
-    by_file: HashMap<String, Lane>,
-    idle: Vec<Lane>,
-    main: Option<Lane>,
-    exclusive: HashSet<String>,
-}
-
-impl Lanes {
-    fn for_file(&mut self, file: &str) -> &Lane {
-        if !self.by_file.contains_key(file) {
-            let lane = if self.exclusive.contains(file) {
-                self.main.get_or_insert_with(Lane::start).clone()
-            } else {
-                self.idle.pop().unwrap_or_else(Lane::start)
-            };
-            self.by_file.insert(file.to_string(), lane);
-        }
-        &self.by_file[file]
-    }
-
-    fn is_main(&self, lane: &Lane) -> bool {
-        self.main.as_ref().is_some_and(|m| m.id == lane.id)
-    }
-
-    /// The file is done with its lane: the lane waits for another file.
-    fn release(&mut self, file: &str) {
-        self.exclusive.remove(file);
-        if let Some(lane) = self.by_file.remove(file) {
-            if !self.is_main(&lane) {
-                self.idle.push(lane);
-            }
-        }
-    }
-
-    /// The lane's thread is stuck in a test the runner gave up on: it is never used again.
-    fn abandon(&mut self, file: &str, lane: u64) {
-        if self.by_file.get(file).is_some_and(|l| l.id == lane) {
-            self.by_file.remove(file);
-        }
-        if self.main.as_ref().is_some_and(|m| m.id == lane) {
-            self.main = None;
-        }
+impl dbtest_runner::lanes::Lane for Lane {
+    fn id(&self) -> u64 {
+        self.id
     }
 }
 
@@ -208,7 +112,7 @@ fn run_sync(py: Python<'_>, driver: &Py<PyAny>, key: u64, timeout_s: Option<f64>
 /// Abandons a lane whose job the runner stopped waiting for (a test past its timeout): the
 /// thread is still busy with it, so the file's next test gets another lane.
 struct Abandon<'a> {
-    lanes: &'a Mutex<Lanes>,
+    lanes: &'a Mutex<Lanes<Lane>>,
     file: &'a str,
     lane: u64,
     answered: bool,
@@ -247,73 +151,128 @@ where
     }
 }
 
+/// A collected test as the driver describes it (`_driver._case`).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct Case {
+    name: String,
+    #[pyo3(default)]
+    suite: Option<String>,
+    #[pyo3(default)]
+    params: Option<String>,
+    line: u32,
+    tags: Vec<String>,
+    #[pyo3(default)]
+    skip: Option<String>,
+    #[pyo3(default)]
+    xfail: Option<CaseXfail>,
+    #[pyo3(default)]
+    timeout: Option<f64>,
+    is_async: bool,
+    concurrent: bool,
+    #[pyo3(default)]
+    retries: Option<u32>,
+    #[pyo3(default)]
+    serial: Option<String>,
+    #[pyo3(default)]
+    exclusive: bool,
+    key: u64,
+}
+
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct CaseXfail {
+    #[pyo3(default)]
+    reason: Option<String>,
+    strict: bool,
+}
+
 fn case_from_py(rel: &str, d: &Bound<'_, PyDict>) -> PyResult<TestCase> {
-    let py = d.py();
-    let name: String = item(d, intern!(py, "name"))?;
-    let suite: Option<String> = opt(d, intern!(py, "suite"))?;
-    let params: Option<String> = opt(d, intern!(py, "params"))?;
-    let xfail = match opt::<_, Bound<'_, PyDict>>(d, intern!(py, "xfail"))? {
-        Some(x) => Some(Xfail {
-            reason: opt(&x, intern!(py, "reason"))?,
-            strict: item(&x, intern!(py, "strict"))?,
-        }),
-        None => None,
-    };
+    let c: Case = d.extract()?;
     Ok(TestCase {
-        id: test_id(rel, suite.as_deref(), &name, params.as_deref()),
+        id: test_id(rel, c.suite.as_deref(), &c.name, c.params.as_deref()),
         file: rel.to_string(),
-        line: item(d, intern!(py, "line"))?,
-        name,
-        suite,
-        params,
-        tags: item(d, intern!(py, "tags"))?,
-        skip: opt(d, intern!(py, "skip"))?,
-        xfail,
-        timeout_s: opt(d, intern!(py, "timeout"))?,
-        is_async: item(d, intern!(py, "is_async"))?,
-        concurrent: item(d, intern!(py, "concurrent"))?,
-        retries: opt(d, intern!(py, "retries"))?,
-        serial: opt(d, intern!(py, "serial"))?,
-        exclusive: opt(d, intern!(py, "exclusive"))?.unwrap_or(false),
-        key: item(d, intern!(py, "key"))?,
+        line: c.line,
+        name: c.name,
+        suite: c.suite,
+        params: c.params,
+        tags: c.tags,
+        skip: c.skip,
+        xfail: c.xfail.map(|x| Xfail {
+            reason: x.reason,
+            strict: x.strict,
+        }),
+        timeout_s: c.timeout,
+        is_async: c.is_async,
+        concurrent: c.concurrent,
+        retries: c.retries,
+        serial: c.serial,
+        exclusive: c.exclusive,
+        key: c.key,
     })
 }
 
+/// An outcome as the driver names it; an unknown name is an error, never a guess.
+struct DriverOutcome(RawOutcome);
+
+impl<'py> FromPyObject<'_, 'py> for DriverOutcome {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        let name = obj.cast::<pyo3::types::PyString>()?;
+        Ok(DriverOutcome(match name.to_str()? {
+            "passed" => RawOutcome::Passed,
+            "failed" => RawOutcome::Failed,
+            "skipped" => RawOutcome::Skipped,
+            "timeout" => RawOutcome::Timeout,
+            "crashed" => RawOutcome::Crashed,
+            "inconclusive" => RawOutcome::Inconclusive,
+            "xfailed" => RawOutcome::Xfailed,
+            "xpassed" => RawOutcome::Xpassed,
+            "error" => RawOutcome::Error,
+            other => {
+                return Err(crate::DbtestError::new_err(format!(
+                    "the driver reported an unknown outcome {other:?}"
+                )))
+            }
+        }))
+    }
+}
+
+/// A test's result as the driver reports it (`_driver._result`).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct DriverResult<'py> {
+    outcome: DriverOutcome,
+    duration_s: f64,
+    #[pyo3(default)]
+    message: Option<String>,
+    #[pyo3(default)]
+    traceback: Option<String>,
+    stdout: String,
+    stderr: String,
+    #[pyo3(default)]
+    log: Option<String>,
+    #[pyo3(default)]
+    verdict: Option<Bound<'py, PyAny>>,
+    #[pyo3(default)]
+    benchmark: Option<Bound<'py, PyAny>>,
+}
+
 fn raw_from_py(d: &Bound<'_, PyDict>) -> PyResult<RawResult> {
-    let py = d.py();
-    let outcome: String = item(d, intern!(py, "outcome"))?;
-    let outcome = match outcome.as_str() {
-        "passed" => RawOutcome::Passed,
-        "failed" => RawOutcome::Failed,
-        "skipped" => RawOutcome::Skipped,
-        "timeout" => RawOutcome::Timeout,
-        "crashed" => RawOutcome::Crashed,
-        "inconclusive" => RawOutcome::Inconclusive,
-        "xfailed" => RawOutcome::Xfailed,
-        "xpassed" => RawOutcome::Xpassed,
-        "error" => RawOutcome::Error,
-        other => {
-            return Err(crate::DbtestError::new_err(format!(
-                "the driver reported an unknown outcome {other:?}"
-            )))
-        }
-    };
+    let r: DriverResult<'_> = d.extract()?;
+    let json =
+        |v: Option<Bound<'_, PyAny>>| v.filter(|v| !v.is_none()).map(|v| to_json(&v)).transpose();
     Ok(RawResult {
-        outcome: Some(outcome),
-        duration_s: item(d, intern!(py, "duration_s"))?,
-        message: opt(d, intern!(py, "message"))?,
-        traceback: opt(d, intern!(py, "traceback"))?,
-        stdout: item(d, intern!(py, "stdout"))?,
-        stderr: item(d, intern!(py, "stderr"))?,
-        log: opt(d, intern!(py, "log"))?.unwrap_or_default(),
-        verdict: match opt::<_, Bound<'_, PyAny>>(d, intern!(py, "verdict"))? {
-            Some(v) => Some(to_json(&v)?),
-            None => None,
-        },
-        benchmark: match opt::<_, Bound<'_, PyAny>>(d, intern!(py, "benchmark"))? {
-            Some(v) => Some(to_json(&v)?),
-            None => None,
-        },
+        outcome: Some(r.outcome.0),
+        duration_s: r.duration_s,
+        message: r.message,
+        traceback: r.traceback,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        log: r.log.unwrap_or_default(),
+        verdict: json(r.verdict)?,
+        benchmark: json(r.benchmark)?,
     })
 }
 
@@ -434,7 +393,7 @@ impl PyEngine {
     ) -> Result<T, oneshot::error::RecvError> {
         let (answer, lane) = {
             let mut lanes = self.lanes.lock().unwrap();
-            let lane = lanes.for_file(file);
+            let lane = lanes.for_file(file, Lane::start);
             (lane.submit(f), lane.id)
         };
         let mut guard = Abandon {
@@ -463,11 +422,11 @@ impl Engine for PyEngine {
         let rel = file.rel.clone();
         let imports = self.imports.clone();
         if file.exclusive {
-            self.lanes.lock().unwrap().exclusive.insert(rel.clone());
+            self.lanes.lock().unwrap().mark_exclusive(&rel);
         }
         // The file's import runs on the thread its sync tests will run on.
         let answer = self.on_lane(&rel, move |py| {
-            let _turn = imports.take(py);
+            let _turn = py.detach(|| imports.take());
             load_file(py, &driver, &root, &file, "tests", |d| {
                 case_from_py(&file.rel, d)
             })
@@ -557,7 +516,7 @@ impl Engine for PyEngine {
         }
         let on_lane = {
             let mut lanes = self.lanes.lock().unwrap();
-            let on_lane = lanes.by_file.get(&file.rel).map(|lane| {
+            let on_lane = lanes.of_file(&file.rel).map(|lane| {
                 let driver = self.driver.clone();
                 let rel = file.rel.clone();
                 let exclusive = file.exclusive;
@@ -590,7 +549,7 @@ impl Engine for PyEngine {
     }
 
     async fn finish_session(&self) -> Vec<TestResult> {
-        let main = self.lanes.lock().unwrap().main.clone();
+        let main = self.lanes.lock().unwrap().main().cloned();
         if let Some(main) = main {
             // Tests that ran alone made their session fixtures on the main lane.
             let driver = self.driver.clone();

@@ -577,7 +577,7 @@ impl<E: Engine> Shared<E> {
             let deadline = control.deadline();
             let sleep = async {
                 match deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    Some(d) => tokio::time::sleep_until(d).await,
                     None => std::future::pending().await,
                 }
             };
@@ -877,6 +877,7 @@ pub async fn run<E: Engine>(
     }
 }
 
+pub mod lanes;
 pub mod protocol;
 mod serial;
 pub mod workers;

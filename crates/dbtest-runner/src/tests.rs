@@ -640,7 +640,7 @@ async fn a_blocked_pipeline_test_past_its_timeout_is_abandoned_and_the_file_goes
     );
     assert!(out.abandoned);
     // Once the abandoned test returns, its thread runs nothing more of the file.
-    tokio::time::sleep_until((started + Duration::from_millis(1200)).into()).await;
+    tokio::time::sleep_until(started + Duration::from_millis(1200)).await;
     assert_eq!(
         *engine.log.lock().unwrap(),
         vec!["a_pass#1", "b_block:1000#1", "c_pass#1"]

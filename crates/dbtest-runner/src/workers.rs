@@ -283,7 +283,7 @@ impl Worker {
 /// Sleeps until `deadline`, or for ever without one.
 async fn until(deadline: Option<Instant>) {
     match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
+        Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
 }
