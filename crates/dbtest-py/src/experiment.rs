@@ -191,11 +191,17 @@ impl YamlText for DriverYaml {
 pub struct ExperimentRun {
     prepared: Mutex<Option<PreparedRun>>,
     cancel: CancellationToken,
+    #[pyo3(get)]
     use_case: String,
+    #[pyo3(get)]
     experiment: String,
+    #[pyo3(get)]
     run_dir: String,
-    configs: Vec<Configuration>,
-    resumed: usize,
+    /// `[(config_id, factors_json)]`
+    #[pyo3(get)]
+    configs: Vec<(String, String)>,
+    #[pyo3(get)]
+    resumed_samples: usize,
 }
 
 #[pymethods]
@@ -216,36 +222,10 @@ impl ExperimentRun {
             use_case: p.design.use_case.clone(),
             experiment: p.design.experiment.clone(),
             run_dir: p.run_dir.display().to_string(),
-            configs: p.design.configurations(),
-            resumed: p.resumed.len(),
+            configs: config_pairs(&p.design.configurations()),
+            resumed_samples: p.resumed.len(),
             prepared: Mutex::new(Some(p)),
         })
-    }
-
-    #[getter]
-    fn use_case(&self) -> &str {
-        &self.use_case
-    }
-
-    #[getter]
-    fn experiment(&self) -> &str {
-        &self.experiment
-    }
-
-    #[getter]
-    fn run_dir(&self) -> &str {
-        &self.run_dir
-    }
-
-    #[getter]
-    fn resumed_samples(&self) -> usize {
-        self.resumed
-    }
-
-    /// `[(config_id, factors_json)]`
-    #[getter]
-    fn configs(&self) -> Vec<(String, String)> {
-        config_pairs(&self.configs)
     }
 
     /// `(files naming the use case, all use-case files)`.
@@ -325,10 +305,16 @@ pub struct VerifyRun {
     verification: Mutex<Option<Verification>>,
     project: Project,
     cancel: CancellationToken,
+    #[pyo3(get)]
     spec_id: String,
+    #[pyo3(get)]
     spec_path: String,
+    /// The use case to load; None when no sample will run.
+    #[pyo3(get)]
     use_case: Option<String>,
+    #[pyo3(get)]
     warnings: Vec<String>,
+    #[pyo3(get)]
     configs: Vec<(String, String)>,
 }
 
@@ -366,32 +352,6 @@ impl VerifyRun {
             project: opened.project,
             verification: Mutex::new(Some(opened.verification)),
         })
-    }
-
-    #[getter]
-    fn spec_id(&self) -> &str {
-        &self.spec_id
-    }
-
-    #[getter]
-    fn spec_path(&self) -> &str {
-        &self.spec_path
-    }
-
-    /// The use case to load; None when no sample will run.
-    #[getter]
-    fn use_case(&self) -> Option<String> {
-        self.use_case.clone()
-    }
-
-    #[getter]
-    fn warnings(&self) -> Vec<String> {
-        self.warnings.clone()
-    }
-
-    #[getter]
-    fn configs(&self) -> Vec<(String, String)> {
-        self.configs.clone()
     }
 
     fn use_case_files(&self) -> PyResult<(Vec<FileTarget>, Vec<FileTarget>)> {

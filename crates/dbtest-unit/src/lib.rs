@@ -5,6 +5,7 @@
 pub mod command;
 pub mod plan;
 pub mod static_first;
+pub mod worker;
 
 pub use command::{execute, merge_reports, Executor};
 pub use plan::{prepare, run_options, selected, worker_spec, Prepared, WorkerSetup};
