@@ -36,14 +36,15 @@ OUT, ERR, LOG = 0, 1, 2
 class Captured:
     """What one test (or one teardown) wrote: stdout, stderr and log text, in order."""
 
-    __slots__ = ("_late", "done", "err", "fd", "log", "origin", "out")
+    __slots__ = ("_late", "_origin", "done", "err", "fd", "log", "out")
 
-    def __init__(self, origin: str | None = None) -> None:
+    def __init__(self, origin: str | Callable[[], str] | None = None) -> None:
         self.out: list[str] = []
         self.err: list[str] = []
         self.log: list[str] = []
-        # Who wrote it, for output that arrives after the end: a test id, a file, <session>.
-        self.origin = origin
+        # Who wrote it, for output that arrives after the end: a test id, a file, <session>
+        # (a test's id is made only then: most tests never write late).
+        self._origin = origin
         self.done = False
         # Set while fds 1 and 2 go to temporary files for this test: its writes go there
         # too, so that print() and a subprocess's output keep their order.
@@ -62,6 +63,11 @@ class Captured:
             (self.out, self.err, self.log)[kind].append(s)
         if tee is not None:
             tee(s)
+
+    @property
+    def origin(self) -> str | None:
+        origin = self._origin
+        return origin() if callable(origin) else origin
 
     def texts(self) -> tuple[str, str, str]:
         """stdout, stderr and log so far (also while fd capture is on: a test past its timeout)."""
@@ -95,7 +101,7 @@ _running: set[Captured] = set()
 _pending: set[Captured] = set()
 
 
-def start(origin: str | None, is_test: bool = True) -> tuple[Captured, Any]:
+def start(origin: str | Callable[[], str] | None, is_test: bool = True) -> tuple[Captured, Any]:
     """A new capture, current in this context from now on: `(capture, token)`. Late output
     may go to a test's capture, never to a teardown's (reported only if the teardown fails)."""
     cap = Captured(origin)

@@ -423,7 +423,7 @@ class Driver:
 
     async def _run(self, key: int, timeout: float | None, ops: Any) -> dict[str, Any]:
         item = self.items[key]
-        cap, token = _capture.start(_test_id(item))
+        cap, token = _capture.start(functools.partial(_test_id, item))
         self._running[key] = cap
         started = perf_counter()
         state = self.files[item.file_key]
