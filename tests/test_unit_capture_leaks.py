@@ -119,6 +119,11 @@ def test_fd_output_of_tests_that_may_overlap_reaches_the_console(in_process):
     assert "<native child out>" in in_process.stdout, in_process.describe()
 
 
+def test_fd_output_of_tests_that_may_overlap_in_a_worker_reaches_the_console(in_workers):
+    # A worker's descriptors 1 and 2 go to the parent, which shows what arrives there.
+    assert "<native child out>" in in_workers.stdout + in_workers.stderr, in_workers.describe()
+
+
 def test_junit_has_the_log_after_stderr(in_process, project):
     root = ET.parse(project.parent / "junit.xml").getroot()
     cases = {c.get("name"): c for c in root.iter("testcase")}

@@ -173,11 +173,17 @@ impl Worker {
         let (sink, count) = (output.clone(), written.clone());
         let stderr_reader = tokio::spawn(async move {
             let mut buf = vec![0u8; 8192];
+            let mut console = tokio::io::stderr();
             while let Ok(n) = stderr.read(&mut buf).await {
                 if n == 0 {
                     break;
                 }
                 keep_output(&sink, &count, &String::from_utf8_lossy(&buf[..n]));
+                // What reaches the worker's descriptors 1 and 2 is no test's captured output
+                // (a test that may overlap, a subprocess, C code, the worker's own warnings):
+                // shown as it comes, as an in-process run shows it, never only kept.
+                let _ = console.write_all(&buf[..n]).await;
+                let _ = console.flush().await;
             }
         });
         Ok(Worker {
