@@ -168,3 +168,19 @@ def test_the_progress_line_never_lands_in_a_tests_output(tmp_path):
     assert entry["stdout"] == "<waiting>\n"
     assert entry["stderr"] == ""
     assert b"1/1 files" in terminal or b"0/1 files" in terminal, terminal[-500:]
+
+
+def test_a_test_past_its_timeout_keeps_what_it_printed_and_logged(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\nlog_level = "INFO"\n')
+    (tmp_path / "test_hangs.py").write_text(
+        "import logging, threading\n\n"
+        "def test_hangs():\n"
+        "    print('<before the hang>')\n"
+        "    logging.getLogger('app').info('<logged before the hang>')\n"
+        "    threading.Event().wait(30)\n"
+    )
+    run = run_dbtest(tmp_path, ".", "--timeout", "1")
+    entry = run.by_id["test_hangs.py::test_hangs"]
+    assert entry["outcome"] == "timeout", run.describe()
+    assert "<before the hang>" in entry["stdout"], run.describe()
+    assert "<logged before the hang>" in entry.get("log", ""), run.describe()

@@ -410,10 +410,11 @@ class Driver:
     def run_async(self, key: int, timeout: float | None) -> Any:
         return self._run(key, timeout, self._async_ops)
 
-    def partial_output(self, key: int) -> tuple[str, str]:
-        """What a test still running (past its timeout) has printed so far."""
+    def partial_output(self, key: int) -> tuple[str, str, str]:
+        """What a test still running (past its timeout) has printed and logged so far:
+        stdout, stderr, log."""
         cap = self._running.get(key)
-        return cap.texts()[:2] if cap is not None else ("", "")
+        return cap.texts() if cap is not None else ("", "", "")
 
     @property
     def _runtest_hooks(self) -> bool:

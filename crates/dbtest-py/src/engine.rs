@@ -489,7 +489,7 @@ impl Engine for PyEngine {
             .await;
     }
 
-    async fn partial_output(&self, case: &TestCase) -> (String, String) {
+    async fn partial_output(&self, case: &TestCase) -> dbtest_runner::Partial {
         let driver = self.driver.clone();
         let key = case.key;
         tokio::task::spawn_blocking(move || {
@@ -497,7 +497,12 @@ impl Engine for PyEngine {
                 driver
                     .bind(py)
                     .call_method1(intern!(py, "partial_output"), (key,))
-                    .and_then(|r| r.extract::<(String, String)>())
+                    .and_then(|r| r.extract::<(String, String, String)>())
+                    .map(|(stdout, stderr, log)| dbtest_runner::Partial {
+                        stdout,
+                        stderr,
+                        log,
+                    })
                     .unwrap_or_default()
             })
         })

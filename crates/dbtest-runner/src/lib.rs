@@ -29,6 +29,14 @@ pub struct FileJob {
     pub exclusive: bool,
 }
 
+/// What a test still running has written so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Partial {
+    pub stdout: String,
+    pub stderr: String,
+    pub log: String,
+}
+
 /// A file that could not be imported or collected.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileError {
@@ -75,10 +83,10 @@ pub trait Engine: Send + Sync + 'static {
         }
     }
 
-    /// What a test that is still running has printed so far: reported with its timeout when
-    /// the runner gives up waiting for it.
-    fn partial_output(&self, _case: &TestCase) -> impl Future<Output = (String, String)> + Send {
-        async { (String::new(), String::new()) }
+    /// What a test that is still running has printed and logged so far: reported with its
+    /// timeout when the runner gives up waiting for it.
+    fn partial_output(&self, _case: &TestCase) -> impl Future<Output = Partial> + Send {
+        async { Partial::default() }
     }
 
     /// The file will run nothing (a collection error, nothing selected, `--collect-only`):
@@ -111,7 +119,7 @@ impl<E: Engine> Engine for Arc<E> {
     fn run_pipeline(&self, pipeline: Pipeline) -> impl Future<Output = ()> + Send {
         (**self).run_pipeline(pipeline)
     }
-    fn partial_output(&self, case: &TestCase) -> impl Future<Output = (String, String)> + Send {
+    fn partial_output(&self, case: &TestCase) -> impl Future<Output = Partial> + Send {
         (**self).partial_output(case)
     }
     fn forget_file(&self, file: &FileJob) {
@@ -617,10 +625,15 @@ impl<E: Engine> Shared<E> {
     /// running on its thread (a thread cannot be stopped from outside).
     async fn gave_up(&self, case: &TestCase, started: Instant, limit: Duration) -> RawResult {
         self.abandoned.store(true, Ordering::SeqCst);
-        let (stdout, stderr) = self.engine.partial_output(case).await;
+        let Partial {
+            stdout,
+            stderr,
+            log,
+        } = self.engine.partial_output(case).await;
         RawResult {
             stdout,
             stderr,
+            log,
             outcome: Some(RawOutcome::Timeout),
             duration_s: started.elapsed().as_secs_f64(),
             message: Some(format!("timed out after {}s", fmt_secs(limit))),

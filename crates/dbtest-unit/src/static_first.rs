@@ -74,7 +74,7 @@ impl<E: Engine> Engine for StaticFirst<E> {
     async fn run_pipeline(&self, pipeline: dbtest_runner::Pipeline) {
         self.inner.run_pipeline(pipeline).await
     }
-    async fn partial_output(&self, case: &dbtest_core::TestCase) -> (String, String) {
+    async fn partial_output(&self, case: &dbtest_core::TestCase) -> dbtest_runner::Partial {
         self.inner.partial_output(case).await
     }
     fn forget_file(&self, file: &FileJob) {
