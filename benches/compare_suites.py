@@ -42,6 +42,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from compare_unit import exit_text  # same folder: how a run's end is told
+
 PLUGIN = HERE / "suites_pytest_outcomes.py"
 PLUGIN_NAME = PLUGIN.stem
 
@@ -396,15 +399,6 @@ class Run:
         if self.outcomes is None:
             return f"no report ({exit_text(self.rc)})"
         return exit_text(self.rc)
-
-
-def exit_text(rc: int) -> str:
-    if rc < 0:
-        try:
-            return f"killed by {signal.Signals(-rc).name}"
-        except ValueError:
-            return f"killed by signal {-rc}"
-    return f"exit {rc}"
 
 
 def run_env(pkg: Package, venv: Path, plugin_dir: Path) -> dict[str, str]:

@@ -251,7 +251,7 @@ def run_once(tool: Tool, cwd: Path, timeout: float) -> Run:
     return Run(t1 - t0, proc.returncode, usage.ru_maxrss, passed, tail, "was never awaited" in text)
 
 
-def _exit_text(rc: int) -> str:
+def exit_text(rc: int) -> str:
     if rc < 0:
         try:
             return f"killed by {signal.Signals(-rc).name}"
@@ -276,13 +276,13 @@ def check(tool: Tool, suite: Suite, run: Run, tolerate_exit_crash: bool = False)
             return None
         if run.rc in tool.no_tests_codes and (tool.no_tests_text is None or tool.no_tests_text in run.output_tail):
             return None
-        return f"failed ({_exit_text(run.rc)} on an empty suite)"
+        return f"failed ({exit_text(run.rc)} on an empty suite)"
     if run.rc != 0:
         if suite.kind == "async_sleep" and tool.name == "karva" and re.search(r"async|coroutine", run.output_tail, re.I):
-            return f"n/a (unsupported: {_exit_text(run.rc)})"
+            return f"n/a (unsupported: {exit_text(run.rc)})"
         if crashed_after_passing(suite, run):
-            return f"failed ({_exit_text(run.rc)} after all {run.passed} tests passed)"
-        return f"failed ({_exit_text(run.rc)}, {run.passed} passed)"
+            return f"failed ({exit_text(run.rc)} after all {run.passed} tests passed)"
+        return f"failed ({exit_text(run.rc)}, {run.passed} passed)"
     if run.passed is None:
         return None  # exit 0; count not printed in a form we read
     if run.passed != suite.tests:
@@ -335,7 +335,7 @@ def bench_suite(suite: Suite, root: Path, tools: list[Tool], rounds: int, timeou
         why = check(t, suite, r, tolerate_exit_crash)
         if not why and crashed_after_passing(suite, r):
             c.exit_crashes += 1
-            log(f"  {t.name}: {_exit_text(r.rc)} after all tests passed (tolerated)")
+            log(f"  {t.name}: {exit_text(r.rc)} after all tests passed (tolerated)")
         if why:
             c.status, c.failure_output = why, r.output_tail
             c.times.clear()
@@ -348,7 +348,7 @@ def bench_suite(suite: Suite, root: Path, tools: list[Tool], rounds: int, timeou
 
     for t in list(live):  # one untimed warm-up each
         r = run_once(t, root, timeout)
-        log(f"  warm-up {t.name:<18} {r.seconds:7.3f}s {_exit_text(r.rc)} passed {r.passed}")
+        log(f"  warm-up {t.name:<18} {r.seconds:7.3f}s {exit_text(r.rc)} passed {r.passed}")
         record(t, r, timed=False)
     for i in range(rounds):  # round-robin: dbtest, pytest, xdist, karva, dbtest, ...
         for t in list(live):

@@ -316,7 +316,7 @@ def run_scenario(name: str, root: Path, cmds: list[Cmd], expected: int, rounds: 
         cell.last_rc, cell.last_count = r.rc, n
         why = None
         if r.rc != 0:
-            why = f"failed ({cu._exit_text(r.rc)}, count {n})"
+            why = f"failed ({cu.exit_text(r.rc)}, count {n})"
         elif n != expected:
             why = f"failed (count {n}, expected {expected})"
         if why:
@@ -333,7 +333,7 @@ def run_scenario(name: str, root: Path, cmds: list[Cmd], expected: int, rounds: 
 
     for c in list(live):
         r = run_measured(c.tool.argv(), root, c.tool.env(), timeout)
-        log(f"  warm-up {c.label:<34} {r.seconds:7.3f}s {cu._exit_text(r.rc)} count {_count(c, r.tail())}")
+        log(f"  warm-up {c.label:<34} {r.seconds:7.3f}s {cu.exit_text(r.rc)} count {_count(c, r.tail())}")
         record(c, r, timed=False)
     for i in range(rounds):
         load["waits"].append(wait_quiet(quiet[0], quiet[1], log))

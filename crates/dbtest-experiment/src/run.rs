@@ -63,36 +63,30 @@ pub fn prepare_run(
     let design =
         Design::from_value(design_file, &design_value).map_err(|e| Error::Usage(e.to_string()))?;
     let project = Project::find(cwd)?;
-    if let Some(dir) = resume {
-        let run_dir = absolute(cwd, dir);
-        let (run_seed, resumed) = resume_from(&run_dir, dir, &design)?;
-        return Ok(PreparedRun {
-            project,
-            design,
-            design_value,
-            design_file: design_file.to_string(),
-            run_dir,
-            run_seed,
-            resumed,
-            is_resume: true,
-        });
-    }
-    let run_dir = match out {
-        Some(dir) => {
+    // An earlier run's seed and samples, when resuming.
+    let (run_dir, earlier) = match (resume, out) {
+        (Some(dir), _) => {
+            let run_dir = absolute(cwd, dir);
+            let earlier = resume_from(&run_dir, dir, &design)?;
+            (run_dir, Some(earlier))
+        }
+        (None, Some(dir)) => {
             let run_dir = absolute(cwd, dir);
             if run_dir.join("samples.jsonl").exists() {
                 return Err(Error::Usage(format!(
                     "--out {dir} already holds a run; continue it with --resume {dir}, or choose another folder"
                 )));
             }
-            run_dir
+            (run_dir, None)
         }
-        None => new_run_dir(
-            &project.out_dir().join(&design.experiment),
-            jiff::Timestamp::now(),
-        ),
+        (None, None) => {
+            let base = project.out_dir().join(&design.experiment);
+            (new_run_dir(&base, jiff::Timestamp::now()), None)
+        }
     };
-    let run_seed = design.seed.unwrap_or_else(random_seed);
+    let is_resume = earlier.is_some();
+    let (run_seed, resumed) =
+        earlier.unwrap_or_else(|| (design.seed.unwrap_or_else(random_seed), Vec::new()));
     Ok(PreparedRun {
         project,
         design,
@@ -100,8 +94,8 @@ pub fn prepare_run(
         design_file: design_file.to_string(),
         run_dir,
         run_seed,
-        resumed: Vec::new(),
-        is_resume: false,
+        resumed,
+        is_resume,
     })
 }
 

@@ -35,12 +35,26 @@ pub struct OpenedSpec {
     pub project: Project,
     pub spec_id: String,
     pub spec_path: String,
-    /// The use case to load; None when no sample will run.
-    pub use_case: Option<String>,
     pub warnings: Vec<String>,
-    /// The configuration the spec holds (none when no sample will run).
-    pub config: Option<Configuration>,
     pub verification: Verification,
+}
+
+impl OpenedSpec {
+    /// The use case to load; None when no sample will run.
+    pub fn use_case(&self) -> Option<&str> {
+        match &self.verification {
+            Verification::Ready { spec, .. } => Some(&spec.use_case),
+            Verification::Done(_) => None,
+        }
+    }
+
+    /// The configuration the spec holds; None when no sample will run.
+    pub fn config(&self) -> Option<&Configuration> {
+        match &self.verification {
+            Verification::Ready { checked, .. } => Some(&checked.config),
+            Verification::Done(_) => None,
+        }
+    }
 }
 
 /// Finds spec `spec_id` in the project's specs folder and checks it; `read_yaml` gives a
@@ -53,59 +67,56 @@ pub fn open(
     let project = Project::find(cwd)?;
     let (full_id, path) = spec::spec_path(&project.specs_dir(), spec_id).map_err(Error::Usage)?;
     let rel = project.relative(&path);
-    let mut opened = OpenedSpec {
-        spec_id: full_id.clone(),
-        spec_path: path.display().to_string(),
-        use_case: None,
-        warnings: Vec::new(),
-        config: None,
-        verification: Verification::Done(Box::new(spec::inconclusive_without_samples(
+    let mut warnings = Vec::new();
+    let verification = if !path.is_file() {
+        Verification::Done(Box::new(spec::inconclusive_without_samples(
             &full_id,
             "spec_missing",
             &format!(
                 "no spec file {rel}; run an experiment and approve a baseline with \
                  `dbtest experiment approve BASELINE --by NAME`"
             ),
-        ))),
-        project,
-    };
-    if !path.is_file() {
-        return Ok(opened);
-    }
-    let text = read_yaml(&path)?;
-    let value: Value =
-        serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{rel}: {e}")))?;
-    opened.verification = match spec::check(&rel, &value, jiff::Timestamp::now()) {
-        Err(Refusal::Usage(message)) => return Err(Error::Usage(message)),
-        Err(Refusal::Expired(why)) => Verification::Done(Box::new(
-            spec::inconclusive_without_samples(&full_id, "spec_expired", &why),
-        )),
-        Ok((spec, checked)) => {
-            opened.warnings.extend(checked.warnings.iter().cloned());
-            let baseline = opened.project.root.join(&spec.baseline.path);
-            if let Ok(bytes) = std::fs::read(&baseline) {
-                if sha256_hex(&bytes) != spec.baseline.sha256 {
-                    opened.warnings.push(format!(
-                        "{}: the baseline file changed since spec {} was approved (its SHA-256 differs)",
-                        spec.baseline.path, spec.spec_id
+        )))
+    } else {
+        let text = read_yaml(&path)?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{rel}: {e}")))?;
+        match spec::check(&rel, &value, jiff::Timestamp::now()) {
+            Err(Refusal::Usage(message)) => return Err(Error::Usage(message)),
+            Err(Refusal::Expired(why)) => Verification::Done(Box::new(
+                spec::inconclusive_without_samples(&full_id, "spec_expired", &why),
+            )),
+            Ok((spec, checked)) => {
+                warnings.extend(checked.warnings.iter().cloned());
+                let baseline = project.root.join(&spec.baseline.path);
+                if let Ok(bytes) = std::fs::read(&baseline) {
+                    if sha256_hex(&bytes) != spec.baseline.sha256 {
+                        warnings.push(format!(
+                            "{}: the baseline file changed since spec {} was approved (its SHA-256 differs)",
+                            spec.baseline.path, spec.spec_id
+                        ));
+                    }
+                }
+                if spec.spec_id != full_id {
+                    warnings.push(format!(
+                        "{rel} says spec_id {}, its file name says {full_id}",
+                        spec.spec_id
                     ));
                 }
-            }
-            if spec.spec_id != full_id {
-                opened.warnings.push(format!(
-                    "{rel} says spec_id {}, its file name says {full_id}",
-                    spec.spec_id
-                ));
-            }
-            opened.use_case = Some(spec.use_case.clone());
-            opened.config = Some(checked.config.clone());
-            Verification::Ready {
-                spec: Box::new(spec),
-                checked: Box::new(checked),
+                Verification::Ready {
+                    spec: Box::new(spec),
+                    checked: Box::new(checked),
+                }
             }
         }
     };
-    Ok(opened)
+    Ok(OpenedSpec {
+        project,
+        spec_id: full_id,
+        spec_path: path.display().to_string(),
+        warnings,
+        verification,
+    })
 }
 
 /// Samples `spec` until its verdict is certain (or its samples run out, or `cancel`).

@@ -344,11 +344,16 @@ impl VerifyRun {
         };
         Ok(VerifyRun {
             cancel: CancellationToken::new(),
+            use_case: opened.use_case().map(str::to_owned),
+            configs: config_pairs(
+                opened
+                    .config()
+                    .map(std::slice::from_ref)
+                    .unwrap_or_default(),
+            ),
             spec_id: opened.spec_id,
             spec_path: opened.spec_path,
-            use_case: opened.use_case,
             warnings: opened.warnings,
-            configs: config_pairs(opened.config.as_slice()),
             project: opened.project,
             verification: Mutex::new(Some(opened.verification)),
         })
