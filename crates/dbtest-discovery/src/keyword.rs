@@ -18,22 +18,15 @@
 
 use std::fmt;
 
+use dbtest_expr::{Bool, Connective, Depth, Language, LimitError};
+
 /// A parsed keyword expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeywordExpr {
     source: String,
-    node: Node,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
-    /// An empty expression: pytest evaluates it to false.
-    False,
-    /// Lowercased.
-    Ident(String),
-    Not(Box<Node>),
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    /// Identifiers lowercased; `None` for an empty expression, which pytest evaluates to
+    /// false.
+    node: Option<Bool<String>>,
 }
 
 /// An expression pytest would refuse too; `column` is 1-based, as pytest reports it.
@@ -154,82 +147,76 @@ fn lex(input: &str) -> Result<Vec<Token>, (usize, String)> {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
-    depth: dbtest_expr::Depth,
+    depth: Depth,
 }
 
-type ParseResult = Result<Node, (usize, String)>;
+type ParseError = (usize, String);
 
 impl Parser {
     fn current(&self) -> &Token {
         &self.tokens[self.at.min(self.tokens.len() - 1)]
     }
 
-    fn accept(&mut self, kind: &Kind) -> bool {
-        let matched = std::mem::discriminant(&self.current().kind) == std::mem::discriminant(kind);
-        if matched && self.current().kind != Kind::Eof {
-            self.at += 1;
-        }
-        matched
-    }
-
-    fn reject(&self, expected: &[&str]) -> (usize, String) {
+    fn reject(&self, expected: &[&str]) -> ParseError {
         let current = self.current();
         (
             current.pos,
             format!("expected {}; got {}", expected.join(" OR "), current.kind),
         )
     }
+}
 
-    fn descend(&mut self) -> Result<(), (usize, String)> {
-        let pos = self.current().pos;
-        self.depth.enter(pos + 1).map_err(|e| (pos, e.to_string()))
+impl Language for Parser {
+    type Atom = String;
+    type Error = ParseError;
+
+    fn peek(&self) -> Connective {
+        match self.current().kind {
+            Kind::Or => Connective::Or,
+            Kind::And => Connective::And,
+            Kind::Not => Connective::Not,
+            Kind::LParen => Connective::Open,
+            Kind::RParen => Connective::Close,
+            _ => Connective::Other,
+        }
     }
 
-    fn expr(&mut self) -> ParseResult {
-        self.descend()?;
-        let mut node = self.and_expr()?;
-        while self.accept(&Kind::Or) {
-            node = Node::Or(Box::new(node), Box::new(self.and_expr()?));
-        }
-        self.depth.leave();
-        Ok(node)
-    }
-
-    fn and_expr(&mut self) -> ParseResult {
-        let mut node = self.not_expr()?;
-        while self.accept(&Kind::And) {
-            node = Node::And(Box::new(node), Box::new(self.not_expr()?));
-        }
-        Ok(node)
-    }
-
-    fn not_expr(&mut self) -> ParseResult {
-        if self.accept(&Kind::Not) {
-            self.descend()?;
-            let inner = self.not_expr()?;
-            self.depth.leave();
-            return Ok(Node::Not(Box::new(inner)));
-        }
-        if self.accept(&Kind::LParen) {
-            let node = self.expr()?;
-            if !self.accept(&Kind::RParen) {
-                return Err(self.reject(&["right parenthesis"]));
-            }
-            return Ok(node);
-        }
-        if let Kind::Ident(name) = &self.current().kind {
-            let name = name.to_lowercase();
+    fn bump(&mut self) {
+        if self.current().kind != Kind::Eof {
             self.at += 1;
-            if self.current().kind == Kind::LParen {
-                // pytest parses `name(key=value)` and then refuses it for -k.
-                return Err((
-                    self.current().pos,
-                    "Keyword expressions do not support call parameters".into(),
-                ));
-            }
-            return Ok(Node::Ident(name));
         }
-        Err(self.reject(&["not", "left parenthesis", "identifier"]))
+    }
+
+    fn atom(&mut self, _after: Option<Connective>) -> Result<String, ParseError> {
+        let Kind::Ident(name) = &self.current().kind else {
+            return Err(self.reject(&["not", "left parenthesis", "identifier"]));
+        };
+        let name = name.to_lowercase();
+        self.at += 1;
+        if self.current().kind == Kind::LParen {
+            // pytest parses `name(key=value)` and then refuses it for -k.
+            return Err((
+                self.current().pos,
+                "Keyword expressions do not support call parameters".into(),
+            ));
+        }
+        Ok(name)
+    }
+
+    fn unclosed(&self, _open: usize) -> ParseError {
+        self.reject(&["right parenthesis"])
+    }
+
+    fn column(&self) -> usize {
+        self.current().pos + 1
+    }
+
+    fn too_deep(&self, limit: LimitError) -> ParseError {
+        (self.current().pos, limit.to_string())
+    }
+
+    fn depth(&mut self) -> &mut Depth {
+        &mut self.depth
     }
 }
 
@@ -245,16 +232,16 @@ impl KeywordExpr {
         let mut parser = Parser {
             tokens,
             at: 0,
-            depth: dbtest_expr::Depth::default(),
+            depth: Depth::default(),
         };
-        let node = if parser.accept(&Kind::Eof) {
-            Node::False
+        let node = if parser.current().kind == Kind::Eof {
+            None
         } else {
-            let node = parser.expr().map_err(fail)?;
-            if !parser.accept(&Kind::Eof) {
+            let node = dbtest_expr::parse(&mut parser).map_err(fail)?;
+            if parser.current().kind != Kind::Eof {
                 return Err(fail(parser.reject(&["end of input"])));
             }
-            node
+            Some(node)
         };
         Ok(KeywordExpr {
             source: expr.to_owned(),
@@ -269,8 +256,11 @@ impl KeywordExpr {
     /// Whether the test `id` (`path/to/test_mod.py::Class::test_name[p]`) with `tags`
     /// matches.
     pub fn matches(&self, id: &str, tags: &[String]) -> bool {
+        let Some(node) = &self.node else {
+            return false;
+        };
         let names = names(id, tags);
-        eval(&self.node, &names)
+        node.holds(&mut |sub| names.iter().any(|n| n.contains(sub.as_str())))
     }
 }
 
@@ -293,16 +283,6 @@ fn names(id: &str, tags: &[String]) -> Vec<String> {
     }
     out.extend(tags.iter().map(|t| t.to_lowercase()));
     out
-}
-
-fn eval(node: &Node, names: &[String]) -> bool {
-    match node {
-        Node::False => false,
-        Node::Ident(sub) => names.iter().any(|n| n.contains(sub.as_str())),
-        Node::Not(inner) => !eval(inner, names),
-        Node::And(a, b) => eval(a, names) && eval(b, names),
-        Node::Or(a, b) => eval(a, names) || eval(b, names),
-    }
 }
 
 #[cfg(test)]

@@ -13,21 +13,15 @@
 use std::fmt;
 use std::str::FromStr;
 
+use dbtest_expr::{Bool, Connective, Depth, Language, LimitError};
+
 const EXAMPLE: &str = "-t \"db and not slow\"";
 
 /// A parsed tag expression. A tag is true when the test carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagExpr {
     source: String,
-    node: Node,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
-    Tag(String),
-    Not(Box<Node>),
-    And(Vec<Node>),
-    Or(Vec<Node>),
+    node: Bool<String>,
 }
 
 /// A tag expression that does not parse. `column` is 0-based and counts
@@ -52,12 +46,11 @@ impl TagExpr {
         let mut parser = Parser {
             tokens: &tokens,
             pos: 0,
-            depth: dbtest_expr::Depth::default(),
+            depth: Depth::default(),
         };
-        let node = parser
-            .or_expr(None)
-            .map_err(|(column, message)| fail(column, message))?;
-        let next = parser.peek();
+        let node =
+            dbtest_expr::parse(&mut parser).map_err(|(column, message)| fail(column, message))?;
+        let next = parser.next();
         match &next.kind {
             Kind::End => Ok(TagExpr {
                 source: expr.to_owned(),
@@ -80,7 +73,7 @@ impl TagExpr {
 
     /// True when the test's `tags` satisfy the expression.
     pub fn eval(&self, tags: &[String]) -> bool {
-        self.node.eval(tags)
+        self.node.holds(&mut |tag| tags.iter().any(|t| t == tag))
     }
 
     /// The expression as the user wrote it.
@@ -100,17 +93,6 @@ impl FromStr for TagExpr {
 impl fmt::Display for TagExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.source)
-    }
-}
-
-impl Node {
-    fn eval(&self, tags: &[String]) -> bool {
-        match self {
-            Node::Tag(tag) => tags.iter().any(|t| t == tag),
-            Node::Not(inner) => !inner.eval(tags),
-            Node::And(nodes) => nodes.iter().all(|n| n.eval(tags)),
-            Node::Or(nodes) => nodes.iter().any(|n| n.eval(tags)),
-        }
     }
 }
 
@@ -223,109 +205,85 @@ fn keyword_case_hint(kind: &Kind) -> &'static str {
 struct Parser<'a> {
     tokens: &'a [Token],
     pos: usize,
-    depth: dbtest_expr::Depth,
+    depth: Depth,
 }
 
 impl Parser<'_> {
-    fn peek(&self) -> &Token {
+    fn next(&self) -> &Token {
         // The token list always ends with `End`, which is never consumed.
         &self.tokens[self.pos.min(self.tokens.len() - 1)]
     }
+}
 
-    fn bump(&mut self) -> &Token {
-        let token = &self.tokens[self.pos.min(self.tokens.len() - 1)];
-        if !matches!(token.kind, Kind::End) {
+impl Language for Parser<'_> {
+    type Atom = String;
+    type Error = ParseError;
+
+    fn peek(&self) -> Connective {
+        match self.next().kind {
+            Kind::And => Connective::And,
+            Kind::Or => Connective::Or,
+            Kind::Not => Connective::Not,
+            Kind::LParen => Connective::Open,
+            Kind::RParen => Connective::Close,
+            Kind::Tag(_) | Kind::End => Connective::Other,
+        }
+    }
+
+    fn bump(&mut self) {
+        if !matches!(self.next().kind, Kind::End) {
             self.pos += 1;
         }
-        token
     }
 
-    fn descend(&mut self) -> Result<(), ParseError> {
-        let column = self.peek().column;
-        self.depth
-            .enter(column + 1)
-            .map_err(|e| (column, e.to_string()))
-    }
-
-    /// `after` names the keyword or parenthesis just consumed, for the message
-    /// when the operand that must follow it is missing.
-    fn or_expr(&mut self, after: Option<&'static str>) -> Result<Node, ParseError> {
-        let mut nodes = vec![self.and_expr(after)?];
-        while self.peek().kind == Kind::Or {
+    fn atom(&mut self, after: Option<Connective>) -> Result<String, ParseError> {
+        let token = self.next();
+        if let Kind::Tag(tag) = &token.kind {
+            let tag = tag.clone();
             self.bump();
-            nodes.push(self.and_expr(Some("or"))?);
+            return Ok(tag);
         }
-        Ok(if nodes.len() == 1 {
-            nodes.remove(0)
-        } else {
-            Node::Or(nodes)
-        })
-    }
-
-    fn and_expr(&mut self, after: Option<&'static str>) -> Result<Node, ParseError> {
-        let mut nodes = vec![self.not_expr(after)?];
-        while self.peek().kind == Kind::And {
-            self.bump();
-            nodes.push(self.not_expr(Some("and"))?);
-        }
-        Ok(if nodes.len() == 1 {
-            nodes.remove(0)
-        } else {
-            Node::And(nodes)
-        })
-    }
-
-    fn not_expr(&mut self, after: Option<&'static str>) -> Result<Node, ParseError> {
-        if self.peek().kind == Kind::Not {
-            self.bump();
-            self.descend()?;
-            let inner = self.not_expr(Some("not"))?;
-            self.depth.leave();
-            return Ok(Node::Not(Box::new(inner)));
-        }
-        self.atom(after)
-    }
-
-    fn atom(&mut self, after: Option<&'static str>) -> Result<Node, ParseError> {
-        let token = self.bump();
-        let column = token.column;
-        match &token.kind {
-            Kind::Tag(tag) => Ok(Node::Tag(tag.clone())),
-            Kind::LParen => {
-                self.descend()?;
-                let inner = self.or_expr(Some("("))?;
-                self.depth.leave();
-                let close = self.bump();
-                match &close.kind {
-                    Kind::RParen => Ok(inner),
-                    Kind::End => Err((
-                        close.column,
-                        format!("expected \")\" to close the \"(\" from column {column}"),
-                    )),
-                    other => Err((
-                        close.column,
-                        format!(
-                            "expected \"and\", \"or\" or \")\", found {}{}",
-                            other.describe(),
-                            keyword_case_hint(other)
-                        ),
-                    )),
-                }
+        let mut message = match after {
+            Some(word) => format!("expected a tag or \"(\" after \"{}\"", word.word()),
+            None if token.kind == Kind::End => {
+                "the expression is empty; expected a tag or \"(\"".to_owned()
             }
-            other => {
-                let mut message = match after {
-                    Some(word) => format!("expected a tag or \"(\" after \"{word}\""),
-                    None if *other == Kind::End => {
-                        "the expression is empty; expected a tag or \"(\"".to_owned()
-                    }
-                    None => "expected a tag or \"(\"".to_owned(),
-                };
-                if *other != Kind::End {
-                    message.push_str(&format!(", found {}", other.describe()));
-                }
-                Err((column, message))
-            }
+            None => "expected a tag or \"(\"".to_owned(),
+        };
+        if token.kind != Kind::End {
+            message.push_str(&format!(", found {}", token.kind.describe()));
         }
+        Err((token.column, message))
+    }
+
+    fn unclosed(&self, open: usize) -> ParseError {
+        let close = self.next();
+        match &close.kind {
+            Kind::End => (
+                close.column,
+                format!("expected \")\" to close the \"(\" from column {open}"),
+            ),
+            other => (
+                close.column,
+                format!(
+                    "expected \"and\", \"or\" or \")\", found {}{}",
+                    other.describe(),
+                    keyword_case_hint(other)
+                ),
+            ),
+        }
+    }
+
+    fn column(&self) -> usize {
+        self.next().column
+    }
+
+    fn too_deep(&self, limit: LimitError) -> ParseError {
+        (self.next().column, limit.to_string())
+    }
+
+    fn depth(&mut self) -> &mut Depth {
+        &mut self.depth
     }
 }
 

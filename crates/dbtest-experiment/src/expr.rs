@@ -19,6 +19,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use dbtest_expr::{Bool, Connective, Depth, Language, LimitError};
 use serde_json::Value;
 
 /// A parse error, with the 1-based column where it was found.
@@ -61,23 +62,27 @@ impl fmt::Display for Op {
     }
 }
 
+/// A comparison chain `a < b <= c` (each adjacent pair compared, all must hold), or a lone
+/// value judged by its truth.
 #[derive(Debug, Clone, PartialEq)]
-enum Node {
+struct Atom {
+    first: Operand,
+    rest: Vec<(Op, Operand)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Operand {
     Literal(Value),
     Name(Vec<String>),
-    Not(Box<Node>),
-    /// All hold (a chain `a and b and c` is one node: chains never nest).
-    And(Vec<Node>),
-    Or(Vec<Node>),
-    /// `a < b <= c`: each adjacent pair compared, all must hold.
-    Compare(Box<Node>, Vec<(Op, Node)>),
+    /// `(a or b)`: a group may be compared, as in Python.
+    Group(Box<Bool<Atom>>),
 }
 
 /// A parsed `success` expression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
     source: String,
-    root: Node,
+    root: Bool<Atom>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -282,10 +287,6 @@ impl Parser {
         t
     }
 
-    fn is_kw(&self, kw: &str) -> bool {
-        matches!(self.peek(), Tok::Ident(s) if s == kw)
-    }
-
     fn err(&self, message: impl Into<String>) -> ParseError {
         ParseError {
             column: self.column(),
@@ -305,52 +306,6 @@ impl Parser {
             Tok::Op(op) => format!("`{op}`"),
             Tok::Minus => "`-`".into(),
         }
-    }
-
-    fn or(&mut self) -> Result<Node, ParseError> {
-        let mut all = vec![self.and()?];
-        while self.is_kw("or") {
-            self.bump();
-            all.push(self.and()?);
-        }
-        Ok(if all.len() == 1 {
-            all.remove(0)
-        } else {
-            Node::Or(all)
-        })
-    }
-
-    fn and(&mut self) -> Result<Node, ParseError> {
-        let mut all = vec![self.not()?];
-        while self.is_kw("and") {
-            self.bump();
-            all.push(self.not()?);
-        }
-        Ok(if all.len() == 1 {
-            all.remove(0)
-        } else {
-            Node::And(all)
-        })
-    }
-
-    /// Before recursing into `not` or parentheses: nesting is what could overflow the stack.
-    fn descend(&mut self) -> Result<(), ParseError> {
-        let column = self.column();
-        self.depth.enter(column).map_err(|e| ParseError {
-            column,
-            message: e.to_string(),
-        })
-    }
-
-    fn not(&mut self) -> Result<Node, ParseError> {
-        if self.is_kw("not") {
-            self.descend()?;
-            self.bump();
-            let inner = self.not()?;
-            self.depth.leave();
-            return Ok(Node::Not(Box::new(inner)));
-        }
-        self.compare()
     }
 
     fn op(&mut self) -> Option<Op> {
@@ -378,41 +333,28 @@ impl Parser {
         }
     }
 
-    fn compare(&mut self) -> Result<Node, ParseError> {
-        let first = self.value()?;
-        let mut rest = Vec::new();
-        while let Some(op) = self.op() {
-            rest.push((op, self.value()?));
-        }
-        Ok(if rest.is_empty() {
-            first
-        } else {
-            Node::Compare(Box::new(first), rest)
-        })
-    }
-
-    fn value(&mut self) -> Result<Node, ParseError> {
+    fn value(&mut self) -> Result<Operand, ParseError> {
         match self.peek().clone() {
             Tok::LParen => {
-                self.descend()?;
+                dbtest_expr::descend(self)?;
                 self.bump();
-                let inner = self.or()?;
+                let inner = dbtest_expr::parse(self)?;
                 self.depth.leave();
                 if *self.peek() != Tok::RParen {
                     return Err(self.err(format!("expected `)`, found {}", self.describe())));
                 }
                 self.bump();
-                Ok(inner)
+                Ok(Operand::Group(Box::new(inner)))
             }
             Tok::Num(v) => {
                 self.bump();
-                Ok(Node::Literal(v))
+                Ok(Operand::Literal(v))
             }
             Tok::Minus => {
                 let column = self.column();
                 self.bump();
                 match self.bump() {
-                    Tok::Num(v) => Ok(Node::Literal(negate(&v))),
+                    Tok::Num(v) => Ok(Operand::Literal(negate(&v))),
                     _ => Err(ParseError {
                         column,
                         message: "`-` must be followed by a number".into(),
@@ -421,7 +363,7 @@ impl Parser {
             }
             Tok::Str(s) => {
                 self.bump();
-                Ok(Node::Literal(Value::String(s)))
+                Ok(Operand::Literal(Value::String(s)))
             }
             Tok::Ident(name) => {
                 let literal = match name.as_str() {
@@ -432,7 +374,7 @@ impl Parser {
                 };
                 if let Some(v) = literal {
                     self.bump();
-                    return Ok(Node::Literal(v));
+                    return Ok(Operand::Literal(v));
                 }
                 if KEYWORDS.contains(&name.as_str()) {
                     return Err(self.err(format!("expected a value, found `{name}`")));
@@ -457,10 +399,55 @@ impl Parser {
                         }
                     }
                 }
-                Ok(Node::Name(path))
+                Ok(Operand::Name(path))
             }
             _ => Err(self.err(format!("expected a value, found {}", self.describe()))),
         }
+    }
+}
+
+impl Language for Parser {
+    type Atom = Atom;
+    type Error = ParseError;
+
+    fn peek(&self) -> Connective {
+        match Parser::peek(self) {
+            Tok::Ident(s) if s == "and" => Connective::And,
+            Tok::Ident(s) if s == "or" => Connective::Or,
+            Tok::Ident(s) if s == "not" => Connective::Not,
+            // A `(` opens an operand, which may then be compared: `(a or b) == c`.
+            Tok::RParen => Connective::Close,
+            _ => Connective::Other,
+        }
+    }
+
+    fn bump(&mut self) {
+        Parser::bump(self);
+    }
+
+    fn atom(&mut self, _after: Option<Connective>) -> Result<Atom, ParseError> {
+        let first = self.value()?;
+        let mut rest = Vec::new();
+        while let Some(op) = self.op() {
+            rest.push((op, self.value()?));
+        }
+        Ok(Atom { first, rest })
+    }
+
+    fn unclosed(&self, _open: usize) -> ParseError {
+        self.err(format!("expected `)`, found {}", self.describe()))
+    }
+
+    fn column(&self) -> usize {
+        Parser::column(self)
+    }
+
+    fn too_deep(&self, limit: LimitError) -> ParseError {
+        self.err(limit.to_string())
+    }
+
+    fn depth(&mut self) -> &mut Depth {
+        &mut self.depth
     }
 }
 
@@ -484,12 +471,12 @@ impl Expr {
         let mut parser = Parser {
             toks,
             pos: 0,
-            depth: dbtest_expr::Depth::default(),
+            depth: Depth::default(),
         };
         if *parser.peek() == Tok::End {
             return Err(parser.err("the expression is empty"));
         }
-        let root = parser.or()?;
+        let root = dbtest_expr::parse(&mut parser)?;
         if *parser.peek() != Tok::End {
             return Err(parser.err(format!(
                 "unexpected {}; combine conditions with `and` / `or`",
@@ -508,7 +495,7 @@ impl Expr {
 
     /// Whether `result` satisfies the expression.
     pub fn eval(&self, result: &Value) -> Result<bool, EvalError> {
-        Ok(truthy(&eval(&self.root, result)?))
+        holds(&self.root, result)
     }
 }
 
@@ -568,38 +555,30 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn eval(node: &Node, result: &Value) -> Result<Value, EvalError> {
-    Ok(match node {
-        Node::Literal(v) => v.clone(),
-        Node::Name(path) => lookup(path, result)?.clone(),
-        Node::Not(inner) => Value::Bool(!truthy(&eval(inner, result)?)),
-        Node::And(all) => {
-            for node in all {
-                if !truthy(&eval(node, result)?) {
-                    return Ok(Value::Bool(false));
-                }
-            }
-            Value::Bool(true)
+fn holds(expr: &Bool<Atom>, result: &Value) -> Result<bool, EvalError> {
+    expr.try_holds(&mut |atom| atom_holds(atom, result))
+}
+
+fn atom_holds(atom: &Atom, result: &Value) -> Result<bool, EvalError> {
+    let mut left = operand(&atom.first, result)?;
+    if atom.rest.is_empty() {
+        return Ok(truthy(&left));
+    }
+    for (op, right) in &atom.rest {
+        let right = operand(right, result)?;
+        if !compare(*op, &left, &right)? {
+            return Ok(false);
         }
-        Node::Or(all) => {
-            for node in all {
-                if truthy(&eval(node, result)?) {
-                    return Ok(Value::Bool(true));
-                }
-            }
-            Value::Bool(false)
-        }
-        Node::Compare(first, rest) => {
-            let mut left = eval(first, result)?;
-            for (op, right) in rest {
-                let right = eval(right, result)?;
-                if !compare(*op, &left, &right)? {
-                    return Ok(Value::Bool(false));
-                }
-                left = right;
-            }
-            Value::Bool(true)
-        }
+        left = right;
+    }
+    Ok(true)
+}
+
+fn operand(operand: &Operand, result: &Value) -> Result<Value, EvalError> {
+    Ok(match operand {
+        Operand::Literal(v) => v.clone(),
+        Operand::Name(path) => lookup(path, result)?.clone(),
+        Operand::Group(inner) => Value::Bool(holds(inner, result)?),
     })
 }
 
