@@ -7,7 +7,6 @@ __all__ = [
     "BenchRun",
     "DbtestError",
     "ExperimentRun",
-    "PythonSettings",
     "UnitRun",
     "UsageError",
     "VerifyRun",
@@ -28,47 +27,6 @@ class UsageError(DbtestError):
     """Bad flags, configuration or paths: the CLI exits with code 4."""
 
 @final
-class PythonSettings:
-    """pytest's configuration for the Python side of a run (read-only): collection names,
-    marks, warnings filters, asyncio mode, and every raw key for `config.getini`."""
-
-    @property
-    def python_classes(self) -> list[str]: ...
-    @property
-    def python_functions(self) -> list[str]: ...
-    @property
-    def pythonpath(self) -> list[str]:
-        """Absolute folders to put on sys.path."""
-    @property
-    def markers(self) -> list[str]:
-        """The registered marker names, without their descriptions."""
-    @property
-    def strict_markers(self) -> bool: ...
-    @property
-    def xfail_strict(self) -> bool: ...
-    @property
-    def filterwarnings(self) -> list[str]:
-        """In file order, then the -W filters of addopts."""
-    @property
-    def asyncio_mode(self) -> str:
-        """Either "strict" or "auto"."""
-    @property
-    def disabled_plugins(self) -> list[str]:
-        """NAME of each `-p no:NAME` in addopts."""
-    @property
-    def ini_file(self) -> str | None: ...
-    @property
-    def ini(self) -> dict[str, str]:
-        """Every key of the configuration file as text (list values one per line)."""
-    @property
-    def markexpr(self) -> str | None: ...
-    @property
-    def keyword(self) -> str | None:
-        """pytest's -k expression from addopts."""
-    @property
-    def rootdir(self) -> str: ...
-
-@final
 class UnitRun:
     """One `dbtest unit` invocation: settings and discovery happen in the constructor."""
 
@@ -78,7 +36,8 @@ class UnitRun:
     @property
     def root(self) -> str: ...
     @property
-    def python_settings(self) -> PythonSettings: ...
+    def python_settings(self) -> dict[str, Any]:
+        """The fields of `dbtest._settings.PythonSettings`."""
     @property
     def warnings(self) -> list[str]:
         """To print before the run, one line each (ignored addopts options, ...)."""
@@ -181,7 +140,8 @@ class WorkerRun:
     @property
     def root(self) -> str: ...
     @property
-    def python_settings(self) -> PythonSettings: ...
+    def python_settings(self) -> dict[str, Any]:
+        """The fields of `dbtest._settings.PythonSettings`."""
     def output(self, printed: str) -> None: ...
     def serve(self, driver: Any) -> Awaitable[int]: ...
 

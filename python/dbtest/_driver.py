@@ -49,6 +49,7 @@ from ._loader import (
     import_file,
 )
 from ._marks import Skipped
+from ._settings import PythonSettings
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 # Frames of dbtest, asyncio and unittest say nothing about the user's failure.
@@ -275,10 +276,10 @@ class _FileState:
 class Driver:
     """Created by the CLI on the event loop's thread; its methods are called by the Rust runner."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, root: str = ".", settings: Any = None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, root: str = ".", settings: PythonSettings | None = None) -> None:
         self.loop = loop
         self.root = root
-        self.settings = settings
+        self.settings = settings = settings or PythonSettings()
         self.session = Scope("session")
         self.packages: dict[str, Scope] = {}
         self.resolver = Resolver(loop, self.session)
@@ -293,12 +294,12 @@ class Driver:
         self.config = compat.Config(settings, root, self._warn)
         self.rules = Rules(
             config=self.config,
-            python_classes=list(getattr(settings, "python_classes", None) or ["Test"]),
-            python_functions=list(getattr(settings, "python_functions", None) or ["test"]),
-            xfail_strict=bool(getattr(settings, "xfail_strict", False)),
+            python_classes=list(settings.python_classes),
+            python_functions=list(settings.python_functions),
+            xfail_strict=settings.xfail_strict,
         )
-        self.filterwarnings = list(getattr(settings, "filterwarnings", None) or [])
-        for entry in reversed(list(getattr(settings, "pythonpath", None) or [])):
+        self.filterwarnings = list(settings.filterwarnings)
+        for entry in reversed(settings.pythonpath):
             add_to_sys_path(str(entry))
         _capture.install(*(self._ini_value(name) for name in ("log_level", "log_format", "log_date_format")))
         # What is loaded by now (dbtest, asyncio, the standard library) lives for the whole
@@ -375,7 +376,7 @@ class Driver:
         return items
 
     def _check_marks(self, items: list[Item], rel: str) -> None:
-        strict = bool(getattr(self.settings, "strict_markers", False))
+        strict = self.settings.strict_markers
         for item in items:
             for mark in item.pytest_marks:
                 if compat.mark_registered(self.config, mark.name):

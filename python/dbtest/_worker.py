@@ -20,6 +20,7 @@ def main() -> None:
 
     from . import _capture, _core
     from ._driver import Driver
+    from ._settings import PythonSettings
 
     run = _core.WorkerRun(os.environ["DBTEST_WORKER_SETUP"], protocol_fd)
     # A test that kills its worker takes its captured output with it: mirror it to the
@@ -29,7 +30,7 @@ def main() -> None:
     _capture.tee = run.output
 
     async def serve() -> int:
-        driver = Driver(asyncio.get_running_loop(), run.root, run.python_settings)
+        driver = Driver(asyncio.get_running_loop(), run.root, PythonSettings.from_engine(run.python_settings))
         try:
             return await run.serve(driver)
         finally:

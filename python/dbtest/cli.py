@@ -111,10 +111,11 @@ def _run_unit(flags: dict[str, Any]) -> int:
     import signal
 
     from ._driver import Driver
+    from ._settings import PythonSettings
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
-        driver = Driver(loop, run.root, run.python_settings)
+        driver = Driver(loop, run.root, PythonSettings.from_engine(run.python_settings))
 
         def on_interrupt() -> None:
             if run.interrupted:  # a second Ctrl-C: stop now

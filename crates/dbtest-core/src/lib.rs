@@ -10,6 +10,6 @@ pub mod state;
 pub use config::{BenchConfig, ColorChoice, Overlap, OverlapMode, Project, UnitConfig};
 pub use error::{Error, Result};
 pub use model::{
-    exit_code, exit_code_with, test_id, Event, ExitCode, Outcome, RawOutcome, RawResult, Report,
-    Summary, TestCase, TestResult, Xfail, REPORT_SCHEMA,
+    exit_code, exit_code_with, test_id, CollectedCase, Event, ExitCode, Outcome, RawOutcome,
+    RawResult, Report, Summary, TestCase, TestResult, Xfail, REPORT_SCHEMA,
 };

@@ -111,6 +111,63 @@ pub struct TestCase {
     pub key: u64,
 }
 
+/// A test as the Python collector describes it (`_driver._case`): a [`TestCase`] but for
+/// its id and file, which follow from where it was collected.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CollectedCase {
+    pub key: u64,
+    pub name: String,
+    #[serde(default)]
+    pub suite: Option<String>,
+    #[serde(default)]
+    pub params: Option<String>,
+    pub line: u32,
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub skip: Option<String>,
+    #[serde(default)]
+    pub xfail: Option<Xfail>,
+    #[serde(default)]
+    pub timeout: Option<f64>,
+    pub is_async: bool,
+    pub concurrent: bool,
+    #[serde(default)]
+    pub retries: Option<u32>,
+    #[serde(default)]
+    pub serial: Option<String>,
+    #[serde(default)]
+    pub exclusive: bool,
+}
+
+impl TestCase {
+    /// The test `case` collected from the file `rel` (relative to the root).
+    pub fn collected(rel: &str, case: CollectedCase) -> TestCase {
+        TestCase {
+            id: test_id(
+                rel,
+                case.suite.as_deref(),
+                &case.name,
+                case.params.as_deref(),
+            ),
+            file: rel.to_string(),
+            line: case.line,
+            name: case.name,
+            suite: case.suite,
+            params: case.params,
+            tags: case.tags,
+            skip: case.skip,
+            xfail: case.xfail,
+            timeout_s: case.timeout,
+            is_async: case.is_async,
+            concurrent: case.concurrent,
+            retries: case.retries,
+            serial: case.serial,
+            exclusive: case.exclusive,
+            key: case.key,
+        }
+    }
+}
+
 /// `relative/path.py::Suite::name[param-id]`, with Suite and [param-id] only where they apply.
 pub fn test_id(file: &str, suite: Option<&str>, name: &str, params: Option<&str>) -> String {
     let mut id = String::with_capacity(file.len() + name.len() + 16);

@@ -24,7 +24,8 @@ pub enum SampleOutcome {
 }
 
 /// How the use case's call ended, as the engine saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RawKind {
     /// It returned a result.
     Returned,

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_async_runtimes::TaskLocals;
 
-use crate::engine::{item, load_file, on_loop, opt, to_json, Lane};
+use crate::engine::{item, load_file, on_loop, opt, Lane};
 use crate::to_py_err;
 
 struct PyBenchEngine {
@@ -181,7 +181,9 @@ impl BenchRun {
             .unwrap()
             .take()
             .ok_or_else(|| crate::DbtestError::new_err("this BenchRun has already run"))?;
-        let environment = match to_json(&driver.bind(py).call_method0("environment")?)? {
+        let environment = match crate::from_python::<serde_json::Value>(
+            &driver.bind(py).call_method0("environment")?,
+        )? {
             serde_json::Value::Object(map) => map,
             _ => serde_json::Map::new(),
         };

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dbtest_core::{test_id, Outcome, RawOutcome, RawResult, TestCase, TestResult, Xfail};
+use dbtest_core::{Outcome, RawOutcome, RawResult, TestCase, TestResult};
 use dbtest_discovery::{conftests_for, import_target};
 use dbtest_runner::lanes::{ImportTurn, Lanes};
 use dbtest_runner::{Engine, FileError, FileJob};
@@ -152,138 +152,14 @@ where
 }
 
 /// A collected test as the driver describes it (`_driver._case`).
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-struct Case {
-    name: String,
-    #[pyo3(default)]
-    suite: Option<String>,
-    #[pyo3(default)]
-    params: Option<String>,
-    line: u32,
-    tags: Vec<String>,
-    #[pyo3(default)]
-    skip: Option<String>,
-    #[pyo3(default)]
-    xfail: Option<CaseXfail>,
-    #[pyo3(default)]
-    timeout: Option<f64>,
-    is_async: bool,
-    concurrent: bool,
-    #[pyo3(default)]
-    retries: Option<u32>,
-    #[pyo3(default)]
-    serial: Option<String>,
-    #[pyo3(default)]
-    exclusive: bool,
-    key: u64,
-}
-
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-struct CaseXfail {
-    #[pyo3(default)]
-    reason: Option<String>,
-    strict: bool,
-}
-
 fn case_from_py(rel: &str, d: &Bound<'_, PyDict>) -> PyResult<TestCase> {
-    let c: Case = d.extract()?;
-    Ok(TestCase {
-        id: test_id(rel, c.suite.as_deref(), &c.name, c.params.as_deref()),
-        file: rel.to_string(),
-        line: c.line,
-        name: c.name,
-        suite: c.suite,
-        params: c.params,
-        tags: c.tags,
-        skip: c.skip,
-        xfail: c.xfail.map(|x| Xfail {
-            reason: x.reason,
-            strict: x.strict,
-        }),
-        timeout_s: c.timeout,
-        is_async: c.is_async,
-        concurrent: c.concurrent,
-        retries: c.retries,
-        serial: c.serial,
-        exclusive: c.exclusive,
-        key: c.key,
-    })
+    Ok(TestCase::collected(rel, crate::from_python(d)?))
 }
 
-/// An outcome as the driver names it; an unknown name is an error, never a guess.
-struct DriverOutcome(RawOutcome);
-
-impl<'py> FromPyObject<'_, 'py> for DriverOutcome {
-    type Error = PyErr;
-
-    fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
-        let name = obj.cast::<pyo3::types::PyString>()?;
-        Ok(DriverOutcome(match name.to_str()? {
-            "passed" => RawOutcome::Passed,
-            "failed" => RawOutcome::Failed,
-            "skipped" => RawOutcome::Skipped,
-            "timeout" => RawOutcome::Timeout,
-            "crashed" => RawOutcome::Crashed,
-            "inconclusive" => RawOutcome::Inconclusive,
-            "xfailed" => RawOutcome::Xfailed,
-            "xpassed" => RawOutcome::Xpassed,
-            "error" => RawOutcome::Error,
-            other => {
-                return Err(crate::DbtestError::new_err(format!(
-                    "the driver reported an unknown outcome {other:?}"
-                )))
-            }
-        }))
-    }
-}
-
-/// A test's result as the driver reports it (`_driver._result`).
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-struct DriverResult<'py> {
-    outcome: DriverOutcome,
-    duration_s: f64,
-    #[pyo3(default)]
-    message: Option<String>,
-    #[pyo3(default)]
-    traceback: Option<String>,
-    stdout: String,
-    stderr: String,
-    #[pyo3(default)]
-    log: Option<String>,
-    #[pyo3(default)]
-    verdict: Option<Bound<'py, PyAny>>,
-    #[pyo3(default)]
-    benchmark: Option<Bound<'py, PyAny>>,
-}
-
+/// A test's result as the driver reports it (`_driver._result`); an unknown outcome is an
+/// error, never a guess.
 fn raw_from_py(d: &Bound<'_, PyDict>) -> PyResult<RawResult> {
-    let r: DriverResult<'_> = d.extract()?;
-    let json =
-        |v: Option<Bound<'_, PyAny>>| v.filter(|v| !v.is_none()).map(|v| to_json(&v)).transpose();
-    Ok(RawResult {
-        outcome: Some(r.outcome.0),
-        duration_s: r.duration_s,
-        message: r.message,
-        traceback: r.traceback,
-        stdout: r.stdout,
-        stderr: r.stderr,
-        log: r.log.unwrap_or_default(),
-        verdict: json(r.verdict)?,
-        benchmark: json(r.benchmark)?,
-    })
-}
-
-/// A Python value (dicts, lists, numbers, strings) as JSON.
-pub(crate) fn to_json(value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
-    let py = value.py();
-    let text: String = py
-        .import(intern!(py, "json"))?
-        .call_method1(intern!(py, "dumps"), (value,))?
-        .extract()?;
-    serde_json::from_str(&text).map_err(|e| crate::DbtestError::new_err(e.to_string()))
+    crate::from_python(d)
 }
 
 /// A failure inside dbtest's own Python code, reported on the test rather than lost.

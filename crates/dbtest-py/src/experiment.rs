@@ -16,7 +16,6 @@ use dbtest_experiment::schedule::{SampleEngine, SampleRequest};
 use dbtest_experiment::spec::{self, Spec};
 use dbtest_experiment::verify::{self, Verification};
 use dbtest_runner::CancellationToken;
-use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
@@ -51,33 +50,12 @@ fn config_pairs(configs: &[Configuration]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// What became of a sample: the driver's `SampleAnswer.kind`.
-struct Kind(RawKind);
-
-impl<'py> FromPyObject<'_, 'py> for Kind {
-    type Error = PyErr;
-
-    fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
-        let text: String = obj.extract()?;
-        Ok(Kind(match text.as_str() {
-            "returned" => RawKind::Returned,
-            "check_failed" => RawKind::CheckFailed,
-            "raised" => RawKind::Raised,
-            "cancelled" => RawKind::Cancelled,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown sample kind {other:?} (returned, check_failed, raised, cancelled)"
-                )))
-            }
-        }))
-    }
-}
-
 /// The driver's `SampleAnswer`.
 #[derive(FromPyObject)]
 struct SampleAnswer {
-    #[pyo3(attribute)]
-    kind: Kind,
+    /// An unknown kind is an error, never a guess.
+    #[pyo3(attribute, from_py_with = crate::from_python)]
+    kind: RawKind,
     #[pyo3(attribute)]
     success: Option<bool>,
     #[pyo3(attribute)]
@@ -97,7 +75,7 @@ struct SampleAnswer {
 impl From<SampleAnswer> for RawSample {
     fn from(a: SampleAnswer) -> RawSample {
         RawSample {
-            kind: a.kind.0,
+            kind: a.kind,
             success: a.success,
             // The driver dumps with json.dumps; text that is not JSON is kept as text.
             data: a

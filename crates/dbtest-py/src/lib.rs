@@ -40,6 +40,21 @@ pub(crate) fn flags<T: serde::de::DeserializeOwned>(flags: &Bound<'_, PyAny>) ->
     pythonize::depythonize(flags).map_err(|e| UsageError::new_err(format!("invalid option: {e}")))
 }
 
+/// A serializable value as Python's dicts, lists and scalars.
+pub(crate) fn to_python<'py>(
+    py: Python<'py>,
+    value: &impl serde::Serialize,
+) -> PyResult<Bound<'py, PyAny>> {
+    pythonize::pythonize(py, value).map_err(|e| DbtestError::new_err(e.to_string()))
+}
+
+/// A value the driver made (dicts, lists, scalars) as the engine's type; a value that does
+/// not fit (an unknown outcome) is an error of dbtest's own Python code.
+pub(crate) fn from_python<T: serde::de::DeserializeOwned>(value: &Bound<'_, PyAny>) -> PyResult<T> {
+    pythonize::depythonize(value)
+        .map_err(|e| DbtestError::new_err(format!("the driver sent an invalid value: {e}")))
+}
+
 /// Writes `text` to `path` atomically (synced, then renamed): dbtest's one atomic write,
 /// for files Python renders (YAML).
 #[pyfunction]
@@ -63,7 +78,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DbtestError", m.py().get_type::<DbtestError>())?;
     m.add("UsageError", m.py().get_type::<UsageError>())?;
     m.add_class::<unit::UnitRun>()?;
-    m.add_class::<unit::PythonSettings>()?;
     m.add_class::<bench::BenchRun>()?;
     m.add_class::<experiment::ExperimentRun>()?;
     m.add_class::<experiment::VerifyRun>()?;

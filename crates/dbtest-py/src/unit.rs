@@ -15,58 +15,6 @@ use pyo3::prelude::*;
 use crate::engine::PyEngine;
 use crate::to_py_err;
 
-/// pytest's settings for the Python side of a run (`dbtest._core.PythonSettings`): what the
-/// collector, the marks and `config.getini` need. Read-only.
-#[pyclass(module = "dbtest._core", frozen, get_all)]
-pub struct PythonSettings {
-    /// `python_classes` (pytest's default `["Test"]`).
-    python_classes: Vec<String>,
-    /// `python_functions` (pytest's default `["test"]`).
-    python_functions: Vec<String>,
-    /// Absolute folders to put on `sys.path`.
-    pythonpath: Vec<String>,
-    /// The registered marker names.
-    markers: Vec<String>,
-    strict_markers: bool,
-    xfail_strict: bool,
-    /// In file order, then addopts' `-W` filters.
-    filterwarnings: Vec<String>,
-    /// "strict" or "auto".
-    asyncio_mode: String,
-    /// `-p no:NAME` in addopts.
-    disabled_plugins: Vec<String>,
-    /// The pytest configuration file, absolute.
-    ini_file: Option<String>,
-    /// Every key of the configuration file as text, for `config.getini`.
-    ini: std::collections::BTreeMap<String, String>,
-    /// The mark expression in effect (`-m`/`-t`, `[tool.dbtest] tags`, addopts' `-m`).
-    markexpr: Option<String>,
-    /// pytest's `-k` expression in effect (addopts).
-    keyword: Option<String>,
-    rootdir: String,
-}
-
-impl From<Settings> for PythonSettings {
-    fn from(s: Settings) -> Self {
-        PythonSettings {
-            python_classes: s.python_classes,
-            python_functions: s.python_functions,
-            pythonpath: s.pythonpath,
-            markers: s.markers,
-            strict_markers: s.strict_markers,
-            xfail_strict: s.xfail_strict,
-            filterwarnings: s.filterwarnings,
-            asyncio_mode: s.asyncio_mode,
-            disabled_plugins: s.disabled_plugins,
-            ini_file: s.ini_file,
-            ini: s.ini,
-            markexpr: s.markexpr,
-            keyword: s.keyword,
-            rootdir: s.rootdir,
-        }
-    }
-}
-
 /// One `dbtest unit` invocation.
 #[pyclass(module = "dbtest._core")]
 pub struct UnitRun {
@@ -105,10 +53,11 @@ impl UnitRun {
         })
     }
 
-    /// pytest's settings for the driver (`Driver(loop, run.root, run.python_settings)`).
+    /// pytest's settings for the driver, as a dict of `dbtest._settings.PythonSettings`'s
+    /// fields.
     #[getter]
-    fn python_settings(&self) -> PythonSettings {
-        self.python.clone().into()
+    fn python_settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::to_python(py, &self.python)
     }
 
     /// Warnings to show before the run, one line each (the CLI prints them to stderr).

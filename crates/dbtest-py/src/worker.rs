@@ -9,7 +9,6 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use crate::engine::PyEngine;
-use crate::unit::PythonSettings;
 use dbtest_unit::WorkerSetup;
 
 #[pyclass(module = "dbtest._core")]
@@ -66,10 +65,10 @@ impl WorkerRun {
             .detach(move || send(&protocol, &Message::Output { text }));
     }
 
-    /// pytest's settings for the driver, as the parent read them.
+    /// pytest's settings for the driver, as the parent read them (see `UnitRun`).
     #[getter]
-    fn python_settings(&self) -> PythonSettings {
-        self.setup.python.clone().into()
+    fn python_settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::to_python(py, &self.setup.python)
     }
 
     /// Serves commands from stdin until `exit` or end of input; resolves to the exit code.
