@@ -51,11 +51,6 @@ from ._loader import (
 from ._marks import Skipped
 from ._settings import PythonSettings
 
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
-# Frames of dbtest, asyncio and unittest say nothing about the user's failure.
-_HIDDEN = (_PACKAGE_DIR, str(Path(asyncio.__file__).resolve().parent),
-           str(Path(inspect.getfile(inspect)).resolve().parent / "unittest"))
-
 
 def _unittest() -> Any:
     """unittest, if the tests use it (a test file that never imports it has no TestCase):
@@ -71,9 +66,10 @@ def _set_phase(name: str) -> None:
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:
-    from ._failure import describe
+    # Imported on the first failure: most runs never need it.
+    from ._failure import describe_failure
 
-    return describe(exc, hide_dirs=_HIDDEN)
+    return describe_failure(exc)
 
 
 def _pytest_outcome(exc: BaseException) -> str | None:

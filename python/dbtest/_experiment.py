@@ -223,10 +223,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def _describe(exc: BaseException) -> str:
-    from ._driver import _describe as describe
+    from ._failure import describe_failure
 
     try:
-        message, _ = describe(exc)
+        message, _ = describe_failure(exc)
     except Exception:  # noqa: BLE001 - a description must never break a sample
         message = f"{type(exc).__name__}: {exc}"
     return message

@@ -28,6 +28,7 @@ from ``dbtest``.
 from __future__ import annotations
 
 import ast
+import asyncio
 import builtins
 import collections
 import difflib
@@ -37,6 +38,7 @@ import os
 import textwrap
 import traceback
 import types
+from pathlib import Path
 from typing import TypeVar
 
 __all__ = ["describe"]
@@ -69,6 +71,20 @@ _SEQ_CONCAT_TYPES = (str, bytes, list, tuple)
 # --------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------
+
+
+# Frames of dbtest, asyncio and unittest say nothing about the user's failure.
+_INTERNAL_DIRS = (
+    str(Path(__file__).resolve().parent),
+    str(Path(asyncio.__file__).resolve().parent),
+    str(Path(os.__file__).resolve().parent / "unittest"),
+)
+
+
+def describe_failure(exc: BaseException) -> tuple[str, str]:
+    """(message, traceback text) of an exception a test or a use case raised, without
+    dbtest's, asyncio's and unittest's frames."""
+    return describe(exc, hide_dirs=_INTERNAL_DIRS)
 
 
 def describe(exc: BaseException, *, hide_dirs: tuple[str, ...]) -> tuple[str, str]:
