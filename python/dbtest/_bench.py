@@ -276,7 +276,7 @@ class BenchDriver:
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
-    from ._driver import _describe
+    from ._failure import describe_failure
 
-    message, tb = _describe(exc)
+    message, tb = describe_failure(exc)
     return {"error": message, "traceback": tb}

@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import Any, AnyStr, Generic, NamedTuple, Protocol, Self, TypeVar
 
 from . import _capture
+from ._errors import FixtureError
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -79,14 +80,6 @@ def _getini(config: Config, name: str) -> Any:
         return config.getini(name)
     except Exception:  # noqa: BLE001 - an ini key the engine does not know is unset
         return None
-
-
-def _fixture_error(message: str) -> Exception:
-    try:
-        from ._fixtures import FixtureError
-    except ImportError:  # pragma: no cover - the engine always has it
-        return RuntimeError(message)
-    return FixtureError(message)
 
 
 # --- pytestconfig -----------------------------------------------------------------------
@@ -408,7 +401,7 @@ def _legacy_path(path: str | os.PathLike[str]) -> Any:
         try:
             from py.path import local as LocalPath  # type: ignore[no-redef]
         except ImportError:
-            raise _fixture_error(
+            raise FixtureError(
                 "tmpdir and tmpdir_factory give py.path.local objects: they need pytest or the py "
                 "package installed; use tmp_path / tmp_path_factory (pathlib.Path) instead"
             ) from None
@@ -937,7 +930,7 @@ class CaptureFixture(Generic[AnyStr]):
     def _start(self) -> None:
         global _active_capture
         if _active_capture is not None:
-            raise _fixture_error(f"cannot use {self.fixturename} and {_active_capture.fixturename} at the same time")
+            raise FixtureError(f"cannot use {self.fixturename} and {_active_capture.fixturename} at the same time")
         _flush_all()
         if self._fd:
             out = _FDCapture(1)
@@ -1139,7 +1132,7 @@ def _log_level(config: Config, name: str) -> int | None:
     try:
         return int(getattr(logging, text, text))
     except ValueError:
-        raise _fixture_error(
+        raise FixtureError(
             f"'{text}' is not recognized as a logging level name for '{name}'. "
             "Please consider passing the logging level num instead."
         ) from None

@@ -16,6 +16,10 @@ from concurrent.futures import Future
 from types import FunctionType
 from typing import Any, Literal, TypeVar, overload
 
+from ._errors import FixtureError
+
+__all__ = ["FixtureError"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 ScopeName = Literal["test", "class", "file", "package", "session"]
 SCOPES: tuple[ScopeName, ...] = ("test", "class", "file", "package", "session")
@@ -26,10 +30,6 @@ PYTEST_SCOPES: dict[str, ScopeName] = {
     "test": "test", "file": "file",
 }
 _PYTEST_NAMES = {"test": "function", "class": "class", "file": "module", "package": "package", "session": "session"}
-
-
-class FixtureError(Exception):
-    """A fixture could not be found or set up; the test is reported as `error`."""
 
 
 def _mock_patch_args(func: Any) -> int:
