@@ -9,6 +9,12 @@
 //!   a benchmark got slower than a saved run.
 //! * [`proportion`] — confidence intervals for pass rates (Wilson, Clopper-Pearson) and for
 //!   the difference of two pass rates (Newcombe), as baselines and verdicts report them.
+//! * [`clustered`] — pass rates when several samples share one dataset row (rows as
+//!   clusters): the cluster-robust variance, the design effect, and Wilson's interval with
+//!   the effective sample size.
+//! * [`paired`] — McNemar's test for two configurations run on the same rows, exact, and
+//!   its clustered (sign-flip) form.
+//! * [`multitest`] — Holm's correction when an experiment makes several comparisons.
 //! * [`sample_size`] — how many samples an experiment needs, and the smallest sample count
 //!   at which a spec's threshold can be shown at all.
 //! * [`verdict`] — the decision rule of a probabilistic test, with early termination.
@@ -22,8 +28,11 @@
 //! [`verdict::DecisionRule::new`], which returns an error instead.
 
 pub mod bootstrap;
+pub mod clustered;
 pub mod descriptive;
 mod dist;
+pub mod multitest;
+pub mod paired;
 pub mod proportion;
 pub mod ranktest;
 pub mod sample_size;
