@@ -20,7 +20,8 @@
 //! * [`verdict`] — the decision rule of a probabilistic test, with early termination.
 //!
 //! Every function here is deterministic (the bootstrap takes a seed) and checked in the
-//! crate's tests against SciPy, statsmodels and NumPy (see `tests/reference.py`).
+//! crate's tests against SciPy, statsmodels and NumPy (see `tests/reference.py` and
+//! `tests/reference_paired.py`).
 //!
 //! Invalid arguments that can only come from a programming error (a confidence outside
 //! (0, 1), more successes than trials) panic, as documented on each function; inputs a
