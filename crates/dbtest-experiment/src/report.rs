@@ -324,7 +324,7 @@ fn cells(row: &SummaryRow) -> [String; 12] {
     ]
 }
 
-fn percent(confidence: f64) -> String {
+pub(crate) fn percent(confidence: f64) -> String {
     let p = confidence * 100.0;
     if (p - p.round()).abs() < 1e-9 {
         format!("{p:.0}%")

@@ -9,12 +9,19 @@
 //!   a benchmark got slower than a saved run.
 //! * [`proportion`] — confidence intervals for pass rates (Wilson, Clopper-Pearson) and for
 //!   the difference of two pass rates (Newcombe), as baselines and verdicts report them.
+//! * [`clustered`] — pass rates when several samples share one dataset row (rows as
+//!   clusters): the cluster-robust variance, the design effect, and Wilson's interval with
+//!   the effective sample size.
+//! * [`paired`] — McNemar's test for two configurations run on the same rows, exact, and
+//!   its clustered (sign-flip) form.
+//! * [`multitest`] — Holm's correction when an experiment makes several comparisons.
 //! * [`sample_size`] — how many samples an experiment needs, and the smallest sample count
 //!   at which a spec's threshold can be shown at all.
 //! * [`verdict`] — the decision rule of a probabilistic test, with early termination.
 //!
 //! Every function here is deterministic (the bootstrap takes a seed) and checked in the
-//! crate's tests against SciPy, statsmodels and NumPy (see `tests/reference.py`).
+//! crate's tests against SciPy, statsmodels and NumPy (see `tests/reference.py` and
+//! `tests/reference_paired.py`).
 //!
 //! Invalid arguments that can only come from a programming error (a confidence outside
 //! (0, 1), more successes than trials) panic, as documented on each function; inputs a
@@ -22,8 +29,11 @@
 //! [`verdict::DecisionRule::new`], which returns an error instead.
 
 pub mod bootstrap;
+pub mod clustered;
 pub mod descriptive;
 mod dist;
+pub mod multitest;
+pub mod paired;
 pub mod proportion;
 pub mod ranktest;
 pub mod sample_size;

@@ -36,19 +36,22 @@ fn wilson_with_z(successes: u64, trials: u64, z: f64) -> Interval {
     if trials == 0 {
         return Interval::new(0.0, 1.0);
     }
-    let n = trials as f64;
-    let p = successes as f64 / n;
+    wilson_from_rate(successes as f64 / trials as f64, trials as f64, z)
+}
+
+/// The Wilson score interval for an observed rate `p` over `n > 0` trials, where `n` may be
+/// fractional: an effective sample size (see [`crate::clustered`]) enters the formula
+/// exactly as a count does.
+///
+/// `(p + z²/2n ± z·√(p(1-p)/n + z²/4n²)) / (1 + z²/n)`, clipped to [0, 1].
+pub(crate) fn wilson_from_rate(p: f64, n: f64, z: f64) -> Interval {
     let z2 = z * z;
     let denom = 1.0 + z2 / n;
     let center = (p + z2 / (2.0 * n)) / denom;
     let dist = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
-    // At k = 0 (k = n) the lower (upper) end is exactly 0 (1); rounding would leave ±1e-17.
-    let lo = if successes == 0 { 0.0 } else { center - dist };
-    let hi = if successes == trials {
-        1.0
-    } else {
-        center + dist
-    };
+    // At p = 0 (p = 1) the lower (upper) end is exactly 0 (1); rounding would leave ±1e-17.
+    let lo = if p == 0.0 { 0.0 } else { center - dist };
+    let hi = if p == 1.0 { 1.0 } else { center + dist };
     Interval::new(lo.clamp(0.0, 1.0), hi.clamp(0.0, 1.0))
 }
 
