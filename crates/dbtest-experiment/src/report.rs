@@ -6,8 +6,9 @@ use dbtest_stats::proportion::wilson_interval;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::compare::{self, Comparisons};
 use crate::design::{config_label, Budgets, Configuration, Design, StopWhen};
-use crate::sample::{content_sha256, SampleOutcome};
+use crate::sample::{content_sha256, SampleOutcome, SampleRecord};
 use crate::schedule::{ConfigState, Termination};
 
 pub const BASELINE_SCHEMA: &str = "dbtest.baseline/1";
@@ -181,9 +182,11 @@ pub struct Summary {
     pub success: Option<String>,
     /// `completed`, or why the run stopped early (a budget, `interrupted`).
     pub termination: Termination,
-    /// The configuration with the highest Wilson lower bound.
+    /// The configuration with the highest pass rate (see [`compare::compare`]).
     pub best: Option<String>,
     pub configurations: Vec<SummaryRow>,
+    /// Each configuration against the best, on the same rows.
+    pub comparisons: Comparisons,
 }
 
 fn top_messages(state: &ConfigState) -> Vec<MessageCount> {
@@ -209,7 +212,8 @@ fn top_messages(state: &ConfigState) -> Vec<MessageCount> {
     counts
 }
 
-/// The summary of a run from its baselines (in configuration order).
+/// The summary of a run from its baselines (in configuration order). `rows` is the
+/// dataset's row count, if the design has one: sample `i` used row `i mod rows`.
 #[allow(clippy::too_many_arguments)]
 pub fn summary(
     design: &Design,
@@ -220,23 +224,15 @@ pub fn summary(
     started_at: &str,
     duration_s: f64,
     stopped: Option<Termination>,
+    rows: Option<u64>,
 ) -> Summary {
-    let best = baselines
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| b.trials() > 0)
-        .max_by(|(i, a), (j, b)| {
-            a.wilson_low
-                .total_cmp(&b.wilson_low)
-                .then(
-                    a.pass_rate
-                        .unwrap_or(0.0)
-                        .total_cmp(&b.pass_rate.unwrap_or(0.0)),
-                )
-                // On a tie the first configuration wins.
-                .then(j.cmp(i))
-        })
-        .map(|(i, _)| i);
+    let records: Vec<SampleRecord> = states.iter().flat_map(|s| s.records.clone()).collect();
+    let ids: Vec<&str> = baselines.iter().map(|b| b.config_id.as_str()).collect();
+    let comparisons = compare::compare(&records, rows, &ids, design.confidence);
+    let best = comparisons
+        .best
+        .as_ref()
+        .and_then(|id| ids.iter().position(|i| i == id));
     let configurations = baselines
         .iter()
         .zip(states)
@@ -275,6 +271,7 @@ pub fn summary(
         termination: stopped.unwrap_or(Termination::Completed),
         best: best.map(|i| baselines[i].config_id.clone()),
         configurations,
+        comparisons,
     }
 }
 
@@ -377,9 +374,14 @@ pub fn markdown(s: &Summary) -> String {
     out.push_str(&format!(
         "\nPass rate = successes / (successes + failures); the interval is Wilson's at {}; \
          infrastructure errors are counted apart. ★ marks the best configuration: the highest \
-         lower bound of the interval.\n",
+         pass rate.\n",
         percent(s.confidence)
     ));
+    let compared = compare::markdown(&s.comparisons);
+    if !compared.is_empty() {
+        out.push('\n');
+        out.push_str(&compared);
+    }
     let noted: Vec<&SummaryRow> = s
         .configurations
         .iter()
@@ -485,7 +487,7 @@ pub fn console(s: &Summary) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "\n* best: highest lower bound of the {} Wilson interval. {} in {:.1}s.\n",
+        "\n* best: highest pass rate; intervals at {}. {} in {:.1}s.\n",
         percent(s.confidence),
         capitalize(stop_phrase(s.termination)),
         s.duration_s
@@ -533,7 +535,7 @@ mod tests {
         .unwrap()
     }
 
-    fn state(pattern: &[SampleOutcome]) -> ConfigState {
+    fn state(config_id: &str, pattern: &[SampleOutcome]) -> ConfigState {
         let mut s = ConfigState::default();
         for (i, o) in pattern.iter().enumerate() {
             match o {
@@ -542,7 +544,7 @@ mod tests {
                 SampleOutcome::Error => s.errors += 1,
             }
             s.records.push(SampleRecord {
-                config_id: "m=a".into(),
+                config_id: config_id.into(),
                 index: i as u64,
                 seed: 1,
                 outcome: *o,
@@ -566,8 +568,8 @@ mod tests {
         let d = design();
         let configs = d.configurations();
         let states = [
-            state(&[Success, Success, Failure, Error, Success]),
-            state(&[Success, Success, Success, Success, Failure, Success]),
+            state("m=a", &[Success, Success, Failure, Error, Success]),
+            state("m=b", &[Success, Success, Success, Success, Failure, Success]),
         ];
         let baselines: Vec<Baseline> = configs
             .iter()
@@ -595,12 +597,14 @@ mod tests {
             "baselines/m=a.yaml".to_string(),
             "baselines/m=b.yaml".to_string(),
         ];
-        let s = summary(&d, &baselines, &states, &files, "runs/x", "t0", 1.5, None);
+        let s = summary(&d, &baselines, &states, &files, "runs/x", "t0", 1.5, None, None);
         assert_eq!(s.best.as_deref(), Some("m=b"));
         assert!(s.configurations[1].best && !s.configurations[0].best);
         assert_eq!(s.configurations[0].top_messages.len(), 2);
         let md = markdown(&s);
         assert!(md.contains("| ★ | `m=b` | 0.833 |"), "{md}");
+        assert!(md.contains("## Compared with the best configuration"), "{md}");
+        assert_eq!(s.comparisons.best.as_deref(), Some("m=b"));
         assert!(
             md.contains("dbtest experiment approve 'runs/x/baselines/m=b.yaml' --by NAME"),
             "{md}"
@@ -616,7 +620,7 @@ mod tests {
     #[test]
     fn progress() {
         use SampleOutcome::*;
-        let mut s = state(&[Success, Failure, Error]);
+        let mut s = state("m=a", &[Success, Failure, Error]);
         s.termination = None;
         assert_eq!(
             progress_line("m=a", &s, 200, 0.95),

@@ -296,6 +296,7 @@ pub async fn execute_run<E: SampleEngine>(
         &started_at,
         clock.elapsed().as_secs_f64(),
         outcome.stopped,
+        None,
     );
     let json_text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
     dbtest_report::write_atomic(&p.run_dir.join("summary.json"), json_text.as_bytes())
