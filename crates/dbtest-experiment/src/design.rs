@@ -24,7 +24,17 @@ const KEYS: &[&str] = &[
     "stop_when",
     "confidence",
     "seed",
+    "models",
+    "dataset",
+    "prompt",
+    "judge",
+    "middleware",
+    "security_level",
+    "artifacts",
 ];
+const DATASET_KEYS: &[&str] = &["path", "security_level"];
+const PROMPT_KEYS: &[&str] = &["system", "user"];
+const JUDGE_KEYS: &[&str] = &["model", "rubric", "pass_if"];
 const BUDGET_KEYS: &[&str] = &["time_s", "tokens", "cost_usd"];
 const STOP_KEYS: &[&str] = &["ci_half_width"];
 
@@ -70,6 +80,46 @@ pub struct Design {
     pub confidence: f64,
     /// Seeds every sample's seed; drawn at random when the design has none.
     pub seed: Option<u64>,
+    /// What a design that talks to models declares (DESIGN §8).
+    pub llm: LlmDesign,
+}
+
+/// The parts of a design that talk to models. `models` and `middleware` are checked by
+/// dbtest-llm when a run is prepared; the rest here.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LlmDesign {
+    /// The `models:` mapping as written (or `None`: the project's shared file, if any).
+    pub models: Option<Value>,
+    pub dataset: Option<DatasetRef>,
+    /// A design without Python: each sample renders this and sends it to the `model` factor.
+    pub prompt: Option<Prompt>,
+    pub judge: Option<Judge>,
+    /// The `middleware:` list as written.
+    pub middleware: Option<Value>,
+}
+
+/// `dataset: {path, security_level}` (the path relative to the design's folder).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetRef {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_level: Option<String>,
+}
+
+/// `prompt: {system, user}`: Jinja2 templates over `row` and `factors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prompt {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub user: String,
+}
+
+/// `judge: {model, rubric, pass_if}`: a model scores each reply; `pass_if` reads its JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judge {
+    pub model: String,
+    pub rubric: String,
+    pub pass_if: Expr,
 }
 
 /// One combination of factor levels.
@@ -217,6 +267,115 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    fn expr(&self, label: &str, src: &str) -> Result<Expr, DesignError> {
+        Expr::parse(src).map_err(|e| {
+            self.err(format!(
+                "`{label}` is not a valid expression: {e}\n    {src}\n    {}^",
+                " ".repeat(e.column - 1)
+            ))
+        })
+    }
+
+    fn llm(&self, map: &Map<String, Value>) -> Result<LlmDesign, DesignError> {
+        let models = match map.get("models") {
+            None | Some(Value::Null) => None,
+            Some(v @ Value::Object(_)) => Some(v.clone()),
+            Some(v) => {
+                return Err(self.err(format!(
+                    "`models` must be a mapping of model names, e.g. models: {{small: {{provider: openai, \
+                     model: gpt-4o-mini, api_key_env: OPENAI_API_KEY}}}}; got {}",
+                    type_name(v)
+                )))
+            }
+        };
+        let dataset = match map.get("dataset") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(path)) => Some(DatasetRef {
+                path: path.clone(),
+                security_level: None,
+            }),
+            Some(Value::Object(d)) => {
+                self.keys(d, DATASET_KEYS, "dataset.")?;
+                let path = self
+                    .string(d, "path", "a CSV or JSONL file")?
+                    .ok_or_else(|| {
+                        self.err("`dataset` needs `path`, e.g. dataset: {path: tickets.csv}")
+                    })?;
+                let security_level = self.string(d, "security_level", "a security level")?;
+                Some(DatasetRef {
+                    path,
+                    security_level,
+                })
+            }
+            Some(v) => {
+                return Err(self.err(format!(
+                    "`dataset` must be a path or {{path: tickets.csv}}, got {}",
+                    type_name(v)
+                )))
+            }
+        };
+        let prompt = match self.mapping(map, "prompt", "{user: \"Ticket: {{ row.text }}\"}")? {
+            Some(p) => {
+                self.keys(p, PROMPT_KEYS, "prompt.")?;
+                let user = self
+                    .string(p, "user", "a template such as \"Ticket: {{ row.text }}\"")?
+                    .ok_or_else(|| self.err("`prompt` needs `user`: the message to send"))?;
+                Some(Prompt {
+                    system: self.string(p, "system", "a template")?,
+                    user,
+                })
+            }
+            None => None,
+        };
+        let judge = match self.mapping(
+            map,
+            "judge",
+            "{model: big, rubric: \"...\", pass_if: \"score >= 4\"}",
+        )? {
+            Some(j) => {
+                self.keys(j, JUDGE_KEYS, "judge.")?;
+                let need = |key: &str, what: &str| {
+                    self.string(j, key, what)?.ok_or_else(|| {
+                        self.err(format!(
+                            "`judge` needs `{key}` ({what}): judge: {{model, rubric, pass_if}}"
+                        ))
+                    })
+                };
+                let model = need("model", "one of the design's models")?;
+                let rubric = need(
+                    "rubric",
+                    "what the judge is asked, with the JSON it replies",
+                )?;
+                let pass_if = need("pass_if", "an expression over the judge's JSON reply")?;
+                Some(Judge {
+                    model,
+                    rubric,
+                    pass_if: self.expr("judge.pass_if", &pass_if)?,
+                })
+            }
+            None => None,
+        };
+        let middleware = match map.get("middleware") {
+            None | Some(Value::Null) => None,
+            Some(v @ Value::Array(_)) => Some(v.clone()),
+            Some(v) => {
+                return Err(self.err(format!(
+                    "`middleware` must be a list, e.g. middleware: [{{pii_mask: {{kinds: [email]}}}}]; got {}",
+                    type_name(v)
+                )))
+            }
+        };
+        Ok(LlmDesign {
+            models,
+            dataset,
+            prompt,
+            judge,
+            middleware,
+        })
+    }
+}
+
 /// The closest allowed key to a misspelt one, if it is close.
 fn close_match<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed
@@ -294,10 +453,27 @@ impl Design {
                 "`experiment` must use letters, digits, '-', '_' or '.' (it names the run's folder), got {experiment:?}"
             )));
         }
-        let use_case = required(
-            "use_case",
+        let llm = c.llm(map)?;
+        let use_case = match (
             c.string(map, "use_case", "a use case id such as shop.search")?,
-        )?;
+            &llm.prompt,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(c.err(
+                    "a design has either `use_case` (Python calls the model) or `prompt` \
+                     (dbtest calls it), not both",
+                ))
+            }
+            (Some(u), None) => u,
+            // A design without Python is its own use case: its specs are `<experiment>:vN`.
+            (None, Some(_)) => experiment.clone(),
+            (None, None) => {
+                return Err(c.err(
+                    "`use_case` is required (a Python use case id such as shop.search), or \
+                     `prompt` with `models` for a design that needs no Python",
+                ))
+            }
+        };
         let samples = c
             .uint(
                 map,
@@ -408,6 +584,7 @@ impl Design {
             stop_when,
             confidence,
             seed,
+            llm,
         })
     }
 

@@ -4,6 +4,7 @@
 //! the commands themselves (`run`, `verify`, `approve`) over the project's folders.
 
 pub mod compare;
+pub mod dataset;
 pub mod design;
 pub mod expr;
 pub mod project;

@@ -569,7 +569,10 @@ mod tests {
         let configs = d.configurations();
         let states = [
             state("m=a", &[Success, Success, Failure, Error, Success]),
-            state("m=b", &[Success, Success, Success, Success, Failure, Success]),
+            state(
+                "m=b",
+                &[Success, Success, Success, Success, Failure, Success],
+            ),
         ];
         let baselines: Vec<Baseline> = configs
             .iter()
@@ -597,13 +600,18 @@ mod tests {
             "baselines/m=a.yaml".to_string(),
             "baselines/m=b.yaml".to_string(),
         ];
-        let s = summary(&d, &baselines, &states, &files, "runs/x", "t0", 1.5, None, None);
+        let s = summary(
+            &d, &baselines, &states, &files, "runs/x", "t0", 1.5, None, None,
+        );
         assert_eq!(s.best.as_deref(), Some("m=b"));
         assert!(s.configurations[1].best && !s.configurations[0].best);
         assert_eq!(s.configurations[0].top_messages.len(), 2);
         let md = markdown(&s);
         assert!(md.contains("| ★ | `m=b` | 0.833 |"), "{md}");
-        assert!(md.contains("## Compared with the best configuration"), "{md}");
+        assert!(
+            md.contains("## Compared with the best configuration"),
+            "{md}"
+        );
         assert_eq!(s.comparisons.best.as_deref(), Some("m=b"));
         assert!(
             md.contains("dbtest experiment approve 'runs/x/baselines/m=b.yaml' --by NAME"),
