@@ -494,3 +494,35 @@ fn the_chat_future_can_be_spawned() {
     let future = llm.chat("m", ChatRequest::default(), call(0));
     assert_send(&future);
 }
+
+/// The benchmark's load: 10,000 calls at concurrency 200 with 20 ms of server latency,
+/// i.e. up to 10,000 requests/s. Ignored by default (it measures; it asserts only that no
+/// call is lost): `cargo test -p dbtest-llm --release --test mock_server -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a throughput measurement, run by hand"]
+async fn throughput_10k_calls_at_concurrency_200() {
+    let server = MockServer::start(keyed(MockConfig {
+        latency_ms: 20,
+        ..MockConfig::default()
+    }))
+    .await
+    .unwrap();
+    let llm = Arc::new(llm(openai(&server, json!({})), Cache::off(), vec![]));
+    let gate = Arc::new(tokio::sync::Semaphore::new(200));
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..10_000)
+        .map(|i| {
+            let (llm, gate) = (Arc::clone(&llm), Arc::clone(&gate));
+            tokio::spawn(async move {
+                let _permit = gate.acquire().await.unwrap();
+                llm.chat("small", ask("x"), call(i)).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("10,000 calls in {secs:.2}s: {:.0} calls/s", 10_000.0 / secs);
+    assert_eq!(server.stats().by_status[&200], 10_000);
+}

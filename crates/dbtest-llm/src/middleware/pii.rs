@@ -105,10 +105,7 @@ pub fn mask(text: &str, kinds: &[PiiKind], counts: &mut BTreeMap<String, u64>) -
             PiiKind::Card => replace(&CARD, &out, kind, &mut n, |s| luhn_valid(&digits(s))),
             PiiKind::Ip => {
                 let v4 = replace(&IPV4, &out, kind, &mut n, |_| true);
-                replace(&IPV6, &v4, kind, &mut n, |s| {
-                    s.contains("::") || s.matches(':').count() == 7
-                })
-                .to_string()
+                replace(&IPV6, &v4, kind, &mut n, |s| Ipv6Addr::from_str(s).is_ok())
             }
             PiiKind::Phone => replace(&PHONE, &out, kind, &mut n, phone_like),
         };
@@ -128,9 +125,7 @@ fn replace(
 ) -> String {
     re.replace_all(text, |caps: &regex::Captures<'_>| {
         let found = &caps[0];
-        let ok = valid(found)
-            && (kind != PiiKind::Ip || !found.contains(':') || Ipv6Addr::from_str(found).is_ok());
-        if ok {
+        if valid(found) {
             *n += 1;
             kind.placeholder().to_owned()
         } else {

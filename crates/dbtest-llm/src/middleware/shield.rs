@@ -73,7 +73,9 @@ impl PromptShield {
         for (index, message) in request.messages.iter_mut().enumerate() {
             for (term, re) in &self.terms {
                 if re.is_match(&message.content) {
-                    found.push(term.clone());
+                    if !found.contains(term) {
+                        found.push(term.clone());
+                    }
                     notes.shield_events.push(ShieldEvent {
                         term: term.clone(),
                         message: index,
@@ -87,7 +89,6 @@ impl PromptShield {
             }
         }
         if self.on_violation == OnViolation::Abort && !found.is_empty() {
-            found.dedup();
             return Err(Abort {
                 reason: format!(
                     "prompt_shield: denied term {} in the prompt; nothing was sent",
