@@ -45,6 +45,7 @@ class SampleAnswer:
     tokens: int
     cost_usd: float
     check_failed: str | None
+    calls: list[dict[str, Any]] = field(default_factory=list)  # ctx.llm's calls, for the log
 
 
 @dataclass

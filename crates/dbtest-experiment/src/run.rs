@@ -313,13 +313,23 @@ pub async fn execute_run<E: SampleEngine>(
     ));
     if outcome.stopped == Some(Termination::Interrupted) {
         out.push_str(&format!(
-            "interrupted: continue with `dbtest experiment run {} --resume {rel_run_dir}`\n",
+            "{}: continue with `dbtest experiment run {} --resume {rel_run_dir}`\n",
+            if outcome.fatal.is_some() {
+                "stopped"
+            } else {
+                "interrupted"
+            },
             p.design_file
         ));
     }
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
+    if let Some(fatal) = &outcome.fatal {
+        // After the summary, so that it is the last thing the user reads.
+        eprintln!("dbtest: error: {fatal}");
+        return Ok(ExitCode::Usage);
+    }
     Ok(match outcome.stopped {
         Some(Termination::Interrupted) => ExitCode::Interrupted,
         _ => ExitCode::Ok,

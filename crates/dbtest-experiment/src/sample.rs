@@ -35,6 +35,9 @@ pub enum RawKind {
     Raised,
     /// It was cancelled (Ctrl-C) before it finished: not a sample at all.
     Cancelled,
+    /// It met an error no sample can get past (a model refused the key: 401/403): not a
+    /// sample; the run stops at once with this message (exit 4).
+    Fatal,
 }
 
 /// One call of the use case, as the engine reports it.
@@ -51,6 +54,8 @@ pub struct RawSample {
     pub cost_usd: f64,
     /// A probabilistic test's check of this result failed, with this message.
     pub check_failed: Option<String>,
+    /// The model calls the sample made: every attempt, its status, wait and duration.
+    pub calls: Vec<Value>,
 }
 
 impl RawSample {
@@ -64,6 +69,7 @@ impl RawSample {
             tokens: 0,
             cost_usd: 0.0,
             check_failed: None,
+            calls: Vec::new(),
         }
     }
 
@@ -91,6 +97,9 @@ pub struct SampleRecord {
     pub message: Option<String>,
     #[serde(default)]
     pub data: Value,
+    /// The model calls the sample made (DESIGN §8), each with its attempts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<Value>,
 }
 
 /// Judges a returned result: the design's expression over the data when there is one (and

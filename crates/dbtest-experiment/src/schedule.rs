@@ -193,6 +193,8 @@ pub struct RunOutcome {
     pub configs: Vec<ConfigState>,
     /// Why the whole run stopped early (a budget, Ctrl-C), if it did.
     pub stopped: Option<Termination>,
+    /// The error that stopped the run at once ([`RawKind::Fatal`]), if one did.
+    pub fatal: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -249,6 +251,7 @@ async fn one_sample<E: SampleEngine>(
 ) -> Option<Finished> {
     let mut attempt = 0;
     let (mut tokens, mut cost) = (0u64, 0.0f64);
+    let mut calls = Vec::new();
     loop {
         if shared.halted(config) {
             return None;
@@ -268,15 +271,21 @@ async fn one_sample<E: SampleEngine>(
                 attempt,
             })
             .await;
+        let mut raw = raw;
         tokens += raw.tokens;
         cost += raw.cost_usd;
+        // Every attempt's model calls stay in the sample log, not only the last one's.
+        calls.append(&mut raw.calls);
         match raw.kind {
             RawKind::Cancelled => return None,
             RawKind::Raised if attempt < shared.retries => {
                 tokio::time::sleep(shared.backoff.delay(seed, attempt)).await;
                 attempt += 1;
             }
-            _ => return Some((raw, attempt + 1, tokens, cost)),
+            _ => {
+                raw.calls = calls;
+                return Some((raw, attempt + 1, tokens, cost));
+            }
         }
     }
 }
@@ -298,7 +307,9 @@ fn record_of(
             Err(m) => (SampleOutcome::Error, Some(m)),
         },
         RawKind::CheckFailed => (SampleOutcome::Failure, raw.message),
-        RawKind::Raised | RawKind::Cancelled => (SampleOutcome::Error, raw.message),
+        RawKind::Raised | RawKind::Cancelled | RawKind::Fatal => {
+            (SampleOutcome::Error, raw.message)
+        }
     };
     SampleRecord {
         config_id: plan.configs[config].config_id.clone(),
@@ -311,6 +322,7 @@ fn record_of(
         cost_usd: cost,
         message,
         data: raw.data,
+        calls: raw.calls,
     }
 }
 
@@ -362,6 +374,7 @@ pub async fn run<E: SampleEngine>(
         .time_s
         .map(|s| started + Duration::from_secs_f64(s));
     let mut stopped: Option<Termination> = None;
+    let mut fatal: Option<String> = None;
     for c in 0..n {
         settle(&plan, &mut states, c, &shared);
     }
@@ -421,7 +434,16 @@ pub async fn run<E: SampleEngine>(
                 let (c, index, seed, done) = joined.map_err(|e| RunError(format!("a sample task failed: {e}")))?;
                 in_flight -= 1;
                 states[c].in_flight -= 1;
-                if let Some(done) = done {
+                if let Some((raw, ..)) = done.as_ref().filter(|d| d.0.kind == RawKind::Fatal) {
+                    // Every other sample would meet it too: stop launching, keep what
+                    // finished, and say why.
+                    if fatal.is_none() {
+                        fatal = Some(raw.message.clone().unwrap_or_else(|| "a fatal error".into()));
+                    }
+                    stopped.get_or_insert(Termination::Interrupted);
+                    shared.halt_all.store(true, Ordering::Relaxed);
+                    settle(&plan, &mut states, c, &shared);
+                } else if let Some(done) = done {
                     let record = record_of(&plan, c, index, seed, done);
                     states[c].add(record);
                     let last = states[c].records.last().expect("just added").clone();
@@ -448,6 +470,7 @@ pub async fn run<E: SampleEngine>(
     Ok(RunOutcome {
         configs: states,
         stopped,
+        fatal,
         elapsed: started.elapsed(),
     })
 }

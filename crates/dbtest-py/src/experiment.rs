@@ -70,6 +70,9 @@ struct SampleAnswer {
     cost_usd: f64,
     #[pyo3(attribute)]
     check_failed: Option<String>,
+    /// The model calls `ctx.llm` made, as the sample log keeps them.
+    #[pyo3(attribute, from_py_with = crate::from_python)]
+    calls: Vec<Value>,
 }
 
 impl From<SampleAnswer> for RawSample {
@@ -87,6 +90,7 @@ impl From<SampleAnswer> for RawSample {
             tokens: a.tokens,
             cost_usd: a.cost_usd,
             check_failed: a.check_failed,
+            calls: a.calls,
         }
     }
 }

@@ -471,3 +471,39 @@ async fn a_log_write_error_stops_the_run() {
     .unwrap_err();
     assert_eq!(err.0, "disk full");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fatal_sample_stops_the_run_at_once_keeping_what_finished() {
+    // Sample 5 of the first configuration meets a 401; nothing launches after it, the
+    // samples already running finish and are kept, and the fatal sample is not a record.
+    let engine = Fake::new(|r| {
+        if r.config == 0 && r.index == 5 {
+            (
+                ms(1),
+                RawSample::with_kind(RawKind::Fatal, "401 from model `small`: check KEY"),
+            )
+        } else {
+            (ms(10), ok(true))
+        }
+    });
+    let out = go(&engine, plan(2, 100, 4)).await;
+    assert_eq!(
+        out.fatal.as_deref(),
+        Some("401 from model `small`: check KEY")
+    );
+    assert_eq!(out.stopped, Some(Termination::Interrupted));
+    let kept: usize = out.configs.iter().map(|s| s.records.len()).sum();
+    let calls = engine.calls().len();
+    assert_eq!(kept, calls - 1, "every call but the fatal one is kept");
+    assert!(calls < 20, "launching stopped at once ({calls} calls)");
+    assert!(out.configs[0].records.iter().all(|r| r.index != 5));
+    // Not retried: a fatal error is the same on every attempt.
+    assert_eq!(
+        engine
+            .calls()
+            .iter()
+            .filter(|(r, _)| r.config == 0 && r.index == 5)
+            .count(),
+        1
+    );
+}
