@@ -26,6 +26,8 @@ pub struct Latency {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigSummary {
     pub config_id: String,
+    /// How people read it, such as `model=small temperature=0.7`.
+    pub label: String,
     /// Factor name -> level, in the design's order.
     pub factors: Map<String, Value>,
     /// The best configuration of the run (the highest lower bound).
@@ -124,6 +126,7 @@ pub(crate) fn example() -> RunData {
     use serde_json::json;
     let config = |id: &str, model: &str, k: u64, n: u64, best: bool| ConfigSummary {
         config_id: id.into(),
+        label: id.into(),
         factors: json!({"model": model})
             .as_object()
             .cloned()

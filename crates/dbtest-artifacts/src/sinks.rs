@@ -348,10 +348,12 @@ pub fn parse_sinks(value: Option<&Value>, ctx: &SinkContext<'_>) -> Result<Vec<S
     let items = match value {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
-        Some(v) => return Err(invalid(format!(
+        Some(v) => {
+            return Err(invalid(format!(
             "`artifacts` must be a list of sinks, e.g. [{{sink: csv, path: results.csv}}], got {}",
             describe(v)
-        ))),
+        )))
+        }
     };
     let mut sinks = items
         .iter()

@@ -238,7 +238,7 @@ mod tests {
         assert_eq!(&r.headers().unwrap()[1], "factor.+x");
         assert!(r.headers().unwrap().iter().any(|h| h == "data"));
         let first = r.records().next().unwrap().unwrap();
-        assert_eq!(first.iter().last(), Some("'-3"));
+        assert_eq!(first.iter().next_back(), Some("'-3"));
     }
 
     #[test]
