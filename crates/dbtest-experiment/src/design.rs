@@ -24,6 +24,9 @@ const KEYS: &[&str] = &[
     "stop_when",
     "confidence",
     "seed",
+    // DESIGN §9, checked by crate::artifacts.
+    "security_level",
+    "artifacts",
 ];
 const BUDGET_KEYS: &[&str] = &["time_s", "tokens", "cost_usd"];
 const STOP_KEYS: &[&str] = &["ci_half_width"];
@@ -70,6 +73,8 @@ pub struct Design {
     pub confidence: f64,
     /// Seeds every sample's seed; drawn at random when the design has none.
     pub seed: Option<u64>,
+    /// The data's level and the sinks (DESIGN §9), checked before any sample runs.
+    pub artifacts: crate::artifacts::Artifacts,
 }
 
 /// One combination of factor levels.
@@ -395,7 +400,9 @@ impl Design {
             }
             None => None,
         };
+        let artifacts = crate::artifacts::Artifacts::from_design(map).map_err(|e| c.err(e))?;
         Ok(Design {
+            artifacts,
             experiment,
             use_case,
             samples,
