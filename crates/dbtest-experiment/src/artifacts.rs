@@ -43,9 +43,7 @@ impl Artifacts {
             None | Some(Value::Null) => SecurityLevel::default(),
             Some(Value::String(s)) => s.parse().map_err(|e| format!("`security_level`: {e}"))?,
             Some(_) => {
-                return Err(
-                    "`security_level` must be a level name such as official".to_string()
-                )
+                return Err("`security_level` must be a level name such as official".to_string())
             }
         };
         // A dataset with its own level raises the data's: pass it here once datasets have one.
@@ -295,9 +293,12 @@ mod tests {
         assert_eq!(d.artifacts.sinks.len(), 2);
         assert_eq!(design(json!({})).unwrap().artifacts, Artifacts::default());
         let e = design(json!({"security_level": "secert"})).unwrap_err();
-        assert!(e.starts_with("d.yaml: `security_level`: unknown security level"), "{e}");
-        let e = design(json!({"artifacts": [{"sink": "jsonl", "path": "samples.jsonl"}]}))
-            .unwrap_err();
+        assert!(
+            e.starts_with("d.yaml: `security_level`: unknown security level"),
+            "{e}"
+        );
+        let e =
+            design(json!({"artifacts": [{"sink": "jsonl", "path": "samples.jsonl"}]})).unwrap_err();
         assert!(e.contains("one of the run's own files"), "{e}");
         let e = design(json!({"security_level": "secret",
             "artifacts": [{"sink": "csv", "security_level": "official"}]}))

@@ -310,14 +310,18 @@ pub async fn execute_run<E: SampleEngine>(
         report::markdown(&summary).as_bytes(),
     )
     .map_err(|e| e.to_string())?;
-    // After an interruption or a spent budget too: the sinks render what was gathered.
-    let records: Vec<SampleRecord> = outcome
-        .configs
-        .iter()
-        .flat_map(|s| s.records.iter().cloned())
-        .collect();
-    let written = artifacts::write(&design.artifacts, &summary, &records, &p.run_dir)
-        .map_err(|e| e.to_string())?;
+    // After an interruption or a spent budget too: the sinks render what was gathered, read
+    // back from the folder's own files as `dbtest experiment report` reads them, so that a
+    // re-render gives the same bytes (and a signed bundle stays valid).
+    let written = if design.artifacts.sinks.is_empty() {
+        Vec::new()
+    } else {
+        let records = read_log(log.path()).map_err(|e| e.to_string())?;
+        let stored: report::Summary =
+            serde_json::from_str(&json_text).map_err(|e| e.to_string())?;
+        artifacts::write(&design.artifacts, &stored, &records, &p.run_dir)
+            .map_err(|e| e.to_string())?
+    };
     let mut out = report::console(&summary);
     out.push_str(&format!(
         "\nwrote {rel_run_dir}/: samples.jsonl, baselines/ ({}), SUMMARY.md, summary.json\n",
