@@ -36,6 +36,8 @@ def experiment() -> None:
     dbtest experiment run DESIGN.yaml            -> a baseline per configuration + SUMMARY.md
     dbtest experiment approve BASELINE --by NAME -> specs/<use_case>.v<N>.yaml
     dbtest experiment verify SPEC_ID             -> PASS (0) / FAIL (1) / INCONCLUSIVE (6)
+    dbtest experiment report RUN_DIR             -> the design's artifacts, rendered again
+    dbtest experiment verify-bundle DIR --key-env NAME -> 0 intact / 1 naming what changed
     """
 
 
@@ -216,3 +218,45 @@ def _verify(spec_id: str, json_path: str | None) -> int:
             return _finish(3)
     code = {"PASS": 0, "FAIL": 1}.get(verdict["verdict"], 6)
     return _finish(code)
+
+
+@experiment.command(name="report")
+@click.argument("run_dir")
+def report_command(run_dir: str) -> None:
+    """Render the artifacts of the run in RUN_DIR again (its design's `artifacts:`), from the
+    samples it holds; an interrupted run included.
+
+    Exit codes: 0 written, 3 a file could not be written, 4 usage error (not a run folder, no
+    artifacts declared, a signing key not set).
+    """
+    from . import _core
+
+    try:
+        text = _core.render_artifacts(run_dir, os.getcwd())
+    except _core.UsageError as e:
+        raise SystemExit(_usage(str(e)))
+    except _core.DbtestError as e:
+        click.echo(f"dbtest: {e}", err=True)
+        raise SystemExit(3)
+    click.echo(text, nl=False)
+    raise SystemExit(0)
+
+
+@experiment.command(name="verify-bundle")
+@click.argument("bundle_dir", metavar="DIR")
+@click.option("--key-env", metavar="NAME", required=True,
+              help="The environment variable holding the signing key.")
+def verify_bundle_command(bundle_dir: str, key_env: str) -> None:
+    """Check a signed bundle: DIR holds manifest.json and manifest.json.sig (or DIR is the
+    manifest). The key is read from the environment variable NAME, never from the command line.
+
+    Exit codes: 0 the signature and every file's digest hold, 1 otherwise (each changed or
+    missing file named), 4 the key is not set.
+    """
+    from . import _core
+
+    code, text = _core.verify_bundle(bundle_dir, key_env, os.getcwd())
+    if code == EXIT_USAGE:
+        raise SystemExit(_usage(text))
+    click.echo(text, err=code != 0)
+    raise SystemExit(code)

@@ -405,6 +405,7 @@ mod tests {
                     cost_usd: 0.0,
                     message: None,
                     data: Value::Null,
+                    calls: Vec::new(),
                 });
             }
         }

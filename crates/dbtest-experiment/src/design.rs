@@ -29,6 +29,7 @@ const KEYS: &[&str] = &[
     "prompt",
     "judge",
     "middleware",
+    // DESIGN §9, checked by crate::artifacts.
     "security_level",
     "artifacts",
 ];
@@ -82,6 +83,8 @@ pub struct Design {
     pub seed: Option<u64>,
     /// What a design that talks to models declares (DESIGN §8).
     pub llm: LlmDesign,
+    /// The data's level and the sinks (DESIGN §9), checked before any sample runs.
+    pub artifacts: crate::artifacts::Artifacts,
 }
 
 /// The parts of a design that talk to models. `models` and `middleware` are checked by
@@ -571,7 +574,9 @@ impl Design {
             }
             None => None,
         };
+        let artifacts = crate::artifacts::Artifacts::from_design(map).map_err(|e| c.err(e))?;
         Ok(Design {
+            artifacts,
             experiment,
             use_case,
             samples,

@@ -3,6 +3,7 @@
 //! sample), the JSON-lines sample log, baselines, the run summary, specs and verdicts; and
 //! the commands themselves (`run`, `verify`, `approve`) over the project's folders.
 
+pub mod artifacts;
 pub mod compare;
 pub mod dataset;
 pub mod design;

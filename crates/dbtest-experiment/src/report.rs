@@ -184,6 +184,9 @@ pub struct Summary {
     pub termination: Termination,
     /// The configuration with the highest pass rate (see [`compare::compare`]).
     pub best: Option<String>,
+    /// The data's level (DESIGN §9); a summary from before levels reads as unofficial.
+    #[serde(default)]
+    pub security_level: dbtest_artifacts::SecurityLevel,
     pub configurations: Vec<SummaryRow>,
     /// Each configuration against the best, on the same rows.
     pub comparisons: Comparisons,
@@ -270,6 +273,7 @@ pub fn summary(
         success: design.success.as_ref().map(|e| e.source().to_string()),
         termination: stopped.unwrap_or(Termination::Completed),
         best: best.map(|i| baselines[i].config_id.clone()),
+        security_level: design.artifacts.level,
         configurations,
         comparisons,
     }
@@ -347,7 +351,11 @@ fn headline(s: &Summary) -> String {
 
 /// `SUMMARY.md`.
 pub fn markdown(s: &Summary) -> String {
-    let mut out = format!("# Experiment `{}`\n\n", s.experiment);
+    let mut out = format!(
+        "# Experiment `{}`\n\n**Security level: {}**\n\n",
+        s.experiment,
+        s.security_level.as_str().to_uppercase()
+    );
     out.push_str(&format!(
         "{}.\nRun `{}`, started {}, {:.1} s, seed {}; {}.\n\n",
         capitalize(&headline(s)),
@@ -460,7 +468,12 @@ pub fn console(s: &Summary) -> String {
         }
         out.trim_end().to_string() + "\n"
     };
-    let mut out = format!("experiment {}: {}\n\n", s.experiment, headline(s));
+    let mut out = format!(
+        "experiment {}: {}\nsecurity level: {}\n\n",
+        s.experiment,
+        headline(s),
+        s.security_level
+    );
     out.push_str(&line(&HEADERS.map(String::from)));
     for row in &rows {
         out.push_str(&line(row));
@@ -554,6 +567,7 @@ mod tests {
                 cost_usd: 0.001,
                 message: (*o != SampleOutcome::Success).then(|| format!("{o:?} happened")),
                 data: json!({"ok": *o == SampleOutcome::Success}),
+                calls: Vec::new(),
             });
             s.tokens += 10;
             s.cost_usd += 0.001;
@@ -608,6 +622,8 @@ mod tests {
         assert_eq!(s.configurations[0].top_messages.len(), 2);
         let md = markdown(&s);
         assert!(md.contains("| ★ | `m=b` | 0.833 |"), "{md}");
+        assert!(md.contains("**Security level: UNOFFICIAL**"), "{md}");
+        assert!(console(&s).contains("\nsecurity level: unofficial\n"));
         assert!(
             md.contains("## Compared with the best configuration"),
             "{md}"

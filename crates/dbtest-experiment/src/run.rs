@@ -12,6 +12,7 @@ use dbtest_report::LiveLines;
 use dbtest_runner::CancellationToken;
 use serde_json::{json, Value};
 
+use crate::artifacts;
 use crate::design::{config_label, Configuration, Design};
 use crate::project::{absolute, Project};
 use crate::report;
@@ -62,6 +63,8 @@ pub fn prepare_run(
 ) -> Result<PreparedRun, Error> {
     let design =
         Design::from_value(design_file, &design_value).map_err(|e| Error::Usage(e.to_string()))?;
+    // A signing key missing now would only be found after every sample had run.
+    design.artifacts.check_keys()?;
     let project = Project::find(cwd)?;
     // An earlier run's seed and samples, when resuming.
     let (run_dir, earlier) = match (resume, out) {
@@ -212,6 +215,7 @@ pub async fn execute_run<E: SampleEngine>(
             "design_file": p.design_file,
             "started_at": started_at,
             "seed": p.run_seed,
+            "security_level": design.artifacts.level,
             "design": p.design_value,
         });
         let text = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
@@ -248,11 +252,12 @@ pub async fn execute_run<E: SampleEngine>(
         );
     } else {
         eprintln!(
-            "experiment {}: {} configuration{} x {} samples -> {rel_run_dir}",
+            "experiment {}: {} configuration{} x {} samples -> {rel_run_dir} (security level {})",
             design.experiment,
             configs.len(),
             plural(configs.len()),
-            design.samples
+            design.samples,
+            design.artifacts.level
         );
     }
     let mut live = ConfigLines::new(&configs, design.samples, design.confidence, true);
@@ -306,11 +311,24 @@ pub async fn execute_run<E: SampleEngine>(
         report::markdown(&summary).as_bytes(),
     )
     .map_err(|e| e.to_string())?;
+    // After an interruption or a spent budget too: the sinks render what was gathered, read
+    // back from the folder's own files as `dbtest experiment report` reads them, so that a
+    // re-render gives the same bytes (and a signed bundle stays valid).
+    let written = if design.artifacts.sinks.is_empty() {
+        Vec::new()
+    } else {
+        let records = read_log(log.path()).map_err(|e| e.to_string())?;
+        let stored: report::Summary =
+            serde_json::from_str(&json_text).map_err(|e| e.to_string())?;
+        artifacts::write(&design.artifacts, &stored, &records, &p.run_dir)
+            .map_err(|e| e.to_string())?
+    };
     let mut out = report::console(&summary);
     out.push_str(&format!(
         "\nwrote {rel_run_dir}/: samples.jsonl, baselines/ ({}), SUMMARY.md, summary.json\n",
         baselines.len()
     ));
+    out.push_str(&artifacts::written_line(&written));
     if outcome.stopped == Some(Termination::Interrupted) {
         out.push_str(&format!(
             "{}: continue with `dbtest experiment run {} --resume {rel_run_dir}`\n",

@@ -287,6 +287,7 @@ mod tests {
             cost_usd: 0.01,
             message: None,
             data: json!({"b": 1, "a": [2, {"d": 1, "c": 0}]}),
+            calls: Vec::new(),
         }
     }
 

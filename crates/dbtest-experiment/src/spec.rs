@@ -615,6 +615,7 @@ mod tests {
                 cost_usd: 0.0,
                 message: None,
                 data: Value::Null,
+                calls: Vec::new(),
             });
         }
         state.termination = Some(Termination::Completed);

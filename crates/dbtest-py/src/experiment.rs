@@ -395,3 +395,22 @@ impl VerifyRun {
 fn verdict_json(verdict: &spec::Verdict) -> PyResult<String> {
     serde_json::to_string(verdict).map_err(|e| crate::DbtestError::new_err(e.to_string()))
 }
+
+/// `dbtest experiment report RUN_DIR`: the run's artifacts rendered again; returns what to
+/// print.
+#[pyfunction]
+pub fn render_artifacts(py: Python<'_>, run_dir: &str, cwd: PathBuf) -> PyResult<String> {
+    py.detach(|| dbtest_experiment::artifacts::report(&cwd, run_dir))
+        .map_err(to_py_err)
+}
+
+/// `dbtest experiment verify-bundle DIR --key-env NAME`: `(exit code, text)`.
+#[pyfunction]
+pub fn verify_bundle(py: Python<'_>, dir: &str, key_env: &str, cwd: PathBuf) -> (i32, String) {
+    let (code, text) = py.detach(|| {
+        dbtest_experiment::artifacts::verify_bundle(&cwd, dir, key_env, &|name| {
+            std::env::var(name).ok()
+        })
+    });
+    (code as i32, text)
+}

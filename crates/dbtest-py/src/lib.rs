@@ -82,6 +82,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<experiment::ExperimentRun>()?;
     m.add_class::<experiment::VerifyRun>()?;
     m.add_function(wrap_pyfunction!(experiment::approve_baseline, m)?)?;
+    m.add_function(wrap_pyfunction!(experiment::render_artifacts, m)?)?;
+    m.add_function(wrap_pyfunction!(experiment::verify_bundle, m)?)?;
     m.add_class::<worker::WorkerRun>()?;
     m.add_function(wrap_pyfunction!(unit::merge_reports, m)?)?;
     m.add_function(wrap_pyfunction!(bench::measure_callable, m)?)?;

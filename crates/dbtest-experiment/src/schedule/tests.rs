@@ -439,6 +439,7 @@ async fn a_resumed_configuration_that_already_met_stop_when_runs_nothing_more() 
             cost_usd: 0.0,
             message: None,
             data: Value::Null,
+            calls: Vec::new(),
         })
         .collect();
     let engine = Fake::new(|_| (ms(1), ok(true)));
