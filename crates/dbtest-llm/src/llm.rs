@@ -15,7 +15,8 @@ use crate::middleware::{CallContext, Middleware};
 use crate::models::{ResolvedModel, ResolvedModels};
 use crate::retry::{send_with_retry, Failure, RetryPolicy};
 use crate::transport::{
-    build_request, merged_params, parse_completion, parse_json_text, HttpTransport, Transport,
+    build_request, merged_params, parse_completion, parse_json_text, HttpTransport, SetupError,
+    Transport,
 };
 
 /// The LLM layer of one run: built once, shared by every sample (it is `Send + Sync`).
@@ -45,7 +46,7 @@ impl Llm {
         models: ResolvedModels,
         cache: Cache,
         middleware: Vec<Arc<dyn Middleware>>,
-    ) -> Result<Llm, String> {
+    ) -> Result<Llm, SetupError> {
         Ok(Llm::with_transport(
             models,
             cache,

@@ -526,3 +526,31 @@ async fn throughput_10k_calls_at_concurrency_200() {
     println!("10,000 calls in {secs:.2}s: {:.0} calls/s", 10_000.0 / secs);
     assert_eq!(server.stats().by_status[&200], 10_000);
 }
+
+#[tokio::test]
+async fn a_timeout_is_retried_then_exhausted() {
+    let server = MockServer::start(keyed(MockConfig {
+        latency_ms: 2_000,
+        ..MockConfig::default()
+    }))
+    .await
+    .unwrap();
+    let llm = Llm::new(
+        openai(&server, json!({"timeout_s": 0.05})),
+        Cache::off(),
+        vec![],
+    )
+    .unwrap()
+    .with_retry(RetryPolicy {
+        max_attempts: 2,
+        ..quick()
+    });
+    let err = llm.chat("small", ask("x"), call(0)).await.unwrap_err();
+    assert!(matches!(err, CallError::Exhausted { .. }), "{err:?}");
+    assert_eq!(err.attempts().len(), 2);
+    assert!(err
+        .attempts()
+        .iter()
+        .all(|a| a.status.is_none() && a.duration_ms >= 50));
+    assert!(err.to_string().contains("timed out after 50ms"), "{err}");
+}
