@@ -59,8 +59,10 @@ pub struct Rule {
     /// A substring of the last user message; absent = matches every request.
     #[serde(rename = "match", default)]
     pub matches: Option<String>,
-    /// The reply text; `{{last_user}}` is replaced by the last user message and
-    /// `{{model}}` by the requested model (or the Azure deployment).
+    /// The reply text; `{{last_user}}` is replaced by the last user message,
+    /// `{{model}}` by the requested model (or the Azure deployment) and `{{request}}` by
+    /// the request's number (1-based, counting every chat request), so identical prompts
+    /// can get distinct answers.
     pub reply: String,
     /// The usage to report; by default estimated as characters / 4.
     #[serde(default)]
@@ -358,12 +360,12 @@ async fn chat(state: &State, route: Route, req: Request<Incoming>) -> Response<B
             .to_owned(),
         Route::Azure(deployment) => deployment.clone(),
     };
-    let answer = answer(&state.config, request, &model);
+    let answer = answer(&state.config, request, &model, n);
     respond(StatusCode::OK, json_response(StatusCode::OK, &answer))
 }
 
 /// The completion for a request: the first matching rule, its template filled in.
-fn answer(config: &MockConfig, request: &Value, model: &str) -> Value {
+fn answer(config: &MockConfig, request: &Value, model: &str, n: u64) -> Value {
     let messages = request
         .get("messages")
         .and_then(Value::as_array)
@@ -389,6 +391,7 @@ fn answer(config: &MockConfig, request: &Value, model: &str) -> Value {
         Some(rule) => rule
             .reply
             .replace("{{last_user}}", &last_user)
+            .replace("{{request}}", &n.to_string())
             .replace("{{model}}", model),
         None => "ok".to_owned(),
     };
@@ -487,7 +490,7 @@ mod tests {
                 },
                 Rule {
                     matches: None,
-                    reply: "you said {{last_user}} to {{model}}".into(),
+                    reply: "you said {{last_user}} to {{model}} ({{request}})".into(),
                     usage: None,
                 },
             ],
@@ -517,7 +520,10 @@ mod tests {
         )
         .await;
         let v: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["choices"][0]["message"]["content"], "you said hello to m");
+        assert_eq!(
+            v["choices"][0]["message"]["content"],
+            "you said hello to m (2)"
+        );
         assert_eq!(v["usage"]["prompt_tokens"], 2); // 5 chars / 4, rounded up
         assert_eq!(server.stats().total, 2);
         server.shutdown().await;
