@@ -59,8 +59,10 @@ pub struct Rule {
     /// A substring of the last user message; absent = matches every request.
     #[serde(rename = "match", default)]
     pub matches: Option<String>,
-    /// The reply text; `{{last_user}}` is replaced by the last user message and
-    /// `{{model}}` by the requested model (or the Azure deployment).
+    /// The reply text; `{{last_user}}` is replaced by the last user message,
+    /// `{{model}}` by the requested model (or the Azure deployment) and `{{request}}` by
+    /// the request's number (1-based, counting every chat request), so identical prompts
+    /// can get distinct answers.
     pub reply: String,
     /// The usage to report; by default estimated as characters / 4.
     #[serde(default)]
@@ -114,16 +116,37 @@ pub struct Stats {
 struct State {
     config: MockConfig,
     counter: AtomicU64,
-    stats: Mutex<Stats>,
+    counts: Mutex<Counts>,
+}
+
+/// What each request updates: counts and the raw last body (a reference-counted
+/// `Bytes`, parsed only when stats are read, so the hot path copies nothing).
+#[derive(Default)]
+struct Counts {
+    total: u64,
+    by_status: BTreeMap<u16, u64>,
+    last_request: Option<Bytes>,
 }
 
 impl State {
-    fn record(&self, status: StatusCode, body: Option<Value>) {
-        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        stats.total += 1;
-        *stats.by_status.entry(status.as_u16()).or_default() += 1;
-        if body.is_some() {
-            stats.last_request = body;
+    fn record(&self, status: StatusCode, body: &Bytes) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.total += 1;
+        *counts.by_status.entry(status.as_u16()).or_default() += 1;
+        if !body.is_empty() {
+            counts.last_request = Some(body.clone());
+        }
+    }
+
+    fn stats(&self) -> Stats {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        Stats {
+            total: counts.total,
+            by_status: counts.by_status.clone(),
+            last_request: counts
+                .last_request
+                .as_ref()
+                .and_then(|b| serde_json::from_slice(b).ok()),
         }
     }
 }
@@ -149,7 +172,7 @@ impl MockServer {
         let state = Arc::new(State {
             config,
             counter: AtomicU64::new(0),
-            stats: Mutex::new(Stats::default()),
+            counts: Mutex::new(Counts::default()),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), stopped));
@@ -177,11 +200,7 @@ impl MockServer {
 
     /// The counts so far (the same as `GET /_mock/stats`).
     pub fn stats(&self) -> Stats {
-        self.state
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.state.stats()
     }
 
     /// Stops accepting, closes open connections and waits for the server task.
@@ -205,7 +224,11 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watc
             accepted = listener.accept() => accepted,
             _ = stopped.changed() => return,
         };
-        let Ok((stream, _)) = accepted else { continue };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors under load, typically: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
         let mut stopped = stopped.clone();
@@ -229,12 +252,7 @@ type Body = Full<Bytes>;
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     if req.method() == Method::GET && path == "/_mock/stats" {
-        let stats = state
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        return Ok(json_response(StatusCode::OK, &json!(stats)));
+        return Ok(json_response(StatusCode::OK, &json!(state.stats())));
     }
     let route = if path == "/v1/chat/completions" {
         Some(Route::OpenAi)
@@ -282,12 +300,13 @@ async fn chat(state: &State, route: Route, req: Request<Incoming>) -> Response<B
             .unwrap_or("")
             .split('&')
             .any(|pair| pair.starts_with("api-version=") && pair.len() > "api-version=".len());
-    let body = match req.into_body().collect().await {
-        Ok(collected) => serde_json::from_slice::<Value>(&collected.to_bytes()).ok(),
-        Err(_) => None,
+    let raw = match req.into_body().collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
     };
+    let body = serde_json::from_slice::<Value>(&raw).ok();
     let respond = |status: StatusCode, response: Response<Body>| {
-        state.record(status, body.clone());
+        state.record(status, &raw);
         response
     };
 
@@ -341,12 +360,12 @@ async fn chat(state: &State, route: Route, req: Request<Incoming>) -> Response<B
             .to_owned(),
         Route::Azure(deployment) => deployment.clone(),
     };
-    let answer = answer(&state.config, request, &model);
+    let answer = answer(&state.config, request, &model, n);
     respond(StatusCode::OK, json_response(StatusCode::OK, &answer))
 }
 
 /// The completion for a request: the first matching rule, its template filled in.
-fn answer(config: &MockConfig, request: &Value, model: &str) -> Value {
+fn answer(config: &MockConfig, request: &Value, model: &str, n: u64) -> Value {
     let messages = request
         .get("messages")
         .and_then(Value::as_array)
@@ -372,6 +391,7 @@ fn answer(config: &MockConfig, request: &Value, model: &str) -> Value {
         Some(rule) => rule
             .reply
             .replace("{{last_user}}", &last_user)
+            .replace("{{request}}", &n.to_string())
             .replace("{{model}}", model),
         None => "ok".to_owned(),
     };
@@ -470,7 +490,7 @@ mod tests {
                 },
                 Rule {
                     matches: None,
-                    reply: "you said {{last_user}} to {{model}}".into(),
+                    reply: "you said {{last_user}} to {{model}} ({{request}})".into(),
                     usage: None,
                 },
             ],
@@ -500,7 +520,10 @@ mod tests {
         )
         .await;
         let v: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["choices"][0]["message"]["content"], "you said hello to m");
+        assert_eq!(
+            v["choices"][0]["message"]["content"],
+            "you said hello to m (2)"
+        );
         assert_eq!(v["usage"]["prompt_tokens"], 2); // 5 chars / 4, rounded up
         assert_eq!(server.stats().total, 2);
         server.shutdown().await;

@@ -9,9 +9,12 @@
 //! The key is a SHA-256 over canonical JSON (object keys sorted) of what decides the
 //! answer: provider, base URL, model or deployment, the messages as sent (after
 //! middleware), every parameter, and the sample's index, so that repeated samples of one
-//! prompt stay distinct draws. SQLite calls run on Tokio's blocking pool behind one
+//! prompt stay distinct draws. The same call made again within one sample (asking twice
+//! for self-consistency) is told apart by its occurrence number, counted per run, so a
+//! replay gives back the answers in the order they were recorded. SQLite calls run on Tokio's blocking pool behind one
 //! connection, so the async workers never wait on the disk.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -46,6 +49,14 @@ impl std::str::FromStr for CacheMode {
     }
 }
 
+/// A call's key, with what [`Cache::forget`] needs to give its occurrence back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallKey {
+    pub key: String,
+    base: String,
+    occurrence: u64,
+}
+
 /// What a cache entry holds: enough to rebuild the reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CachedReply {
@@ -65,6 +76,8 @@ pub struct CacheError {
 pub struct Cache {
     mode: CacheMode,
     store: Option<Store>,
+    /// How many times each base key was asked for in this run.
+    occurrences: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +92,7 @@ impl Cache {
         Cache {
             mode: CacheMode::Off,
             store: None,
+            occurrences: Arc::default(),
         }
     }
 
@@ -117,11 +131,51 @@ impl Cache {
                 path: path.to_owned(),
                 conn: Arc::new(Mutex::new(conn)),
             }),
+            occurrences: Arc::default(),
         })
     }
 
     pub fn mode(&self) -> CacheMode {
         self.mode
+    }
+
+    /// The key of a call about to be made: [`cache_key`] of its first occurrence in this
+    /// run, then the same with the occurrence number for each repeat.
+    pub fn key_for(
+        &self,
+        model: &ResolvedModel,
+        messages: &[Message],
+        params: &Map<String, Value>,
+        sample_index: u64,
+    ) -> CallKey {
+        let base = cache_key(model, messages, params, sample_index, 0);
+        let occurrence = {
+            let mut seen = self.occurrences.lock().unwrap_or_else(|e| e.into_inner());
+            let n = seen.entry(base.clone()).or_insert(0);
+            *n += 1;
+            *n - 1
+        };
+        let key = if occurrence == 0 {
+            base.clone()
+        } else {
+            cache_key(model, messages, params, sample_index, occurrence)
+        };
+        CallKey {
+            key,
+            base,
+            occurrence,
+        }
+    }
+
+    /// Gives back the occurrence of a call that failed, if no later one was taken, so that
+    /// the call made again gets the same key.
+    pub fn forget(&self, key: &CallKey) {
+        let mut seen = self.occurrences.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = seen.get_mut(&key.base) {
+            if *n == key.occurrence + 1 {
+                *n -= 1;
+            }
+        }
     }
 
     /// The stored reply for `key`, if any.
@@ -187,14 +241,16 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The cache key of a call: hex SHA-256 of the canonical JSON of everything that decides
-/// the answer.
+/// the answer. `occurrence` (0 for the first) tells apart the same call repeated within
+/// a sample; 0 adds nothing to the material, so first occurrences keep a plain key.
 pub fn cache_key(
     model: &ResolvedModel,
     messages: &[Message],
     params: &Map<String, Value>,
     sample_index: u64,
+    occurrence: u64,
 ) -> String {
-    let material = json!({
+    let mut material = json!({
         "provider": model.provider_name(),
         "base_url": model.base_url,
         "model": model.target(),
@@ -202,6 +258,9 @@ pub fn cache_key(
         "params": params,
         "sample_index": sample_index,
     });
+    if occurrence > 0 {
+        material["occurrence"] = json!(occurrence);
+    }
     let mut canonical = String::new();
     write_canonical(&material, &mut canonical);
     let digest = Sha256::digest(canonical.as_bytes());
@@ -265,59 +324,63 @@ mod tests {
     #[test]
     fn key_covers_what_decides_the_answer_and_ignores_key_order() {
         let m = model("http://a/v1");
-        let msgs = [Message::new("user", "hi")];
-        let base = cache_key(
-            &m,
-            &msgs,
-            &params(json!({"temperature": 0.2, "max_tokens": 5})),
-            0,
-        );
+        let hi = [Message::new("user", "hi")];
+        let key =
+            |model: &ResolvedModel, msgs: &[Message], p: Value, sample: u64, occurrence: u64| {
+                cache_key(model, msgs, &params(p), sample, occurrence)
+            };
+        let base = key(&m, &hi, json!({"temperature": 0.2, "max_tokens": 5}), 0, 0);
         assert_eq!(base.len(), 64);
         assert_eq!(
             base,
-            cache_key(
-                &m,
-                &msgs,
-                &params(json!({"max_tokens": 5, "temperature": 0.2})),
-                0
-            )
+            key(&m, &hi, json!({"max_tokens": 5, "temperature": 0.2}), 0, 0)
         );
-        assert_ne!(
-            base,
-            cache_key(
-                &m,
-                &msgs,
-                &params(json!({"max_tokens": 5, "temperature": 0.3})),
-                0
-            )
-        );
-        assert_ne!(
-            base,
-            cache_key(
-                &m,
-                &msgs,
-                &params(json!({"temperature": 0.2, "max_tokens": 5})),
-                1
-            ),
-            "sample index"
-        );
-        assert_ne!(
-            base,
-            cache_key(
+        let differing = [
+            key(&m, &hi, json!({"max_tokens": 5, "temperature": 0.3}), 0, 0),
+            key(&m, &hi, json!({"temperature": 0.2, "max_tokens": 5}), 1, 0),
+            key(&m, &hi, json!({"temperature": 0.2, "max_tokens": 5}), 0, 1),
+            key(
                 &model("http://b/v1"),
-                &msgs,
-                &params(json!({"temperature": 0.2, "max_tokens": 5})),
-                0
-            )
-        );
-        assert_ne!(
-            base,
-            cache_key(
+                &hi,
+                json!({"temperature": 0.2, "max_tokens": 5}),
+                0,
+                0,
+            ),
+            key(
                 &m,
                 &[Message::new("user", "ho")],
-                &params(json!({"temperature": 0.2, "max_tokens": 5})),
-                0
-            )
+                json!({"temperature": 0.2, "max_tokens": 5}),
+                0,
+                0,
+            ),
+        ];
+        for other in differing {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[test]
+    fn a_repeated_call_gets_its_occurrence_in_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c.sqlite"), CacheMode::Record).unwrap();
+        let m = model("http://a/v1");
+        let hi = [Message::new("user", "hi")];
+        let first = cache.key_for(&m, &hi, &Map::new(), 3);
+        let second = cache.key_for(&m, &hi, &Map::new(), 3);
+        assert_eq!(first.key, cache_key(&m, &hi, &Map::new(), 3, 0));
+        assert_eq!(second.key, cache_key(&m, &hi, &Map::new(), 3, 1));
+        assert_eq!(
+            cache.key_for(&m, &hi, &Map::new(), 4).key,
+            cache_key(&m, &hi, &Map::new(), 4, 0)
+        );
+        // The second call failed: made again, it takes the same key.
+        cache.forget(&second);
+        assert_eq!(cache.key_for(&m, &hi, &Map::new(), 3), second);
+        // Forgetting an earlier occurrence while a later one is taken changes nothing.
+        cache.forget(&first);
+        assert_eq!(
+            cache.key_for(&m, &hi, &Map::new(), 3).key,
+            cache_key(&m, &hi, &Map::new(), 3, 2)
         );
     }
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::cache::{cache_key, Cache, CacheMode, CachedReply};
+use crate::cache::{Cache, CacheMode, CachedReply, CallKey};
 use crate::call::{CallError, CallInfo, CallNotes, ChatRequest, Reply};
 use crate::cost::cost_usd;
 use crate::limit::{estimate_tokens, RateLimiter};
@@ -15,7 +15,8 @@ use crate::middleware::{CallContext, Middleware};
 use crate::models::{ResolvedModel, ResolvedModels};
 use crate::retry::{send_with_retry, Failure, RetryPolicy};
 use crate::transport::{
-    build_request, merged_params, parse_completion, parse_json_text, HttpTransport, Transport,
+    build_request, merged_params, parse_completion, parse_json_text, HttpTransport, SetupError,
+    Transport,
 };
 
 /// The LLM layer of one run: built once, shared by every sample (it is `Send + Sync`).
@@ -45,7 +46,7 @@ impl Llm {
         models: ResolvedModels,
         cache: Cache,
         middleware: Vec<Arc<dyn Middleware>>,
-    ) -> Result<Llm, String> {
+    ) -> Result<Llm, SetupError> {
         Ok(Llm::with_transport(
             models,
             cache,
@@ -145,14 +146,36 @@ impl Llm {
         request: &ChatRequest,
         notes: CallNotes,
     ) -> Result<Reply, CallError> {
-        let name = ctx.model.as_str();
         let params = merged_params(model, request);
-        let key = (self.cache.mode() != CacheMode::Off)
-            .then(|| cache_key(model, &request.messages, &params, ctx.call.sample_index));
-        if let Some(key) = &key {
+        let key = (self.cache.mode() != CacheMode::Off).then(|| {
+            self.cache
+                .key_for(model, &request.messages, &params, ctx.call.sample_index)
+        });
+        let result = self
+            .answer(model, ctx, request, notes, &params, key.as_ref())
+            .await;
+        if let (Err(_), Some(key)) = (&result, &key) {
+            // Nothing was stored under this occurrence: the call made again (a retried
+            // sample) takes its place, as it will in the replay.
+            self.cache.forget(key);
+        }
+        result
+    }
+
+    async fn answer(
+        &self,
+        model: &ResolvedModel,
+        ctx: &CallContext,
+        request: &ChatRequest,
+        notes: CallNotes,
+        params: &serde_json::Map<String, serde_json::Value>,
+        key: Option<&CallKey>,
+    ) -> Result<Reply, CallError> {
+        let name = ctx.model.as_str();
+        if let Some(key) = key {
             let hit = self
                 .cache
-                .get(key)
+                .get(&key.key)
                 .await
                 .map_err(|e| CallError::Cache(e.to_string()))?;
             if let Some(hit) = hit {
@@ -234,7 +257,7 @@ impl Llm {
         if let Some(limiter) = limiter {
             limiter.correct(estimate, usage.input_tokens + usage.output_tokens);
         }
-        if let Some(key) = &key {
+        if let Some(key) = key {
             let entry = CachedReply {
                 text: text.clone(),
                 usage,
@@ -242,7 +265,7 @@ impl Llm {
             // A reply that record mode could not store would make the replay miss: an
             // error now, not a surprise later.
             self.cache
-                .put(key, &entry)
+                .put(&key.key, &entry)
                 .await
                 .map_err(|e| CallError::Cache(e.to_string()))?;
         }

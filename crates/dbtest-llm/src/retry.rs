@@ -12,7 +12,11 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::limit::RateLimiter;
-use crate::transport::{HttpRequest, HttpResponse, Transport, TransportErrorKind};
+use tokio::time::Instant;
+
+use crate::transport::{
+    error_summary, HttpRequest, HttpResponse, Transport, TransportError, TransportErrorKind,
+};
 
 /// One try of a request, as the sample log shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -115,6 +119,70 @@ pub enum Failure {
     Exhausted { last: String },
 }
 
+/// What one attempt's result means for the loop.
+enum Verdict {
+    Done(Result<HttpResponse, Failure>),
+    Retry {
+        last: String,
+        asked: Option<Duration>,
+    },
+}
+
+/// Judges one attempt: its error text for the log, and whether to go on.
+fn judge(
+    result: Result<HttpResponse, TransportError>,
+    request: &HttpRequest,
+) -> (Option<u16>, Option<String>, Verdict) {
+    let response = match result {
+        Ok(response) => response,
+        Err(e) => {
+            let what = match e.kind {
+                TransportErrorKind::Timeout => format!("timed out after {:?}", request.timeout),
+                TransportErrorKind::Connect => format!("connection failed: {}", e.message),
+                TransportErrorKind::Other => e.message,
+            };
+            return (
+                None,
+                Some(what.clone()),
+                Verdict::Retry {
+                    last: what,
+                    asked: None,
+                },
+            );
+        }
+    };
+    let status = response.status;
+    let class = classify(status);
+    let message = match class {
+        StatusClass::Success => return (Some(status), None, Verdict::Done(Ok(response))),
+        // Not the body: some servers echo part of the key in a 401.
+        StatusClass::Fatal => format!(
+            "{status} {}",
+            if status == 401 {
+                "Unauthorized"
+            } else {
+                "Forbidden"
+            }
+        ),
+        _ => format!("{status} {}", error_summary(&response.body)),
+    };
+    let verdict = match class {
+        StatusClass::Fatal => Verdict::Done(Err(Failure::Fatal {
+            status,
+            message: message.clone(),
+        })),
+        StatusClass::Reject => Verdict::Done(Err(Failure::Rejected {
+            status,
+            message: message.clone(),
+        })),
+        _ => Verdict::Retry {
+            last: message.clone(),
+            asked: server_wait(&response, SystemTime::now()),
+        },
+    };
+    (Some(status), Some(message), verdict)
+}
+
 /// Sends `request` until it succeeds, fails for good, or the attempts are spent. Before
 /// each attempt the model's rate limiter (if any) is waited on for `estimated_tokens`;
 /// the caller corrects the estimate once usage is known.
@@ -129,87 +197,34 @@ pub async fn send_with_retry(
     let mut attempts = Vec::new();
     let mut pause = Duration::ZERO;
     loop {
-        let waited_from = tokio::time::Instant::now();
+        let waited_from = Instant::now();
         tokio::time::sleep(pause).await;
         if let Some(limiter) = limiter {
             limiter.acquire(estimated_tokens).await;
         }
-        let started = tokio::time::Instant::now();
-        let wait_ms = millis(started - waited_from);
+        let started = Instant::now();
         let result = transport.send(request).await;
         let duration_ms = millis(started.elapsed());
-        let retries_left = attempts.len() + 1 < policy.max_attempts.max(1) as usize;
-        let (attempt, next) = match result {
-            Err(e) => {
-                let what = match e.kind {
-                    TransportErrorKind::Timeout => format!("timed out after {:?}", request.timeout),
-                    TransportErrorKind::Connect => format!("connection failed: {}", e.message),
-                    TransportErrorKind::Other => e.message.clone(),
-                };
-                (
-                    Attempt {
-                        status: None,
-                        error: Some(what.clone()),
-                        wait_ms,
-                        duration_ms,
-                    },
-                    Err(Failure::Exhausted { last: what }),
-                )
-            }
-            Ok(response) => {
-                let status = response.status;
-                match classify(status) {
-                    StatusClass::Success => {
-                        attempts.push(Attempt {
-                            status: Some(status),
-                            error: None,
-                            wait_ms,
-                            duration_ms,
-                        });
-                        return (Ok(response), attempts);
-                    }
-                    class => {
-                        let message = format!(
-                            "{status} {}",
-                            crate::transport::error_summary(&response.body)
-                        );
-                        let attempt = Attempt {
-                            status: Some(status),
-                            error: Some(message.clone()),
-                            wait_ms,
-                            duration_ms,
-                        };
-                        let failure = match class {
-                            StatusClass::Fatal => Failure::Fatal { status, message },
-                            StatusClass::Reject => Failure::Rejected { status, message },
-                            _ => Failure::Exhausted { last: message },
-                        };
-                        if class == StatusClass::Retry && retries_left {
-                            let asked = server_wait(&response, SystemTime::now());
-                            if let Some(asked) = asked.filter(|a| *a > policy.max_retry_after) {
-                                attempts.push(attempt);
-                                let last = format!(
-                                    "{status}: the server asked to wait {}s",
-                                    asked.as_secs()
-                                );
-                                return (Err(Failure::Exhausted { last }), attempts);
-                            }
-                            let backoff = policy.backoff(attempts.len() as u32, rng);
-                            pause = backoff.max(asked.unwrap_or_default());
-                            attempts.push(attempt);
-                            continue;
-                        }
-                        attempts.push(attempt);
-                        return (Err(failure), attempts);
-                    }
-                }
-            }
+        let (status, error, verdict) = judge(result, request);
+        attempts.push(Attempt {
+            status,
+            error,
+            wait_ms: millis(started - waited_from),
+            duration_ms,
+        });
+        let (last, asked) = match verdict {
+            Verdict::Done(result) => return (result, attempts),
+            Verdict::Retry { last, asked } => (last, asked),
         };
-        attempts.push(attempt);
-        if !retries_left {
-            return (next, attempts);
+        if attempts.len() >= policy.max_attempts.max(1) as usize {
+            return (Err(Failure::Exhausted { last }), attempts);
         }
-        pause = policy.backoff(attempts.len() as u32 - 1, rng);
+        if let Some(asked) = asked.filter(|a| *a > policy.max_retry_after) {
+            let last = format!("{last} (the server asked to wait {}s)", asked.as_secs());
+            return (Err(Failure::Exhausted { last }), attempts);
+        }
+        let backoff = policy.backoff(attempts.len() as u32 - 1, rng);
+        pause = backoff.max(asked.unwrap_or_default());
     }
 }
 
@@ -220,7 +235,6 @@ fn millis(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::TransportError;
     use futures::future::BoxFuture;
     use std::sync::Mutex;
 
@@ -389,6 +403,31 @@ mod tests {
                 "{code}"
             );
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_401_body_is_not_logged() {
+        let mut denied = status(401).unwrap();
+        denied.body =
+            r#"{"error": {"message": "Incorrect API key provided: sk-abc***wxyz"}}"#.into();
+        let transport = Script(Mutex::new(vec![Ok(denied)]));
+        let (result, attempts) = send_with_retry(
+            &transport,
+            &request(),
+            &RetryPolicy::default(),
+            &mut fastrand::Rng::with_seed(1),
+            None,
+            0,
+        )
+        .await;
+        assert_eq!(attempts[0].error.as_deref(), Some("401 Unauthorized"));
+        assert_eq!(
+            result.unwrap_err(),
+            Failure::Fatal {
+                status: 401,
+                message: "401 Unauthorized".into()
+            }
+        );
     }
 
     #[tokio::test(start_paused = true)]

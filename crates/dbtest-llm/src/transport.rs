@@ -59,6 +59,11 @@ pub trait Transport: Send + Sync {
     ) -> BoxFuture<'a, Result<HttpResponse, TransportError>>;
 }
 
+/// The HTTP client could not be set up (no TLS provider or certificate store).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("HTTP client setup: {0}")]
+pub struct SetupError(String);
+
 /// The real transport: a reqwest client shared by all calls of a run.
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
@@ -67,13 +72,13 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     /// Builds the client with rustls on ring and the platform's certificate store.
-    pub fn new() -> Result<HttpTransport, String> {
+    pub fn new() -> Result<HttpTransport, SetupError> {
         use rustls_platform_verifier::BuilderVerifierExt;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .and_then(|b| b.with_platform_verifier())
-            .map_err(|e| format!("TLS setup: {e}"))?
+            .map_err(|e| SetupError(format!("TLS: {e}")))?
             .with_no_client_auth();
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
@@ -81,7 +86,7 @@ impl HttpTransport {
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
             .build()
-            .map_err(|e| format!("HTTP client setup: {e}"))?;
+            .map_err(|e| SetupError(e.to_string()))?;
         Ok(HttpTransport { client })
     }
 }

@@ -306,10 +306,16 @@ async fn record_then_replay_sends_nothing() {
         "repeated samples are distinct entries"
     );
     assert_eq!(server.stats().total, 2);
-    let again = recorder.chat("small", ask("q"), call(0)).await.unwrap();
-    assert!(again.cached, "record answers what it has");
-    assert_eq!(server.stats().total, 2);
     drop(recorder);
+    // A second recording run answers what the first stored, and sends only what is new.
+    let rerun = llm(
+        openai(&server, json!({})),
+        Cache::open(&path, CacheMode::Record).unwrap(),
+        vec![],
+    );
+    assert!(rerun.chat("small", ask("q"), call(0)).await.unwrap().cached);
+    assert_eq!(server.stats().total, 2);
+    drop(rerun);
 
     let before = server.stats().total;
     let replayer = llm(
@@ -525,4 +531,87 @@ async fn throughput_10k_calls_at_concurrency_200() {
     let secs = started.elapsed().as_secs_f64();
     println!("10,000 calls in {secs:.2}s: {:.0} calls/s", 10_000.0 / secs);
     assert_eq!(server.stats().by_status[&200], 10_000);
+}
+
+#[tokio::test]
+async fn a_timeout_is_retried_then_exhausted() {
+    let server = MockServer::start(keyed(MockConfig {
+        latency_ms: 2_000,
+        ..MockConfig::default()
+    }))
+    .await
+    .unwrap();
+    let llm = Llm::new(
+        openai(&server, json!({"timeout_s": 0.05})),
+        Cache::off(),
+        vec![],
+    )
+    .unwrap()
+    .with_retry(RetryPolicy {
+        max_attempts: 2,
+        ..quick()
+    });
+    let err = llm.chat("small", ask("x"), call(0)).await.unwrap_err();
+    assert!(matches!(err, CallError::Exhausted { .. }), "{err:?}");
+    assert_eq!(err.attempts().len(), 2);
+    assert!(err
+        .attempts()
+        .iter()
+        .all(|a| a.status.is_none() && a.duration_ms >= 50));
+    assert!(err.to_string().contains("timed out after 50ms"), "{err}");
+}
+
+#[tokio::test]
+async fn the_same_call_twice_in_a_sample_replays_both_answers_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.sqlite");
+    let server = MockServer::start(keyed(MockConfig {
+        rules: vec![Rule {
+            matches: None,
+            reply: "draw {{request}}".into(),
+            usage: None,
+        }],
+        ..MockConfig::default()
+    }))
+    .await
+    .unwrap();
+    let recorder = llm(
+        openai(&server, json!({})),
+        Cache::open(&path, CacheMode::Record).unwrap(),
+        vec![],
+    );
+    let a = recorder
+        .chat("small", ask("q"), call(0))
+        .await
+        .unwrap()
+        .text;
+    let b = recorder
+        .chat("small", ask("q"), call(0))
+        .await
+        .unwrap()
+        .text;
+    assert_eq!((a.as_str(), b.as_str()), ("draw 1", "draw 2"));
+    drop(recorder);
+    let replayer = llm(
+        openai(&server, json!({})),
+        Cache::open(&path, CacheMode::Replay).unwrap(),
+        vec![],
+    );
+    assert_eq!(
+        replayer
+            .chat("small", ask("q"), call(0))
+            .await
+            .unwrap()
+            .text,
+        "draw 1"
+    );
+    assert_eq!(
+        replayer
+            .chat("small", ask("q"), call(0))
+            .await
+            .unwrap()
+            .text,
+        "draw 2"
+    );
+    assert_eq!(server.stats().total, 2);
 }
