@@ -47,17 +47,19 @@ def experiment() -> None:
               help="Folder of the run [default: experiments/<experiment>/<UTC time>/].")
 @click.option("--resume", metavar="RUN_DIR",
               help="Continue an interrupted run: only the samples it lacks are run.")
-def run_command(design: str, out: str | None, resume: str | None) -> None:
+@click.option("--cache", type=click.Choice(["off", "record", "replay"]), default="off", show_default=True,
+              help="Model replies in .dbtest/llm-cache.sqlite: record them, or replay them without a request.")
+def run_command(design: str, out: str | None, resume: str | None, cache: str) -> None:
     """Run every configuration of the experiment DESIGN (a YAML file).
 
     Writes samples.jsonl (as samples finish), baselines/<config>.yaml, SUMMARY.md and
     summary.json. Exit codes: 0 done (also when a budget stopped it), 2 interrupted,
     4 usage error.
     """
-    raise SystemExit(_run(design, out, resume))
+    raise SystemExit(_run(design, out, resume, cache))
 
 
-def _run(design_path: str, out: str | None, resume: str | None) -> int:
+def _run(design_path: str, out: str | None, resume: str | None, cache: str = "off") -> int:
     from . import _core
     from ._experiment import ExperimentDriver, UseCaseError, YamlError, _configs, load_use_case, read_yaml
 
@@ -70,7 +72,13 @@ def _run(design_path: str, out: str | None, resume: str | None) -> int:
     if doc is None:
         return _usage(f"{design_path}: the design is empty; it needs at least experiment, use_case and samples")
     try:
-        run = _core.ExperimentRun(json.dumps(doc), design_path, os.getcwd(), out, resume)
+        run = _core.ExperimentRun(json.dumps(doc), design_path, os.getcwd(), out, resume, cache)
+    except _core.UsageError as e:
+        return _usage(str(e))
+    inputs = run.prompt_inputs()
+    if inputs is not None:
+        return _run_prompts(run, inputs, design_path)
+    try:
         named, every = run.use_case_files()
         found = load_use_case(run.use_case, named, every)
     except _core.UsageError as e:
@@ -102,6 +110,37 @@ def _run(design_path: str, out: str | None, resume: str | None) -> int:
     import sys
 
     sys.stdout.flush()
+    return _finish(asyncio.run(main()))
+
+
+def _run_prompts(run: Any, inputs: dict[str, Any], design_path: str) -> int:
+    """A design without Python: its prompts rendered for every configuration and row, then
+    sent by the engine."""
+    import asyncio
+    import signal
+
+    from ._prompts import PromptError, render_all
+
+    try:
+        prompts = render_all(inputs, design_path)
+    except PromptError as e:
+        return _usage(str(e))
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+
+        def on_interrupt() -> None:
+            if run.interrupted:
+                os._exit(2)
+            click.echo("\ninterrupted: finishing the calls in flight (Ctrl-C again to quit now)", err=True)
+            run.interrupt()
+
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        try:
+            return int(await run.run_prompts(prompts))
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
     return _finish(asyncio.run(main()))
 
 

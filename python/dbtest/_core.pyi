@@ -7,6 +7,7 @@ __all__ = [
     "BenchRun",
     "DbtestError",
     "ExperimentRun",
+    "MockLlmServer",
     "UnitRun",
     "UsageError",
     "VerifyRun",
@@ -15,6 +16,8 @@ __all__ = [
     "approve_baseline",
     "measure_callable",
     "merge_reports",
+    "render_artifacts",
+    "verify_bundle",
     "write_atomic",
 ]
 
@@ -87,8 +90,12 @@ class ExperimentRun:
 
     def __new__(
         cls,
-        design_json: str, design_file: str, cwd: str, out: str | None = None, resume: str | None = None
+        design_json: str, design_file: str, cwd: str, out: str | None = None, resume: str | None = None,
+        cache: str = "off",
     ) -> Self: ...
+    def prompt_inputs(self) -> dict[str, Any] | None:
+        """A design without Python: `{system, user, rows, configs}` to render; else None."""
+    def run_prompts(self, prompts: list[list[list[dict[str, str]]]]) -> Awaitable[int]: ...
     @property
     def use_case(self) -> str: ...
     @property
@@ -144,6 +151,26 @@ class WorkerRun:
         """The fields of `dbtest._settings.PythonSettings`."""
     def output(self, printed: str) -> None: ...
     def serve(self, driver: Any) -> Awaitable[int]: ...
+
+@final
+class MockLlmServer:
+    """dbtest's local OpenAI-compatible server (127.0.0.1): scripted replies, faults, latency."""
+
+    def __new__(cls, script_json: str = "{}", port: int = 0) -> Self: ...
+    @property
+    def url(self) -> str:
+        """The OpenAI base URL (`http://127.0.0.1:PORT/v1`)."""
+    @property
+    def azure_endpoint(self) -> str: ...
+    def stats(self) -> dict[str, Any]:
+        """Requests served: `total`, counts by status."""
+    def close(self) -> None: ...
+
+def render_artifacts(run_dir: str, cwd: str) -> str:
+    """`dbtest experiment report RUN_DIR`: renders the run's artifacts again; returns what to print."""
+
+def verify_bundle(dir: str, key_env: str, cwd: str) -> tuple[int, str]:
+    """`dbtest experiment verify-bundle`: (exit code, what to print)."""
 
 def write_atomic(path: str, text: str) -> None:
     """Writes `text` to `path` so that readers see the old file or the whole new one."""

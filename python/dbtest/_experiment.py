@@ -333,8 +333,8 @@ class ExperimentDriver:
             task.cancel()
 
     @staticmethod
-    def yaml_text(json_text: str) -> str:
-        return yaml_text(json.loads(json_text))
+    def yaml_of_json(json_text: str) -> str:
+        return yaml_of_json(json_text)
 
 
 async def _await(awaitable: Any) -> Any:
@@ -392,6 +392,11 @@ def yaml_text(data: Any) -> str:
     import yaml
 
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+
+
+def yaml_of_json(json_text: str) -> str:
+    """A JSON document as YAML (how the engine writes baselines)."""
+    return yaml_text(json.loads(json_text))
 
 
 def write_yaml(path: str, data: Any) -> None:

@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dbtest_core::{Error, ExitCode};
+use dbtest_llm::cache::CacheMode;
 use dbtest_report::LiveLines;
 use dbtest_runner::CancellationToken;
 use serde_json::{json, Value};
 
 use crate::artifacts;
 use crate::design::{config_label, Configuration, Design};
+use crate::models::ModelSide;
 use crate::project::{absolute, Project};
 use crate::report;
 use crate::sample::{read_log, SampleLog, SampleRecord};
@@ -39,6 +41,8 @@ pub struct PreparedRun {
     run_seed: u64,
     pub resumed: Vec<SampleRecord>,
     is_resume: bool,
+    /// The models, dataset and LLM layer, checked before any sample.
+    pub models: ModelSide,
 }
 
 /// A seed that JSON numbers (doubles) hold exactly.
@@ -60,6 +64,7 @@ pub fn prepare_run(
     cwd: &Path,
     out: Option<&str>,
     resume: Option<&str>,
+    cache: CacheMode,
 ) -> Result<PreparedRun, Error> {
     let design =
         Design::from_value(design_file, &design_value).map_err(|e| Error::Usage(e.to_string()))?;
@@ -90,6 +95,22 @@ pub fn prepare_run(
     let is_resume = earlier.is_some();
     let (run_seed, resumed) =
         earlier.unwrap_or_else(|| (design.seed.unwrap_or_else(random_seed), Vec::new()));
+    let design_path = absolute(cwd, design_file);
+    let design_dir = design_path.parent().unwrap_or(cwd);
+    let cache_path = project.root.join(".dbtest").join("llm-cache.sqlite");
+    let models = crate::models::prepare(
+        &design,
+        design_file,
+        design_dir,
+        &run_dir,
+        (cache, &cache_path),
+        |var| std::env::var(var).ok(),
+        &|target| {
+            Err(format!(
+                "Python middleware ({target}) is not supported yet; use pii_mask, prompt_shield or audit_log"
+            ))
+        },
+    )?;
     Ok(PreparedRun {
         project,
         design,
@@ -99,6 +120,7 @@ pub fn prepare_run(
         run_seed,
         resumed,
         is_resume,
+        models,
     })
 }
 
@@ -231,10 +253,19 @@ pub async fn execute_run<E: SampleEngine>(
         samples: design.samples,
         concurrency: design.concurrency as usize,
         max_per_second: design.max_per_second,
-        retries: design.retries,
+        // A design without Python: the LLM layer retries each call, and the engine judges
+        // the reply (a reply that is not JSON is a failed sample, not an error).
+        retries: if design.llm.prompt.is_some() {
+            0
+        } else {
+            design.retries
+        },
         backoff: Backoff::default(),
         budgets: design.budgets,
-        success: design.success.clone(),
+        success: design
+            .success
+            .clone()
+            .filter(|_| design.llm.prompt.is_none()),
         confidence: design.confidence,
         stop: design
             .stop_when
@@ -301,7 +332,7 @@ pub async fn execute_run<E: SampleEngine>(
         &started_at,
         clock.elapsed().as_secs_f64(),
         outcome.stopped,
-        None,
+        p.models.dataset.as_ref().map(|d| d.len()),
     );
     let json_text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
     dbtest_report::write_atomic(&p.run_dir.join("summary.json"), json_text.as_bytes())
@@ -351,6 +382,35 @@ pub async fn execute_run<E: SampleEngine>(
     Ok(match outcome.stopped {
         Some(Termination::Interrupted) => ExitCode::Interrupted,
         _ => ExitCode::Ok,
+    })
+}
+
+/// The engine of a design without Python, over its rendered `prompts[config][row]`.
+pub fn prompt_engine(
+    p: &PreparedRun,
+    prompts: Vec<Vec<Vec<dbtest_llm::Message>>>,
+) -> Result<crate::models::PromptEngine, Error> {
+    let llm = p.models.llm.clone().ok_or_else(|| {
+        Error::Internal("a design with `prompt` was prepared without models".into())
+    })?;
+    let rows = p.models.dataset.as_ref().map_or_else(
+        || vec![Value::Object(Default::default())],
+        |d| d.rows.clone(),
+    );
+    let configs = p.design.configurations();
+    if prompts.len() != configs.len() || prompts.iter().any(|c| c.len() != rows.len()) {
+        return Err(Error::Internal(
+            "the rendered prompts do not match the configurations and rows".into(),
+        ));
+    }
+    Ok(crate::models::PromptEngine {
+        llm,
+        configs,
+        prompts,
+        rows,
+        success: p.design.success.clone(),
+        judge: p.design.llm.judge.clone(),
+        run_seed: p.run_seed,
     })
 }
 

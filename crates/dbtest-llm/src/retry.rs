@@ -183,6 +183,9 @@ fn judge(
     (Some(status), Some(message), verdict)
 }
 
+/// How many times `max_attempts` a call may take when the server paces it.
+const PACED_CEILING: usize = 10;
+
 /// Sends `request` until it succeeds, fails for good, or the attempts are spent. Before
 /// each attempt the model's rate limiter (if any) is waited on for `estimated_tokens`;
 /// the caller corrects the estimate once usage is known.
@@ -195,6 +198,7 @@ pub async fn send_with_retry(
     estimated_tokens: u64,
 ) -> (Result<HttpResponse, Failure>, Vec<Attempt>) {
     let mut attempts = Vec::new();
+    let mut unpaced = 0usize;
     let mut pause = Duration::ZERO;
     loop {
         let waited_from = Instant::now();
@@ -216,7 +220,15 @@ pub async fn send_with_retry(
             Verdict::Done(result) => return (result, attempts),
             Verdict::Retry { last, asked } => (last, asked),
         };
-        if attempts.len() >= policy.max_attempts.max(1) as usize {
+        // A server that says when to come back (Retry-After on a 429 storm) is alive and
+        // pacing the calls: those answers do not use up attempts, or a storm would lose
+        // samples; a hard ceiling still ends a call that is paced forever.
+        if asked.is_none() {
+            unpaced += 1;
+        }
+        if unpaced >= policy.max_attempts.max(1) as usize
+            || attempts.len() >= PACED_CEILING * policy.max_attempts.max(1) as usize
+        {
             return (Err(Failure::Exhausted { last }), attempts);
         }
         if let Some(asked) = asked.filter(|a| *a > policy.max_retry_after) {

@@ -153,15 +153,15 @@ impl SampleEngine for PySampleEngine {
     }
 }
 
-/// Baselines as YAML text, by the driver's `yaml_text` (pyyaml).
-struct DriverYaml(Arc<Py<PyAny>>);
+/// Baselines as YAML text, by `yaml_of_json` (pyyaml) of the driver or of `dbtest._experiment`.
+struct PyYaml(Arc<Py<PyAny>>);
 
-impl YamlText for DriverYaml {
+impl YamlText for PyYaml {
     fn yaml(&self, value: &Value) -> Result<String, String> {
         Python::attach(|py| {
             self.0
                 .bind(py)
-                .call_method1(intern!(py, "yaml_text"), (value.to_string(),))
+                .call_method1(intern!(py, "yaml_of_json"), (value.to_string(),))
                 .and_then(|text| text.extract::<String>())
                 .map_err(|e| format!("cannot write YAML: {e}"))
         })
@@ -189,16 +189,21 @@ pub struct ExperimentRun {
 #[pymethods]
 impl ExperimentRun {
     #[new]
-    #[pyo3(signature = (design_json, design_file, cwd, out=None, resume=None))]
+    #[pyo3(signature = (design_json, design_file, cwd, out=None, resume=None, cache="off"))]
     fn new(
         design_json: &str,
         design_file: &str,
         cwd: PathBuf,
         out: Option<&str>,
         resume: Option<&str>,
+        cache: &str,
     ) -> PyResult<Self> {
         let value = run::design_value(design_json, design_file).map_err(to_py_err)?;
-        let p = run::prepare_run(value, design_file, &cwd, out, resume).map_err(to_py_err)?;
+        let cache = cache
+            .parse()
+            .map_err(|e| to_py_err(Error::Usage(format!("--cache: {e}"))))?;
+        let p =
+            run::prepare_run(value, design_file, &cwd, out, resume, cache).map_err(to_py_err)?;
         Ok(ExperimentRun {
             cancel: CancellationToken::new(),
             use_case: p.design.use_case.clone(),
@@ -207,6 +212,58 @@ impl ExperimentRun {
             configs: config_pairs(&p.design.configurations()),
             resumed_samples: p.resumed.len(),
             prepared: Mutex::new(Some(p)),
+        })
+    }
+
+    /// A design without Python: `{system, user, rows, configs}` for rendering its prompts
+    /// (Jinja2, before any call); `None` for a design with a use case.
+    fn prompt_inputs<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let guard = self.prepared.lock().unwrap();
+        let p = guard.as_ref().ok_or_else(already_ran)?;
+        let Some(prompt) = &p.design.llm.prompt else {
+            return Ok(None);
+        };
+        let rows = p.models.dataset.as_ref().map_or_else(
+            || vec![Value::Object(Default::default())],
+            |d| d.rows.clone(),
+        );
+        let configs: Vec<_> = p
+            .design
+            .configurations()
+            .into_iter()
+            .map(|c| c.factors)
+            .collect();
+        let inputs = serde_json::json!({"system": prompt.system, "user": prompt.user,
+                                        "rows": rows, "configs": configs});
+        crate::to_python(py, &inputs).map(Some)
+    }
+
+    /// Runs a design without Python: `prompts[config][row]` are the rendered messages.
+    fn run_prompts<'py>(
+        &self,
+        py: Python<'py>,
+        prompts: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let prompts = crate::from_python(prompts)?;
+        let p = self
+            .prepared
+            .lock()
+            .unwrap()
+            .take()
+            .ok_or_else(already_ran)?;
+        let engine = run::prompt_engine(&p, prompts).map_err(to_py_err)?;
+        let yaml = PyYaml(Arc::new(
+            py.import("dbtest._experiment")?.into_any().unbind(),
+        ));
+        let cancel = self.cancel.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let code = run::execute_run(engine, p, cancel, &yaml)
+                .await
+                .unwrap_or_else(|message| {
+                    eprintln!("dbtest: {message}");
+                    ExitCode::Internal
+                });
+            Ok(code as i32)
         })
     }
 
@@ -239,7 +296,7 @@ impl ExperimentRun {
             .take()
             .ok_or_else(already_ran)?;
         let engine = PySampleEngine::new(py, driver)?;
-        let yaml = DriverYaml(engine.driver.clone());
+        let yaml = PyYaml(engine.driver.clone());
         let cancel = self.cancel.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let code = match run::execute_run(engine, prepared, cancel, &yaml).await {

@@ -1,0 +1,351 @@
+//! The model side of an experiment (DESIGN §8): the design's models checked and resolved
+//! before any call, its dataset read, the run's LLM layer built; and the engine that runs
+//! a design without Python (a prompt per row, sent to the configuration's `model`, judged
+//! by `success` over the reply and, if asked, by a judge model).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use dbtest_core::Error;
+use dbtest_llm::cache::{Cache, CacheMode};
+use dbtest_llm::middleware::{parse_middleware, Middleware, MiddlewareSpec};
+use dbtest_llm::models::{parse_models, resolve};
+use dbtest_llm::{CallError, CallInfo, ChatRequest, Llm, Message, Reply};
+use serde_json::{json, Map, Value};
+
+use crate::dataset::Dataset;
+use crate::design::{Configuration, Design, Judge};
+use crate::expr::Expr;
+use crate::sample::{RawKind, RawSample};
+use crate::schedule::{SampleEngine, SampleRequest};
+
+/// Request parameters a factor may set (a factor of another name only labels the
+/// configuration: sending it would make the server refuse the call).
+pub const CHAT_PARAMS: &[&str] = &[
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "stop",
+    "response_format",
+    "reasoning_effort",
+];
+
+/// What a run needs to call models, prepared before any sample.
+pub struct ModelSide {
+    pub llm: Option<Arc<Llm>>,
+    pub dataset: Option<Dataset>,
+}
+
+/// Builds a `python: "module:Class"` middleware (only the binding can).
+pub type PythonMiddleware = dyn Fn(&str) -> Result<Arc<dyn Middleware>, String>;
+
+fn usage(e: impl std::fmt::Display) -> Error {
+    Error::Usage(e.to_string())
+}
+
+/// Checks the design's models against its factors, judge and budgets, resolves keys and
+/// endpoints from the environment, reads the dataset, and builds the LLM layer. Every
+/// problem found here is a usage error (exit 4) before any call. `python` builds a
+/// `python:` middleware (only the binding can).
+pub fn prepare(
+    design: &Design,
+    design_file: &str,
+    design_dir: &Path,
+    run_dir: &Path,
+    cache: (CacheMode, &Path),
+    env: impl Fn(&str) -> Option<String>,
+    python: &PythonMiddleware,
+) -> Result<ModelSide, Error> {
+    let dataset = match &design.llm.dataset {
+        Some(d) => Some(Dataset::read(&design_dir.join(&d.path), &d.path).map_err(usage)?),
+        None => None,
+    };
+    let Some(models) = &design.llm.models else {
+        if design.llm.prompt.is_some() {
+            return Err(usage(format!(
+                "{design_file}: a design with `prompt` needs `models`: which endpoints the `model` factor names"
+            )));
+        }
+        return Ok(ModelSide { llm: None, dataset });
+    };
+    let specs = parse_models(design_file, models).map_err(usage)?;
+    let mut used: Vec<String> = Vec::new();
+    if let Some((_, levels)) = design.factors.iter().find(|(name, _)| name == "model") {
+        for level in levels {
+            let name = level.as_str().unwrap_or_default().to_string();
+            if !specs.contains_key(&name) {
+                return Err(usage(format!(
+                    "{design_file}: the factor `model` names {level}, which `models` does not define; models: {}",
+                    specs.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+            used.push(name);
+        }
+    } else if design.llm.prompt.is_some() {
+        return Err(usage(format!(
+            "{design_file}: a design with `prompt` needs a `model` factor naming its models, e.g. factors: {{model: [{}]}}",
+            specs.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    } else {
+        used.extend(specs.keys().cloned());
+    }
+    if let Some(judge) = &design.llm.judge {
+        if !specs.contains_key(&judge.model) {
+            return Err(usage(format!(
+                "{design_file}: `judge.model` is `{}`, which `models` does not define; models: {}",
+                judge.model,
+                specs.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        used.push(judge.model.clone());
+    }
+    if design.budgets.cost_usd.is_some() {
+        dbtest_llm::cost::cost_budget_needs_prices(
+            used.iter()
+                .map(|m| (m.as_str(), specs.get(m).and_then(|s| s.price.as_ref()))),
+        )
+        .map_err(|e| usage(format!("{design_file}: {e}")))?;
+    }
+    let resolved = resolve(&specs, env).map_err(usage)?;
+    let mut chain: Vec<Arc<dyn Middleware>> = Vec::new();
+    if let Some(list) = &design.llm.middleware {
+        for spec in parse_middleware(design_file, list).map_err(usage)? {
+            match &spec {
+                MiddlewareSpec::Python { target } => {
+                    chain.push(python(target).map_err(|e| {
+                        usage(format!("{design_file}: middleware python {target:?}: {e}"))
+                    })?);
+                }
+                _ => {
+                    std::fs::create_dir_all(run_dir).map_err(|e| {
+                        Error::io(format!("cannot create {}", run_dir.display()), e)
+                    })?;
+                    let built = spec
+                        .build(run_dir)
+                        .map_err(|e| Error::io("cannot open the audit log", e))?;
+                    chain.extend(built);
+                }
+            }
+        }
+    }
+    let (mode, path) = cache;
+    let cache = Cache::open(path, mode).map_err(usage)?;
+    let llm = Llm::new(resolved, cache, chain).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(ModelSide {
+        llm: Some(Arc::new(llm)),
+        dataset,
+    })
+}
+
+/// The request parameters a configuration sets through its factors.
+pub fn factor_params(factors: &Map<String, Value>) -> Map<String, Value> {
+    factors
+        .iter()
+        .filter(|(name, _)| CHAT_PARAMS.contains(&name.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// One model call as the sample log keeps it.
+pub fn call_entry(model: &str, role: &str, reply: Result<&Reply, &CallError>) -> Value {
+    match reply {
+        Ok(r) => json!({
+            "model": model, "role": role, "status": "ok", "cached": r.cached,
+            "usage": r.usage, "cost_usd": r.cost_usd, "latency_ms": r.latency_ms,
+            "attempts": r.attempts, "notes": r.notes,
+        }),
+        Err(e) => json!({
+            "model": model, "role": role, "status": "error", "error": e.to_string(),
+            "attempts": e.attempts(),
+        }),
+    }
+}
+
+/// What became of a call that gave no reply.
+pub fn failed_call(e: &CallError, calls: Vec<Value>) -> RawSample {
+    let kind = match e {
+        CallError::Fatal { .. } => RawKind::Fatal,
+        // prompt_shield stopped it: the feature failed, nothing was sent.
+        CallError::Aborted { .. } => RawKind::CheckFailed,
+        _ => RawKind::Raised,
+    };
+    RawSample {
+        calls,
+        ..RawSample::with_kind(kind, e.to_string())
+    }
+}
+
+/// Runs a design without Python: the prompts are rendered (by the caller, with Jinja2)
+/// for every configuration and row before the run starts.
+pub struct PromptEngine {
+    pub llm: Arc<Llm>,
+    pub configs: Vec<Configuration>,
+    /// `prompts[config][row]`: the messages sample `i` of `config` sends for row `i mod rows`.
+    pub prompts: Vec<Vec<Vec<Message>>>,
+    /// The dataset's rows (one empty row without a dataset).
+    pub rows: Vec<Value>,
+    pub success: Option<Expr>,
+    pub judge: Option<Judge>,
+    pub run_seed: u64,
+}
+
+impl PromptEngine {
+    async fn judge(
+        &self,
+        judge: &Judge,
+        call: &CallInfo,
+        asked: &[Message],
+        text: &str,
+        calls: &mut Vec<Value>,
+    ) -> Result<(bool, Value, u64, f64), RawSample> {
+        let question = asked
+            .iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .map_or("", |m| m.content.as_str());
+        let request = ChatRequest {
+            messages: vec![
+                Message::new("system", judge.rubric.clone()),
+                Message::new(
+                    "user",
+                    format!("The request:\n{question}\n\nThe reply to judge:\n{text}"),
+                ),
+            ],
+            params: Map::new(),
+        };
+        let reply = self.llm.chat(&judge.model, request, call.clone()).await;
+        calls.push(call_entry(&judge.model, "judge", reply.as_ref()));
+        let reply = reply.map_err(|e| failed_call(&e, std::mem::take(calls)))?;
+        let tokens = reply.usage.input_tokens + reply.usage.output_tokens;
+        let cost = reply.cost_usd.unwrap_or(0.0);
+        let Some(verdict) = reply.json.clone() else {
+            return Err(RawSample {
+                calls: std::mem::take(calls),
+                ..RawSample::with_kind(
+                    RawKind::Raised,
+                    format!(
+                        "the judge `{}` did not reply with JSON: {}",
+                        judge.model,
+                        snippet(&reply.text)
+                    ),
+                )
+            });
+        };
+        match judge.pass_if.eval(&verdict) {
+            Ok(passed) => Ok((passed, verdict, tokens, cost)),
+            Err(e) => Err(RawSample {
+                calls: std::mem::take(calls),
+                ..RawSample::with_kind(
+                    RawKind::Raised,
+                    format!("`judge.pass_if` cannot read the judge's reply {verdict}: {e}"),
+                )
+            }),
+        }
+    }
+}
+
+fn snippet(text: &str) -> String {
+    let mut s: String = text.chars().take(120).collect();
+    if s.len() < text.len() {
+        s.push('…');
+    }
+    format!("{s:?}")
+}
+
+impl SampleEngine for PromptEngine {
+    async fn sample(&self, r: SampleRequest) -> RawSample {
+        let config = &self.configs[r.config];
+        let model = config
+            .factors
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let row_index = (r.index % self.rows.len() as u64) as usize;
+        let messages = self.prompts[r.config][row_index].clone();
+        let call = CallInfo {
+            config_id: config.config_id.clone(),
+            sample_index: r.index,
+            seed: self.run_seed,
+        };
+        let request = ChatRequest {
+            messages: messages.clone(),
+            params: factor_params(&config.factors),
+        };
+        let mut calls = Vec::new();
+        let reply = self.llm.chat(&model, request, call.clone()).await;
+        calls.push(call_entry(&model, "answer", reply.as_ref()));
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(e) => return failed_call(&e, calls),
+        };
+        let mut tokens = reply.usage.input_tokens + reply.usage.output_tokens;
+        let mut cost = reply.cost_usd.unwrap_or(0.0);
+        let mut data = json!({
+            "text": reply.text,
+            "json": reply.json,
+            "row": self.rows[row_index],
+            "usage": reply.usage,
+            "latency_ms": reply.latency_ms,
+            "cost_usd": reply.cost_usd,
+            "cached": reply.cached,
+        });
+        let mut judged = None;
+        if let Some(judge) = &self.judge {
+            match self
+                .judge(judge, &call, &messages, &reply.text, &mut calls)
+                .await
+            {
+                Ok((passed, verdict, judge_tokens, judge_cost)) => {
+                    data["judge"] = Value::Bool(passed);
+                    data["judge_reply"] = verdict;
+                    // Shown apart in the log: what judging cost, beside what answering did.
+                    data["judge_cost_usd"] = json!(judge_cost);
+                    tokens += judge_tokens;
+                    cost += judge_cost;
+                    judged = Some(passed);
+                }
+                // The reply is kept even when judging it failed.
+                Err(raw) => return RawSample { data, ..raw },
+            }
+        }
+        let (success, message) = match &self.success {
+            Some(expr) => match expr.eval(&data) {
+                Ok(ok) => (Some(ok), None),
+                // The feature answered, but not in the form asked for: a failed sample.
+                Err(e) if reply.json.is_none() => (
+                    Some(false),
+                    Some(format!(
+                        "the reply is not JSON ({e}): {}",
+                        snippet(&reply.text)
+                    )),
+                ),
+                Err(e) => {
+                    return RawSample {
+                        calls,
+                        ..RawSample::with_kind(
+                            RawKind::Raised,
+                            format!("`success` cannot be read: {e}"),
+                        )
+                    }
+                }
+            },
+            None => (judged, None),
+        };
+        RawSample {
+            kind: RawKind::Returned,
+            success,
+            data,
+            message,
+            latency_ms: reply.latency_ms as f64,
+            tokens,
+            cost_usd: cost,
+            check_failed: None,
+            calls,
+        }
+    }
+}
