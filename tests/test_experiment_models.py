@@ -177,3 +177,40 @@ def test_a_missing_variable_and_a_malformed_row_are_named(tmp_path: Path, server
     done = run(tmp_path, server, design(dataset={"path": "bad.csv"}), "--out", "m2")
     assert done.returncode == 4 and "bad.csv:3:" in done.stderr, done.stderr
     assert server.stats()["total"] == 0
+
+
+USE_CASES = '''
+import dbtest
+
+
+@dbtest.use_case("triage.async")
+async def triage(ctx):
+    reply = await ctx.llm.chat("Ticket: " + ctx.row["text"], temperature=0)
+    return {"ok": (reply.json or {}).get("category") == ctx.row["expected"], "attempts": reply.attempts}
+
+
+@dbtest.use_case("triage.sync")
+def triage_sync(ctx):
+    reply = ctx.llm.chat_sync([{"role": "user", "content": "Ticket: " + ctx.row["text"]}])
+    return {"ok": (reply.json or {}).get("category") == ctx.row["expected"], "cost": reply.cost_usd}
+'''
+
+
+@pytest.mark.parametrize("use_case", ["triage.async", "triage.sync"])
+def test_a_python_use_case_calls_models_through_ctx_llm(tmp_path: Path, server: Any, use_case: str) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.dbtest.experiment]\npaths = ["cases"]\n')
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "usecase_triage.py").write_text(USE_CASES)
+    doc = design(use_case=use_case, prompt=None, judge=None, middleware=None, success="ok", samples=9)
+    done = run(tmp_path, server, doc, "--out", "py")
+    assert done.returncode == 0, done.stderr
+    records = samples(tmp_path / "py")
+    assert len(records) == 4 * 9
+    for r in records:
+        # ctx.row is the sample's row; rows 0 and 1 are answered right, row 2 is not JSON.
+        assert r["outcome"] == ("failure" if r["index"] % 3 == 2 else "success"), r
+        # Usage and cost counted by themselves, and the call kept in the sample log.
+        assert r["tokens"] > 0 and r["cost_usd"] > 0
+        assert [c["status"] for c in r["calls"]] == ["ok"]
+    wrong = run(tmp_path, server, doc, "--out", "py-wrong", key="sk-nope")
+    assert wrong.returncode == 4 and "MOCK_KEY" in wrong.stderr, wrong.stderr

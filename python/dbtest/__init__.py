@@ -32,6 +32,10 @@ _EXPORTS = {
     "xfail": "._marks",
     "Context": "._experiment",
     "Sample": "._experiment",
+    "Reply": "._experiment",
+    "ModelError": "._experiment",
+    "ModelAuthError": "._experiment",
+    "PromptRejected": "._experiment",
     "probabilistic_test": "._experiment",
     "use_case": "._experiment",
 }
@@ -39,13 +43,26 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from ._bench import BenchmarkGroup, bench
     from ._collect import TestSuite
-    from ._experiment import Context, Sample, probabilistic_test, use_case
+    from ._experiment import (
+        Context,
+        ModelAuthError,
+        ModelError,
+        PromptRejected,
+        Reply,
+        Sample,
+        probabilistic_test,
+        use_case,
+    )
     from ._fixtures import fixture
     from ._marks import Skipped, concurrent, flaky, parametrize, serial, skip, skip_if, skip_test, tag, timeout, xfail
 
 __all__ = [
     "BenchmarkGroup",
     "Context",
+    "ModelAuthError",
+    "ModelError",
+    "PromptRejected",
+    "Reply",
     "Sample",
     "Skipped",
     "TestSuite",

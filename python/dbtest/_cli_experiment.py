@@ -85,7 +85,7 @@ def _run(design_path: str, out: str | None, resume: str | None, cache: str = "of
         return _usage(str(e))
     except UseCaseError as e:
         return _usage(f"{design_path}: `use_case`: {e}")
-    driver = ExperimentDriver(found, _configs(run.configs))
+    driver = ExperimentDriver(found, _configs(run.configs), llm=run.llm, rows=run.dataset_rows)
 
     import asyncio
     import signal

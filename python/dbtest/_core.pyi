@@ -7,6 +7,7 @@ __all__ = [
     "BenchRun",
     "DbtestError",
     "ExperimentRun",
+    "LlmClient",
     "MockLlmServer",
     "UnitRun",
     "UsageError",
@@ -93,6 +94,11 @@ class ExperimentRun:
         design_json: str, design_file: str, cwd: str, out: str | None = None, resume: str | None = None,
         cache: str = "off",
     ) -> Self: ...
+    @property
+    def llm(self) -> LlmClient | None:
+        """The run's LLM layer for `ctx.llm`; None when the design names no models."""
+    @property
+    def dataset_rows(self) -> list[Any] | None: ...
     def prompt_inputs(self) -> dict[str, Any] | None:
         """A design without Python: `{system, user, rows, configs}` to render; else None."""
     def run_prompts(self, prompts: list[list[list[dict[str, str]]]]) -> Awaitable[int]: ...
@@ -151,6 +157,19 @@ class WorkerRun:
         """The fields of `dbtest._settings.PythonSettings`."""
     def output(self, printed: str) -> None: ...
     def serve(self, driver: Any) -> Awaitable[int]: ...
+
+@final
+class LlmClient:
+    """The run's LLM layer (dbtest-llm): `{reply, call}` or `{error, kind, call}`."""
+
+    def chat(
+        self, model: str, messages: list[dict[str, str]], params: dict[str, Any], config_id: str, index: int,
+        seed: int,
+    ) -> Awaitable[dict[str, Any]]: ...
+    def chat_sync(
+        self, model: str, messages: list[dict[str, str]], params: dict[str, Any], config_id: str, index: int,
+        seed: int,
+    ) -> dict[str, Any]: ...
 
 @final
 class MockLlmServer:

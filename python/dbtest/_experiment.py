@@ -30,6 +30,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # What became of a sample, as the engine reads it (dbtest_experiment::sample::RawKind).
 _RETURNED, _CHECK_FAILED, _RAISED, _CANCELLED = "returned", "check_failed", "raised", "cancelled"
+_FATAL = "fatal"
 
 
 @dataclass(slots=True)
@@ -109,12 +110,97 @@ class Sample:
         return self.data.get(key, default) if isinstance(self.data, Mapping) else default
 
 
+class ModelError(Exception):
+    """A model call gave no reply (retries spent, a 4xx, a cache miss): an infrastructure
+    error of the sample, retried by the engine like any other."""
+
+
+class ModelAuthError(ModelError):
+    """The model refused the key (401/403): the run stops at once (exit 4)."""
+
+
+class PromptRejected(AssertionError):
+    """`prompt_shield` refused to send the request: the sample fails."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A model's answer: `text`, `json` (the text parsed, if it is JSON), `usage`,
+    `cost_usd` (None for an unpriced model), `latency_ms`, `attempts` and `cached`."""
+
+    text: str
+    json: Any
+    usage: Usage
+    cost_usd: float | None
+    latency_ms: float
+    attempts: int
+    cached: bool
+
+
+class Llm:
+    """`ctx.llm`: the design's models, called through dbtest's LLM layer (rate limits,
+    retries, cache, middleware); usage and cost count against the budgets by themselves."""
+
+    __slots__ = ("_client", "_ctx")
+
+    def __init__(self, client: Any, ctx: Context) -> None:
+        self._client = client
+        self._ctx = ctx
+
+    def _args(self, messages: Any, model: str | None, params: dict[str, Any]) -> tuple[Any, ...]:
+        if self._client is None:
+            raise ModelError("ctx.llm: the design names no `models`; add a `models:` mapping to it")
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": messages}]
+        name = model if model is not None else self._ctx.factors.get("model")
+        if not isinstance(name, str):
+            raise ModelError("ctx.llm.chat: say which model (model=...), or give the design a `model` factor")
+        ctx = self._ctx
+        return (name, list(messages), params, ctx.config_id, ctx.index, ctx.seed)
+
+    async def chat(self, messages: Any, model: str | None = None, **params: Any) -> Reply:
+        """Sends `messages` (a list of `{"role", "content"}`, or one user message as text) to
+        `model` (default: the configuration's `model` factor); `params` override the model's."""
+        return self._reply(await self._client_call(messages, model, params))
+
+    async def _client_call(self, messages: Any, model: str | None, params: dict[str, Any]) -> Any:
+        return await self._client.chat(*self._args(messages, model, params))
+
+    def chat_sync(self, messages: Any, model: str | None = None, **params: Any) -> Reply:
+        """`chat` for a sync use case: blocks its thread (never the event loop)."""
+        return self._reply(self._client.chat_sync(*self._args(messages, model, params)))
+
+    def _reply(self, answer: dict[str, Any]) -> Reply:
+        ctx = self._ctx
+        ctx.calls.append(answer["call"])
+        if "error" in answer:
+            kind = answer["kind"]
+            if kind == "fatal":
+                raise ModelAuthError(answer["error"])
+            if kind == "aborted":
+                raise PromptRejected(answer["error"])
+            raise ModelError(answer["error"])
+        r = answer["reply"]
+        usage = Usage(r["usage"]["input_tokens"], r["usage"]["output_tokens"])
+        ctx.record(tokens=usage.input_tokens + usage.output_tokens, cost_usd=r["cost_usd"] or 0.0)
+        return Reply(r["text"], r["json"], usage, r["cost_usd"], float(r["latency_ms"]),
+                     len(r["attempts"]), bool(r["cached"]))
+
+
 class Context:
     """What a use case knows about the sample it runs: its configuration's `factors`, the
-    sample's `index` and `seed` (use `ctx.random` for reproducible randomness), and
-    `record(tokens=, cost_usd=)` to count usage against the design's budgets."""
+    sample's `index` and `seed` (use `ctx.random` for reproducible randomness), its dataset
+    `row`, `llm` to call the design's models, and `record(tokens=, cost_usd=)` to count
+    other usage against the design's budgets."""
 
-    __slots__ = ("_random", "attempt", "config_id", "cost_usd", "factors", "index", "seed", "tokens", "use_case")
+    __slots__ = ("_random", "attempt", "calls", "config_id", "cost_usd", "factors", "index", "llm", "row",
+                 "seed", "tokens", "use_case")
 
     def __init__(self, factors: dict[str, Any], index: int, seed: int, config_id: str,
                  attempt: int = 0, use_case: str = "") -> None:
@@ -127,6 +213,9 @@ class Context:
         self.tokens = 0
         self.cost_usd = 0.0
         self._random: random.Random | None = None
+        self.row: Any = None
+        self.calls: list[dict[str, Any]] = []
+        self.llm = Llm(None, self)
 
     def record(self, tokens: int = 0, cost_usd: float = 0.0) -> None:
         """Adds usage to this sample (callable many times; it sums)."""
@@ -243,6 +332,8 @@ class ExperimentDriver:
     configs: list[tuple[str, dict[str, Any]]]
     check: Callable[[Any], Any] | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    llm: Any = None  # the run's `_core.LlmClient`, if the design names models
+    rows: list[Any] | None = None  # the dataset's rows, if it has one
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _cancelled: bool = False
 
@@ -252,7 +343,12 @@ class ExperimentDriver:
 
     def _context(self, config: int, index: int, seed: int, attempt: int) -> Context:
         config_id, factors = self.configs[config]
-        return Context(dict(factors), index, seed, config_id, attempt, self.use_case.id)
+        ctx = Context(dict(factors), index, seed, config_id, attempt, self.use_case.id)
+        if self.rows:
+            ctx.row = self.rows[index % len(self.rows)]
+        if self.llm is not None:
+            ctx.llm = Llm(self.llm, ctx)
+        return ctx
 
     def sample_sync(self, config: int, index: int, seed: int, attempt: int) -> SampleAnswer:
         ctx = self._context(config, index, seed, attempt)
@@ -262,9 +358,11 @@ class ExperimentDriver:
             if inspect.isawaitable(result) and self.loop is not None:
                 result = asyncio.run_coroutine_threadsafe(_await(result), self.loop).result()
         except AssertionError as exc:
-            return SampleAnswer(_CHECK_FAILED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+            return _failed(_CHECK_FAILED, exc, ctx, started)
+        except ModelAuthError as exc:
+            return _failed(_FATAL, exc, ctx, started)
         except Exception as exc:  # noqa: BLE001 - an infrastructure error, retried by the engine
-            return SampleAnswer(_RAISED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+            return _failed(_RAISED, exc, ctx, started)
         latency = _ms(started)
         check = None
         if self.check is not None:
@@ -283,12 +381,15 @@ class ExperimentDriver:
             result = await self.use_case.func(ctx)
         except asyncio.CancelledError:
             if self._cancelled:
-                return SampleAnswer(_CANCELLED, None, None, "cancelled", _ms(started), ctx.tokens, ctx.cost_usd, None)
+                return SampleAnswer(_CANCELLED, None, None, "cancelled", _ms(started), ctx.tokens, ctx.cost_usd, None,
+                                    ctx.calls)
             raise
         except AssertionError as exc:
-            return SampleAnswer(_CHECK_FAILED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+            return _failed(_CHECK_FAILED, exc, ctx, started)
+        except ModelAuthError as exc:
+            return _failed(_FATAL, exc, ctx, started)
         except Exception as exc:  # noqa: BLE001 - an infrastructure error, retried by the engine
-            return SampleAnswer(_RAISED, None, None, _describe(exc), _ms(started), ctx.tokens, ctx.cost_usd, None)
+            return _failed(_RAISED, exc, ctx, started)
         finally:
             if task is not None:
                 self._tasks.discard(task)
@@ -319,11 +420,12 @@ class ExperimentDriver:
     @staticmethod
     def _returned(result: Any, ctx: Context, latency: float, check: str | None) -> SampleAnswer:
         if isinstance(result, bool):
-            return SampleAnswer(_RETURNED, result, None, None, latency, ctx.tokens, ctx.cost_usd, check)
+            return SampleAnswer(_RETURNED, result, None, None, latency, ctx.tokens, ctx.cost_usd, check, ctx.calls)
         if isinstance(result, Sample):
             success = None if result.success is None else bool(result.success)
-            return SampleAnswer(_RETURNED, success, _dumps(result.data), None, latency, ctx.tokens, ctx.cost_usd, check)
-        return SampleAnswer(_RETURNED, None, _dumps(result), None, latency, ctx.tokens, ctx.cost_usd, check)
+            return SampleAnswer(_RETURNED, success, _dumps(result.data), None, latency, ctx.tokens, ctx.cost_usd, check,
+                                ctx.calls)
+        return SampleAnswer(_RETURNED, None, _dumps(result), None, latency, ctx.tokens, ctx.cost_usd, check, ctx.calls)
 
     def cancel_inflight(self) -> None:
         """Ctrl-C: cancel the async samples in flight (they are not recorded, so a resumed
@@ -335,6 +437,11 @@ class ExperimentDriver:
     @staticmethod
     def yaml_of_json(json_text: str) -> str:
         return yaml_of_json(json_text)
+
+
+def _failed(kind: str, exc: BaseException, ctx: Context, started: float) -> SampleAnswer:
+    message = str(exc) if kind == _FATAL else _describe(exc)
+    return SampleAnswer(kind, None, None, message, _ms(started), ctx.tokens, ctx.cost_usd, None, ctx.calls)
 
 
 async def _await(awaitable: Any) -> Any:

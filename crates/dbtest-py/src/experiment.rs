@@ -215,6 +215,26 @@ impl ExperimentRun {
         })
     }
 
+    /// The run's LLM layer for `ctx.llm`; `None` when the design names no models.
+    #[getter]
+    fn llm(&self) -> PyResult<Option<crate::llm::LlmClient>> {
+        let guard = self.prepared.lock().unwrap();
+        let p = guard.as_ref().ok_or_else(already_ran)?;
+        Ok(p.models.llm.clone().map(crate::llm::LlmClient))
+    }
+
+    /// The dataset's rows for `ctx.row`; `None` without a dataset.
+    #[getter]
+    fn dataset_rows<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let guard = self.prepared.lock().unwrap();
+        let p = guard.as_ref().ok_or_else(already_ran)?;
+        p.models
+            .dataset
+            .as_ref()
+            .map(|d| crate::to_python(py, &d.rows))
+            .transpose()
+    }
+
     /// A design without Python: `{system, user, rows, configs}` for rendering its prompts
     /// (Jinja2, before any call); `None` for a design with a use case.
     fn prompt_inputs<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {

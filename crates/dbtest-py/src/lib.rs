@@ -4,6 +4,7 @@
 mod bench;
 mod engine;
 mod experiment;
+mod llm;
 mod mockllm;
 mod unit;
 mod worker;
@@ -87,6 +88,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(experiment::verify_bundle, m)?)?;
     m.add_class::<worker::WorkerRun>()?;
     m.add_class::<mockllm::MockLlmServer>()?;
+    m.add_class::<llm::LlmClient>()?;
     m.add_function(wrap_pyfunction!(unit::merge_reports, m)?)?;
     m.add_function(wrap_pyfunction!(bench::measure_callable, m)?)?;
     m.add_function(wrap_pyfunction!(write_atomic, m)?)?;
