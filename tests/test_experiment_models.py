@@ -214,3 +214,30 @@ def test_a_python_use_case_calls_models_through_ctx_llm(tmp_path: Path, server: 
         assert [c["status"] for c in r["calls"]] == ["ok"]
     wrong = run(tmp_path, server, doc, "--out", "py-wrong", key="sk-nope")
     assert wrong.returncode == 4 and "MOCK_KEY" in wrong.stderr, wrong.stderr
+
+
+def test_an_approved_model_design_verifies_the_same_way(tmp_path: Path, server: Any) -> None:
+    # The spec keeps the baseline's models, dataset, prompt, judge and middleware: `verify`
+    # samples through them (from another folder too), and --concurrency overrides.
+    doc = design(factors={"model": ["small"]}, samples=30, concurrency=4)
+    (tmp_path / "pyproject.toml").write_text("[tool.dbtest]\n")
+    done = run(tmp_path, server, doc, "--out", "base")
+    assert done.returncode == 0, done.stderr
+    baseline = tmp_path / "base" / "baselines" / "model=small.yaml"
+    env = dict(os.environ, MOCK_URL=server.url, MOCK_KEY=KEY)
+    approve = subprocess.run([sys.executable, "-m", "dbtest", "experiment", "approve", str(baseline), "--by", "Ana"],
+                             check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert approve.returncode == 0, approve.stderr
+    spec = yaml.safe_load(next((tmp_path / "specs").glob("*.yaml")).read_text())
+    assert spec["ran_with"]["concurrency"] == 4 and spec["ran_with"]["dataset"]["path"] == "tickets.csv"
+    assert spec["ran_with"]["prompt"]["user"] == "Ticket: {{ row.text }}"
+    before = server.stats()["total"]
+    (tmp_path / "elsewhere").mkdir()
+    verify = subprocess.run([sys.executable, "-m", "dbtest", "experiment", "verify", "ticket-triage:v1",
+                             "--concurrency", "2", "--json", "v.json"],
+                            check=False, cwd=tmp_path / "elsewhere", env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    verdict = json.loads((tmp_path / "elsewhere" / "v.json").read_text())
+    assert verdict["verdict"] == "PASS", verdict
+    assert server.stats()["total"] > before, "verify sent no request"

@@ -199,26 +199,35 @@ def _approve(baseline: str, options: dict[str, Any]) -> int:
 @experiment.command(name="verify")
 @click.argument("spec_id")
 @click.option("--json", "json_path", metavar="PATH", help="Write the verdict as JSON.")
-def verify_command(spec_id: str, json_path: str | None) -> None:
+@click.option("--concurrency", type=click.IntRange(min=1), metavar="N",
+              help="Samples at once [default: what the spec's baseline ran with].")
+def verify_command(spec_id: str, json_path: str | None, concurrency: int | None) -> None:
     """Run the approved spec SPEC_ID (use_case:vN; without :vN the latest version) and give
     the probabilistic verdict.
 
     Exit codes: 0 PASS, 1 FAIL, 6 INCONCLUSIVE (budget spent, too many infrastructure errors,
     a missing or expired spec), 4 usage error (an unapproved or invalid spec).
     """
-    raise SystemExit(_verify(spec_id, json_path))
+    raise SystemExit(_verify(spec_id, json_path, concurrency))
 
 
-def _verify(spec_id: str, json_path: str | None) -> int:
+def _verify(spec_id: str, json_path: str | None, concurrency: int | None = None) -> int:
     from . import _core
     from ._experiment import UseCaseError, YamlError, driver_for, prepare_verify
 
     try:
-        run = prepare_verify(spec_id, os.getcwd())
+        run = prepare_verify(spec_id, os.getcwd(), concurrency)
     except (_core.UsageError, YamlError) as e:
         return _usage(str(e))
     for w in run.warnings:
         _warn(w)
+    from ._prompts import PromptError, render_all
+
+    try:
+        inputs = run.prompt_inputs()
+        prompts = None if inputs is None else render_all(inputs, run.spec_path)
+    except PromptError as e:
+        return _usage(str(e))
 
     import asyncio
     import signal
@@ -237,6 +246,8 @@ def _verify(spec_id: str, json_path: str | None) -> int:
 
         loop.add_signal_handler(signal.SIGINT, on_interrupt)
         try:
+            if prompts is not None:
+                return str(await run.run_prompts(prompts, progress=True))
             return await run.run(driver, progress=True)
         finally:
             loop.remove_signal_handler(signal.SIGINT)

@@ -520,11 +520,11 @@ def _configs(pairs: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
     return [(config_id, json.loads(factors)) for config_id, factors in pairs]
 
 
-def prepare_verify(spec_id: str, root: str) -> Any:
+def prepare_verify(spec_id: str, root: str, concurrency: int | None = None) -> Any:
     """The engine's VerifyRun for `spec_id` (UsageError for a spec that cannot run)."""
     from . import _core
 
-    return _core.VerifyRun(spec_id, root, read_yaml_json)
+    return _core.VerifyRun(spec_id, root, read_yaml_json, concurrency)
 
 
 def driver_for(run: Any, check: Callable[[Any], Any] | None,
@@ -534,7 +534,8 @@ def driver_for(run: Any, check: Callable[[Any], Any] | None,
         return None
     named, every = run.use_case_files()
     found = load_use_case(run.use_case, named, every)
-    return ExperimentDriver(found, _configs(run.configs), check=check, loop=loop)
+    return ExperimentDriver(found, _configs(run.configs), check=check, loop=loop, llm=run.llm,
+                            rows=run.dataset_rows)
 
 
 async def run_probabilistic_test(func: Callable[[Any], Any], spec_id: str, root: str) -> dict[str, Any]:
@@ -550,7 +551,19 @@ async def run_probabilistic_test(func: Callable[[Any], Any], spec_id: str, root:
         driver = driver_for(run, func, loop)
     except (_core.UsageError, UseCaseError, YamlError) as e:
         return {"outcome": "error", "message": str(e), "verdict": None}
-    verdict = json.loads(await run.run(driver))
+    inputs = run.prompt_inputs()
+    if inputs is not None:
+        # A spec of a design without Python: dbtest sends the prompts and judges the replies
+        # by the spec's criterion (the test function sees no sample).
+        from ._prompts import PromptError, render_all
+
+        try:
+            prompts = render_all(inputs, run.spec_path)
+        except PromptError as e:
+            return {"outcome": "error", "message": str(e), "verdict": None}
+        verdict = json.loads(await run.run_prompts(prompts))
+    else:
+        verdict = json.loads(await run.run(driver))
     outcome = {"PASS": "passed", "FAIL": "failed"}.get(verdict["verdict"], "inconclusive")
     message = verdict["message"]
     if run.warnings:

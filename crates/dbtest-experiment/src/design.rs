@@ -99,6 +99,9 @@ pub struct LlmDesign {
     pub judge: Option<Judge>,
     /// The `middleware:` list as written.
     pub middleware: Option<Value>,
+    /// These sections as the design wrote them (the dataset's path relative to the project
+    /// root): what a baseline, and then a spec, keeps so that `verify` calls the same way.
+    pub written: Map<String, Value>,
 }
 
 /// `dataset: {path, security_level}` (the path relative to the design's folder).
@@ -369,12 +372,21 @@ impl Checker<'_> {
                 )))
             }
         };
+        let written = ["models", "dataset", "prompt", "judge", "middleware"]
+            .into_iter()
+            .filter_map(|k| {
+                map.get(k)
+                    .filter(|v| !v.is_null())
+                    .map(|v| (k.to_string(), v.clone()))
+            })
+            .collect();
         Ok(LlmDesign {
             models,
             dataset,
             prompt,
             judge,
             middleware,
+            written,
         })
     }
 }

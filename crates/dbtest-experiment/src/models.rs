@@ -193,7 +193,45 @@ pub struct PromptEngine {
     pub run_seed: u64,
 }
 
+impl ModelSide {
+    /// The rows samples read: the dataset's, or one empty row without one.
+    pub fn rows(&self) -> Vec<Value> {
+        self.dataset
+            .as_ref()
+            .map_or_else(|| vec![Value::Object(Map::new())], |d| d.rows.clone())
+    }
+}
+
 impl PromptEngine {
+    /// The engine of `design` (a design with `prompt`) over its `configs`, with
+    /// `prompts[config][row]` rendered by the caller.
+    pub fn new(
+        side: &ModelSide,
+        design: &Design,
+        configs: Vec<Configuration>,
+        prompts: Vec<Vec<Vec<Message>>>,
+        run_seed: u64,
+    ) -> Result<PromptEngine, Error> {
+        let llm = side.llm.clone().ok_or_else(|| {
+            Error::Internal("a design with `prompt` was prepared without models".into())
+        })?;
+        let rows = side.rows();
+        if prompts.len() != configs.len() || prompts.iter().any(|c| c.len() != rows.len()) {
+            return Err(Error::Internal(
+                "the rendered prompts do not match the configurations and rows".into(),
+            ));
+        }
+        Ok(PromptEngine {
+            llm,
+            configs,
+            prompts,
+            rows,
+            success: design.success.clone(),
+            judge: design.llm.judge.clone(),
+            run_seed,
+        })
+    }
+
     async fn judge(
         &self,
         judge: &Judge,

@@ -38,6 +38,9 @@ pub struct BaselineDesign {
     pub stop_when: Option<StopWhen>,
     /// The run's seed: put it in the design to repeat the run sample by sample.
     pub seed: u64,
+    /// The design's models, dataset, prompt, judge and middleware, as written.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub models: Map<String, Value>,
 }
 
 /// One configuration's measurement (DESIGN §6).
@@ -133,6 +136,7 @@ pub fn baseline(
             max_per_second: design.max_per_second,
             stop_when: design.stop_when,
             seed: run_seed,
+            models: design.llm.written.clone(),
         },
     }
 }

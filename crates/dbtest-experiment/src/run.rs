@@ -66,7 +66,7 @@ pub fn prepare_run(
     resume: Option<&str>,
     cache: CacheMode,
 ) -> Result<PreparedRun, Error> {
-    let design =
+    let mut design =
         Design::from_value(design_file, &design_value).map_err(|e| Error::Usage(e.to_string()))?;
     // A signing key missing now would only be found after every sample had run.
     design.artifacts.check_keys()?;
@@ -97,6 +97,18 @@ pub fn prepare_run(
         earlier.unwrap_or_else(|| (design.seed.unwrap_or_else(random_seed), Vec::new()));
     let design_path = absolute(cwd, design_file);
     let design_dir = design_path.parent().unwrap_or(cwd);
+    // Baselines and specs keep the dataset's path from the project root, where `verify`
+    // finds it whatever the folder it runs from.
+    if let Some(d) = &design.llm.dataset {
+        let path = Value::String(project.relative(&design_dir.join(&d.path)));
+        match design.llm.written.get_mut("dataset") {
+            Some(Value::Object(written)) => {
+                written.insert("path".into(), path);
+            }
+            Some(written) => *written = path,
+            None => {}
+        }
+    }
     let cache_path = project.root.join(".dbtest").join("llm-cache.sqlite");
     let models = crate::models::prepare(
         &design,
@@ -390,28 +402,13 @@ pub fn prompt_engine(
     p: &PreparedRun,
     prompts: Vec<Vec<Vec<dbtest_llm::Message>>>,
 ) -> Result<crate::models::PromptEngine, Error> {
-    let llm = p.models.llm.clone().ok_or_else(|| {
-        Error::Internal("a design with `prompt` was prepared without models".into())
-    })?;
-    let rows = p.models.dataset.as_ref().map_or_else(
-        || vec![Value::Object(Default::default())],
-        |d| d.rows.clone(),
-    );
-    let configs = p.design.configurations();
-    if prompts.len() != configs.len() || prompts.iter().any(|c| c.len() != rows.len()) {
-        return Err(Error::Internal(
-            "the rendered prompts do not match the configurations and rows".into(),
-        ));
-    }
-    Ok(crate::models::PromptEngine {
-        llm,
-        configs,
+    crate::models::PromptEngine::new(
+        &p.models,
+        &p.design,
+        p.design.configurations(),
         prompts,
-        rows,
-        success: p.design.success.clone(),
-        judge: p.design.llm.judge.clone(),
-        run_seed: p.run_seed,
-    })
+        p.run_seed,
+    )
 }
 
 /// Reads a design document's JSON text (the YAML as the caller loaded it).

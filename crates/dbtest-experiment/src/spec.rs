@@ -78,6 +78,21 @@ pub struct Spec {
     pub expires_at: Option<String>,
     #[serde(default)]
     pub notes: Option<String>,
+    /// How the baseline's design sampled (DESIGN §6), so that `verify` samples the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_with: Option<RanWith>,
+}
+
+/// What a spec keeps of its baseline's design: concurrency, retries, pacing, and the
+/// models, dataset, prompt, judge and middleware as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RanWith {
+    pub concurrency: u32,
+    pub retries: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_second: Option<f64>,
+    #[serde(flatten)]
+    pub models: Map<String, Value>,
 }
 
 /// serde_json's messages end with a position in the JSON text, which the user never saw
@@ -312,6 +327,12 @@ pub fn approve(
         approved_at: Some(timestamp_text(now)),
         expires_at: Some(timestamp_text(expires)),
         notes: options.notes.clone().filter(|n| !n.trim().is_empty()),
+        ran_with: Some(RanWith {
+            concurrency: baseline.design.concurrency,
+            retries: baseline.design.retries,
+            max_per_second: baseline.design.max_per_second,
+            models: baseline.design.models.clone(),
+        }),
     };
     Ok((spec, warnings))
 }
@@ -667,7 +688,7 @@ mod tests {
         assert_eq!(spec.approved_at.as_deref(), Some("2025-03-01T12:00:00Z"));
         assert_eq!(spec.expires_at.as_deref(), Some("2025-05-30T12:00:00Z"));
         assert_eq!(spec.factors["model"], json!("small"));
-        // The fields are those of DESIGN §6, in its order.
+        // The fields are those of DESIGN §6, in its order, then what the baseline ran with.
         let keys: Vec<String> = serde_json::to_value(&spec)
             .unwrap()
             .as_object()
@@ -693,7 +714,8 @@ mod tests {
                 "approved_by",
                 "approved_at",
                 "expires_at",
-                "notes"
+                "notes",
+                "ran_with"
             ]
         );
         // And it checks: approved, not expired, the same rule.

@@ -8,8 +8,9 @@ use dbtest_core::Error;
 use dbtest_runner::CancellationToken;
 use serde_json::Value;
 
-use crate::design::Configuration;
+use crate::design::{Configuration, Design};
 use crate::expr::Expr;
+use crate::models::ModelSide;
 use crate::project::Project;
 use crate::run::{random_seed, ConfigLines};
 use crate::sample::sha256_hex;
@@ -26,8 +27,90 @@ pub enum Verification {
     Ready {
         spec: Box<Spec>,
         checked: Box<spec::Checked>,
+        setup: Box<Setup>,
     },
     Done(Box<Verdict>),
+}
+
+/// How a spec is sampled: as its baseline's design did (`ran_with`), with the same models.
+pub struct Setup {
+    pub concurrency: usize,
+    pub retries: u32,
+    pub max_per_second: Option<f64>,
+    /// The baseline's design, for a spec of a design that calls models.
+    pub design: Option<Design>,
+    pub models: ModelSide,
+}
+
+impl Setup {
+    /// Whether the spec's design has no Python: its prompts are rendered and sent by dbtest.
+    pub fn prompt(&self) -> Option<&crate::design::Prompt> {
+        self.design.as_ref().and_then(|d| d.llm.prompt.as_ref())
+    }
+}
+
+/// The sampling of `spec`: its baseline's (`--concurrency` overrides), and for a design
+/// that calls models, that design rebuilt and its models prepared before any call.
+fn setup(
+    spec: &Spec,
+    rel: &str,
+    project: &Project,
+    concurrency: Option<usize>,
+) -> Result<Setup, Error> {
+    let ran = spec.ran_with.as_ref();
+    let mut design = None;
+    let mut models = ModelSide {
+        llm: None,
+        dataset: None,
+    };
+    if let Some(ran) = ran.filter(|r| !r.models.is_empty()) {
+        let mut value = serde_json::Map::new();
+        value.insert(
+            "experiment".into(),
+            Value::String(spec::file_stem(&spec.spec_id)),
+        );
+        if !ran.models.contains_key("prompt") {
+            value.insert("use_case".into(), Value::String(spec.use_case.clone()));
+        }
+        value.insert("samples".into(), Value::from(spec.samples));
+        let factors: serde_json::Map<String, Value> = spec
+            .factors
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Array(vec![v.clone()])))
+            .collect();
+        value.insert("factors".into(), Value::Object(factors));
+        if let Some(success) = &spec.success {
+            value.insert("success".into(), Value::String(success.clone()));
+        }
+        value.extend(ran.models.clone());
+        let rebuilt = Design::from_value(rel, &Value::Object(value))
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        // The dataset's path is kept from the project root, so the root is the design's folder.
+        models = crate::models::prepare(
+            &rebuilt,
+            rel,
+            &project.root,
+            &project.root.join(".dbtest"),
+            (dbtest_llm::cache::CacheMode::Off, &project.root),
+            |var| std::env::var(var).ok(),
+            &|target| {
+                Err(format!(
+                    "Python middleware ({target}) is not supported yet; use pii_mask, prompt_shield or audit_log"
+                ))
+            },
+        )?;
+        design = Some(rebuilt);
+    }
+    Ok(Setup {
+        concurrency: concurrency
+            .or(ran.map(|r| r.concurrency as usize))
+            .unwrap_or(VERIFY_CONCURRENCY)
+            .max(1),
+        retries: ran.map_or(VERIFY_RETRIES, |r| r.retries),
+        max_per_second: ran.and_then(|r| r.max_per_second),
+        design,
+        models,
+    })
 }
 
 /// A spec, found and checked before any sample runs.
@@ -40,11 +123,14 @@ pub struct OpenedSpec {
 }
 
 impl OpenedSpec {
-    /// The use case to load; None when no sample will run.
+    /// The use case to load; None when no sample will run, or none is Python's (a spec
+    /// of a design without Python).
     pub fn use_case(&self) -> Option<&str> {
         match &self.verification {
-            Verification::Ready { spec, .. } => Some(&spec.use_case),
-            Verification::Done(_) => None,
+            Verification::Ready { spec, setup, .. } if setup.prompt().is_none() => {
+                Some(&spec.use_case)
+            }
+            _ => None,
         }
     }
 
@@ -62,6 +148,7 @@ impl OpenedSpec {
 pub fn open(
     spec_id: &str,
     cwd: &Path,
+    concurrency: Option<usize>,
     read_yaml: impl FnOnce(&Path) -> Result<String, Error>,
 ) -> Result<OpenedSpec, Error> {
     let project = Project::find(cwd)?;
@@ -103,9 +190,11 @@ pub fn open(
                         spec.spec_id
                     ));
                 }
+                let setup = setup(&spec, &rel, &project, concurrency)?;
                 Verification::Ready {
                     spec: Box::new(spec),
                     checked: Box::new(checked),
+                    setup: Box::new(setup),
                 }
             }
         }
@@ -124,6 +213,7 @@ pub async fn execute<E: SampleEngine>(
     engine: E,
     spec: &Spec,
     checked: &spec::Checked,
+    setup: &Setup,
     cancel: CancellationToken,
     progress: bool,
 ) -> Verdict {
@@ -138,17 +228,19 @@ pub async fn execute<E: SampleEngine>(
         }
         None => None,
     };
+    // Without Python the LLM layer retries each call and the engine judges the reply.
+    let prompt = setup.prompt().is_some();
     let plan = Plan {
         experiment: spec.spec_id.clone(),
         run_seed: random_seed(),
         configs: vec![checked.config.clone()],
         samples: spec.samples,
-        concurrency: VERIFY_CONCURRENCY,
-        max_per_second: None,
-        retries: VERIFY_RETRIES,
+        concurrency: setup.concurrency,
+        max_per_second: setup.max_per_second,
+        retries: if prompt { 0 } else { setup.retries },
         backoff: Backoff::default(),
         budgets: spec.budgets,
-        success,
+        success: success.filter(|_| !prompt),
         confidence: spec.confidence,
         stop: StopRule::Verdict(checked.rule),
         replace_errors: true,
@@ -169,6 +261,11 @@ pub async fn execute<E: SampleEngine>(
     .await;
     live.clear();
     match outcome {
+        Ok(outcome) if outcome.fatal.is_some() => spec::inconclusive_without_samples(
+            &spec.spec_id,
+            "error",
+            outcome.fatal.as_deref().unwrap_or_default(),
+        ),
         Ok(outcome) => spec::verdict(spec, &checked.rule, &outcome.configs[0]),
         Err(e) => spec::inconclusive_without_samples(&spec.spec_id, "error", &e.0),
     }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use dbtest_core::{Error, ExitCode};
-use dbtest_experiment::design::Configuration;
+use dbtest_experiment::design::{Configuration, Design};
+use dbtest_experiment::models::{ModelSide, PromptEngine};
 use dbtest_experiment::project::{Project, UseCaseFile};
 use dbtest_experiment::run::{self, PreparedRun, YamlText};
 use dbtest_experiment::sample::{RawKind, RawSample};
@@ -220,7 +221,7 @@ impl ExperimentRun {
     fn llm(&self) -> PyResult<Option<crate::llm::LlmClient>> {
         let guard = self.prepared.lock().unwrap();
         let p = guard.as_ref().ok_or_else(already_ran)?;
-        Ok(p.models.llm.clone().map(crate::llm::LlmClient))
+        Ok(llm_of(&p.models))
     }
 
     /// The dataset's rows for `ctx.row`; `None` without a dataset.
@@ -228,11 +229,7 @@ impl ExperimentRun {
     fn dataset_rows<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let guard = self.prepared.lock().unwrap();
         let p = guard.as_ref().ok_or_else(already_ran)?;
-        p.models
-            .dataset
-            .as_ref()
-            .map(|d| crate::to_python(py, &d.rows))
-            .transpose()
+        rows_of(py, &p.models)
     }
 
     /// A design without Python: `{system, user, rows, configs}` for rendering its prompts
@@ -240,22 +237,7 @@ impl ExperimentRun {
     fn prompt_inputs<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let guard = self.prepared.lock().unwrap();
         let p = guard.as_ref().ok_or_else(already_ran)?;
-        let Some(prompt) = &p.design.llm.prompt else {
-            return Ok(None);
-        };
-        let rows = p.models.dataset.as_ref().map_or_else(
-            || vec![Value::Object(Default::default())],
-            |d| d.rows.clone(),
-        );
-        let configs: Vec<_> = p
-            .design
-            .configurations()
-            .into_iter()
-            .map(|c| c.factors)
-            .collect();
-        let inputs = serde_json::json!({"system": prompt.system, "user": prompt.user,
-                                        "rows": rows, "configs": configs});
-        crate::to_python(py, &inputs).map(Some)
+        prompt_inputs(py, &p.design, &p.models, p.design.configurations())
     }
 
     /// Runs a design without Python: `prompts[config][row]` are the rendered messages.
@@ -331,6 +313,33 @@ impl ExperimentRun {
     }
 }
 
+fn llm_of(side: &ModelSide) -> Option<crate::llm::LlmClient> {
+    side.llm.clone().map(crate::llm::LlmClient)
+}
+
+fn rows_of<'py>(py: Python<'py>, side: &ModelSide) -> PyResult<Option<Bound<'py, PyAny>>> {
+    side.dataset
+        .as_ref()
+        .map(|d| crate::to_python(py, &d.rows))
+        .transpose()
+}
+
+/// `{system, user, rows, configs}` of a design without Python, for Jinja2.
+fn prompt_inputs<'py>(
+    py: Python<'py>,
+    design: &Design,
+    side: &ModelSide,
+    configs: Vec<Configuration>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let Some(prompt) = &design.llm.prompt else {
+        return Ok(None);
+    };
+    let configs: Vec<_> = configs.into_iter().map(|c| c.factors).collect();
+    let inputs = serde_json::json!({"system": prompt.system, "user": prompt.user,
+                                    "rows": side.rows(), "configs": configs});
+    crate::to_python(py, &inputs).map(Some)
+}
+
 fn already_ran() -> PyErr {
     crate::DbtestError::new_err("this run has already run")
 }
@@ -383,7 +392,14 @@ impl VerifyRun {
     /// or expired spec gives a run that ends INCONCLUSIVE without a sample; an invalid,
     /// unapproved or infeasible one raises UsageError.
     #[new]
-    fn new(py: Python<'_>, spec_id: &str, cwd: PathBuf, read_yaml: Py<PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (spec_id, cwd, read_yaml, concurrency=None))]
+    fn new(
+        py: Python<'_>,
+        spec_id: &str,
+        cwd: PathBuf,
+        read_yaml: Py<PyAny>,
+        concurrency: Option<usize>,
+    ) -> PyResult<Self> {
         let mut raised = None;
         let read = |path: &Path| -> Result<String, Error> {
             read_yaml
@@ -396,7 +412,7 @@ impl VerifyRun {
                     Error::Usage(message)
                 })
         };
-        let opened = match verify::open(spec_id, &cwd, read) {
+        let opened = match verify::open(spec_id, &cwd, concurrency, read) {
             Ok(opened) => opened,
             // The reader's own exception (a YAML error) goes back as it was raised.
             Err(e) => return Err(raised.take().unwrap_or_else(|| to_py_err(e))),
@@ -415,6 +431,67 @@ impl VerifyRun {
             warnings: opened.warnings,
             project: opened.project,
             verification: Mutex::new(Some(opened.verification)),
+        })
+    }
+
+    /// The spec's LLM layer for `ctx.llm` (see `ExperimentRun.llm`).
+    #[getter]
+    fn llm(&self) -> Option<crate::llm::LlmClient> {
+        self.with_setup(|setup| llm_of(&setup.models)).flatten()
+    }
+
+    #[getter]
+    fn dataset_rows<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.with_setup(|setup| rows_of(py, &setup.models))
+            .transpose()
+            .map(Option::flatten)
+    }
+
+    /// A spec of a design without Python: what to render (see `ExperimentRun`).
+    fn prompt_inputs<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let guard = self.verification.lock().unwrap();
+        match guard.as_ref() {
+            Some(Verification::Ready { checked, setup, .. }) => match &setup.design {
+                Some(design) => {
+                    prompt_inputs(py, design, &setup.models, vec![checked.config.clone()])
+                }
+                None => Ok(None),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// Samples a spec of a design without Python with its rendered prompts; resolves to
+    /// the verdict as JSON text.
+    #[pyo3(signature = (prompts, progress=false))]
+    fn run_prompts<'py>(
+        &self,
+        py: Python<'py>,
+        prompts: &Bound<'py, PyAny>,
+        progress: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let prompts = crate::from_python(prompts)?;
+        let Some(Verification::Ready {
+            spec,
+            checked,
+            setup,
+        }) = self.verification.lock().unwrap().take()
+        else {
+            return Err(already_ran());
+        };
+        let design = setup.design.as_ref().ok_or_else(already_ran)?;
+        let engine = PromptEngine::new(
+            &setup.models,
+            design,
+            vec![checked.config.clone()],
+            prompts,
+            dbtest_experiment::run::random_seed(),
+        )
+        .map_err(to_py_err)?;
+        let cancel = self.cancel.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let verdict = verify::execute(engine, &spec, &checked, &setup, cancel, progress).await;
+            verdict_json(&verdict)
         })
     }
 
@@ -453,19 +530,32 @@ impl VerifyRun {
             .unwrap()
             .take()
             .ok_or_else(already_ran)?;
-        let (spec, checked): (Box<Spec>, _) = match verification {
+        let (spec, checked, setup): (Box<Spec>, _, _) = match verification {
             Verification::Done(verdict) => {
                 let text = verdict_json(&verdict)?;
                 return pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(text) });
             }
-            Verification::Ready { spec, checked } => (spec, checked),
+            Verification::Ready {
+                spec,
+                checked,
+                setup,
+            } => (spec, checked, setup),
         };
         let engine = PySampleEngine::new(py, driver)?;
         let cancel = self.cancel.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let verdict = verify::execute(engine, &spec, &checked, cancel, progress).await;
+            let verdict = verify::execute(engine, &spec, &checked, &setup, cancel, progress).await;
             verdict_json(&verdict)
         })
+    }
+}
+
+impl VerifyRun {
+    fn with_setup<T>(&self, f: impl FnOnce(&verify::Setup) -> T) -> Option<T> {
+        match self.verification.lock().unwrap().as_ref() {
+            Some(Verification::Ready { setup, .. }) => Some(f(setup)),
+            _ => None,
+        }
     }
 }
 
