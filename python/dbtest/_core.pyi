@@ -16,6 +16,7 @@ __all__ = [
     "approve_baseline",
     "measure_callable",
     "merge_reports",
+    "merge_shards",
     "render_artifacts",
     "verify_bundle",
     "write_atomic",
