@@ -204,8 +204,8 @@ impl ExperimentRun {
         let cache = cache
             .parse()
             .map_err(|e| to_py_err(Error::Usage(format!("--cache: {e}"))))?;
-        let p =
-            run::prepare_run(value, design_file, &cwd, out, resume, shard, cache).map_err(to_py_err)?;
+        let p = run::prepare_run(value, design_file, &cwd, out, resume, shard, cache)
+            .map_err(to_py_err)?;
         Ok(ExperimentRun {
             cancel: CancellationToken::new(),
             use_case: p.design.use_case.clone(),
