@@ -36,6 +36,8 @@ def experiment() -> None:
     dbtest experiment run DESIGN.yaml            -> a baseline per configuration + SUMMARY.md
     dbtest experiment approve BASELINE --by NAME -> specs/<use_case>.v<N>.yaml
     dbtest experiment verify SPEC_ID             -> PASS (0) / FAIL (1) / INCONCLUSIVE (6)
+    dbtest experiment run DESIGN.yaml --shard K/N -> one share of the samples (CI matrix)
+    dbtest experiment merge RUN_DIR... [--out DIR] -> the shares joined into one run
     dbtest experiment report RUN_DIR             -> the design's artifacts, rendered again
     dbtest experiment verify-bundle DIR --key-env NAME -> 0 intact / 1 naming what changed
     """
@@ -49,17 +51,20 @@ def experiment() -> None:
               help="Continue an interrupted run: only the samples it lacks are run.")
 @click.option("--cache", type=click.Choice(["off", "record", "replay"]), default="off", show_default=True,
               help="Model replies in .dbtest/llm-cache.sqlite: record them, or replay them without a request.")
-def run_command(design: str, out: str | None, resume: str | None, cache: str) -> None:
+@click.option("--shard", metavar="K/N",
+              help="Run share K of N: the sample indices i with i mod N = K-1, of every configuration "
+                   "(needs the design's seed); join the shares with `dbtest experiment merge`.")
+def run_command(design: str, out: str | None, resume: str | None, cache: str, shard: str | None) -> None:
     """Run every configuration of the experiment DESIGN (a YAML file).
 
     Writes samples.jsonl (as samples finish), baselines/<config>.yaml, SUMMARY.md and
     summary.json. Exit codes: 0 done (also when a budget stopped it), 2 interrupted,
     4 usage error.
     """
-    raise SystemExit(_run(design, out, resume, cache))
+    raise SystemExit(_run(design, out, resume, cache, shard))
 
 
-def _run(design_path: str, out: str | None, resume: str | None, cache: str = "off") -> int:
+def _run(design_path: str, out: str | None, resume: str | None, cache: str = "off", shard: str | None = None) -> int:
     from . import _core
     from ._experiment import ExperimentDriver, UseCaseError, YamlError, _configs, load_use_case, read_yaml
 
@@ -72,7 +77,7 @@ def _run(design_path: str, out: str | None, resume: str | None, cache: str = "of
     if doc is None:
         return _usage(f"{design_path}: the design is empty; it needs at least experiment, use_case and samples")
     try:
-        run = _core.ExperimentRun(json.dumps(doc), design_path, os.getcwd(), out, resume, cache)
+        run = _core.ExperimentRun(json.dumps(doc), design_path, os.getcwd(), out, resume, cache, shard)
     except _core.UsageError as e:
         return _usage(str(e))
     inputs = run.prompt_inputs()
@@ -268,6 +273,31 @@ def _verify(spec_id: str, json_path: str | None, concurrency: int | None = None)
             return _finish(3)
     code = {"PASS": 0, "FAIL": 1}.get(verdict["verdict"], 6)
     return _finish(code)
+
+
+@experiment.command(name="merge")
+@click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True)
+@click.option("--out", metavar="DIR",
+              help="Folder of the merged run [default: experiments/<experiment>/<UTC time>/].")
+def merge_command(run_dirs: tuple[str, ...], out: str | None) -> None:
+    """Join the shares of `dbtest experiment run DESIGN --shard K/N` (one RUN_DIR per share,
+    in any order) into one run folder: the baselines, SUMMARY.md, summary.json and artifacts a
+    single run of the same samples would write.
+
+    Exit codes: 0 merged, 3 a file could not be written, 4 refused (shares of different
+    designs or seeds, a share missing or given twice, an interrupted share, a signing key not set).
+    """
+    from . import _core
+
+    try:
+        text = _core.merge_shards(list(run_dirs), os.getcwd(), out)
+    except _core.UsageError as e:
+        raise SystemExit(_usage(str(e)))
+    except _core.DbtestError as e:
+        click.echo(f"dbtest: {e}", err=True)
+        raise SystemExit(3)
+    click.echo(text, nl=False)
+    raise SystemExit(0)
 
 
 @experiment.command(name="report")

@@ -17,6 +17,7 @@ __all__ = [
     "approve_baseline",
     "measure_callable",
     "merge_reports",
+    "merge_shards",
     "render_artifacts",
     "verify_bundle",
     "write_atomic",
@@ -92,7 +93,7 @@ class ExperimentRun:
     def __new__(
         cls,
         design_json: str, design_file: str, cwd: str, out: str | None = None, resume: str | None = None,
-        cache: str = "off",
+        cache: str = "off", shard: str | None = None,
     ) -> Self: ...
     @property
     def llm(self) -> LlmClient | None:
@@ -190,6 +191,11 @@ class MockLlmServer:
     def stats(self) -> dict[str, Any]:
         """Requests served: `total`, counts by status."""
     def close(self) -> None: ...
+
+def merge_shards(run_dirs: list[str], cwd: str, out: str | None = None) -> str:
+    """`dbtest experiment merge RUN_DIR... [--out DIR]`: joins the shares of a `--shard` run into
+    one run folder (baselines, summary, artifacts); returns what to print. UsageError when the
+    folders are not every share of one run."""
 
 def render_artifacts(run_dir: str, cwd: str) -> str:
     """`dbtest experiment report RUN_DIR`: renders the run's artifacts again; returns what to print."""

@@ -14,5 +14,6 @@ pub mod report;
 pub mod run;
 pub mod sample;
 pub mod schedule;
+pub mod shard;
 pub mod spec;
 pub mod verify;

@@ -191,6 +191,9 @@ pub struct Summary {
     /// The data's level (DESIGN §9); a summary from before levels reads as unofficial.
     #[serde(default)]
     pub security_level: dbtest_artifacts::SecurityLevel,
+    /// `--shard K/N`: the run sampled this share only; absent in a whole or merged run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
     pub configurations: Vec<SummaryRow>,
     /// Each configuration against the best, on the same rows.
     pub comparisons: Comparisons,
@@ -278,6 +281,7 @@ pub fn summary(
         termination: stopped.unwrap_or(Termination::Completed),
         best: best.map(|i| baselines[i].config_id.clone()),
         security_level: design.artifacts.level,
+        shard: None,
         configurations,
         comparisons,
     }
@@ -369,6 +373,11 @@ pub fn markdown(s: &Summary) -> String {
         s.seed,
         stop_phrase(s.termination)
     ));
+    if let Some(shard) = s.shard {
+        out.push_str(&format!(
+            "This is share {shard} of the samples: join the shares with `dbtest experiment merge`.\n\n"
+        ));
+    }
     let mut headers = HEADERS;
     headers[3] = "interval";
     out.push_str(&format!("| {} |\n", headers.join(" | ")));

@@ -22,9 +22,10 @@ use crate::sample::{read_log, SampleLog, SampleRecord};
 use crate::schedule::{
     self, Backoff, ConfigState, Plan, RunError, RunOutcome, SampleEngine, StopRule, Termination,
 };
+use crate::shard::Shard;
 use crate::spec;
 
-const RUN_SCHEMA: &str = "dbtest.experiment-run/1";
+pub(crate) const RUN_SCHEMA: &str = "dbtest.experiment-run/1";
 
 /// A value as YAML text (baselines are YAML; the YAML library is the caller's).
 pub trait YamlText {
@@ -41,6 +42,8 @@ pub struct PreparedRun {
     run_seed: u64,
     pub resumed: Vec<SampleRecord>,
     is_resume: bool,
+    /// `--shard K/N`: this run samples one share (see [`crate::shard`]).
+    pub shard: Option<Shard>,
     /// The models, dataset and LLM layer, checked before any sample.
     pub models: ModelSide,
 }
@@ -64,10 +67,17 @@ pub fn prepare_run(
     cwd: &Path,
     out: Option<&str>,
     resume: Option<&str>,
+    shard: Option<&str>,
     cache: CacheMode,
 ) -> Result<PreparedRun, Error> {
     let mut design =
         Design::from_value(design_file, &design_value).map_err(|e| Error::Usage(e.to_string()))?;
+    let mut shard = shard
+        .map(|text| text.parse::<Shard>().map_err(Error::Usage))
+        .transpose()?;
+    if let Some(s) = shard {
+        s.check_design(&design, design_file).map_err(Error::Usage)?;
+    }
     // A signing key missing now would only be found after every sample had run.
     design.artifacts.check_keys()?;
     let project = Project::find(cwd)?;
@@ -75,8 +85,17 @@ pub fn prepare_run(
     let (run_dir, earlier) = match (resume, out) {
         (Some(dir), _) => {
             let run_dir = absolute(cwd, dir);
-            let earlier = resume_from(&run_dir, dir, &design)?;
-            (run_dir, Some(earlier))
+            let (seed, records, stored) = resume_from(&run_dir, dir, &design)?;
+            // A resumed share goes on with its own share; a different one is refused.
+            if shard.is_some() && shard != stored {
+                return Err(Error::Usage(format!(
+                    "--resume {dir} --shard {}: the run is {}; resume it with the share it was started with",
+                    shard.map(|s| s.to_string()).unwrap_or_default(),
+                    stored.map_or("not a share".to_string(), |s| format!("share {s}"))
+                )));
+            }
+            shard = stored;
+            (run_dir, Some((seed, records)))
         }
         (None, Some(dir)) => {
             let run_dir = absolute(cwd, dir);
@@ -132,12 +151,13 @@ pub fn prepare_run(
         run_seed,
         resumed,
         is_resume,
+        shard,
         models,
     })
 }
 
 /// `base/<UTC time stamp>`, or `-2`, `-3`, ... after it when that folder exists.
-fn new_run_dir(base: &Path, now: jiff::Timestamp) -> PathBuf {
+pub(crate) fn new_run_dir(base: &Path, now: jiff::Timestamp) -> PathBuf {
     let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
     let mut dir = base.join(&stamp);
     let mut n = 2;
@@ -148,13 +168,13 @@ fn new_run_dir(base: &Path, now: jiff::Timestamp) -> PathBuf {
     dir
 }
 
-/// The seed and samples of the run in `run_dir`, when its design decides samples as
+/// The seed, samples and share of the run in `run_dir`, when its design decides samples as
 /// `design` does.
 fn resume_from(
     run_dir: &Path,
     dir: &str,
     design: &Design,
-) -> Result<(u64, Vec<SampleRecord>), Error> {
+) -> Result<(u64, Vec<SampleRecord>, Option<Shard>), Error> {
     let run_file = run_dir.join("run.json");
     let text = std::fs::read_to_string(&run_file).map_err(|e| {
         Error::Usage(format!(
@@ -185,9 +205,11 @@ fn resume_from(
     let run_seed = stored["seed"]
         .as_u64()
         .ok_or_else(|| Error::Usage(format!("{}: no `seed`", run_file.display())))?;
+    let shard = crate::shard::stored_shard(&stored)
+        .map_err(|e| Error::Usage(format!("{}: {e}", run_file.display())))?;
     let resumed = read_log(&run_dir.join("samples.jsonl"))
         .map_err(|e| Error::Usage(format!("--resume {dir}: {e}")))?;
-    Ok((run_seed, resumed))
+    Ok((run_seed, resumed, shard))
 }
 
 /// The live lines of a run: one per configuration.
@@ -244,7 +266,7 @@ pub async fn execute_run<E: SampleEngine>(
         .map_err(|e| format!("cannot create {}: {e}", p.run_dir.display()))?;
     let started_at = now_text();
     if !p.is_resume {
-        let run = json!({
+        let mut run = json!({
             "schema": RUN_SCHEMA,
             "design_file": p.design_file,
             "started_at": started_at,
@@ -252,6 +274,13 @@ pub async fn execute_run<E: SampleEngine>(
             "security_level": design.artifacts.level,
             "design": p.design_value,
         });
+        // What `dbtest experiment merge` needs from a share, which it cannot recompute.
+        if let Some(shard) = p.shard {
+            run["shard"] = json!(shard);
+        }
+        if let Some(rows) = p.models.dataset.as_ref().map(|d| d.len()) {
+            run["dataset_rows"] = json!(rows);
+        }
         let text = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
         dbtest_report::write_atomic(&p.run_dir.join("run.json"), text.as_bytes())
             .map_err(|e| e.to_string())?;
@@ -284,6 +313,7 @@ pub async fn execute_run<E: SampleEngine>(
             .map_or(StopRule::None, |s| StopRule::CiHalfWidth(s.ci_half_width)),
         replace_errors: false,
         max_errors: None,
+        shard: p.shard,
     };
     let rel_run_dir = p.project.relative(&p.run_dir);
     let plural = |n: usize| if n == 1 { "" } else { "s" };
@@ -294,8 +324,15 @@ pub async fn execute_run<E: SampleEngine>(
             plural(p.resumed.len())
         );
     } else {
+        let share = p.shard.map_or(String::new(), |s| {
+            format!(
+                " (share {s}: {} of each, {})",
+                s.planned(design.samples),
+                s.describe(design.samples)
+            )
+        });
         eprintln!(
-            "experiment {}: {} configuration{} x {} samples -> {rel_run_dir} (security level {})",
+            "experiment {}: {} configuration{} x {} samples{share} -> {rel_run_dir} (security level {})",
             design.experiment,
             configs.len(),
             plural(configs.len()),
@@ -303,7 +340,7 @@ pub async fn execute_run<E: SampleEngine>(
             design.artifacts.level
         );
     }
-    let mut live = ConfigLines::new(&configs, design.samples, design.confidence, true);
+    let mut live = ConfigLines::new(&configs, plan.planned(), design.confidence, true);
     let clock = Instant::now();
     let outcome: Result<RunOutcome, RunError> = schedule::run(
         Arc::new(engine),
@@ -323,54 +360,36 @@ pub async fn execute_run<E: SampleEngine>(
     }
     live.clear();
     let outcome = outcome.map_err(|e| e.0)?;
-    let generated_at = now_text();
-    let mut baselines = Vec::new();
-    let mut files = Vec::new();
-    for (config, state) in configs.iter().zip(&outcome.configs) {
-        let b = report::baseline(design, p.run_seed, config, state, &generated_at);
-        let file = format!("baselines/{}.yaml", config.config_id);
-        let value = serde_json::to_value(&b).map_err(|e| e.to_string())?;
-        dbtest_report::write_atomic(&p.run_dir.join(&file), yaml.yaml(&value)?.as_bytes())
-            .map_err(|e| e.to_string())?;
-        baselines.push(b);
-        files.push(file);
-    }
-    let summary = report::summary(
-        design,
-        &baselines,
-        &outcome.configs,
-        &files,
-        &rel_run_dir,
-        &started_at,
-        clock.elapsed().as_secs_f64(),
-        outcome.stopped,
-        p.models.dataset.as_ref().map(|d| d.len()),
-    );
-    let json_text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
-    dbtest_report::write_atomic(&p.run_dir.join("summary.json"), json_text.as_bytes())
-        .map_err(|e| e.to_string())?;
-    dbtest_report::write_atomic(
-        &p.run_dir.join("SUMMARY.md"),
-        report::markdown(&summary).as_bytes(),
-    )
-    .map_err(|e| e.to_string())?;
-    // After an interruption or a spent budget too: the sinks render what was gathered, read
-    // back from the folder's own files as `dbtest experiment report` reads them, so that a
-    // re-render gives the same bytes (and a signed bundle stays valid).
-    let written = if design.artifacts.sinks.is_empty() {
-        Vec::new()
-    } else {
-        let records = read_log(log.path()).map_err(|e| e.to_string())?;
-        let stored: report::Summary =
-            serde_json::from_str(&json_text).map_err(|e| e.to_string())?;
-        artifacts::write(&design.artifacts, &stored, &records, &p.run_dir)
-            .map_err(|e| e.to_string())?
-    };
+    let states: Vec<ConfigState> = outcome
+        .configs
+        .iter()
+        .map(|c| ConfigState::from_records(c.records.iter().cloned(), c.termination))
+        .collect();
+    let (summary, written) = write_results(
+        &Results {
+            design,
+            run_seed: p.run_seed,
+            run_dir: &p.run_dir,
+            rel_run_dir: &rel_run_dir,
+            states: &states,
+            started_at: &started_at,
+            duration_s: clock.elapsed().as_secs_f64(),
+            stopped: outcome.stopped,
+            rows: p.models.dataset.as_ref().map(|d| d.len()),
+            shard: p.shard,
+        },
+        yaml,
+    )?;
     let mut out = report::console(&summary);
     out.push_str(&format!(
         "\nwrote {rel_run_dir}/: samples.jsonl, baselines/ ({}), SUMMARY.md, summary.json\n",
-        baselines.len()
+        summary.configurations.len()
     ));
+    if let Some(s) = p.shard {
+        out.push_str(&format!(
+            "share {s}: join the shares with `dbtest experiment merge RUN_DIR...`\n"
+        ));
+    }
     out.push_str(&artifacts::written_line(&written));
     if outcome.stopped == Some(Termination::Interrupted) {
         out.push_str(&format!(
@@ -395,6 +414,78 @@ pub async fn execute_run<E: SampleEngine>(
         Some(Termination::Interrupted) => ExitCode::Interrupted,
         _ => ExitCode::Ok,
     })
+}
+
+/// What a run folder's summary is made from: the design, the seed, each configuration's
+/// state (in configuration order) and how the run went.
+pub(crate) struct Results<'a> {
+    pub design: &'a Design,
+    pub run_seed: u64,
+    pub run_dir: &'a Path,
+    /// The folder as the summary names it (relative to the project).
+    pub rel_run_dir: &'a str,
+    pub states: &'a [ConfigState],
+    pub started_at: &'a str,
+    pub duration_s: f64,
+    pub stopped: Option<Termination>,
+    /// The dataset's row count, if the design has one.
+    pub rows: Option<u64>,
+    pub shard: Option<Shard>,
+}
+
+/// Writes a run folder's baselines, `summary.json` and `SUMMARY.md`, then the design's
+/// sinks over the folder's own files (`samples.jsonl` must be written): one function for a
+/// run and for `merge`, so that a merged folder is made exactly as a single run's is.
+pub(crate) fn write_results(
+    r: &Results<'_>,
+    yaml: &impl YamlText,
+) -> Result<(report::Summary, Vec<dbtest_artifacts::Written>), String> {
+    let design = r.design;
+    let generated_at = now_text();
+    let mut baselines = Vec::new();
+    let mut files = Vec::new();
+    for (config, state) in design.configurations().iter().zip(r.states) {
+        let b = report::baseline(design, r.run_seed, config, state, &generated_at);
+        let file = format!("baselines/{}.yaml", config.config_id);
+        let value = serde_json::to_value(&b).map_err(|e| e.to_string())?;
+        dbtest_report::write_atomic(&r.run_dir.join(&file), yaml.yaml(&value)?.as_bytes())
+            .map_err(|e| e.to_string())?;
+        baselines.push(b);
+        files.push(file);
+    }
+    let mut summary = report::summary(
+        design,
+        &baselines,
+        r.states,
+        &files,
+        r.rel_run_dir,
+        r.started_at,
+        r.duration_s,
+        r.stopped,
+        r.rows,
+    );
+    summary.shard = r.shard;
+    let json_text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
+    dbtest_report::write_atomic(&r.run_dir.join("summary.json"), json_text.as_bytes())
+        .map_err(|e| e.to_string())?;
+    dbtest_report::write_atomic(
+        &r.run_dir.join("SUMMARY.md"),
+        report::markdown(&summary).as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
+    // After an interruption or a spent budget too: the sinks render what was gathered, read
+    // back from the folder's own files as `dbtest experiment report` reads them, so that a
+    // re-render gives the same bytes (and a signed bundle stays valid).
+    let written = if design.artifacts.sinks.is_empty() {
+        Vec::new()
+    } else {
+        let records = read_log(&r.run_dir.join("samples.jsonl")).map_err(|e| e.to_string())?;
+        let stored: report::Summary =
+            serde_json::from_str(&json_text).map_err(|e| e.to_string())?;
+        artifacts::write(&design.artifacts, &stored, &records, r.run_dir)
+            .map_err(|e| e.to_string())?
+    };
+    Ok((summary, written))
 }
 
 /// The engine of a design without Python, over its rendered `prompts[config][row]`.
@@ -450,8 +541,8 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.path().join("samples.jsonl"), "").unwrap();
-        let (seed, resumed) = resume_from(dir.path(), "run", &stored).unwrap();
-        assert_eq!((seed, resumed.len()), (7, 0));
+        let (seed, resumed, shard) = resume_from(dir.path(), "run", &stored).unwrap();
+        assert_eq!((seed, resumed.len(), shard), (7, 0, None));
         let other = Design::from_value("d.yaml", &design("b")).unwrap();
         let err = resume_from(dir.path(), "run", &other)
             .unwrap_err()

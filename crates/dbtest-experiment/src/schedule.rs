@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::design::{sample_seed, Budgets, Configuration};
 use crate::expr::Expr;
 use crate::sample::{judge, RawKind, RawSample, SampleOutcome, SampleRecord};
+use crate::shard::Shard;
 
 /// Runs one attempt of one sample.
 pub trait SampleEngine: Send + Sync + 'static {
@@ -143,6 +144,20 @@ pub struct Plan {
     pub replace_errors: bool,
     /// More infrastructure errors than this in a configuration stop it.
     pub max_errors: Option<u64>,
+    /// `--shard K/N`: only the sample indices of this share, in every configuration.
+    pub shard: Option<Shard>,
+}
+
+impl Plan {
+    /// Whether sample `index` is this run's (always, without a shard).
+    fn holds(&self, index: u64) -> bool {
+        self.shard.is_none_or(|s| s.holds(index))
+    }
+
+    /// The samples each configuration plans: `samples`, or the share's part of them.
+    pub fn planned(&self) -> u64 {
+        self.shard.map_or(self.samples, |s| s.planned(self.samples))
+    }
 }
 
 /// Where one configuration stands.
@@ -172,6 +187,23 @@ impl ConfigState {
     /// Every finished sample, errors included.
     pub fn samples_run(&self) -> u64 {
         self.successes + self.failures + self.errors
+    }
+
+    /// A finished configuration's state from its records, in index order: the same
+    /// samples give the same state (and the same sums, to the last bit), whatever order
+    /// they finished in or whichever shares ran them.
+    pub fn from_records(
+        records: impl IntoIterator<Item = SampleRecord>,
+        termination: Option<Termination>,
+    ) -> ConfigState {
+        let mut records: Vec<SampleRecord> = records.into_iter().collect();
+        records.sort_by_key(|r| r.index);
+        let mut state = ConfigState::default();
+        for r in records {
+            state.add(r);
+        }
+        state.termination = termination;
+        state
     }
 
     fn add(&mut self, record: SampleRecord) {
@@ -351,7 +383,7 @@ pub async fn run<E: SampleEngine>(
                 record.config_id
             )));
         };
-        if !plan.replace_errors && record.index >= plan.samples {
+        if (!plan.replace_errors && record.index >= plan.samples) || !plan.holds(record.index) {
             continue;
         }
         if !states[c].done.contains(&record.index) {
@@ -485,14 +517,14 @@ fn wanted(plan: &Plan, state: &ConfigState) -> u64 {
     } else {
         state.samples_run()
     };
-    plan.samples.saturating_sub(used + state.in_flight)
+    plan.planned().saturating_sub(used + state.in_flight)
 }
 
 fn next_index(plan: &Plan, state: &mut ConfigState) -> Option<u64> {
     if wanted(plan, state) == 0 {
         return None;
     }
-    while state.done.contains(&state.next_index) {
+    while state.done.contains(&state.next_index) || !plan.holds(state.next_index) {
         state.next_index += 1;
     }
     if !plan.replace_errors && state.next_index >= plan.samples {

@@ -245,6 +245,7 @@ pub async fn execute<E: SampleEngine>(
         stop: StopRule::Verdict(checked.rule),
         replace_errors: true,
         max_errors: Some((spec.samples as f64 * spec::MAX_ERROR_SHARE).floor() as u64),
+        shard: None,
     };
     let configs = [checked.config.clone()];
     let mut live = ConfigLines::new(&configs, spec.samples, spec.confidence, progress);

@@ -190,7 +190,8 @@ pub struct ExperimentRun {
 #[pymethods]
 impl ExperimentRun {
     #[new]
-    #[pyo3(signature = (design_json, design_file, cwd, out=None, resume=None, cache="off"))]
+    #[pyo3(signature = (design_json, design_file, cwd, out=None, resume=None, cache="off", shard=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         design_json: &str,
         design_file: &str,
@@ -198,13 +199,14 @@ impl ExperimentRun {
         out: Option<&str>,
         resume: Option<&str>,
         cache: &str,
+        shard: Option<&str>,
     ) -> PyResult<Self> {
         let value = run::design_value(design_json, design_file).map_err(to_py_err)?;
         let cache = cache
             .parse()
             .map_err(|e| to_py_err(Error::Usage(format!("--cache: {e}"))))?;
-        let p =
-            run::prepare_run(value, design_file, &cwd, out, resume, cache).map_err(to_py_err)?;
+        let p = run::prepare_run(value, design_file, &cwd, out, resume, shard, cache)
+            .map_err(to_py_err)?;
         Ok(ExperimentRun {
             cancel: CancellationToken::new(),
             use_case: p.design.use_case.clone(),
@@ -580,4 +582,20 @@ pub fn verify_bundle(py: Python<'_>, dir: &str, key_env: &str, cwd: PathBuf) -> 
         })
     });
     (code as i32, text)
+}
+
+/// `dbtest experiment merge RUN_DIR... [--out DIR]`: the shares joined into one run folder;
+/// returns what to print.
+#[pyfunction]
+#[pyo3(signature = (run_dirs, cwd, out=None))]
+pub fn merge_shards(
+    py: Python<'_>,
+    run_dirs: Vec<String>,
+    cwd: PathBuf,
+    out: Option<&str>,
+) -> PyResult<String> {
+    let yaml = PyYaml(Arc::new(
+        py.import("dbtest._experiment")?.into_any().unbind(),
+    ));
+    dbtest_experiment::shard::merge(&cwd, &run_dirs, out, &yaml).map_err(to_py_err)
 }

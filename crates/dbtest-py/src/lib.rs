@@ -86,6 +86,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(experiment::approve_baseline, m)?)?;
     m.add_function(wrap_pyfunction!(experiment::render_artifacts, m)?)?;
     m.add_function(wrap_pyfunction!(experiment::verify_bundle, m)?)?;
+    m.add_function(wrap_pyfunction!(experiment::merge_shards, m)?)?;
     m.add_class::<worker::WorkerRun>()?;
     m.add_class::<mockllm::MockLlmServer>()?;
     m.add_class::<llm::LlmClient>()?;

@@ -84,6 +84,7 @@ fn plan(n_configs: usize, samples: u64, concurrency: usize) -> Plan {
         stop: StopRule::None,
         replace_errors: false,
         max_errors: None,
+        shard: None,
     }
 }
 
@@ -507,4 +508,36 @@ async fn a_fatal_sample_stops_the_run_at_once_keeping_what_finished() {
             .count(),
         1
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_share_runs_its_indices_of_every_configuration() {
+    let engine = Fake::new(|r| (ms(5), ok(r.index % 2 == 0)));
+    let whole = go(&engine, plan(2, 11, 4)).await;
+    let mut p = plan(2, 11, 4);
+    p.shard = Some("2/3".parse().unwrap());
+    assert_eq!(p.planned(), 4);
+    let out = go(&engine, p.clone()).await;
+    for (c, state) in out.configs.iter().enumerate() {
+        assert_eq!(indices(state), [1, 4, 7, 10]);
+        assert_eq!(state.termination, Some(Termination::Completed));
+        // The samples a single run would have drawn, seed for seed.
+        for r in &state.records {
+            let same = whole.configs[c].records.iter().find(|w| w.index == r.index);
+            assert_eq!(same.map(|w| w.seed), Some(r.seed));
+        }
+    }
+    // Resuming a share skips what it did, and ignores samples that are not its own.
+    let done: Vec<SampleRecord> = whole.configs[0].records.clone();
+    let resumed = run(
+        engine.clone(),
+        Arc::new(p),
+        done,
+        CancellationToken::new(),
+        |_, _, _| Ok(()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(indices(&resumed.configs[0]), [1, 4, 7, 10]);
+    assert_eq!(indices(&resumed.configs[1]), [1, 4, 7, 10]);
 }
