@@ -97,7 +97,7 @@ def test_run_approve_verify_pass_and_a_quality_drop_fails_early(project: Path) -
     spec = load(project / "specs" / "coin.v1.yaml")
     assert list(spec) == ["schema", "spec_id", "use_case", "version", "factors", "success", "samples",
                           "confidence", "min_pass_rate", "threshold_origin", "baseline", "budgets",
-                          "approved_by", "approved_at", "expires_at", "notes"]
+                          "approved_by", "approved_at", "expires_at", "notes", "ran_with"]
     assert spec["spec_id"] == "coin:v1" and spec["samples"] == 200 and spec["success"] == "ok"
     assert spec["threshold_origin"] == "empirical" and 0.8 < spec["min_pass_rate"] < 0.9
     assert spec["baseline"]["path"] == baseline and spec["baseline"]["successes"] == 180
