@@ -30,7 +30,7 @@ pub struct ConfigSummary {
     pub label: String,
     /// Factor name -> level, in the design's order.
     pub factors: Map<String, Value>,
-    /// The best configuration of the run (the highest lower bound).
+    /// The best configuration of the run (the highest pass rate).
     pub best: bool,
     pub samples_planned: u64,
     pub samples_run: u64,

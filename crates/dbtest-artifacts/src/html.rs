@@ -301,7 +301,7 @@ fn chart_section(h: &mut String, d: &RunData) {
         ));
     }
     h.push_str(&format!(
-        "</div>\n</div>\n<p class=\"note\">Bar: the observed pass rate. Whisker: Wilson's {} interval. ★ the best configuration (the highest lower bound).</p>\n</section>\n",
+        "</div>\n</div>\n<p class=\"note\">Bar: the observed pass rate. Whisker: Wilson's {} interval. ★ the best configuration (the highest pass rate).</p>\n</section>\n",
         percent(d.confidence)
     ));
 }
@@ -366,7 +366,7 @@ fn comparisons_section(h: &mut String, d: &RunData) {
         ));
     }
     h.push_str(&format!(
-        "</table>\n<p class=\"note\">Difference = the configuration's pass rate minus the best's; the interval is Newcombe's at {}.</p>\n</section>\n",
+        "</table>\n<p class=\"note\">Difference = the configuration's pass rate minus the best's; the interval is Newcombe's at {}; the conclusion is the paired test of SUMMARY.md (McNemar on the same rows, Holm-corrected).</p>\n</section>\n",
         percent(d.confidence)
     ));
 }

@@ -122,7 +122,7 @@ pub fn run_data(summary: &Summary, records: &[SampleRecord]) -> RunData {
         confidence: summary.confidence,
         success: summary.success.clone(),
         termination: summary.termination.to_string(),
-        comparisons: comparisons(&configs, summary.confidence),
+        comparisons: comparisons(&configs, &summary.comparisons, summary.confidence),
         configs,
         samples: samples
             .into_iter()
@@ -146,8 +146,14 @@ pub fn run_data(summary: &Summary, records: &[SampleRecord]) -> RunData {
     }
 }
 
-/// Each configuration with trials against the best: Newcombe's interval of the difference.
-fn comparisons(configs: &[ConfigSummary], confidence: f64) -> Vec<Comparison> {
+/// Each configuration with trials against the best: Newcombe's interval of the difference,
+/// and the verdict of the run's paired comparison (SUMMARY.md's: McNemar on the same rows,
+/// Holm-corrected), so that the page and the summary never disagree.
+fn comparisons(
+    configs: &[ConfigSummary],
+    paired: &crate::compare::Comparisons,
+    confidence: f64,
+) -> Vec<Comparison> {
     let trials = |c: &ConfigSummary| c.successes + c.failures;
     let Some(best) = configs.iter().find(|c| c.best && trials(c) > 0) else {
         return Vec::new();
@@ -164,12 +170,27 @@ fn comparisons(configs: &[ConfigSummary], confidence: f64) -> Vec<Comparison> {
                 trials(best),
                 confidence,
             );
-            let conclusion = if i.hi < 0.0 {
-                "significantly below the best"
-            } else if i.lo > 0.0 {
-                "significantly above the best"
-            } else {
-                "not significantly different from the best"
+            let vs = paired
+                .configurations
+                .iter()
+                .find(|p| p.config_id == c.config_id)
+                .and_then(|p| p.vs_best.as_ref());
+            let p = |v: &crate::compare::VsBest| {
+                if v.p_holm < 0.0001 {
+                    "p < 0.0001".to_string()
+                } else {
+                    format!("p = {:.4}", v.p_holm)
+                }
+            };
+            let conclusion = match vs {
+                Some(v) if v.real_difference => {
+                    format!("below the best beyond chance (paired {}, Holm)", p(v))
+                }
+                Some(v) => format!(
+                    "not different from the best beyond chance (paired {}, Holm)",
+                    p(v)
+                ),
+                None => "no sample paired with the best's".to_string(),
             };
             Comparison {
                 config_id: c.config_id.clone(),
@@ -178,7 +199,7 @@ fn comparisons(configs: &[ConfigSummary], confidence: f64) -> Vec<Comparison> {
                     low: i.lo,
                     high: i.hi,
                 },
-                conclusion: conclusion.to_string(),
+                conclusion,
             }
         })
         .collect()
