@@ -276,7 +276,8 @@ class BenchDriver:
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
+    """A round that raised, as the engine reads it (dbtest_bench::BenchError)."""
     from ._failure import describe_failure
 
     message, tb = describe_failure(exc)
-    return {"error": message, "traceback": tb}
+    return {"message": message, "traceback": tb}

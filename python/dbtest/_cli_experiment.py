@@ -81,8 +81,9 @@ def _run(design_path: str, out: str | None, resume: str | None, cache: str = "of
     except _core.UsageError as e:
         return _usage(str(e))
     inputs = run.prompt_inputs()
-    if inputs is not None:
-        return _run_prompts(run, inputs, design_path)
+    if inputs is not None or run.use_case is None:
+        # A design without Python: dbtest renders and sends its prompts.
+        return _run_prompts(run, inputs or {}, design_path)
     try:
         named, every = run.use_case_files()
         found = load_use_case(run.use_case, named, every)
@@ -180,7 +181,7 @@ def _approve(baseline: str, options: dict[str, Any]) -> int:
     try:
         doc = read_yaml(baseline)
         path, spec_json, warnings = _core.approve_baseline(
-            json.dumps(doc), baseline, os.getcwd(), json.dumps({k: v for k, v in options.items() if v is not None})
+            json.dumps(doc), baseline, os.getcwd(), {k: v for k, v in options.items() if v is not None}
         )
     except (YamlError, _core.UsageError) as e:
         return _usage(str(e))

@@ -3,12 +3,15 @@
 from collections.abc import Awaitable, Callable
 from typing import Any, Self, final
 
+from typing_extensions import disjoint_base
+
 __all__ = [
     "BenchRun",
     "DbtestError",
     "ExperimentRun",
     "LlmClient",
     "MockLlmServer",
+    "Sampling",
     "UnitRun",
     "UsageError",
     "VerifyRun",
@@ -74,19 +77,42 @@ def merge_reports(
     """`dbtest report merge`: prints the merged summary, writes the reports, returns the exit code."""
 
 def measure_callable(
-    round: Callable[[int], int],
-    name: str,
-    resolution_s: float,
-    overhead_s: float,
-    warmup_rounds: int | None = None,
-    min_rounds: int | None = None,
-    max_time_s: float | None = None,
-    min_round_time_s: float | None = None,
-) -> str:
-    """Times `round(iterations) -> ns` with dbtest bench's policy; the BenchResult as JSON."""
+    round: Callable[[int], int], name: str, clock: dict[str, float], budget: dict[str, Any]
+) -> dict[str, Any]:
+    """Times `round(iterations) -> ns` with dbtest bench's policy: `clock` holds
+    `resolution_s` and `overhead_s`, `budget` pytest-benchmark's `warmup_rounds`,
+    `min_rounds`, `max_time_s`, `min_round_time_s`; returns the BenchResult."""
+
+@disjoint_base
+class Sampling:
+    """What ExperimentRun and VerifyRun share: the job, what its samples need, how it runs."""
+
+    @property
+    def use_case(self) -> str | None:
+        """The use case to load; None when no sample will run or the design has no Python."""
+    @property
+    def configs(self) -> list[tuple[str, str]]:
+        """`[(config_id, factors_json)]`."""
+    @property
+    def llm(self) -> LlmClient | None:
+        """The LLM layer for `ctx.llm`; None when the design names no models."""
+    @property
+    def dataset_rows(self) -> list[Any] | None: ...
+    def prompt_inputs(self) -> dict[str, Any] | None:
+        """A design without Python: `{system, user, rows, configs}` to render; else None."""
+    def use_case_files(self) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]: ...
+    def interrupt(self) -> None: ...
+    @property
+    def interrupted(self) -> bool: ...
+    def run(self, driver: Any, progress: bool = False) -> Awaitable[int | str]:
+        """Samples by calling `driver` (None when no sample will run)."""
+    def run_prompts(
+        self, prompts: list[list[list[dict[str, str]]]], progress: bool = False
+    ) -> Awaitable[int | str]:
+        """Samples a design without Python: `prompts[config][row]` are the rendered messages."""
 
 @final
-class ExperimentRun:
+class ExperimentRun(Sampling):
     """One `dbtest experiment run`: the design is validated and the run folder chosen in the
     constructor (UsageError otherwise)."""
 
@@ -96,31 +122,17 @@ class ExperimentRun:
         cache: str = "off", shard: str | None = None,
     ) -> Self: ...
     @property
-    def llm(self) -> LlmClient | None:
-        """The run's LLM layer for `ctx.llm`; None when the design names no models."""
-    @property
-    def dataset_rows(self) -> list[Any] | None: ...
-    def prompt_inputs(self) -> dict[str, Any] | None:
-        """A design without Python: `{system, user, rows, configs}` to render; else None."""
-    def run_prompts(self, prompts: list[list[list[dict[str, str]]]]) -> Awaitable[int]: ...
-    @property
-    def use_case(self) -> str: ...
-    @property
     def experiment(self) -> str: ...
     @property
     def run_dir(self) -> str: ...
     @property
     def resumed_samples(self) -> int: ...
-    @property
-    def configs(self) -> list[tuple[str, str]]: ...
-    def use_case_files(self) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]: ...
-    def interrupt(self) -> None: ...
-    @property
-    def interrupted(self) -> bool: ...
-    def run(self, driver: Any) -> Awaitable[int]: ...
+    def run(self, driver: Any, progress: bool = False) -> Awaitable[int]:
+        """Resolves to the exit code."""
+    def run_prompts(self, prompts: list[list[list[dict[str, str]]]], progress: bool = False) -> Awaitable[int]: ...
 
 @final
-class VerifyRun:
+class VerifyRun(Sampling):
     """One verification of an approved spec (`dbtest experiment verify`, or a probabilistic
     test). An invalid, unapproved or infeasible spec raises UsageError; a missing or expired
     one runs no sample and ends INCONCLUSIVE."""
@@ -129,28 +141,17 @@ class VerifyRun:
     @property
     def spec_id(self) -> str: ...
     @property
-    def llm(self) -> LlmClient | None: ...
-    @property
-    def dataset_rows(self) -> list[Any] | None: ...
-    def prompt_inputs(self) -> dict[str, Any] | None: ...
-    def run_prompts(self, prompts: list[list[list[dict[str, str]]]], progress: bool = False) -> Awaitable[str]: ...
-    @property
     def spec_path(self) -> str: ...
     @property
-    def use_case(self) -> str | None: ...
-    @property
     def warnings(self) -> list[str]: ...
-    @property
-    def configs(self) -> list[tuple[str, str]]: ...
-    def use_case_files(self) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]: ...
-    def interrupt(self) -> None: ...
-    @property
-    def interrupted(self) -> bool: ...
-    def run(self, driver: Any, progress: bool = False) -> Awaitable[str]: ...
+    def run(self, driver: Any, progress: bool = False) -> Awaitable[str]:
+        """Resolves to the verdict as JSON text."""
+    def run_prompts(self, prompts: list[list[list[dict[str, str]]]], progress: bool = False) -> Awaitable[str]: ...
 
 def approve_baseline(
-    baseline_json: str, baseline_file: str, cwd: str, options_json: str
-) -> tuple[str, str, list[str]]: ...
+    baseline_json: str, baseline_file: str, cwd: str, options: dict[str, Any]
+) -> tuple[str, str, list[str]]:
+    """`dbtest experiment approve`: (spec path, spec as JSON, warnings); UsageError if refused."""
 
 @final
 class WorkerRun:
@@ -169,14 +170,9 @@ class WorkerRun:
 class LlmClient:
     """The run's LLM layer (dbtest-llm): `{reply, call}` or `{error, kind, call}`."""
 
-    def chat(
-        self, model: str, messages: list[dict[str, str]], params: dict[str, Any], config_id: str, index: int,
-        seed: int,
-    ) -> Awaitable[dict[str, Any]]: ...
-    def chat_sync(
-        self, model: str, messages: list[dict[str, str]], params: dict[str, Any], config_id: str, index: int,
-        seed: int,
-    ) -> dict[str, Any]: ...
+    def chat(self, model: str, request: dict[str, Any], call: dict[str, Any]) -> Awaitable[dict[str, Any]]:
+        """`request`: `{messages, params}`; `call`: `{config_id, sample_index, seed}`."""
+    def chat_sync(self, model: str, request: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]: ...
 
 @final
 class MockLlmServer:

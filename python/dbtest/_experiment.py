@@ -162,7 +162,8 @@ class Llm:
         if not isinstance(name, str):
             raise ModelError("ctx.llm.chat: say which model (model=...), or give the design a `model` factor")
         ctx = self._ctx
-        return (name, list(messages), params, ctx.config_id, ctx.index, ctx.seed)
+        call = {"config_id": ctx.config_id, "sample_index": ctx.index, "seed": ctx.seed}
+        return (name, {"messages": list(messages), "params": params}, call)
 
     async def chat(self, messages: Any, model: str | None = None, **params: Any) -> Reply:
         """Sends `messages` (a list of `{"role", "content"}`, or one user message as text) to

@@ -8,7 +8,6 @@ other work."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from itertools import repeat
 from time import perf_counter_ns
@@ -143,7 +142,8 @@ class BenchmarkFixture:
         from . import _core
 
         resolution_s, overhead_s = _timer_info()
-        answer = json.loads(_core.measure_callable(round_ns, self.name, resolution_s, overhead_s, **settings))
+        clock = {"resolution_s": resolution_s, "overhead_s": overhead_s}
+        answer = _core.measure_callable(round_ns, self.name, clock, settings)
         if answer.get("error"):
             raise RuntimeError(f"benchmark {self.name}: {answer['error'].get('message')}")
         self.stats = answer.get("stats")

@@ -24,6 +24,53 @@ const MAX_ITERATIONS: u64 = 1 << 30;
 const CONFIDENCE: f64 = 0.95;
 const RESAMPLES: usize = 2000;
 
+/// The budget pytest-benchmark's `benchmark` fixture asks for; what it leaves unset is dbtest
+/// bench's default.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    pub warmup_rounds: Option<u32>,
+    pub min_rounds: Option<u32>,
+    pub max_time_s: Option<f64>,
+    pub min_round_time_s: Option<f64>,
+}
+
+impl Budget {
+    pub fn settings(&self) -> Settings {
+        let defaults = Settings::default();
+        Settings {
+            warmup_rounds: self.warmup_rounds.unwrap_or(defaults.warmup_rounds),
+            min_rounds: self.min_rounds.unwrap_or(defaults.min_rounds),
+            max_time_s: self.max_time_s.unwrap_or(defaults.max_time_s),
+            min_round_time_s: self.min_round_time_s.unwrap_or(defaults.min_round_time_s),
+            // A test's own gc is the test's business.
+            gc_disabled: false,
+        }
+    }
+}
+
+/// Times a callable from inside a test (pytest-benchmark's `benchmark` fixture) on the
+/// calling thread, which it holds while timing: a benchmark is never measured beside other
+/// work.
+pub fn measure_callable(
+    name: &str,
+    timer: &mut impl RoundTimer,
+    budget: &Budget,
+    clock: &TimerInfo,
+) -> BenchResult {
+    let case = BenchCase {
+        file: String::new(),
+        line: 0,
+        group: String::new(),
+        name: name.to_string(),
+        params: None,
+        baseline: false,
+        is_async: false,
+        key: 0,
+    };
+    futures::executor::block_on(measure(&case, timer, &budget.settings(), clock))
+}
+
 /// Measures `case` with `timer` under `settings`.
 pub async fn measure(
     case: &BenchCase,
@@ -150,6 +197,21 @@ fn warnings(stats: &Stats, result: &BenchResult, clock: &TimerInfo) -> Vec<Strin
 mod tests {
     use super::tests_support::case;
     use super::*;
+
+    #[test]
+    fn a_budget_keeps_what_the_fixture_left_unset_at_dbtest_bench_defaults() {
+        let budget: Budget =
+            serde_json::from_value(serde_json::json!({"min_rounds": 9, "max_time_s": 0.5}))
+                .unwrap();
+        let defaults = Settings::default();
+        let s = budget.settings();
+        assert_eq!((s.min_rounds, s.max_time_s), (9, 0.5));
+        assert_eq!(
+            (s.warmup_rounds, s.min_round_time_s),
+            (defaults.warmup_rounds, defaults.min_round_time_s)
+        );
+        assert!(serde_json::from_value::<Budget>(serde_json::json!({"rounds": 1})).is_err());
+    }
 
     /// A fake benchmark whose call costs `ns_per_call`, with a fixed per-round overhead.
     struct Fixed {

@@ -10,6 +10,8 @@ pub const BENCH_SCHEMA: &str = "dbtest.bench/1";
 /// A benchmark as collected: one function with one parameter value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchCase {
+    /// Set from where the case was collected.
+    #[serde(default)]
     pub file: String,
     pub line: u32,
     pub group: String,
@@ -18,8 +20,8 @@ pub struct BenchCase {
     /// This benchmark is its group's baseline.
     pub baseline: bool,
     pub is_async: bool,
-    /// The engine's handle.
-    #[serde(skip)]
+    /// The engine's handle (read from the engine, never written to a report).
+    #[serde(skip_serializing, default)]
     pub key: u64,
 }
 

@@ -11,5 +11,5 @@ pub use config::{BenchConfig, ColorChoice, Overlap, OverlapMode, Project, UnitCo
 pub use error::{Error, Result};
 pub use model::{
     exit_code, exit_code_with, test_id, CollectedCase, Event, ExitCode, Outcome, RawOutcome,
-    RawResult, Report, Summary, TestCase, TestResult, Xfail, REPORT_SCHEMA,
+    RawResult, Report, Summary, TeardownError, TestCase, TestResult, Xfail, REPORT_SCHEMA,
 };

@@ -168,6 +168,35 @@ impl TestCase {
     }
 }
 
+/// An error in a fixture's teardown as the driver reports it: an `error` entry in the
+/// report, attributed to the test or file whose fixture it was.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TeardownError {
+    pub id: String,
+    pub name: String,
+    pub message: String,
+    #[serde(default)]
+    pub traceback: Option<String>,
+    pub stdout: String,
+    pub stderr: String,
+    #[serde(default)]
+    pub log: Option<String>,
+}
+
+impl TeardownError {
+    /// The report entry, for the file `rel` (or `<session>`).
+    pub fn into_result(self, rel: &str) -> TestResult {
+        TestResult {
+            id: self.id,
+            name: self.name,
+            stdout: self.stdout,
+            stderr: self.stderr,
+            log: self.log.unwrap_or_default(),
+            ..TestResult::file_error(rel, self.message, self.traceback)
+        }
+    }
+}
+
 /// `relative/path.py::Suite::name[param-id]`, with Suite and [param-id] only where they apply.
 pub fn test_id(file: &str, suite: Option<&str>, name: &str, params: Option<&str>) -> String {
     let mut id = String::with_capacity(file.len() + name.len() + 16);
@@ -543,6 +572,24 @@ pub fn exit_code_with(summary: &Summary, interrupted: bool, inconclusive_ok: boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_teardown_error_is_an_error_entry_with_its_output() {
+        let e: TeardownError = serde_json::from_value(serde_json::json!({
+            "id": "t.py::test_a", "name": "test_a", "message": "boom", "traceback": null,
+            "stdout": "out", "stderr": "err", "log": "WARNING x"
+        }))
+        .unwrap();
+        let r = e.into_result("t.py");
+        assert_eq!(
+            (r.id.as_str(), r.file.as_str(), r.outcome),
+            ("t.py::test_a", "t.py", Outcome::Error)
+        );
+        assert_eq!(
+            (r.message.as_deref(), r.stdout.as_str(), r.log.as_str()),
+            (Some("boom"), "out", "WARNING x")
+        );
+    }
 
     fn case(xfail: Option<Xfail>) -> TestCase {
         TestCase {

@@ -8,6 +8,7 @@ pub mod compare;
 pub mod dataset;
 pub mod design;
 pub mod expr;
+pub mod job;
 pub mod models;
 pub mod project;
 pub mod report;

@@ -165,6 +165,24 @@ pub fn call_entry(model: &str, role: &str, reply: Result<&Reply, &CallError>) ->
     }
 }
 
+/// What became of a `ctx.llm` call, as Python reads it: `{reply, call}`, or `{error, kind,
+/// call}` where `kind` is `fatal` (a 401/403: the run stops), `aborted` (middleware refused
+/// the request) or `error`; `call` is the sample log's entry.
+pub fn use_case_answer(model: &str, done: Result<Reply, CallError>) -> Value {
+    let call = call_entry(model, "use_case", done.as_ref());
+    match done {
+        Ok(reply) => json!({"reply": reply, "call": call}),
+        Err(e) => {
+            let kind = match e {
+                CallError::Fatal { .. } => "fatal",
+                CallError::Aborted { .. } => "aborted",
+                _ => "error",
+            };
+            json!({"error": e.to_string(), "kind": kind, "call": call})
+        }
+    }
+}
+
 /// What became of a call that gave no reply.
 pub fn failed_call(e: &CallError, calls: Vec<Value>) -> RawSample {
     let kind = match e {
@@ -385,5 +403,31 @@ impl SampleEngine for PromptEngine {
             check_failed: None,
             calls,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_use_case_answer_says_what_kind_of_failure_it_was() {
+        let fatal = CallError::Fatal {
+            message: "401: check OPENAI_API_KEY".into(),
+            attempts: Vec::new(),
+        };
+        let answer = use_case_answer("small", Err(fatal));
+        assert_eq!(answer["kind"], "fatal");
+        assert_eq!(answer["error"], "401: check OPENAI_API_KEY");
+        assert_eq!(answer["call"]["model"], "small");
+        assert_eq!(answer["call"]["role"], "use_case");
+        let missed = use_case_answer(
+            "small",
+            Err(CallError::CacheMiss {
+                model: "small".into(),
+            }),
+        );
+        assert_eq!(missed["kind"], "error");
+        assert!(missed.get("reply").is_none());
     }
 }

@@ -272,29 +272,34 @@ pub async fn execute<E: SampleEngine>(
     }
 }
 
-/// `dbtest experiment approve`: the spec a baseline becomes, where it goes, and warnings.
-/// `baseline` is the file's content (as JSON), `bytes` its exact bytes (for its SHA-256).
+/// `dbtest experiment approve`: where the spec a baseline becomes goes, the spec as JSON
+/// text, and warnings. `baseline_json` is the file's content as the caller read its YAML;
+/// the file's exact bytes give its SHA-256.
 pub fn approve(
-    baseline: &Value,
+    baseline_json: &str,
     baseline_file: &str,
-    bytes: &[u8],
     cwd: &Path,
     options: &spec::ApproveOptions,
-) -> Result<(std::path::PathBuf, Spec, Vec<String>), Error> {
+) -> Result<(std::path::PathBuf, String, Vec<String>), Error> {
     let project = Project::find(cwd)?;
     let path = crate::project::absolute(cwd, baseline_file);
-    let parsed = spec::parse_baseline(baseline_file, baseline).map_err(Error::Usage)?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| Error::Usage(format!("cannot read {baseline_file}: {e}")))?;
+    let baseline: Value = serde_json::from_str(baseline_json)
+        .map_err(|e| Error::Usage(format!("{baseline_file}: {e}")))?;
+    let parsed = spec::parse_baseline(baseline_file, &baseline).map_err(Error::Usage)?;
     let specs_dir = project.specs_dir();
     let existing = spec::existing_versions(&specs_dir, &parsed.use_case);
     let (spec, warnings) = spec::approve(
         &parsed,
         &project.relative(&path),
-        &sha256_hex(bytes),
+        &sha256_hex(&bytes),
         options,
         &existing,
         jiff::Timestamp::now(),
     )
     .map_err(Error::Usage)?;
     let target = specs_dir.join(spec::spec_file_name(&spec.use_case, spec.version));
-    Ok((target, spec, warnings))
+    let text = serde_json::to_string(&spec).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok((target, text, warnings))
 }

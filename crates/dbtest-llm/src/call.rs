@@ -34,7 +34,7 @@ pub struct ChatRequest {
 
 /// Which sample makes the call: for the cache key (repeated samples stay distinct), the
 /// jitter seed and the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallInfo {
     pub config_id: String,
     pub sample_index: u64,

@@ -4,15 +4,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use dbtest_bench::command::{self, Prepared};
-use dbtest_bench::{BenchCase, BenchEngine, BenchError, RoundTimer, Settings, TimerInfo};
+use dbtest_bench::measure::Budget;
+use dbtest_bench::{BenchCase, BenchEngine, BenchError, RoundTimer, TimerInfo};
 use dbtest_core::BenchConfig;
 use dbtest_runner::{FileError, FileJob};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 use pyo3_async_runtimes::TaskLocals;
 
-use crate::engine::{item, load_file, on_loop, opt, Lane};
+use crate::engine::{load_file, on_loop, Lane};
 use crate::to_py_err;
 
 struct PyBenchEngine {
@@ -30,68 +30,40 @@ struct PyRoundTimer<'a> {
     is_async: bool,
 }
 
-fn round_result(answer: &Bound<'_, PyAny>) -> Result<u64, BenchError> {
+fn internal(context: &str, e: impl std::fmt::Display) -> BenchError {
+    BenchError {
+        message: format!("dbtest internal error while {context}: {e}"),
+        traceback: None,
+    }
+}
+
+/// A round's nanoseconds, or the benchmark's own error (`{error, traceback}`).
+fn round_result(answer: PyResult<Bound<'_, PyAny>>) -> Result<u64, BenchError> {
+    let answer = answer.map_err(|e| internal("timing", e))?;
     if let Ok(ns) = answer.extract::<u64>() {
         return Ok(ns);
     }
-    let failed = |e: PyErr| BenchError {
-        message: format!("dbtest internal error while timing: {e}"),
-        traceback: None,
-    };
-    let dict = answer.cast::<PyDict>().map_err(|e| failed(e.into()))?;
-    Err(BenchError {
-        message: item(dict, "error").map_err(failed)?,
-        traceback: opt(dict, "traceback").map_err(failed)?,
-    })
+    let failed: BenchError = crate::from_python(&answer).map_err(|e| internal("timing", e))?;
+    Err(failed)
 }
 
 impl RoundTimer for PyRoundTimer<'_> {
     async fn round(&mut self, iterations: u64) -> Result<u64, BenchError> {
-        let internal = |e: String| BenchError {
-            message: format!("dbtest internal error while timing: {e}"),
-            traceback: None,
-        };
+        let args = (self.key, iterations);
+        let driver = self.engine.driver.clone();
         if self.is_async {
-            let answer = on_loop(
-                &self.engine.driver,
-                &self.engine.locals,
-                "round_async",
-                (self.key, iterations),
-            )
-            .await
-            .map_err(|e| internal(e.to_string()))?;
-            Python::attach(|py| round_result(answer.bind(py)))
+            let answer = on_loop(&driver, &self.engine.locals, "round_async", args).await;
+            Python::attach(|py| round_result(answer.map(|a| a.into_bound(py))))
         } else {
-            let driver = self.engine.driver.clone();
-            let key = self.key;
             self.engine
                 .lane
                 .submit(move |py| {
-                    match driver
-                        .bind(py)
-                        .call_method1(intern!(py, "round"), (key, iterations))
-                    {
-                        Ok(answer) => round_result(&answer),
-                        Err(e) => Err(internal(e.to_string())),
-                    }
+                    round_result(driver.bind(py).call_method1(intern!(py, "round"), args))
                 })
                 .await
-                .map_err(|e| internal(e.to_string()))?
+                .map_err(|e| internal("timing", e))?
         }
     }
-}
-
-fn case_from_py(rel: &str, d: &Bound<'_, PyDict>) -> PyResult<BenchCase> {
-    Ok(BenchCase {
-        file: rel.to_string(),
-        line: item(d, "line")?,
-        group: item(d, "group")?,
-        name: item(d, "name")?,
-        params: opt(d, "params")?,
-        baseline: item(d, "baseline")?,
-        is_async: item(d, "is_async")?,
-        key: item(d, "key")?,
-    })
 }
 
 impl BenchEngine for PyBenchEngine {
@@ -102,18 +74,17 @@ impl BenchEngine for PyBenchEngine {
         let root = self.root.clone();
         self.lane
             .submit(move |py| {
-                load_file(py, &driver, &root, &file, "benchmarks", |d| {
-                    case_from_py(&file.rel, d)
-                })
+                let cases: Vec<BenchCase> = load_file(py, &driver, &root, &file, "benchmarks")?;
+                Ok(cases
+                    .into_iter()
+                    .map(|case| BenchCase {
+                        file: file.rel.clone(),
+                        ..case
+                    })
+                    .collect())
             })
             .await
-            .unwrap_or_else(|e| {
-                Err(FileError {
-                    message: format!("dbtest internal error while loading: {e}"),
-                    traceback: None,
-                    skipped: false,
-                })
-            })
+            .unwrap_or_else(|e| Err(FileError::internal("loading", e)))
     }
 
     async fn clock(&self) -> Result<TimerInfo, BenchError> {
@@ -123,17 +94,12 @@ impl BenchEngine for PyBenchEngine {
             traceback: None,
         };
         self.lane
-            .submit(move |py| -> PyResult<TimerInfo> {
-                let answer = driver.bind(py).call_method0(intern!(py, "clock"))?;
-                let d = answer.cast::<PyDict>()?;
-                Ok(TimerInfo {
-                    resolution_s: item(d, "resolution_s")?,
-                    overhead_s: item(d, "overhead_s")?,
-                })
+            .submit(move |py| {
+                crate::from_python(&driver.bind(py).call_method0(intern!(py, "clock"))?)
             })
             .await
             .map_err(|e| failed(e.to_string()))?
-            .map_err(|e| failed(e.to_string()))
+            .map_err(|e: PyErr| failed(e.to_string()))
     }
 
     fn timer<'a>(&'a self, case: &BenchCase) -> PyRoundTimer<'a> {
@@ -181,12 +147,7 @@ impl BenchRun {
             .unwrap()
             .take()
             .ok_or_else(|| crate::DbtestError::new_err("this BenchRun has already run"))?;
-        let environment = match crate::from_python::<serde_json::Value>(
-            &driver.bind(py).call_method0("environment")?,
-        )? {
-            serde_json::Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        };
+        let environment = crate::from_python(&driver.bind(py).call_method0("environment")?)?;
         let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
         let engine = PyBenchEngine {
             driver: Arc::new(driver),
@@ -201,51 +162,26 @@ impl BenchRun {
     }
 }
 
-/// Times a callable from inside a test (pytest-benchmark's `benchmark` fixture) with dbtest
-/// bench's policy. `round(iterations)` runs one timed round and returns its nanoseconds, or
-/// raises; the answer is the `BenchResult` as JSON. Called on the test's own thread, which it
-/// holds while timing: a benchmark is never measured beside other work.
+/// Times a callable from inside a test (pytest-benchmark's `benchmark` fixture): `round(n)`
+/// runs one timed round of `n` calls and returns its nanoseconds, or raises. `clock` and
+/// `budget` are `TimerInfo` and `Budget`'s fields; the answer is the `BenchResult`.
 #[pyfunction]
-#[pyo3(signature = (round, name, resolution_s, overhead_s, warmup_rounds=None, min_rounds=None, max_time_s=None, min_round_time_s=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn measure_callable(
+pub fn measure_callable<'py>(
+    py: Python<'py>,
     round: Py<PyAny>,
-    name: String,
-    resolution_s: f64,
-    overhead_s: f64,
-    warmup_rounds: Option<u32>,
-    min_rounds: Option<u32>,
-    max_time_s: Option<f64>,
-    min_round_time_s: Option<f64>,
-) -> PyResult<String> {
-    let defaults = Settings::default();
-    // pytest-benchmark's budget comes from the fixture; only the gc setting is dbtest's own.
-    let settings = Settings {
-        warmup_rounds: warmup_rounds.unwrap_or(defaults.warmup_rounds),
-        min_rounds: min_rounds.unwrap_or(defaults.min_rounds),
-        max_time_s: max_time_s.unwrap_or(defaults.max_time_s),
-        min_round_time_s: min_round_time_s.unwrap_or(defaults.min_round_time_s),
-        gc_disabled: false,
-    };
-    let case = BenchCase {
-        file: String::new(),
-        line: 0,
-        group: String::new(),
+    name: &str,
+    clock: &Bound<'py, PyAny>,
+    budget: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let clock: TimerInfo = crate::from_python(clock)?;
+    let budget: Budget = crate::flags(budget)?;
+    let result = dbtest_bench::measure::measure_callable(
         name,
-        params: None,
-        baseline: false,
-        is_async: false,
-        key: 0,
-    };
-    let clock = TimerInfo {
-        resolution_s,
-        overhead_s,
-    };
-    let mut timer = CallableTimer { round };
-    let result = futures::executor::block_on(dbtest_bench::measure::measure(
-        &case, &mut timer, &settings, &clock,
-    ));
-    serde_json::to_string(&result).map_err(|e| crate::DbtestError::new_err(e.to_string()))
+        &mut CallableTimer { round },
+        &budget,
+        &clock,
+    );
+    crate::to_python(py, &result)
 }
 
 struct CallableTimer {

@@ -6,13 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dbtest_core::{Outcome, RawOutcome, RawResult, TestCase, TestResult};
+use dbtest_core::{RawOutcome, RawResult, TeardownError, TestCase, TestResult};
 use dbtest_discovery::{conftests_for, import_target};
 use dbtest_runner::lanes::{ImportTurn, Lanes};
-use dbtest_runner::{Engine, FileError, FileJob};
+use dbtest_runner::{Engine, FileError, FileJob, LoadAnswer};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
 use pyo3_async_runtimes::TaskLocals;
 use tokio::sync::{mpsc, oneshot};
 
@@ -105,7 +104,7 @@ fn run_sync(py: Python<'_>, driver: &Py<PyAny>, key: u64, timeout_s: Option<f64>
     driver
         .bind(py)
         .call_method1(intern!(py, "run_sync"), (key, timeout_s))
-        .and_then(|result| raw_from_py(result.cast::<PyDict>()?))
+        .and_then(|result| raw_from_py(&result))
         .unwrap_or_else(|e| internal("running a test", e))
 }
 
@@ -126,40 +125,10 @@ impl Drop for Abandon<'_> {
     }
 }
 
-/// `dict[key]`. On hot paths the key is an interned Python string (`intern!`), which saves
-/// making and hashing a new string for every lookup.
-pub(crate) fn item<'py, K, T>(dict: &Bound<'py, PyDict>, key: K) -> PyResult<T>
-where
-    K: IntoPyObject<'py> + std::fmt::Display + Copy,
-    T: FromPyObjectOwned<'py>,
-{
-    match dict.get_item(key)? {
-        Some(value) => value.extract().map_err(Into::into),
-        None => Err(pyo3::exceptions::PyKeyError::new_err(key.to_string())),
-    }
-}
-
-/// `dict.get(key)`, with `None` for a missing key or a `None` value.
-pub(crate) fn opt<'py, K, T>(dict: &Bound<'py, PyDict>, key: K) -> PyResult<Option<T>>
-where
-    K: IntoPyObject<'py> + Copy,
-    T: FromPyObjectOwned<'py>,
-{
-    match dict.get_item(key)? {
-        Some(value) if !value.is_none() => Ok(Some(value.extract().map_err(Into::into)?)),
-        _ => Ok(None),
-    }
-}
-
-/// A collected test as the driver describes it (`_driver._case`).
-fn case_from_py(rel: &str, d: &Bound<'_, PyDict>) -> PyResult<TestCase> {
-    Ok(TestCase::collected(rel, crate::from_python(d)?))
-}
-
 /// A test's result as the driver reports it (`_driver._result`); an unknown outcome is an
 /// error, never a guess.
-fn raw_from_py(d: &Bound<'_, PyDict>) -> PyResult<RawResult> {
-    crate::from_python(d)
+fn raw_from_py(result: &Bound<'_, PyAny>) -> PyResult<RawResult> {
+    crate::from_python(result)
 }
 
 /// A failure inside dbtest's own Python code, reported on the test rather than lost.
@@ -171,36 +140,20 @@ fn internal(context: &str, err: impl std::fmt::Display) -> RawResult {
 }
 
 fn teardown_errors(rel: &str, list: &Bound<'_, PyAny>) -> PyResult<Vec<TestResult>> {
-    let mut out = Vec::new();
-    for entry in list.cast::<PyList>()?.iter() {
-        let d = entry.cast::<PyDict>()?;
-        let mut result = TestResult::file_error(rel, item(d, "message")?, opt(d, "traceback")?);
-        result.id = item(d, "id")?;
-        result.name = item(d, "name")?;
-        result.stdout = item(d, "stdout")?;
-        result.stderr = item(d, "stderr")?;
-        result.log = opt(d, "log")?.unwrap_or_default();
-        debug_assert_eq!(result.outcome, Outcome::Error);
-        out.push(result);
-    }
-    Ok(out)
+    let errors: Vec<TeardownError> = crate::from_python(list)?;
+    Ok(errors.into_iter().map(|e| e.into_result(rel)).collect())
 }
 
 /// Imports `file` through `driver.collect_file` and converts each entry of the answer's
-/// `list_key` list with `convert`; an import failure becomes the file's error.
-pub(crate) fn load_file<T>(
+/// `list_key` list; an import failure becomes the file's error.
+pub(crate) fn load_file<T: serde::de::DeserializeOwned>(
     py: Python<'_>,
     driver: &Py<PyAny>,
     root: &Path,
     file: &FileJob,
     list_key: &str,
-    convert: impl Fn(&Bound<'_, PyDict>) -> PyResult<T>,
 ) -> Result<Vec<T>, FileError> {
-    let internal = |e: PyErr| FileError {
-        message: format!("dbtest internal error while loading: {e}"),
-        traceback: None,
-        skipped: false,
-    };
+    let internal = |e: PyErr| FileError::internal("loading", e);
     let target = import_target(&file.path);
     let conftests: Vec<String> = conftests_for(root, &file.path)
         .iter()
@@ -220,27 +173,13 @@ pub(crate) fn load_file<T>(
             ),
         )
         .map_err(internal)?;
-    let dict = answer.cast::<PyDict>().map_err(|e| internal(e.into()))?;
-    if let Some(message) = opt::<_, String>(dict, "error").map_err(internal)? {
-        return Err(FileError {
-            message,
-            traceback: opt(dict, "traceback").map_err(internal)?,
-            skipped: false,
-        });
+    if let Some(failure) = crate::from_python::<LoadAnswer>(&answer)
+        .map_err(internal)?
+        .failure()
+    {
+        return Err(failure);
     }
-    if let Some(reason) = opt::<_, String>(dict, "skipped").map_err(internal)? {
-        return Err(FileError {
-            message: reason,
-            traceback: None,
-            skipped: true,
-        });
-    }
-    let entries: Bound<'_, PyList> = item(dict, list_key).map_err(internal)?;
-    entries
-        .iter()
-        .map(|entry| convert(entry.cast::<PyDict>()?))
-        .collect::<PyResult<Vec<T>>>()
-        .map_err(internal)
+    crate::from_python(&answer.get_item(list_key).map_err(internal)?).map_err(internal)
 }
 
 /// Calls a coroutine method of `driver` on the run's event loop and waits for it without the GIL.
@@ -303,30 +242,23 @@ impl Engine for PyEngine {
         // The file's import runs on the thread its sync tests will run on.
         let answer = self.on_lane(&rel, move |py| {
             let _turn = py.detach(|| imports.take());
-            load_file(py, &driver, &root, &file, "tests", |d| {
-                case_from_py(&file.rel, d)
-            })
+            let cases = load_file(py, &driver, &root, &file, "tests")?;
+            Ok(cases
+                .into_iter()
+                .map(|case| TestCase::collected(&file.rel, case))
+                .collect())
         });
-        answer.await.unwrap_or_else(|e| {
-            Err(FileError {
-                message: format!("dbtest internal error while collecting: {e}"),
-                traceback: None,
-                skipped: false,
-            })
-        })
+        answer
+            .await
+            .unwrap_or_else(|e| Err(FileError::internal("collecting", e)))
     }
 
     async fn run(&self, case: TestCase, timeout: Option<Duration>) -> RawResult {
         let timeout_s = timeout.map(|t| t.as_secs_f64());
         if case.is_async {
             match self.on_loop("run_async", (case.key, timeout_s)).await {
-                Ok(obj) => Python::attach(|py| {
-                    obj.bind(py)
-                        .cast::<PyDict>()
-                        .map_err(PyErr::from)
-                        .and_then(raw_from_py)
-                })
-                .unwrap_or_else(|e| internal("reading a result", e)),
+                Ok(obj) => Python::attach(|py| raw_from_py(obj.bind(py)))
+                    .unwrap_or_else(|e| internal("reading a result", e)),
                 Err(e) => internal("running a coroutine", e),
             }
         } else if case.concurrent {

@@ -1,24 +1,22 @@
 //! `dbtest experiment` for Python: the driver (`dbtest._experiment.ExperimentDriver`)
-//! behind dbtest-experiment's scheduler, and the commands' objects. What a run does lives in
-//! `dbtest_experiment::{run, verify}`.
+//! behind dbtest-experiment's scheduler, and the commands' objects. What a run or a
+//! verification does lives in `dbtest_experiment::job`.
 //!
 //! YAML is read and written by Python (pyyaml); documents cross as JSON text.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use dbtest_core::{Error, ExitCode};
-use dbtest_experiment::design::{Configuration, Design};
-use dbtest_experiment::models::{ModelSide, PromptEngine};
-use dbtest_experiment::project::{Project, UseCaseFile};
-use dbtest_experiment::run::{self, PreparedRun, YamlText};
+use dbtest_core::Error;
+use dbtest_experiment::job::{Finished, Job};
+use dbtest_experiment::project::UseCaseFile;
+use dbtest_experiment::run::{self, YamlText};
 use dbtest_experiment::sample::{RawKind, RawSample};
 use dbtest_experiment::schedule::{SampleEngine, SampleRequest};
-use dbtest_experiment::spec::{self, Spec};
-use dbtest_experiment::verify::{self, Verification};
+use dbtest_experiment::verify;
 use dbtest_runner::CancellationToken;
-use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::{intern, IntoPyObjectExt};
 use pyo3_async_runtimes::TaskLocals;
 use serde_json::Value;
 
@@ -27,29 +25,6 @@ use crate::to_py_err;
 
 /// A use-case file as Python imports it: `(path, sys_path_entry, module)`.
 type FileTarget = (String, String, String);
-
-fn targets(
-    (named, all): (Vec<UseCaseFile>, Vec<UseCaseFile>),
-) -> (Vec<FileTarget>, Vec<FileTarget>) {
-    let target = |f: UseCaseFile| (f.path, f.sys_path_entry, f.module);
-    (
-        named.into_iter().map(target).collect(),
-        all.into_iter().map(target).collect(),
-    )
-}
-
-/// `[(config_id, factors_json)]`, as the driver builds its contexts from.
-fn config_pairs(configs: &[Configuration]) -> Vec<(String, String)> {
-    configs
-        .iter()
-        .map(|c| {
-            (
-                c.config_id.clone(),
-                Value::Object(c.factors.clone()).to_string(),
-            )
-        })
-        .collect()
-}
 
 /// The driver's `SampleAnswer`.
 #[derive(FromPyObject)]
@@ -154,8 +129,14 @@ impl SampleEngine for PySampleEngine {
     }
 }
 
-/// Baselines as YAML text, by `yaml_of_json` (pyyaml) of the driver or of `dbtest._experiment`.
-struct PyYaml(Arc<Py<PyAny>>);
+/// Baselines as YAML text, by `dbtest._experiment.yaml_of_json` (pyyaml).
+struct PyYaml(Py<PyAny>);
+
+impl PyYaml {
+    fn new(py: Python<'_>) -> PyResult<Self> {
+        Ok(PyYaml(py.import("dbtest._experiment")?.into_any().unbind()))
+    }
+}
 
 impl YamlText for PyYaml {
     fn yaml(&self, value: &Value) -> Result<String, String> {
@@ -169,20 +150,138 @@ impl YamlText for PyYaml {
     }
 }
 
-/// One `dbtest experiment run`.
-#[pyclass(module = "dbtest._core")]
-pub struct ExperimentRun {
-    prepared: Mutex<Option<PreparedRun>>,
+/// What `ExperimentRun` and `VerifyRun` share: the job (dbtest-experiment's `Job`), what its
+/// samples need from Python, and how it runs.
+#[pyclass(module = "dbtest._core", subclass)]
+pub struct Sampling {
+    job: Mutex<Option<Job>>,
     cancel: CancellationToken,
+    /// The use case to load; None when no sample will run or the design has no Python.
     #[pyo3(get)]
-    use_case: String,
+    use_case: Option<String>,
+    /// `[(config_id, factors_json)]`, as the driver builds its contexts from.
+    #[pyo3(get)]
+    configs: Vec<(String, String)>,
+}
+
+impl Sampling {
+    fn new(job: Job) -> Self {
+        let configs = job
+            .configs()
+            .into_iter()
+            .map(|c| (c.config_id, Value::Object(c.factors).to_string()))
+            .collect();
+        Sampling {
+            use_case: job.use_case().map(str::to_owned),
+            configs,
+            cancel: CancellationToken::new(),
+            job: Mutex::new(Some(job)),
+        }
+    }
+
+    fn with_job<T>(&self, f: impl FnOnce(&Job) -> T) -> PyResult<T> {
+        let guard = self.job.lock().unwrap();
+        Ok(f(guard.as_ref().ok_or_else(already_ran)?))
+    }
+
+    /// Runs the job with `engine` on the running event loop; resolves to a run's exit code
+    /// or a verification's verdict as JSON text.
+    fn start<'py, E: SampleEngine>(
+        &self,
+        py: Python<'py>,
+        engine: Option<E>,
+        progress: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let job = self.job.lock().unwrap().take().ok_or_else(already_ran)?;
+        let yaml = PyYaml::new(py)?;
+        let cancel = self.cancel.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            match job.execute(engine, cancel, &yaml, progress).await {
+                Finished::Exit(code) => Python::attach(|py| (code as i32).into_py_any(py)),
+                Finished::Verdict(verdict) => serde_json::to_string(&verdict)
+                    .map_err(|e| crate::DbtestError::new_err(e.to_string()))
+                    .and_then(|text| Python::attach(|py| text.into_py_any(py))),
+            }
+        })
+    }
+}
+
+#[pymethods]
+impl Sampling {
+    /// The LLM layer for `ctx.llm`; None when the design names no models.
+    #[getter]
+    fn llm(&self) -> PyResult<Option<crate::llm::LlmClient>> {
+        self.with_job(|job| job.llm().map(crate::llm::LlmClient))
+    }
+
+    /// The dataset's rows for `ctx.row`; None without a dataset.
+    #[getter]
+    fn dataset_rows<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.with_job(|job| job.dataset_rows().map(|rows| crate::to_python(py, &rows)))?
+            .transpose()
+    }
+
+    /// A design without Python: `{system, user, rows, configs}` to render; else None.
+    fn prompt_inputs<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.with_job(|job| job.prompt_inputs().map(|v| crate::to_python(py, &v)))?
+            .transpose()
+    }
+
+    /// `(files naming the use case, all use-case files)`, each `(path, sys_path_entry, module)`.
+    fn use_case_files(&self) -> PyResult<(Vec<FileTarget>, Vec<FileTarget>)> {
+        let (named, all) = self.with_job(Job::use_case_files)?.map_err(to_py_err)?;
+        let target = |f: UseCaseFile| (f.path, f.sys_path_entry, f.module);
+        Ok((
+            named.into_iter().map(target).collect(),
+            all.into_iter().map(target).collect(),
+        ))
+    }
+
+    /// Ctrl-C: stop launching samples (a run's baselines are then marked `interrupted`).
+    fn interrupt(&self) {
+        self.cancel.cancel();
+    }
+
+    #[getter]
+    fn interrupted(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Samples by calling `driver` (None when no sample will run).
+    #[pyo3(signature = (driver, progress=false))]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        driver: Option<Py<PyAny>>,
+        progress: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let engine = driver.map(|d| PySampleEngine::new(py, d)).transpose()?;
+        self.start(py, engine, progress)
+    }
+
+    /// Samples a design without Python: `prompts[config][row]` are the rendered messages.
+    #[pyo3(signature = (prompts, progress=false))]
+    fn run_prompts<'py>(
+        &self,
+        py: Python<'py>,
+        prompts: &Bound<'py, PyAny>,
+        progress: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let prompts = crate::from_python(prompts)?;
+        let engine = self
+            .with_job(|job| job.prompt_engine(prompts))?
+            .map_err(to_py_err)?;
+        self.start(py, Some(engine), progress)
+    }
+}
+
+/// One `dbtest experiment run`: the design is checked and the run folder chosen here.
+#[pyclass(module = "dbtest._core", extends = Sampling)]
+pub struct ExperimentRun {
     #[pyo3(get)]
     experiment: String,
     #[pyo3(get)]
     run_dir: String,
-    /// `[(config_id, factors_json)]`
-    #[pyo3(get)]
-    configs: Vec<(String, String)>,
     #[pyo3(get)]
     resumed_samples: usize,
 }
@@ -200,192 +299,49 @@ impl ExperimentRun {
         resume: Option<&str>,
         cache: &str,
         shard: Option<&str>,
-    ) -> PyResult<Self> {
+    ) -> PyResult<PyClassInitializer<Self>> {
         let value = run::design_value(design_json, design_file).map_err(to_py_err)?;
         let cache = cache
             .parse()
             .map_err(|e| to_py_err(Error::Usage(format!("--cache: {e}"))))?;
         let p = run::prepare_run(value, design_file, &cwd, out, resume, shard, cache)
             .map_err(to_py_err)?;
-        Ok(ExperimentRun {
-            cancel: CancellationToken::new(),
-            use_case: p.design.use_case.clone(),
+        let run = ExperimentRun {
             experiment: p.design.experiment.clone(),
             run_dir: p.run_dir.display().to_string(),
-            configs: config_pairs(&p.design.configurations()),
             resumed_samples: p.resumed.len(),
-            prepared: Mutex::new(Some(p)),
-        })
+        };
+        Ok(PyClassInitializer::from(Sampling::new(Job::Run(Box::new(p)))).add_subclass(run))
     }
-
-    /// The run's LLM layer for `ctx.llm`; `None` when the design names no models.
-    #[getter]
-    fn llm(&self) -> PyResult<Option<crate::llm::LlmClient>> {
-        let guard = self.prepared.lock().unwrap();
-        let p = guard.as_ref().ok_or_else(already_ran)?;
-        Ok(llm_of(&p.models))
-    }
-
-    /// The dataset's rows for `ctx.row`; `None` without a dataset.
-    #[getter]
-    fn dataset_rows<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let guard = self.prepared.lock().unwrap();
-        let p = guard.as_ref().ok_or_else(already_ran)?;
-        rows_of(py, &p.models)
-    }
-
-    /// A design without Python: `{system, user, rows, configs}` for rendering its prompts
-    /// (Jinja2, before any call); `None` for a design with a use case.
-    fn prompt_inputs<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let guard = self.prepared.lock().unwrap();
-        let p = guard.as_ref().ok_or_else(already_ran)?;
-        prompt_inputs(py, &p.design, &p.models, p.design.configurations())
-    }
-
-    /// Runs a design without Python: `prompts[config][row]` are the rendered messages.
-    fn run_prompts<'py>(
-        &self,
-        py: Python<'py>,
-        prompts: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let prompts = crate::from_python(prompts)?;
-        let p = self
-            .prepared
-            .lock()
-            .unwrap()
-            .take()
-            .ok_or_else(already_ran)?;
-        let engine = run::prompt_engine(&p, prompts).map_err(to_py_err)?;
-        let yaml = PyYaml(Arc::new(
-            py.import("dbtest._experiment")?.into_any().unbind(),
-        ));
-        let cancel = self.cancel.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let code = run::execute_run(engine, p, cancel, &yaml)
-                .await
-                .unwrap_or_else(|message| {
-                    eprintln!("dbtest: {message}");
-                    ExitCode::Internal
-                });
-            Ok(code as i32)
-        })
-    }
-
-    /// `(files naming the use case, all use-case files)`.
-    fn use_case_files(&self) -> PyResult<(Vec<FileTarget>, Vec<FileTarget>)> {
-        let guard = self.prepared.lock().unwrap();
-        let p = guard.as_ref().ok_or_else(already_ran)?;
-        p.project
-            .use_case_files(&self.use_case)
-            .map(targets)
-            .map_err(to_py_err)
-    }
-
-    /// Ctrl-C: stop launching samples; the run ends with baselines marked `interrupted`.
-    fn interrupt(&self) {
-        self.cancel.cancel();
-    }
-
-    #[getter]
-    fn interrupted(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
-
-    /// Runs with `driver` on the running event loop; resolves to the exit code.
-    fn run<'py>(&self, py: Python<'py>, driver: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let prepared = self
-            .prepared
-            .lock()
-            .unwrap()
-            .take()
-            .ok_or_else(already_ran)?;
-        let engine = PySampleEngine::new(py, driver)?;
-        let yaml = PyYaml(engine.driver.clone());
-        let cancel = self.cancel.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let code = match run::execute_run(engine, prepared, cancel, &yaml).await {
-                Ok(code) => code,
-                Err(message) => {
-                    eprintln!("dbtest: {message}");
-                    ExitCode::Internal
-                }
-            };
-            Ok(code as i32)
-        })
-    }
-}
-
-fn llm_of(side: &ModelSide) -> Option<crate::llm::LlmClient> {
-    side.llm.clone().map(crate::llm::LlmClient)
-}
-
-fn rows_of<'py>(py: Python<'py>, side: &ModelSide) -> PyResult<Option<Bound<'py, PyAny>>> {
-    side.dataset
-        .as_ref()
-        .map(|d| crate::to_python(py, &d.rows))
-        .transpose()
-}
-
-/// `{system, user, rows, configs}` of a design without Python, for Jinja2.
-fn prompt_inputs<'py>(
-    py: Python<'py>,
-    design: &Design,
-    side: &ModelSide,
-    configs: Vec<Configuration>,
-) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let Some(prompt) = &design.llm.prompt else {
-        return Ok(None);
-    };
-    let configs: Vec<_> = configs.into_iter().map(|c| c.factors).collect();
-    let inputs = serde_json::json!({"system": prompt.system, "user": prompt.user,
-                                    "rows": side.rows(), "configs": configs});
-    crate::to_python(py, &inputs).map(Some)
 }
 
 fn already_ran() -> PyErr {
     crate::DbtestError::new_err("this run has already run")
 }
 
-/// `dbtest experiment approve`: the spec to write, or a usage error.
-/// Returns `(spec_path, spec_json, warnings)`.
+/// `dbtest experiment approve`: `(spec_path, spec_json, warnings)`, or a usage error.
 #[pyfunction]
 pub fn approve_baseline(
     baseline_json: &str,
     baseline_file: &str,
     cwd: PathBuf,
-    options_json: &str,
+    options: &Bound<'_, PyAny>,
 ) -> PyResult<(String, String, Vec<String>)> {
-    let path = dbtest_experiment::project::absolute(&cwd, baseline_file);
-    let bytes = std::fs::read(&path)
-        .map_err(|e| to_py_err(Error::Usage(format!("cannot read {baseline_file}: {e}"))))?;
-    let value: Value = serde_json::from_str(baseline_json)
-        .map_err(|e| to_py_err(Error::Usage(format!("{baseline_file}: {e}"))))?;
-    let options: spec::ApproveOptions = serde_json::from_str(options_json)
-        .map_err(|e| to_py_err(Error::Usage(format!("invalid option: {e}"))))?;
+    let options = crate::flags(options)?;
     let (target, spec, warnings) =
-        verify::approve(&value, baseline_file, &bytes, &cwd, &options).map_err(to_py_err)?;
-    let text =
-        serde_json::to_string(&spec).map_err(|e| crate::DbtestError::new_err(e.to_string()))?;
-    Ok((target.display().to_string(), text, warnings))
+        verify::approve(baseline_json, baseline_file, &cwd, &options).map_err(to_py_err)?;
+    Ok((target.display().to_string(), spec, warnings))
 }
 
 /// One `dbtest experiment verify` (or one probabilistic test run by `dbtest unit`).
-#[pyclass(module = "dbtest._core")]
+#[pyclass(module = "dbtest._core", extends = Sampling)]
 pub struct VerifyRun {
-    verification: Mutex<Option<Verification>>,
-    project: Project,
-    cancel: CancellationToken,
     #[pyo3(get)]
     spec_id: String,
     #[pyo3(get)]
     spec_path: String,
-    /// The use case to load; None when no sample will run.
-    #[pyo3(get)]
-    use_case: Option<String>,
     #[pyo3(get)]
     warnings: Vec<String>,
-    #[pyo3(get)]
-    configs: Vec<(String, String)>,
 }
 
 #[pymethods]
@@ -401,7 +357,7 @@ impl VerifyRun {
         cwd: PathBuf,
         read_yaml: Py<PyAny>,
         concurrency: Option<usize>,
-    ) -> PyResult<Self> {
+    ) -> PyResult<PyClassInitializer<Self>> {
         let mut raised = None;
         let read = |path: &Path| -> Result<String, Error> {
             read_yaml
@@ -419,150 +375,16 @@ impl VerifyRun {
             // The reader's own exception (a YAML error) goes back as it was raised.
             Err(e) => return Err(raised.take().unwrap_or_else(|| to_py_err(e))),
         };
-        Ok(VerifyRun {
-            cancel: CancellationToken::new(),
-            use_case: opened.use_case().map(str::to_owned),
-            configs: config_pairs(
-                opened
-                    .config()
-                    .map(std::slice::from_ref)
-                    .unwrap_or_default(),
-            ),
-            spec_id: opened.spec_id,
-            spec_path: opened.spec_path,
-            warnings: opened.warnings,
-            project: opened.project,
-            verification: Mutex::new(Some(opened.verification)),
-        })
-    }
-
-    /// The spec's LLM layer for `ctx.llm` (see `ExperimentRun.llm`).
-    #[getter]
-    fn llm(&self) -> Option<crate::llm::LlmClient> {
-        self.with_setup(|setup| llm_of(&setup.models)).flatten()
-    }
-
-    #[getter]
-    fn dataset_rows<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.with_setup(|setup| rows_of(py, &setup.models))
-            .transpose()
-            .map(Option::flatten)
-    }
-
-    /// A spec of a design without Python: what to render (see `ExperimentRun`).
-    fn prompt_inputs<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let guard = self.verification.lock().unwrap();
-        match guard.as_ref() {
-            Some(Verification::Ready { checked, setup, .. }) => match &setup.design {
-                Some(design) => {
-                    prompt_inputs(py, design, &setup.models, vec![checked.config.clone()])
-                }
-                None => Ok(None),
-            },
-            _ => Ok(None),
-        }
-    }
-
-    /// Samples a spec of a design without Python with its rendered prompts; resolves to
-    /// the verdict as JSON text.
-    #[pyo3(signature = (prompts, progress=false))]
-    fn run_prompts<'py>(
-        &self,
-        py: Python<'py>,
-        prompts: &Bound<'py, PyAny>,
-        progress: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let prompts = crate::from_python(prompts)?;
-        let Some(Verification::Ready {
-            spec,
-            checked,
-            setup,
-        }) = self.verification.lock().unwrap().take()
-        else {
-            return Err(already_ran());
+        let run = VerifyRun {
+            spec_id: opened.spec_id.clone(),
+            spec_path: opened.spec_path.clone(),
+            warnings: opened.warnings.clone(),
         };
-        let design = setup.design.as_ref().ok_or_else(already_ran)?;
-        let engine = PromptEngine::new(
-            &setup.models,
-            design,
-            vec![checked.config.clone()],
-            prompts,
-            dbtest_experiment::run::random_seed(),
+        Ok(
+            PyClassInitializer::from(Sampling::new(Job::Verify(Box::new(opened))))
+                .add_subclass(run),
         )
-        .map_err(to_py_err)?;
-        let cancel = self.cancel.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let verdict = verify::execute(engine, &spec, &checked, &setup, cancel, progress).await;
-            verdict_json(&verdict)
-        })
     }
-
-    fn use_case_files(&self) -> PyResult<(Vec<FileTarget>, Vec<FileTarget>)> {
-        match &self.use_case {
-            Some(u) => self
-                .project
-                .use_case_files(u)
-                .map(targets)
-                .map_err(to_py_err),
-            None => Ok((Vec::new(), Vec::new())),
-        }
-    }
-
-    fn interrupt(&self) {
-        self.cancel.cancel();
-    }
-
-    #[getter]
-    fn interrupted(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
-
-    /// Samples until the verdict is certain; resolves to the verdict as JSON text. `driver`
-    /// may be None when no sample will run (`use_case` is None).
-    #[pyo3(signature = (driver, progress=false))]
-    fn run<'py>(
-        &self,
-        py: Python<'py>,
-        driver: Py<PyAny>,
-        progress: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let verification = self
-            .verification
-            .lock()
-            .unwrap()
-            .take()
-            .ok_or_else(already_ran)?;
-        let (spec, checked, setup): (Box<Spec>, _, _) = match verification {
-            Verification::Done(verdict) => {
-                let text = verdict_json(&verdict)?;
-                return pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(text) });
-            }
-            Verification::Ready {
-                spec,
-                checked,
-                setup,
-            } => (spec, checked, setup),
-        };
-        let engine = PySampleEngine::new(py, driver)?;
-        let cancel = self.cancel.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let verdict = verify::execute(engine, &spec, &checked, &setup, cancel, progress).await;
-            verdict_json(&verdict)
-        })
-    }
-}
-
-impl VerifyRun {
-    fn with_setup<T>(&self, f: impl FnOnce(&verify::Setup) -> T) -> Option<T> {
-        match self.verification.lock().unwrap().as_ref() {
-            Some(Verification::Ready { setup, .. }) => Some(f(setup)),
-            _ => None,
-        }
-    }
-}
-
-fn verdict_json(verdict: &spec::Verdict) -> PyResult<String> {
-    serde_json::to_string(verdict).map_err(|e| crate::DbtestError::new_err(e.to_string()))
 }
 
 /// `dbtest experiment report RUN_DIR`: the run's artifacts rendered again; returns what to
@@ -594,8 +416,6 @@ pub fn merge_shards(
     cwd: PathBuf,
     out: Option<&str>,
 ) -> PyResult<String> {
-    let yaml = PyYaml(Arc::new(
-        py.import("dbtest._experiment")?.into_any().unbind(),
-    ));
+    let yaml = PyYaml::new(py)?;
     dbtest_experiment::shard::merge(&cwd, &run_dirs, out, &yaml).map_err(to_py_err)
 }

@@ -81,6 +81,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UsageError", m.py().get_type::<UsageError>())?;
     m.add_class::<unit::UnitRun>()?;
     m.add_class::<bench::BenchRun>()?;
+    m.add_class::<experiment::Sampling>()?;
     m.add_class::<experiment::ExperimentRun>()?;
     m.add_class::<experiment::VerifyRun>()?;
     m.add_function(wrap_pyfunction!(experiment::approve_baseline, m)?)?;

@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use dbtest_core::pytest_config::PythonSettings as Settings;
-use dbtest_core::{ExitCode, UnitConfig};
+use dbtest_core::UnitConfig;
 use dbtest_runner::CancellationToken;
-use dbtest_unit::static_first::NoFiles;
-use dbtest_unit::{execute, worker_spec, Executor, Prepared};
+use dbtest_unit::{execute, execute_without_driver, Executor, Prepared};
 use pyo3::prelude::*;
 
 use crate::engine::PyEngine;
@@ -107,52 +106,25 @@ impl UnitRun {
     /// in this process).
     #[getter]
     fn uses_workers(&self) -> bool {
-        self.prepared.lock().unwrap().as_ref().is_some_and(|p| {
-            p.config.workers.is_some_and(|w| w.count() > 0)
-                && !p.config.collect_only.unwrap_or(false)
-        })
+        self.prepared
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(Prepared::uses_workers)
     }
 
-    /// Runs without a Python driver, blocking: a run that found no test files (reports and
-    /// exit code 5), or one in worker processes. Ctrl-C interrupts it (exit 2, partial
-    /// report); a second Ctrl-C ends the process.
+    /// Runs without a Python driver, blocking: a run that found no test files, or one in
+    /// worker processes (see `dbtest_unit::execute_without_driver`).
     fn run_blocking(&self, py: Python<'_>) -> PyResult<i32> {
-        let workers = self.uses_workers();
         let prepared = self.take_prepared()?;
-        let executor = if prepared.files.is_empty() || !workers {
-            if !prepared.files.is_empty() {
-                return Err(crate::DbtestError::new_err(
-                    "an in-process run needs a driver: use run()",
-                ));
-            }
-            Executor::InProcess(NoFiles)
-        } else {
-            let python: PathBuf = py.import("sys")?.getattr("executable")?.extract()?;
-            let count = prepared.config.workers.map_or(0, |w| w.count());
-            Executor::Workers(
-                worker_spec(&prepared, python).map_err(crate::DbtestError::new_err)?,
-                count,
-            )
-        };
+        let python: PathBuf = py.import("sys")?.getattr("executable")?.extract()?;
         let cancel = self.cancel.clone();
         let abandoned = self.abandoned.clone();
         let code = py.detach(|| {
-            pyo3_async_runtimes::tokio::get_runtime().block_on(async {
-                let interrupt = cancel.clone();
-                let watcher = tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        interrupt.cancel();
-                        if tokio::signal::ctrl_c().await.is_ok() {
-                            std::process::exit(ExitCode::Interrupted as i32);
-                        }
-                    }
-                });
-                let code = execute(executor, prepared, cancel, &abandoned).await;
-                watcher.abort();
-                code
-            })
+            pyo3_async_runtimes::tokio::get_runtime()
+                .block_on(execute_without_driver(prepared, python, cancel, &abandoned))
         });
-        Ok(code as i32)
+        Ok(code.map_err(to_py_err)? as i32)
     }
 
     /// Runs the tests with `driver`; must be awaited on the event loop the driver uses.

@@ -47,6 +47,44 @@ pub struct FileError {
     pub skipped: bool,
 }
 
+impl FileError {
+    /// A failure of dbtest's own code while loading a file, reported on the file.
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> FileError {
+        FileError {
+            message: format!("dbtest internal error while {context}: {err}"),
+            traceback: None,
+            skipped: false,
+        }
+    }
+}
+
+/// An engine's answer for a file it was asked to load: why it has no items, if it has none.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LoadAnswer {
+    error: Option<String>,
+    traceback: Option<String>,
+    /// The reason of a module-level skip.
+    skipped: Option<String>,
+}
+
+impl LoadAnswer {
+    pub fn failure(self) -> Option<FileError> {
+        match (self.error, self.skipped) {
+            (Some(message), _) => Some(FileError {
+                message,
+                traceback: self.traceback,
+                skipped: false,
+            }),
+            (None, Some(reason)) => Some(FileError {
+                message: reason,
+                traceback: None,
+                skipped: true,
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
 /// Runs tests of one kind (Python, or a fake in tests). Every method may be called
 /// concurrently for different files.
 pub trait Engine: Send + Sync + 'static {

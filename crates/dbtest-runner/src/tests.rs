@@ -678,3 +678,23 @@ async fn maxfail_stops_a_pipeline_before_its_next_test() {
         vec![("a.py::a_fail".to_string(), Outcome::Failed)]
     );
 }
+
+#[test]
+fn a_load_answer_says_why_a_file_has_no_tests() {
+    let answer = |v: serde_json::Value| serde_json::from_value::<LoadAnswer>(v).unwrap();
+    assert_eq!(answer(serde_json::json!({"tests": []})).failure(), None);
+    let error = answer(serde_json::json!({"error": "ImportError: x", "traceback": "tb"}));
+    assert_eq!(
+        error.failure(),
+        Some(FileError {
+            message: "ImportError: x".into(),
+            traceback: Some("tb".into()),
+            skipped: false
+        })
+    );
+    let skipped = answer(serde_json::json!({"skipped": "needs linux"})).failure();
+    assert_eq!(
+        skipped.map(|f| (f.message, f.skipped)),
+        Some(("needs linux".into(), true))
+    );
+}

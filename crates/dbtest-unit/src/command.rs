@@ -13,13 +13,58 @@ use dbtest_report::console::{Console, ConsoleOptions};
 use dbtest_runner::workers::{PoolOptions, WorkerSpec};
 use dbtest_runner::{CancellationToken, Engine, Observer};
 
-use crate::plan::{run_options, selected, Prepared};
-use crate::static_first::{static_reading_holds, StaticFirst};
+use crate::plan::{run_options, selected, worker_spec, Prepared};
+use crate::static_first::{static_reading_holds, NoFiles, StaticFirst};
 
 /// Where the tests run: in this process, or in worker processes.
 pub enum Executor<E> {
     InProcess(E),
     Workers(WorkerSpec, usize),
+}
+
+impl Prepared {
+    /// Whether the run happens in worker processes (it then needs no driver or event loop
+    /// in this process).
+    pub fn uses_workers(&self) -> bool {
+        self.config.workers.is_some_and(|w| w.count() > 0)
+            && !self.config.collect_only.unwrap_or(false)
+    }
+}
+
+/// A run that needs no Python driver in this process: one that found no test files (reports
+/// and exit code 5), or one in worker processes started with `python`. Ctrl-C interrupts it
+/// (exit 2, partial report); a second Ctrl-C ends the process.
+pub async fn execute_without_driver(
+    prepared: Prepared,
+    python: PathBuf,
+    cancel: CancellationToken,
+    abandoned: &AtomicBool,
+) -> Result<ExitCode, Error> {
+    let executor = if prepared.files.is_empty() {
+        Executor::InProcess(NoFiles)
+    } else if prepared.uses_workers() {
+        let count = prepared.config.workers.map_or(0, |w| w.count());
+        Executor::Workers(
+            worker_spec(&prepared, python).map_err(Error::Internal)?,
+            count,
+        )
+    } else {
+        return Err(Error::Internal(
+            "an in-process run needs a driver: use run()".into(),
+        ));
+    };
+    let interrupt = cancel.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(ExitCode::Interrupted as i32);
+            }
+        }
+    });
+    let code = execute(executor, prepared, cancel, abandoned).await;
+    watcher.abort();
+    Ok(code)
 }
 
 pub async fn execute(
@@ -241,6 +286,27 @@ fn remember(root: &Path, report: &Report, interrupted: bool, sharded: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_run_without_files_needs_no_driver_and_says_no_tests() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pyproject.toml"), "[tool.dbtest]\n").unwrap();
+        let flags: dbtest_core::UnitConfig = serde_json::from_value(serde_json::json!({
+            "paths": [dir.path().display().to_string()]
+        }))
+        .unwrap();
+        let prepared = crate::prepare(flags, dir.path()).unwrap();
+        assert!(prepared.files.is_empty() && !prepared.uses_workers());
+        let code = execute_without_driver(
+            prepared,
+            PathBuf::from("python3"),
+            CancellationToken::new(),
+            &AtomicBool::new(false),
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, ExitCode::NoTests);
+    }
 
     fn report(outcomes: &[(&str, &str)]) -> Report {
         let tests = outcomes
