@@ -79,9 +79,7 @@ impl FromStr for SecurityLevel {
         let names = SecurityLevel::ALL.map(SecurityLevel::as_str);
         Err(LevelError {
             given: s.to_string(),
-            hint: crate::close_match(&lower.replace(['_', ' '], "-"), &names)
-                .map(|n| format!(" (did you mean `{n}`?)"))
-                .unwrap_or_default(),
+            hint: dbtest_core::suggest::did_you_mean(&lower.replace(['_', ' '], "-"), &names),
         })
     }
 }

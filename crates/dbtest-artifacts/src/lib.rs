@@ -57,13 +57,3 @@ impl Error {
         !matches!(self, Error::Write { .. })
     }
 }
-
-/// The closest allowed word to a misspelt one, if it is close.
-pub(crate) fn close_match<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    allowed
-        .iter()
-        .map(|a| (strsim::levenshtein(word, a), *a))
-        .filter(|(d, a)| *d <= 2.max(a.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, a)| a)
-}

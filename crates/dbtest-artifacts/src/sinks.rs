@@ -9,7 +9,9 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::levels::SecurityLevel;
-use crate::{close_match, Error};
+use dbtest_core::suggest::did_you_mean;
+
+use crate::Error;
 
 /// What a sink writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -151,9 +153,7 @@ fn parse_kind(text: &str, what: &str) -> Result<SinkKind, Error> {
         return Ok(kind);
     }
     let names = SinkKind::ALL.map(SinkKind::as_str);
-    let hint = close_match(text, &names)
-        .map(|n| format!(" (did you mean `{n}`?)"))
-        .unwrap_or_default();
+    let hint = did_you_mean(text, &names);
     Err(invalid(format!(
         "{what}: unknown sink kind {text:?}{hint}; the kinds: {}",
         names.join(", ")
@@ -331,9 +331,7 @@ fn check_keys(map: &Map<String, Value>, kind: SinkKind, at: &str) -> Result<(), 
                 owners.join(" and ")
             )));
         }
-        let hint = close_match(key, allowed)
-            .map(|k| format!(" (did you mean `{k}`?)"))
-            .unwrap_or_default();
+        let hint = did_you_mean(key, allowed);
         return Err(invalid(format!(
             "{at}: unknown key `{key}`{hint}; a {kind} sink takes: {}",
             allowed.join(", ")

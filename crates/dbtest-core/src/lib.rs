@@ -6,6 +6,7 @@ pub mod error;
 pub mod model;
 pub mod pytest_config;
 pub mod state;
+pub mod suggest;
 
 pub use config::{BenchConfig, ColorChoice, Overlap, OverlapMode, Project, UnitConfig};
 pub use error::{Error, Result};

@@ -174,7 +174,7 @@ impl Checker<'_> {
     ) -> Result<(), DesignError> {
         for key in map.keys() {
             if !allowed.contains(&key.as_str()) {
-                let hint = close_match(key, allowed)
+                let hint = dbtest_core::suggest::closest(key, allowed)
                     .map(|k| format!(" (did you mean `{prefix}{k}`?)"))
                     .unwrap_or_default();
                 return Err(self.err(format!(
@@ -389,16 +389,6 @@ impl Checker<'_> {
             written,
         })
     }
-}
-
-/// The closest allowed key to a misspelt one, if it is close.
-fn close_match<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    allowed
-        .iter()
-        .map(|a| (strsim::levenshtein(key, a), *a))
-        .filter(|(d, a)| *d <= 2.max(a.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, a)| a)
 }
 
 /// Checks a budgets mapping (of a design or a spec); `prefix` names it in messages.

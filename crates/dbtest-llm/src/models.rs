@@ -313,16 +313,7 @@ fn check_keys(
     }
 }
 
-/// ` (did you mean `x`?)` for the closest name, or nothing when none is close.
-pub(crate) fn did_you_mean(word: &str, choices: &[&str]) -> String {
-    choices
-        .iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
-        .unwrap_or_default()
-}
+pub(crate) use dbtest_core::suggest::did_you_mean;
 
 /// A secret read from the environment. Its `Debug` and `Display` are redacted so that no
 /// log, error or sample record can print it; only the transport reads it, through
