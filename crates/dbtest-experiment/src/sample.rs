@@ -146,22 +146,55 @@ fn preview(v: &Value) -> String {
 /// JSON with object keys sorted at every level, no spaces: one text per value, whatever
 /// order the keys came in.
 pub fn canonical_json(v: &Value) -> String {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), sorted(&m[k])))
-                        .collect(),
-                )
+    let mut out = Vec::new();
+    write_canonical(&mut out, v).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// Writes `v` as JSON with every object's keys sorted, straight to `out` (a record is
+/// hashed for every sample of a run: no sorted copy is made of it).
+fn write_canonical(out: &mut impl io::Write, v: &Value) -> io::Result<()> {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.write_all(b"{")?;
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, key)?;
+                out.write_all(b":")?;
+                write_canonical(out, value)?;
             }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
+            out.write_all(b"}")
         }
+        Value::Array(items) => {
+            out.write_all(b"[")?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                write_canonical(out, item)?;
+            }
+            out.write_all(b"]")
+        }
+        scalar => serde_json::to_writer(out, scalar).map_err(io::Error::from),
     }
-    sorted(v).to_string()
+}
+
+/// A hasher as a byte sink.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -177,7 +210,7 @@ pub fn content_sha256<'a>(records: impl IntoIterator<Item = &'a SampleRecord>) -
     let mut h = Sha256::new();
     for r in sorted {
         let v = serde_json::to_value(r).expect("a record is JSON");
-        h.update(canonical_json(&v).as_bytes());
+        write_canonical(&mut HashWriter(&mut h), &v).expect("hashing cannot fail");
         h.update(b"\n");
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
