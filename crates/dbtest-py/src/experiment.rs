@@ -23,6 +23,7 @@ use pyo3_async_runtimes::TaskLocals;
 use serde_json::Value;
 
 use crate::engine::on_loop;
+use crate::middleware::LoopSlot;
 use crate::to_py_err;
 
 /// A use-case file as Python imports it: `(path, sys_path_entry, module)`.
@@ -174,6 +175,7 @@ impl YamlText for PyYaml {
 pub struct ExperimentRun {
     prepared: Mutex<Option<PreparedRun>>,
     cancel: CancellationToken,
+    loop_slot: LoopSlot,
     #[pyo3(get)]
     use_case: String,
     #[pyo3(get)]
@@ -205,10 +207,16 @@ impl ExperimentRun {
         let cache = cache
             .parse()
             .map_err(|e| to_py_err(Error::Usage(format!("--cache: {e}"))))?;
-        let p = run::prepare_run(value, design_file, &cwd, out, resume, shard, cache)
+        let loop_slot = LoopSlot::default();
+        let host = run::Host {
+            read_yaml: &read_yaml_json,
+            middleware: &crate::middleware::import(loop_slot.clone()),
+        };
+        let p = run::prepare_run(value, design_file, &cwd, out, resume, shard, cache, &host)
             .map_err(to_py_err)?;
         Ok(ExperimentRun {
             cancel: CancellationToken::new(),
+            loop_slot,
             use_case: p.design.use_case.clone(),
             experiment: p.design.experiment.clone(),
             run_dir: p.run_dir.display().to_string(),
@@ -255,6 +263,9 @@ impl ExperimentRun {
             .unwrap()
             .take()
             .ok_or_else(already_ran)?;
+        let _ = self
+            .loop_slot
+            .set(pyo3_async_runtimes::tokio::get_current_locals(py)?);
         let engine = run::prompt_engine(&p, prompts).map_err(to_py_err)?;
         let yaml = PyYaml(Arc::new(
             py.import("dbtest._experiment")?.into_any().unbind(),
@@ -300,6 +311,7 @@ impl ExperimentRun {
             .take()
             .ok_or_else(already_ran)?;
         let engine = PySampleEngine::new(py, driver)?;
+        let _ = self.loop_slot.set((*engine.locals).clone());
         let yaml = PyYaml(engine.driver.clone());
         let cancel = self.cancel.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
@@ -342,6 +354,16 @@ fn prompt_inputs<'py>(
     crate::to_python(py, &inputs).map(Some)
 }
 
+/// A YAML file as JSON text, by pyyaml; its error names the file.
+fn read_yaml_json(path: &Path) -> Result<String, Error> {
+    Python::attach(|py| {
+        py.import("dbtest._experiment")
+            .and_then(|m| m.call_method1("read_yaml_json", (path.display().to_string(),)))
+            .and_then(|text| text.extract::<String>())
+            .map_err(|e| Error::Usage(e.value(py).to_string()))
+    })
+}
+
 fn already_ran() -> PyErr {
     crate::DbtestError::new_err("this run has already run")
 }
@@ -375,6 +397,7 @@ pub struct VerifyRun {
     verification: Mutex<Option<Verification>>,
     project: Project,
     cancel: CancellationToken,
+    loop_slot: LoopSlot,
     #[pyo3(get)]
     spec_id: String,
     #[pyo3(get)]
@@ -414,13 +437,16 @@ impl VerifyRun {
                     Error::Usage(message)
                 })
         };
-        let opened = match verify::open(spec_id, &cwd, concurrency, read) {
+        let loop_slot = LoopSlot::default();
+        let python = crate::middleware::import(loop_slot.clone());
+        let opened = match verify::open(spec_id, &cwd, concurrency, read, &python) {
             Ok(opened) => opened,
             // The reader's own exception (a YAML error) goes back as it was raised.
             Err(e) => return Err(raised.take().unwrap_or_else(|| to_py_err(e))),
         };
         Ok(VerifyRun {
             cancel: CancellationToken::new(),
+            loop_slot,
             use_case: opened.use_case().map(str::to_owned),
             configs: config_pairs(
                 opened
@@ -464,13 +490,15 @@ impl VerifyRun {
     }
 
     /// Samples a spec of a design without Python with its rendered prompts; resolves to
-    /// the verdict as JSON text.
-    #[pyo3(signature = (prompts, progress=false))]
+    /// the verdict as JSON text. `check` (a `PromptCheck`: a probabilistic test's function)
+    /// sees each sample's result.
+    #[pyo3(signature = (prompts, progress=false, check=None))]
     fn run_prompts<'py>(
         &self,
         py: Python<'py>,
         prompts: &Bound<'py, PyAny>,
         progress: bool,
+        check: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let prompts = crate::from_python(prompts)?;
         let Some(Verification::Ready {
@@ -482,7 +510,10 @@ impl VerifyRun {
             return Err(already_ran());
         };
         let design = setup.design.as_ref().ok_or_else(already_ran)?;
-        let engine = PromptEngine::new(
+        let _ = self
+            .loop_slot
+            .set(pyo3_async_runtimes::tokio::get_current_locals(py)?);
+        let mut engine = PromptEngine::new(
             &setup.models,
             design,
             vec![checked.config.clone()],
@@ -490,6 +521,9 @@ impl VerifyRun {
             dbtest_experiment::run::random_seed(),
         )
         .map_err(to_py_err)?;
+        if let Some(check) = check {
+            engine.check = Some(Arc::new(crate::check::PyCheck::new(py, check)?));
+        }
         let cancel = self.cancel.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let verdict = verify::execute(engine, &spec, &checked, &setup, cancel, progress).await;
@@ -544,6 +578,7 @@ impl VerifyRun {
             } => (spec, checked, setup),
         };
         let engine = PySampleEngine::new(py, driver)?;
+        let _ = self.loop_slot.set((*engine.locals).clone());
         let cancel = self.cancel.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let verdict = verify::execute(engine, &spec, &checked, &setup, cancel, progress).await;
