@@ -530,6 +530,115 @@ mod tests {
         assert_eq!(all["models"].as_object().unwrap().len(), 3);
     }
 
+    /// Answers every request with `{"category": "bug"}`.
+    struct Fake;
+
+    impl dbtest_llm::transport::Transport for Fake {
+        fn send<'a>(
+            &'a self,
+            _: &'a dbtest_llm::transport::HttpRequest,
+        ) -> BoxedFuture<
+            'a,
+            Result<dbtest_llm::transport::HttpResponse, dbtest_llm::transport::TransportError>,
+        > {
+            let body = json!({"choices": [{"message": {"content": "{\"category\": \"bug\"}"}}],
+                              "usage": {"prompt_tokens": 10, "completion_tokens": 5}});
+            Box::pin(async move {
+                Ok(dbtest_llm::transport::HttpResponse {
+                    status: 200,
+                    retry_after: None,
+                    retry_after_ms: None,
+                    body: body.to_string(),
+                })
+            })
+        }
+    }
+
+    /// An output check that refuses every reply.
+    struct RefuseReplies;
+
+    impl Middleware for RefuseReplies {
+        fn after_response<'a>(
+            &'a self,
+            _: &'a dbtest_llm::middleware::CallContext,
+            _: &'a ChatRequest,
+            reply: &'a mut Reply,
+        ) -> BoxedFuture<'a, ()> {
+            reply.notes.refused = Some("not today".into());
+            Box::pin(async {})
+        }
+    }
+
+    /// A test function that wants no bug reports.
+    struct NoBugs;
+
+    impl SampleCheck for NoBugs {
+        fn check<'a>(&'a self, result: &'a Value) -> BoxedFuture<'a, Result<(), String>> {
+            let bug = result["json"]["category"] == "bug";
+            Box::pin(async move {
+                if bug {
+                    Err("a bug report".into())
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }
+
+    fn engine(middleware: Vec<Arc<dyn Middleware>>) -> PromptEngine {
+        let design = Design::from_value(
+            "d.yaml",
+            &json!({"experiment": "e", "samples": 2, "prompt": {"user": "hi"},
+                    "factors": {"model": ["m"]}, "success": "json.category == 'bug'",
+                    "models": {"m": {"provider": "openai", "model": "x", "base_url": "http://fake/v1",
+                                     "price": {"input_per_mtok": 1.0, "output_per_mtok": 1.0}}}}),
+        )
+        .unwrap();
+        let specs = parse_models("d.yaml", design.llm.models.as_ref().unwrap()).unwrap();
+        let llm = Llm::with_transport(
+            resolve(&specs, |_| None).unwrap(),
+            Cache::off(),
+            middleware,
+            Arc::new(Fake),
+        );
+        let side = ModelSide {
+            llm: Some(Arc::new(llm)),
+            dataset: None,
+        };
+        let prompts = vec![vec![vec![Message::new("user", "hi")]]];
+        PromptEngine::new(&side, &design, design.configurations(), prompts, 1).unwrap()
+    }
+
+    fn first() -> SampleRequest {
+        SampleRequest {
+            config: 0,
+            index: 0,
+            seed: 1,
+            attempt: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_test_function_fails_a_sample_the_criterion_passed() {
+        let mut engine = engine(vec![]);
+        let plain = engine.sample(first()).await;
+        assert_eq!((plain.success, plain.check_failed), (Some(true), None));
+        engine.check = Some(Arc::new(NoBugs));
+        let checked = engine.sample(first()).await;
+        assert_eq!(checked.kind, RawKind::Returned);
+        assert_eq!(checked.success, Some(true));
+        assert_eq!(checked.check_failed.as_deref(), Some("a bug report"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_reply_fails_the_sample_and_its_cost_counts() {
+        let raw = engine(vec![Arc::new(RefuseReplies)]).sample(first()).await;
+        assert_eq!(raw.kind, RawKind::CheckFailed);
+        assert_eq!(raw.message.as_deref(), Some("not today"));
+        assert_eq!(raw.tokens, 15);
+        assert!(raw.cost_usd > 0.0);
+    }
+
     #[test]
     fn a_models_file_needs_its_models_mapping() {
         let err = shared_models(&json!({"small": {}}).to_string(), "models.yaml")
