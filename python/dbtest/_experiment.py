@@ -480,7 +480,8 @@ class LoadedMiddleware:
         self.after_is_async = None if after is None else inspect.iscoroutinefunction(after)
 
     def _refusal(self, hook: str, exc: BaseException) -> str:
-        return f"middleware {self.target}: {hook} refused the call: {_describe(exc)}"
+        what = "call" if hook == "before_request" else "reply"
+        return f"middleware {self.target}: {hook} refused the {what}: {_describe(exc)}"
 
     def _request(self, given: dict[str, Any], answer: Any) -> dict[str, Any]:
         if answer is None:
@@ -514,14 +515,14 @@ class LoadedMiddleware:
         try:
             answer = self.obj.after_response(request, reply)
         except Exception as exc:  # noqa: BLE001 - the refusal is the sample's failure
-            return {"refused": self._refusal("after_response", exc).replace("the call", "the reply")}
+            return {"refused": self._refusal("after_response", exc)}
         return self._text(reply, answer)
 
     async def after_response_async(self, request: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
         try:
             answer = await self.obj.after_response(request, reply)
         except Exception as exc:  # noqa: BLE001 - the refusal is the sample's failure
-            return {"refused": self._refusal("after_response", exc).replace("the call", "the reply")}
+            return {"refused": self._refusal("after_response", exc)}
         return self._text(reply, answer)
 
 
