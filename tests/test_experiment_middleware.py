@@ -43,12 +43,20 @@ MODELS = {
 
 MIDDLEWARE = f'''
 import asyncio
+import threading
 
 
 class Redact:
     """Replaces the customer's name in every message, changing the request in place."""
 
     def before_request(self, request):
+        # A sync hook must not block the event loop: it runs on a thread without one.
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("a sync hook ran on the event loop")
         for m in request["messages"]:
             m["content"] = m["content"].replace("{SECRET}", "[NAME]")
 
@@ -57,6 +65,8 @@ class RedactAsync:
     """The same, async, returning a new request."""
 
     async def before_request(self, request):
+        # An async hook runs on the run's own loop (asyncio.run's, in the main thread).
+        assert threading.current_thread() is threading.main_thread(), "not on the run's loop"
         await asyncio.sleep(0)
         messages = [dict(m, content=m["content"].replace("{SECRET}", "[NAME]")) for m in request["messages"]]
         return {{"messages": messages, "params": request["params"]}}
@@ -131,6 +141,37 @@ def test_a_python_middleware_changes_what_is_sent(tmp_path: Path, server: Any, t
     assert [r["outcome"] for r in records] == ["success"] * 10, records
     assert SECRET not in json.dumps(server.stats()["last_request"])
     assert "[NAME]" in json.dumps(server.stats()["last_request"])
+
+
+USE_CASES = '''
+import dbtest
+
+
+@dbtest.use_case("triage.async")
+async def triage(ctx):
+    reply = await ctx.llm.chat("Ticket: " + ctx.row["text"])
+    return {"ok": (reply.json or {}).get("category") == ctx.row["expected"]}
+
+
+@dbtest.use_case("triage.sync")
+def triage_sync(ctx):
+    reply = ctx.llm.chat_sync("Ticket: " + ctx.row["text"])
+    return {"ok": (reply.json or {}).get("category") == ctx.row["expected"]}
+'''
+
+
+@pytest.mark.parametrize("use_case", ["triage.async", "triage.sync"])
+@pytest.mark.parametrize("target", ["mw:Redact", "mw:RedactAsync"])
+def test_a_python_use_case_calls_through_python_middleware(tmp_path: Path, server: Any, use_case: str,
+                                                           target: str) -> None:
+    p = project(tmp_path, design(use_case=use_case, prompt=None, success="ok", middleware=[{"python": target}]),
+                pyproject="[tool.dbtest.experiment]\npaths = [\"cases\"]\n")
+    (p / "cases").mkdir()
+    (p / "cases" / "usecase_triage.py").write_text(USE_CASES)
+    done = dbtest(p, server, "experiment", "run", "triage.yaml", "--out", "r")
+    assert done.returncode == 0, done.stderr
+    assert [r["outcome"] for r in samples(p / "r")] == ["success"] * 10, samples(p / "r")
+    assert SECRET not in json.dumps(server.stats()["last_request"])
 
 
 def test_a_middleware_that_raises_fails_the_sample_and_sends_nothing(tmp_path: Path, server: Any) -> None:
