@@ -82,3 +82,11 @@ def test_the_triage_example_runs_as_its_readme_says(example: Path, server: str) 
     assert verify.stdout.startswith("PASS ticket-triage:v1"), verify.stdout
     unit = dbtest(example, server, "unit", "tests/test_triage_spec.py")
     assert unit.returncode == 0, unit.stdout + unit.stderr
+
+
+def test_a_bad_server_script_is_named(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("rules: [{mach: hello, reply: hi}]\n")
+    done = subprocess.run([sys.executable, "-m", "dbtest.mockllm", "--script", "bad.yaml"], check=False,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 4
+    assert "bad.yaml: mock server script: unknown field `mach`" in done.stderr, done.stderr

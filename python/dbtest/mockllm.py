@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import threading
@@ -21,7 +22,10 @@ from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dbtest.mockllm", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m dbtest.mockllm",
+        description="dbtest's local OpenAI-compatible model server, answering from a script; "
+                    "prints its base URL, Ctrl-C stops it.")
     parser.add_argument("--script", metavar="FILE", help="What to answer (YAML or JSON); default: `ok` to all.")
     parser.add_argument("--port", type=int, default=0, help="Port on 127.0.0.1 [default: any free one].")
     args = parser.parse_args(argv)
@@ -39,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = _core.MockLlmServer(json.dumps(script), args.port)
     except _core.UsageError as e:
-        print(f"dbtest.mockllm: error: {args.script}: {e}", file=sys.stderr)
+        # The position is in the JSON the script became, which the user never saw.
+        message = re.sub(r" at line \d+ column \d+$", "", str(e))
+        print(f"dbtest.mockllm: error: {args.script}: {message}", file=sys.stderr)
         return 4
     except _core.DbtestError as e:
         print(f"dbtest.mockllm: error: {e}", file=sys.stderr)

@@ -74,6 +74,7 @@ impl PyMiddleware {
         call_hook(self.obj.clone(), self.slot.get(), is_async, method, args)
             .await
             .unwrap_or_else(|e| {
+                // dbtest's own failure fails the sample, never lets an unchecked call through.
                 let why = format!("middleware {}: dbtest internal error: {e}", self.target);
                 serde_json::json!({ "abort": why, "refused": why })
             })
