@@ -85,6 +85,14 @@ class CheckReply:
         return reply["text"].upper()
 
 
+class CheckReplySync:
+    """The same, sync, changing the reply in place."""
+
+    def after_response(self, request, reply):
+        assert reply["json"] is not None, "the reply is not JSON"
+        reply["text"] = reply["text"].upper()
+
+
 class Nothing:
     pass
 '''
@@ -185,13 +193,14 @@ def test_a_middleware_that_raises_fails_the_sample_and_sends_nothing(tmp_path: P
     assert server.stats()["total"] == 0
 
 
-def test_an_output_check_refuses_a_reply_and_its_cost_counts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", ["mw:CheckReply", "mw:CheckReplySync"])
+def test_an_output_check_refuses_a_reply_and_its_cost_counts(tmp_path: Path, target: str) -> None:
     script = dict(SCRIPT, rules=[{"match": "charged", "reply": "not json"},
                                  {"match": "crashes", "reply": '{"category": "bug"}'}])
     srv = _core.MockLlmServer(json.dumps(script))
     try:
         # The criterion reads the reply as the middleware rewrote it (upper case).
-        doc = design(middleware=[{"python": "mw:Redact"}, {"python": "mw:CheckReply"}],
+        doc = design(middleware=[{"python": "mw:Redact"}, {"python": target}],
                      success="json.CATEGORY == 'BUG'")
         p = project(tmp_path, doc)
         done = dbtest(p, srv, "experiment", "run", "triage.yaml", "--out", "r")

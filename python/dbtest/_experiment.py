@@ -468,7 +468,8 @@ class LoadedMiddleware:
     "params": {...}}` and may return a new request, or change the one given and return None;
     raising refuses the call (the sample fails with the reason, nothing is sent).
     `after_response(request, reply)` gets the reply (`text`, `json`, `usage`, `cost_usd`,
-    `latency_ms`, `cached`) and may return new text (or set `reply["text"]`); raising
+    `latency_ms`, `cached`) and may return new text or a reply dict (or set `reply["text"]`:
+    only the text is taken, and its JSON read again); raising
     refuses the reply (the sample fails, its cost counted). Each hook may be sync or async."""
 
     def __init__(self, target: str, obj: Any) -> None:
@@ -508,6 +509,9 @@ class LoadedMiddleware:
 
     @staticmethod
     def _text(reply: dict[str, Any], answer: Any) -> dict[str, Any]:
+        # A new text, a new reply dict, or None after changing `reply["text"]` in place.
+        if isinstance(answer, Mapping):
+            answer = answer.get("text")
         text = answer if isinstance(answer, str) else reply.get("text")
         return {"text": text if isinstance(text, str) else str(text)}
 
