@@ -274,6 +274,22 @@ def test_designs_share_a_models_file_and_the_spec_keeps_what_ran(tmp_path: Path,
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+def test_a_use_case_naming_none_of_the_shared_models_needs_no_key(tmp_path: Path) -> None:
+    # Its `model` factor names its own stand-ins; the models file's keys are not set.
+    p = project(tmp_path, {"experiment": "stand-in", "use_case": "stand.in", "samples": 5,
+                           "factors": {"model": ["tiny"]}},
+                pyproject=SHARED + 'paths = ["cases"]\n')
+    (p / "models.yaml").write_text(yaml.safe_dump({"models": MODELS}))
+    (p / "cases").mkdir()
+    (p / "cases" / "usecase_stand_in.py").write_text(
+        "import dbtest\n\n\n@dbtest.use_case('stand.in')\ndef stand_in(ctx):\n    return ctx.factors['model'] == 'tiny'\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("MOCK_URL", "MOCK_KEY")}
+    done = subprocess.run([sys.executable, "-m", "dbtest", "experiment", "run", "triage.yaml", "--out", "r"],
+                          check=False, cwd=p, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [r["outcome"] for r in samples(p / "r")] == ["success"] * 5
+
+
 @pytest.mark.parametrize(("content", "expected"), [
     (None, "models.yaml: no such file"),
     ("models: [oops", "models.yaml: not valid YAML"),

@@ -174,6 +174,7 @@ pub fn shared_models(json_text: &str, file: &str) -> Result<Map<String, Value>, 
 /// merge, so what a design says is all there is to read). Only the shared models the
 /// `model` factor and the judge name are taken (all of them without a `model` factor), so
 /// that a baseline, and its spec, keep what the run called and `verify` needs no other key.
+/// A design that names none of them is left as it is.
 pub fn with_shared_models(design: Value, shared: &Map<String, Value>) -> Value {
     let Value::Object(mut map) = design else {
         return design;
@@ -216,6 +217,10 @@ pub fn with_shared_models(design: Value, shared: &Map<String, Value>) -> Value {
         .filter(|(name, _)| wanted(name) && !own.contains_key(*name))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    if models.is_empty() {
+        // Nothing shared is named: a use case's `model` factor may name its own stand-ins.
+        return Value::Object(map);
+    }
     models.extend(own);
     map.insert("models".into(), Value::Object(models));
     Value::Object(map)
@@ -526,6 +531,8 @@ mod tests {
     fn a_design_without_models_is_left_alone_and_one_without_a_model_factor_takes_all() {
         let plain = json!({"use_case": "u", "factors": {"size": [1]}});
         assert_eq!(with_shared_models(plain.clone(), &shared()), plain);
+        let stand_ins = json!({"use_case": "u", "factors": {"model": ["tiny", "huge"]}});
+        assert_eq!(with_shared_models(stand_ins.clone(), &shared()), stand_ins);
         let all = with_shared_models(json!({"use_case": "u", "models": {}}), &shared());
         assert_eq!(all["models"].as_object().unwrap().len(), 3);
     }
