@@ -107,9 +107,10 @@ class Sampling:
     def run(self, driver: Any, progress: bool = False) -> Awaitable[int | str]:
         """Samples by calling `driver` (None when no sample will run)."""
     def run_prompts(
-        self, prompts: list[list[list[dict[str, str]]]], progress: bool = False
+        self, prompts: list[list[list[dict[str, str]]]], progress: bool = False, check: Any = None
     ) -> Awaitable[int | str]:
-        """Samples a design without Python: `prompts[config][row]` are the rendered messages."""
+        """Samples a design without Python: `prompts[config][row]` are the rendered messages;
+        `check` (a `PromptCheck`) sees each sample's result."""
 
 @final
 class ExperimentRun(Sampling):
@@ -129,7 +130,9 @@ class ExperimentRun(Sampling):
     def resumed_samples(self) -> int: ...
     def run(self, driver: Any, progress: bool = False) -> Awaitable[int]:
         """Resolves to the exit code."""
-    def run_prompts(self, prompts: list[list[list[dict[str, str]]]], progress: bool = False) -> Awaitable[int]: ...
+    def run_prompts(
+        self, prompts: list[list[list[dict[str, str]]]], progress: bool = False, check: Any = None
+    ) -> Awaitable[int]: ...
 
 @final
 class VerifyRun(Sampling):
@@ -146,7 +149,9 @@ class VerifyRun(Sampling):
     def warnings(self) -> list[str]: ...
     def run(self, driver: Any, progress: bool = False) -> Awaitable[str]:
         """Resolves to the verdict as JSON text."""
-    def run_prompts(self, prompts: list[list[list[dict[str, str]]]], progress: bool = False) -> Awaitable[str]: ...
+    def run_prompts(
+        self, prompts: list[list[list[dict[str, str]]]], progress: bool = False, check: Any = None
+    ) -> Awaitable[str]: ...
 
 def approve_baseline(
     baseline_json: str, baseline_file: str, cwd: str, options: dict[str, Any]

@@ -190,6 +190,9 @@ class Llm:
         r = answer["reply"]
         usage = Usage(r["usage"]["input_tokens"], r["usage"]["output_tokens"])
         ctx.record(tokens=usage.input_tokens + usage.output_tokens, cost_usd=r["cost_usd"] or 0.0)
+        refused = r.get("notes", {}).get("refused")
+        if refused is not None:  # a `python:` middleware's after_response refused the reply
+            raise PromptRejected(refused)
         return Reply(r["text"], r["json"], usage, r["cost_usd"], float(r["latency_ms"]),
                      len(r["attempts"]), bool(r["cached"]))
 
@@ -453,6 +456,141 @@ def _ms(started: float) -> float:
     return (perf_counter() - started) * 1000.0
 
 
+# --- middleware and checks the engine calls ------------------------------------------------
+
+
+class MiddlewareError(Exception):
+    """A `python:` middleware that cannot be loaded: a usage error (exit 4)."""
+
+
+class LoadedMiddleware:
+    """A design's `python: "module:Class"` middleware as the engine calls it
+    (crates/dbtest-py/src/middleware.rs): `before_request(request)` gets `{"messages": [...],
+    "params": {...}}` and may return a new request, or change the one given and return None;
+    raising refuses the call (the sample fails with the reason, nothing is sent).
+    `after_response(request, reply)` gets the reply (`text`, `json`, `usage`, `cost_usd`,
+    `latency_ms`, `cached`) and may return new text or a reply dict (or set `reply["text"]`:
+    only the text is taken, and its JSON read again); raising
+    refuses the reply (the sample fails, its cost counted). Each hook may be sync or async."""
+
+    def __init__(self, target: str, obj: Any) -> None:
+        self.target = target
+        self.obj = obj
+        before = getattr(obj, "before_request", None)
+        after = getattr(obj, "after_response", None)
+        self.before_is_async = None if before is None else inspect.iscoroutinefunction(before)
+        self.after_is_async = None if after is None else inspect.iscoroutinefunction(after)
+
+    def _refusal(self, hook: str, exc: BaseException) -> str:
+        what = "call" if hook == "before_request" else "reply"
+        return f"middleware {self.target}: {hook} refused the {what}: {_describe(exc)}"
+
+    def _request(self, given: dict[str, Any], answer: Any) -> dict[str, Any]:
+        if answer is None:
+            return {"request": given}
+        if not isinstance(answer, Mapping):
+            return {"abort": f"middleware {self.target}: before_request returned {type(answer).__name__}; "
+                             "return the request dict (or None after changing it in place)"}
+        return {"request": {"messages": answer.get("messages", given["messages"]),
+                            "params": answer.get("params", given["params"])}}
+
+    def before_request_sync(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer = self.obj.before_request(request)
+        except Exception as exc:  # noqa: BLE001 - the refusal is the sample's failure
+            return {"abort": self._refusal("before_request", exc)}
+        return self._request(request, answer)
+
+    async def before_request_async(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer = await self.obj.before_request(request)
+        except Exception as exc:  # noqa: BLE001 - the refusal is the sample's failure
+            return {"abort": self._refusal("before_request", exc)}
+        return self._request(request, answer)
+
+    @staticmethod
+    def _text(reply: dict[str, Any], answer: Any) -> dict[str, Any]:
+        # A new text, a new reply dict, or None after changing `reply["text"]` in place.
+        if isinstance(answer, Mapping):
+            answer = answer.get("text")
+        text = answer if isinstance(answer, str) else reply.get("text")
+        return {"text": text if isinstance(text, str) else str(text)}
+
+    def after_response_sync(self, request: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer = self.obj.after_response(request, reply)
+        except Exception as exc:  # noqa: BLE001 - the refusal is the sample's failure
+            return {"refused": self._refusal("after_response", exc)}
+        return self._text(reply, answer)
+
+    async def after_response_async(self, request: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer = await self.obj.after_response(request, reply)
+        except Exception as exc:  # noqa: BLE001 - the refusal is the sample's failure
+            return {"refused": self._refusal("after_response", exc)}
+        return self._text(reply, answer)
+
+
+def load_middleware(target: str, root: str) -> LoadedMiddleware:
+    """Imports `module:Class` (the project root first on sys.path) and makes the instance;
+    MiddlewareError says what is wrong."""
+    import importlib
+
+    from ._loader import add_to_sys_path, describe_import_error
+
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise MiddlewareError("write it as \"module:Class\", e.g. mypkg.middleware:Redact")
+    add_to_sys_path(root)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - reported as a usage error
+        message, _ = describe_import_error(exc)
+        raise MiddlewareError(f"cannot import `{module_name}` (from {root}): {message}") from None
+    found: Any = module
+    for part in attr.split("."):
+        if not hasattr(found, part):
+            raise MiddlewareError(f"`{module_name}` has no `{attr}`")
+        found = getattr(found, part)
+    if inspect.isclass(found):
+        try:
+            found = found()
+        except Exception as exc:  # noqa: BLE001 - reported as a usage error
+            raise MiddlewareError(f"`{attr}()` failed: {_describe(exc)}") from None
+    loaded = LoadedMiddleware(target, found)
+    if loaded.before_is_async is None and loaded.after_is_async is None:
+        raise MiddlewareError(
+            f"`{attr}` has neither before_request(request) nor after_response(request, reply); "
+            "define one of them (sync or async)"
+        )
+    return loaded
+
+
+class PromptCheck:
+    """A probabilistic test's function over a spec of a design without Python, as the engine
+    calls it (crates/dbtest-py/src/check.rs): with each sample's result (`text`, `json`,
+    `row`, `usage`, `latency_ms`, `cost_usd`, and `judge` with a judge); an exception fails
+    the sample with its description."""
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+        self.is_async = inspect.iscoroutinefunction(func)
+
+    def check_sync(self, result: Any) -> str | None:
+        try:
+            self.func(result)
+        except Exception as exc:  # noqa: BLE001 - any exception fails the sample
+            return _describe(exc)
+        return None
+
+    async def check_async(self, result: Any) -> str | None:
+        try:
+            await self.func(result)
+        except Exception as exc:  # noqa: BLE001 - any exception fails the sample
+            return _describe(exc)
+        return None
+
+
 # --- YAML -----------------------------------------------------------------------------------
 
 
@@ -555,14 +693,14 @@ async def run_probabilistic_test(func: Callable[[Any], Any], spec_id: str, root:
     inputs = run.prompt_inputs()
     if inputs is not None:
         # A spec of a design without Python: dbtest sends the prompts and judges the replies
-        # by the spec's criterion (the test function sees no sample).
+        # by the spec's criterion, and the test function sees each sample's result.
         from ._prompts import PromptError, render_all
 
         try:
             prompts = render_all(inputs, run.spec_path)
         except PromptError as e:
             return {"outcome": "error", "message": str(e), "verdict": None}
-        verdict = json.loads(await run.run_prompts(prompts))
+        verdict = json.loads(await run.run_prompts(prompts, check=PromptCheck(func)))
     else:
         verdict = json.loads(await run.run(driver))
     outcome = {"PASS": "passed", "FAIL": "failed"}.get(verdict["verdict"], "inconclusive")

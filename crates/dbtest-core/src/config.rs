@@ -79,6 +79,8 @@ pub struct ExperimentConfig {
     pub specs_dir: Option<String>,
     /// Where runs are written, relative to the project root; default `experiments`.
     pub out: Option<String>,
+    /// A YAML file of `models:` that designs share, relative to the project root.
+    pub models: Option<String>,
 }
 
 pub const DEFAULT_USECASE_PATTERN: &str = "usecase_*.py";

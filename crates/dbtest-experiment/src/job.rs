@@ -188,7 +188,17 @@ mod tests {
     }
 
     fn run_job(root: &std::path::Path, design: Value) -> Job {
-        let p = run::prepare_run(design, "d.yaml", root, None, None, None, CacheMode::Off).unwrap();
+        let p = run::prepare_run(
+            design,
+            "d.yaml",
+            root,
+            None,
+            None,
+            None,
+            CacheMode::Off,
+            &run::Host::without_python(),
+        )
+        .unwrap();
         Job::Run(Box::new(p))
     }
 
@@ -242,9 +252,14 @@ mod tests {
     #[tokio::test]
     async fn a_missing_spec_ends_inconclusive_without_a_sample() {
         let dir = project();
-        let opened = verify::open("shop.search:v1", dir.path(), None, |_| {
-            unreachable!("there is no file to read")
-        })
+        let host = run::Host::without_python();
+        let opened = verify::open(
+            "shop.search:v1",
+            dir.path(),
+            None,
+            |_| unreachable!("there is no file to read"),
+            host.middleware,
+        )
         .unwrap();
         let job = Job::Verify(Box::new(opened));
         assert_eq!(job.use_case(), None);

@@ -41,7 +41,20 @@ pub struct ModelSide {
 }
 
 /// Builds a `python: "module:Class"` middleware (only the binding can).
-pub type PythonMiddleware = dyn Fn(&str) -> Result<Arc<dyn Middleware>, String>;
+pub type PythonMiddleware<'a> = dyn Fn(&str) -> Result<Arc<dyn Middleware>, String> + 'a;
+
+/// Builds a `python: "module:Class"` middleware, importing `module` from the project root
+/// (the same for a run and for `verify`, which may start from another folder).
+pub type ImportMiddleware<'a> = dyn Fn(&str, &Path) -> Result<Arc<dyn Middleware>, String> + 'a;
+
+/// A boxed future, as trait objects return them.
+pub type BoxedFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A probabilistic test's own check of each sample's result (its test function, which only
+/// the binding can call): `Err(message)` fails that sample (DESIGN §6).
+pub trait SampleCheck: Send + Sync {
+    fn check<'a>(&'a self, result: &'a Value) -> BoxedFuture<'a, Result<(), String>>;
+}
 
 fn usage(e: impl std::fmt::Display) -> Error {
     Error::Usage(e.to_string())
@@ -58,7 +71,7 @@ pub fn prepare(
     run_dir: &Path,
     cache: (CacheMode, &Path),
     env: impl Fn(&str) -> Option<String>,
-    python: &PythonMiddleware,
+    python: &PythonMiddleware<'_>,
 ) -> Result<ModelSide, Error> {
     let dataset = match &design.llm.dataset {
         Some(d) => Some(Dataset::read(&design_dir.join(&d.path), &d.path).map_err(usage)?),
@@ -141,6 +154,78 @@ pub fn prepare(
     })
 }
 
+/// The `models:` mapping of the project's shared models file (`[tool.dbtest.experiment]
+/// models = "models.yaml"`), given as JSON text; `file` names it in errors.
+pub fn shared_models(json_text: &str, file: &str) -> Result<Map<String, Value>, Error> {
+    let value: Value =
+        serde_json::from_str(json_text).map_err(|e| usage(format!("{file}: {e}")))?;
+    match value.get("models") {
+        Some(Value::Object(models)) => Ok(models.clone()),
+        _ => Err(usage(format!(
+            "{file}: needs a `models:` mapping, as a design writes it, e.g. models: {{small: \
+             {{provider: openai, model: gpt-4o-mini, api_key_env: OPENAI_API_KEY}}}}"
+        ))),
+    }
+}
+
+/// `design` with the shared models it uses added to its own `models:`, for a design that
+/// talks to models (it has `models`, `prompt`, `judge` or a `model` factor). A model the
+/// design defines itself replaces the shared one of that name whole (no field-by-field
+/// merge, so what a design says is all there is to read). Only the shared models the
+/// `model` factor and the judge name are taken (all of them without a `model` factor), so
+/// that a baseline, and its spec, keep what the run called and `verify` needs no other key.
+/// A design that names none of them is left as it is.
+pub fn with_shared_models(design: Value, shared: &Map<String, Value>) -> Value {
+    let Value::Object(mut map) = design else {
+        return design;
+    };
+    let levels: Option<Vec<String>> = map
+        .get("factors")
+        .and_then(|f| f.get("model"))
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        });
+    let judge = map
+        .get("judge")
+        .and_then(|j| j.get("model"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let talks_to_models = ["models", "prompt", "judge"]
+        .iter()
+        .any(|k| map.get(*k).is_some_and(|v| !v.is_null()))
+        || levels.is_some();
+    if !talks_to_models {
+        return Value::Object(map);
+    }
+    let own = match map.get("models") {
+        Some(Value::Object(own)) => own.clone(),
+        // Not a mapping: left for the design's own check to refuse.
+        Some(v) if !v.is_null() => return Value::Object(map),
+        _ => Map::new(),
+    };
+    let wanted = |name: &str| {
+        levels
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|n| n == name) || judge.as_deref() == Some(name))
+    };
+    let mut models: Map<String, Value> = shared
+        .iter()
+        .filter(|(name, _)| wanted(name) && !own.contains_key(*name))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if models.is_empty() {
+        // Nothing shared is named: a use case's `model` factor may name its own stand-ins.
+        return Value::Object(map);
+    }
+    models.extend(own);
+    map.insert("models".into(), Value::Object(models));
+    Value::Object(map)
+}
+
 /// The request parameters a configuration sets through its factors.
 pub fn factor_params(factors: &Map<String, Value>) -> Map<String, Value> {
     factors
@@ -209,6 +294,8 @@ pub struct PromptEngine {
     pub success: Option<Expr>,
     pub judge: Option<Judge>,
     pub run_seed: u64,
+    /// A probabilistic test's function, called with each sample's result.
+    pub check: Option<Arc<dyn SampleCheck>>,
 }
 
 impl ModelSide {
@@ -247,6 +334,7 @@ impl PromptEngine {
             success: design.success.clone(),
             judge: design.llm.judge.clone(),
             run_seed,
+            check: None,
         })
     }
 
@@ -350,6 +438,17 @@ impl SampleEngine for PromptEngine {
             "cost_usd": reply.cost_usd,
             "cached": reply.cached,
         });
+        if let Some(reason) = &reply.notes.refused {
+            // A middleware's output check refused the reply: failed, but what it cost counts.
+            return RawSample {
+                data,
+                latency_ms: reply.latency_ms as f64,
+                tokens,
+                cost_usd: cost,
+                calls,
+                ..RawSample::with_kind(RawKind::CheckFailed, reason.clone())
+            };
+        }
         let mut judged = None;
         if let Some(judge) = &self.judge {
             match self
@@ -392,6 +491,12 @@ impl SampleEngine for PromptEngine {
             },
             None => (judged, None),
         };
+        // As for a use case: the test function sees every answered sample, and its failure
+        // fails the sample whatever `success` said.
+        let check_failed = match &self.check {
+            Some(check) => check.check(&data).await.err(),
+            None => None,
+        };
         RawSample {
             kind: RawKind::Returned,
             success,
@@ -400,7 +505,7 @@ impl SampleEngine for PromptEngine {
             latency_ms: reply.latency_ms as f64,
             tokens,
             cost_usd: cost,
-            check_failed: None,
+            check_failed,
             calls,
         }
     }
@@ -429,5 +534,165 @@ mod tests {
         );
         assert_eq!(missed["kind"], "error");
         assert!(missed.get("reply").is_none());
+    }
+
+    fn shared() -> Map<String, Value> {
+        shared_models(
+            &json!({"models": {
+                "small": {"provider": "openai", "model": "mini"},
+                "big": {"provider": "openai", "model": "large"},
+                "other": {"provider": "openai", "model": "x"},
+            }})
+            .to_string(),
+            "models.yaml",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_design_takes_the_shared_models_it_names_and_its_own_win() {
+        let design = json!({"prompt": {"user": "hi"}, "factors": {"model": ["small", "mine"]},
+                            "judge": {"model": "big"},
+                            "models": {"small": {"provider": "openai", "model": "own-mini"},
+                                       "mine": {"provider": "openai", "model": "m"}}});
+        let merged = with_shared_models(design, &shared());
+        let models = merged["models"].as_object().unwrap();
+        let names: Vec<&str> = models.keys().map(String::as_str).collect();
+        assert_eq!(names, ["big", "small", "mine"]);
+        // The design's own entry, whole: nothing of the shared `small` is mixed in.
+        assert_eq!(
+            models["small"],
+            json!({"provider": "openai", "model": "own-mini"})
+        );
+    }
+
+    #[test]
+    fn a_design_without_models_is_left_alone_and_one_without_a_model_factor_takes_all() {
+        let plain = json!({"use_case": "u", "factors": {"size": [1]}});
+        assert_eq!(with_shared_models(plain.clone(), &shared()), plain);
+        let stand_ins = json!({"use_case": "u", "factors": {"model": ["tiny", "huge"]}});
+        assert_eq!(with_shared_models(stand_ins.clone(), &shared()), stand_ins);
+        let all = with_shared_models(json!({"use_case": "u", "models": {}}), &shared());
+        assert_eq!(all["models"].as_object().unwrap().len(), 3);
+    }
+
+    /// Answers every request with `{"category": "bug"}`.
+    struct Fake;
+
+    impl dbtest_llm::transport::Transport for Fake {
+        fn send<'a>(
+            &'a self,
+            _: &'a dbtest_llm::transport::HttpRequest,
+        ) -> BoxedFuture<
+            'a,
+            Result<dbtest_llm::transport::HttpResponse, dbtest_llm::transport::TransportError>,
+        > {
+            let body = json!({"choices": [{"message": {"content": "{\"category\": \"bug\"}"}}],
+                              "usage": {"prompt_tokens": 10, "completion_tokens": 5}});
+            Box::pin(async move {
+                Ok(dbtest_llm::transport::HttpResponse {
+                    status: 200,
+                    retry_after: None,
+                    retry_after_ms: None,
+                    body: body.to_string(),
+                })
+            })
+        }
+    }
+
+    /// An output check that refuses every reply.
+    struct RefuseReplies;
+
+    impl Middleware for RefuseReplies {
+        fn after_response<'a>(
+            &'a self,
+            _: &'a dbtest_llm::middleware::CallContext,
+            _: &'a ChatRequest,
+            reply: &'a mut Reply,
+        ) -> BoxedFuture<'a, ()> {
+            reply.notes.refused = Some("not today".into());
+            Box::pin(async {})
+        }
+    }
+
+    /// A test function that wants no bug reports.
+    struct NoBugs;
+
+    impl SampleCheck for NoBugs {
+        fn check<'a>(&'a self, result: &'a Value) -> BoxedFuture<'a, Result<(), String>> {
+            let bug = result["json"]["category"] == "bug";
+            Box::pin(async move {
+                if bug {
+                    Err("a bug report".into())
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }
+
+    fn engine(middleware: Vec<Arc<dyn Middleware>>) -> PromptEngine {
+        let design = Design::from_value(
+            "d.yaml",
+            &json!({"experiment": "e", "samples": 2, "prompt": {"user": "hi"},
+                    "factors": {"model": ["m"]}, "success": "json.category == 'bug'",
+                    "models": {"m": {"provider": "openai", "model": "x", "base_url": "http://fake/v1",
+                                     "price": {"input_per_mtok": 1.0, "output_per_mtok": 1.0}}}}),
+        )
+        .unwrap();
+        let specs = parse_models("d.yaml", design.llm.models.as_ref().unwrap()).unwrap();
+        let llm = Llm::with_transport(
+            resolve(&specs, |_| None).unwrap(),
+            Cache::off(),
+            middleware,
+            Arc::new(Fake),
+        );
+        let side = ModelSide {
+            llm: Some(Arc::new(llm)),
+            dataset: None,
+        };
+        let prompts = vec![vec![vec![Message::new("user", "hi")]]];
+        PromptEngine::new(&side, &design, design.configurations(), prompts, 1).unwrap()
+    }
+
+    fn first() -> SampleRequest {
+        SampleRequest {
+            config: 0,
+            index: 0,
+            seed: 1,
+            attempt: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_test_function_fails_a_sample_the_criterion_passed() {
+        let mut engine = engine(vec![]);
+        let plain = engine.sample(first()).await;
+        assert_eq!((plain.success, plain.check_failed), (Some(true), None));
+        engine.check = Some(Arc::new(NoBugs));
+        let checked = engine.sample(first()).await;
+        assert_eq!(checked.kind, RawKind::Returned);
+        assert_eq!(checked.success, Some(true));
+        assert_eq!(checked.check_failed.as_deref(), Some("a bug report"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_reply_fails_the_sample_and_its_cost_counts() {
+        let raw = engine(vec![Arc::new(RefuseReplies)]).sample(first()).await;
+        assert_eq!(raw.kind, RawKind::CheckFailed);
+        assert_eq!(raw.message.as_deref(), Some("not today"));
+        assert_eq!(raw.tokens, 15);
+        assert!(raw.cost_usd > 0.0);
+    }
+
+    #[test]
+    fn a_models_file_needs_its_models_mapping() {
+        let err = shared_models(&json!({"small": {}}).to_string(), "models.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("models.yaml: needs a `models:` mapping"),
+            "{err}"
+        );
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::artifacts;
 use crate::design::{config_label, Configuration, Design};
-use crate::models::ModelSide;
+use crate::models::{ImportMiddleware, ModelSide};
 use crate::project::{absolute, Project};
 use crate::report;
 use crate::sample::{read_log, SampleLog, SampleRecord};
@@ -58,9 +58,41 @@ fn now_text() -> String {
     ts.round(jiff::Unit::Second).unwrap_or(ts).to_string()
 }
 
+/// What only the caller (the binding) can do for a run: read YAML, build Python middleware.
+pub struct Host<'a> {
+    /// A YAML file as JSON text; a missing or malformed file is a usage error naming it.
+    pub read_yaml: &'a dyn Fn(&Path) -> Result<String, Error>,
+    pub middleware: &'a ImportMiddleware<'a>,
+}
+
+fn no_yaml(path: &Path) -> Result<String, Error> {
+    Err(Error::Usage(format!(
+        "{}: YAML cannot be read here",
+        path.display()
+    )))
+}
+
+fn no_python(
+    target: &str,
+    _root: &Path,
+) -> Result<Arc<dyn dbtest_llm::middleware::Middleware>, String> {
+    Err(format!("{target}: Python middleware cannot be built here"))
+}
+
+impl Host<'static> {
+    /// A host without Python (the crate's own tests).
+    pub fn without_python() -> Host<'static> {
+        Host {
+            read_yaml: &no_yaml,
+            middleware: &no_python,
+        }
+    }
+}
+
 /// Reads the design and decides the run folder: `--resume DIR` (whose design must be the
 /// same in what decides the samples), `--out DIR` (which must not hold a run yet), or a new
 /// time-stamped folder under the project's experiments folder.
+#[allow(clippy::too_many_arguments)]
 pub fn prepare_run(
     design_value: Value,
     design_file: &str,
@@ -69,7 +101,22 @@ pub fn prepare_run(
     resume: Option<&str>,
     shard: Option<&str>,
     cache: CacheMode,
+    host: &Host<'_>,
 ) -> Result<PreparedRun, Error> {
+    let project = Project::find(cwd)?;
+    let design_value = match &project.config.models {
+        Some(file) => {
+            let path = project.root.join(file);
+            let rel = project.relative(&path);
+            let shared = (host.read_yaml)(&path)
+                .and_then(|text| crate::models::shared_models(&text, &rel))
+                .map_err(|e| {
+                    Error::Usage(format!("[tool.dbtest.experiment] models = {file:?}: {e}"))
+                })?;
+            crate::models::with_shared_models(design_value, &shared)
+        }
+        None => design_value,
+    };
     let mut design =
         Design::from_value(design_file, &design_value).map_err(|e| Error::Usage(e.to_string()))?;
     let mut shard = shard
@@ -80,7 +127,6 @@ pub fn prepare_run(
     }
     // A signing key missing now would only be found after every sample had run.
     design.artifacts.check_keys()?;
-    let project = Project::find(cwd)?;
     // An earlier run's seed and samples, when resuming.
     let (run_dir, earlier) = match (resume, out) {
         (Some(dir), _) => {
@@ -136,11 +182,7 @@ pub fn prepare_run(
         &run_dir,
         (cache, &cache_path),
         |var| std::env::var(var).ok(),
-        &|target| {
-            Err(format!(
-                "Python middleware ({target}) is not supported yet; use pii_mask, prompt_shield or audit_log"
-            ))
-        },
+        &|target| (host.middleware)(target, &project.root),
     )?;
     Ok(PreparedRun {
         project,

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::design::{Configuration, Design};
 use crate::expr::Expr;
-use crate::models::ModelSide;
+use crate::models::{ImportMiddleware, ModelSide};
 use crate::project::Project;
 use crate::run::{random_seed, ConfigLines};
 use crate::sample::sha256_hex;
@@ -56,6 +56,7 @@ fn setup(
     rel: &str,
     project: &Project,
     concurrency: Option<usize>,
+    python: &ImportMiddleware<'_>,
 ) -> Result<Setup, Error> {
     let ran = spec.ran_with.as_ref();
     let mut design = None;
@@ -93,11 +94,7 @@ fn setup(
             &project.root.join(".dbtest"),
             (dbtest_llm::cache::CacheMode::Off, &project.root),
             |var| std::env::var(var).ok(),
-            &|target| {
-                Err(format!(
-                    "Python middleware ({target}) is not supported yet; use pii_mask, prompt_shield or audit_log"
-                ))
-            },
+            &|target| python(target, &project.root),
         )?;
         design = Some(rebuilt);
     }
@@ -144,12 +141,14 @@ impl OpenedSpec {
 }
 
 /// Finds spec `spec_id` in the project's specs folder and checks it; `read_yaml` gives a
-/// YAML file as JSON. An invalid, unapproved or infeasible spec is a usage error.
+/// YAML file as JSON, `python` builds the `python:` middleware the spec's design ran with.
+/// An invalid, unapproved or infeasible spec is a usage error.
 pub fn open(
     spec_id: &str,
     cwd: &Path,
     concurrency: Option<usize>,
     read_yaml: impl FnOnce(&Path) -> Result<String, Error>,
+    python: &ImportMiddleware<'_>,
 ) -> Result<OpenedSpec, Error> {
     let project = Project::find(cwd)?;
     let (full_id, path) = spec::spec_path(&project.specs_dir(), spec_id).map_err(Error::Usage)?;
@@ -190,7 +189,7 @@ pub fn open(
                         spec.spec_id
                     ));
                 }
-                let setup = setup(&spec, &rel, &project, concurrency)?;
+                let setup = setup(&spec, &rel, &project, concurrency, python)?;
                 Verification::Ready {
                     spec: Box::new(spec),
                     checked: Box::new(checked),

@@ -59,6 +59,10 @@ pub struct CallNotes {
     /// Denied terms `prompt_shield` found.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shield_events: Vec<ShieldEvent>,
+    /// Why a middleware's `after_response` refused the reply (an output check): the
+    /// sample fails, and what the reply cost still counts, since it was paid for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// A denied term found in a message, and what was done about it.

@@ -21,6 +21,7 @@ use pyo3_async_runtimes::TaskLocals;
 use serde_json::Value;
 
 use crate::engine::on_loop;
+use crate::middleware::LoopSlot;
 use crate::to_py_err;
 
 /// A use-case file as Python imports it: `(path, sys_path_entry, module)`.
@@ -156,6 +157,8 @@ impl YamlText for PyYaml {
 pub struct Sampling {
     job: Mutex<Option<Job>>,
     cancel: CancellationToken,
+    /// The event loop the run's async `python:` middleware runs on, known when it starts.
+    loop_slot: LoopSlot,
     /// The use case to load; None when no sample will run or the design has no Python.
     #[pyo3(get)]
     use_case: Option<String>,
@@ -165,7 +168,7 @@ pub struct Sampling {
 }
 
 impl Sampling {
-    fn new(job: Job) -> Self {
+    fn new(job: Job, loop_slot: LoopSlot) -> Self {
         let configs = job
             .configs()
             .into_iter()
@@ -175,6 +178,7 @@ impl Sampling {
             use_case: job.use_case().map(str::to_owned),
             configs,
             cancel: CancellationToken::new(),
+            loop_slot,
             job: Mutex::new(Some(job)),
         }
     }
@@ -193,6 +197,9 @@ impl Sampling {
         progress: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let job = self.job.lock().unwrap().take().ok_or_else(already_ran)?;
+        let _ = self
+            .loop_slot
+            .set(pyo3_async_runtimes::tokio::get_current_locals(py)?);
         let yaml = PyYaml::new(py)?;
         let cancel = self.cancel.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
@@ -259,18 +266,24 @@ impl Sampling {
         self.start(py, engine, progress)
     }
 
-    /// Samples a design without Python: `prompts[config][row]` are the rendered messages.
-    #[pyo3(signature = (prompts, progress=false))]
+    /// Samples a design without Python: `prompts[config][row]` are the rendered messages;
+    /// `check` (a `dbtest._experiment.PromptCheck`: a probabilistic test's function) sees
+    /// each sample's result.
+    #[pyo3(signature = (prompts, progress=false, check=None))]
     fn run_prompts<'py>(
         &self,
         py: Python<'py>,
         prompts: &Bound<'py, PyAny>,
         progress: bool,
+        check: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let prompts = crate::from_python(prompts)?;
-        let engine = self
+        let mut engine = self
             .with_job(|job| job.prompt_engine(prompts))?
             .map_err(to_py_err)?;
+        if let Some(check) = check {
+            engine.check = Some(Arc::new(crate::check::PyCheck::new(py, check)?));
+        }
         self.start(py, Some(engine), progress)
     }
 }
@@ -304,15 +317,33 @@ impl ExperimentRun {
         let cache = cache
             .parse()
             .map_err(|e| to_py_err(Error::Usage(format!("--cache: {e}"))))?;
-        let p = run::prepare_run(value, design_file, &cwd, out, resume, shard, cache)
+        let loop_slot = LoopSlot::default();
+        let host = run::Host {
+            read_yaml: &read_yaml_json,
+            middleware: &crate::middleware::import(loop_slot.clone()),
+        };
+        let p = run::prepare_run(value, design_file, &cwd, out, resume, shard, cache, &host)
             .map_err(to_py_err)?;
         let run = ExperimentRun {
             experiment: p.design.experiment.clone(),
             run_dir: p.run_dir.display().to_string(),
             resumed_samples: p.resumed.len(),
         };
-        Ok(PyClassInitializer::from(Sampling::new(Job::Run(Box::new(p)))).add_subclass(run))
+        Ok(
+            PyClassInitializer::from(Sampling::new(Job::Run(Box::new(p)), loop_slot))
+                .add_subclass(run),
+        )
     }
+}
+
+/// A YAML file as JSON text, by pyyaml; its error names the file.
+fn read_yaml_json(path: &Path) -> Result<String, Error> {
+    Python::attach(|py| {
+        py.import("dbtest._experiment")
+            .and_then(|m| m.call_method1("read_yaml_json", (path.display().to_string(),)))
+            .and_then(|text| text.extract::<String>())
+            .map_err(|e| Error::Usage(e.value(py).to_string()))
+    })
 }
 
 fn already_ran() -> PyErr {
@@ -370,7 +401,9 @@ impl VerifyRun {
                     Error::Usage(message)
                 })
         };
-        let opened = match verify::open(spec_id, &cwd, concurrency, read) {
+        let loop_slot = LoopSlot::default();
+        let middleware = crate::middleware::import(loop_slot.clone());
+        let opened = match verify::open(spec_id, &cwd, concurrency, read, &middleware) {
             Ok(opened) => opened,
             // The reader's own exception (a YAML error) goes back as it was raised.
             Err(e) => return Err(raised.take().unwrap_or_else(|| to_py_err(e))),
@@ -381,7 +414,7 @@ impl VerifyRun {
             warnings: opened.warnings.clone(),
         };
         Ok(
-            PyClassInitializer::from(Sampling::new(Job::Verify(Box::new(opened))))
+            PyClassInitializer::from(Sampling::new(Job::Verify(Box::new(opened)), loop_slot))
                 .add_subclass(run),
         )
     }

@@ -2,9 +2,11 @@
 //! calls the Python driver; scheduling, selection and reports live in the pure-Rust crates.
 
 mod bench;
+mod check;
 mod engine;
 mod experiment;
 mod llm;
+mod middleware;
 mod mockllm;
 mod unit;
 mod worker;

@@ -9,7 +9,7 @@ use dbtest_runner::CancellationToken;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::run::{execute_run, prepare_run};
+use crate::run::{execute_run, prepare_run, Host};
 use crate::sample::RawSample;
 use crate::schedule::{SampleEngine, SampleRequest};
 
@@ -128,6 +128,7 @@ async fn run(root: &Path, design: &Value, out: &str, shard: Option<&str>) {
         None,
         shard,
         CacheMode::Off,
+        &Host::without_python(),
     )
     .unwrap();
     let code = execute_run(Fixed, p, CancellationToken::new(), &Json)
@@ -341,6 +342,7 @@ async fn a_resumed_share_keeps_its_share() {
             Some("s1"),
             shard,
             CacheMode::Off,
+            &Host::without_python(),
         )
     };
     assert_eq!(resume(None).unwrap().shard, Some("1/2".parse().unwrap()));
@@ -363,6 +365,7 @@ async fn a_resumed_share_keeps_its_share() {
         None,
         Some("1/2"),
         CacheMode::Off,
+        &Host::without_python(),
     )
     .err()
     .unwrap()

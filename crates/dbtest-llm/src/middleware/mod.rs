@@ -36,7 +36,9 @@ pub struct Abort {
 }
 
 /// A hook on every call. `before_request` may change the request or abort it;
-/// `after_response` may change the reply; `after_error` sees failed calls (for logs).
+/// `after_response` may change the reply, or refuse it by setting `reply.notes.refused`
+/// (the call's cost is spent by then, so it stays a reply); `after_error` sees failed
+/// calls (for logs).
 pub trait Middleware: Send + Sync {
     fn before_request<'a>(
         &'a self,
