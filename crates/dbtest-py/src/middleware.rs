@@ -1,13 +1,13 @@
 //! `python: "module:Class"` middleware (DESIGN §8): the design's class, loaded and wrapped by
-//! `dbtest._experiment.load_middleware`, behind dbtest-llm's [`Middleware`]. A sync hook runs
+//! `dbtest._experiment.load_middleware`, as dbtest-llm's [`External`] middleware's hooks
+//! (which decides what their answers mean). A sync hook runs
 //! on a blocking thread, an async one on the run's event loop; neither waits with the GIL.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use dbtest_llm::middleware::{Abort, CallContext, Middleware};
-use dbtest_llm::transport::parse_json_text;
-use dbtest_llm::{CallNotes, ChatRequest, Reply};
+use dbtest_llm::middleware::external::{External, Hook, Hooks};
+use dbtest_llm::middleware::Middleware;
 use futures::future::BoxFuture;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -53,86 +53,41 @@ pub(crate) async fn call_hook(
     Python::attach(|py| crate::from_python(done.bind(py)))
 }
 
-/// One `python:` middleware. `before` / `after`: whether the class has the hook, and whether
-/// it is async.
-struct PyMiddleware {
-    target: String,
+/// The hooks of one `python:` middleware (a `dbtest._experiment.LoadedMiddleware`):
+/// `before` / `after`, whether the class has the hook and whether it is async.
+struct PyHooks {
     obj: Arc<Py<PyAny>>,
     slot: LoopSlot,
     before: Option<bool>,
     after: Option<bool>,
 }
 
-impl PyMiddleware {
-    async fn call(&self, hook: &'static str, is_async: bool, args: Vec<Value>) -> Value {
-        let method = match (hook, is_async) {
-            ("before", false) => "before_request_sync",
-            ("before", true) => "before_request_async",
-            (_, false) => "after_response_sync",
-            (_, true) => "after_response_async",
-        };
-        call_hook(self.obj.clone(), self.slot.get(), is_async, method, args)
-            .await
-            .unwrap_or_else(|e| {
-                // dbtest's own failure fails the sample, never lets an unchecked call through.
-                let why = format!("middleware {}: dbtest internal error: {e}", self.target);
-                serde_json::json!({ "abort": why, "refused": why })
-            })
+impl PyHooks {
+    fn is_async(&self, hook: Hook) -> Option<bool> {
+        match hook {
+            Hook::BeforeRequest => self.before,
+            Hook::AfterResponse => self.after,
+        }
     }
 }
 
-impl Middleware for PyMiddleware {
-    fn before_request<'a>(
-        &'a self,
-        _ctx: &'a CallContext,
-        request: &'a mut ChatRequest,
-        _notes: &'a mut CallNotes,
-    ) -> BoxFuture<'a, Result<(), Abort>> {
-        Box::pin(async move {
-            let Some(is_async) = self.before else {
-                return Ok(());
-            };
-            let arg = serde_json::to_value(&*request).unwrap_or_default();
-            let answer = self.call("before", is_async, vec![arg]).await;
-            if let Some(reason) = answer.get("abort").and_then(Value::as_str) {
-                return Err(Abort {
-                    reason: reason.to_string(),
-                });
-            }
-            *request = serde_json::from_value(answer["request"].clone()).map_err(|e| Abort {
-                reason: format!(
-                    "middleware {}: before_request gave a request that cannot be sent ({e}); \
-                     return {{\"messages\": [{{\"role\", \"content\"}}], \"params\": {{}}}} or None",
-                    self.target
-                ),
-            })?;
-            Ok(())
-        })
+impl Hooks for PyHooks {
+    fn has(&self, hook: Hook) -> bool {
+        self.is_async(hook).is_some()
     }
 
-    fn after_response<'a>(
-        &'a self,
-        _ctx: &'a CallContext,
-        request: &'a ChatRequest,
-        reply: &'a mut Reply,
-    ) -> BoxFuture<'a, ()> {
+    fn call(&self, hook: Hook, args: Vec<Value>) -> BoxFuture<'_, Result<Value, String>> {
+        let is_async = self.is_async(hook).unwrap_or(false);
+        let method = match (hook, is_async) {
+            (Hook::BeforeRequest, false) => "before_request_sync",
+            (Hook::BeforeRequest, true) => "before_request_async",
+            (Hook::AfterResponse, false) => "after_response_sync",
+            (Hook::AfterResponse, true) => "after_response_async",
+        };
         Box::pin(async move {
-            let Some(is_async) = self.after else {
-                return;
-            };
-            let args = vec![
-                serde_json::to_value(request).unwrap_or_default(),
-                serde_json::to_value(&*reply).unwrap_or_default(),
-            ];
-            let answer = self.call("after", is_async, args).await;
-            if let Some(reason) = answer.get("refused").and_then(Value::as_str) {
-                reply.notes.refused = Some(reason.to_string());
-            } else if let Some(text) = answer.get("text").and_then(Value::as_str) {
-                if text != reply.text {
-                    reply.json = parse_json_text(text);
-                    reply.text = text.to_string();
-                }
-            }
+            call_hook(self.obj.clone(), self.slot.get(), is_async, method, args)
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 }
@@ -156,12 +111,15 @@ pub(crate) fn import(
                     .and_then(|v| v.extract())
                     .map_err(|e| e.to_string())
             };
-            Ok(Arc::new(PyMiddleware {
-                target: target.to_string(),
+            let hooks = PyHooks {
                 before: hook("before_is_async")?,
                 after: hook("after_is_async")?,
                 obj: Arc::new(loaded.unbind()),
                 slot: slot.clone(),
+            };
+            Ok(Arc::new(External {
+                target: target.to_string(),
+                hooks,
             }) as Arc<dyn Middleware>)
         })
     }

@@ -8,6 +8,7 @@
 //! server only ever see what the middleware let through.
 
 pub mod audit;
+pub mod external;
 pub mod pii;
 pub mod shield;
 
