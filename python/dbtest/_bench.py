@@ -231,7 +231,7 @@ class BenchDriver:
     def clock(self) -> dict[str, float]:
         return {"resolution_s": timer_resolution_ns() / 1e9, "overhead_s": empty_call_ns() / 1e9}
 
-    def round(self, key: int, iterations: int) -> int | dict[str, Any]:
+    def round_sync(self, key: int, iterations: int) -> int | dict[str, Any]:
         import gc
 
         case = self.cases[key]

@@ -731,7 +731,7 @@ class Driver:
         self._forget_items(state)
         return True
 
-    async def finish_file(self, rel: str) -> list[dict[str, Any]]:
+    async def finish_file_async(self, rel: str) -> list[dict[str, Any]]:
         return await self._finish_file(rel, self._async_ops)
 
     def finish_file_sync(self, rel: str) -> list[dict[str, Any]]:
@@ -776,7 +776,7 @@ class Driver:
             for key in state.keys:
                 self.items[key] = None  # type: ignore[call-overload]
 
-    async def finish_session(self) -> list[dict[str, Any]]:
+    async def finish_session_async(self) -> list[dict[str, Any]]:
         return await self._finish_session(self._async_ops)
 
     def finish_session_sync(self) -> list[dict[str, Any]]:

@@ -33,20 +33,22 @@ _RETURNED, _CHECK_FAILED, _RAISED, _CANCELLED = "returned", "check_failed", "rai
 _FATAL = "fatal"
 
 
-@dataclass(slots=True)
-class SampleAnswer:
-    """One sample as the engine takes it (crates/dbtest-py/src/experiment.rs reads these
-    attributes)."""
+# One sample as the engine reads it (dbtest_experiment::sample::RawSample, by serde).
+SampleAnswer = dict[str, Any]
 
-    kind: str
-    success: bool | None
-    data: str | None  # JSON text
-    message: str | None
-    latency_ms: float
-    tokens: int
-    cost_usd: float
-    check_failed: str | None
-    calls: list[dict[str, Any]] = field(default_factory=list)  # ctx.llm's calls, for the log
+
+def _answer(kind: str, ctx: Context | None = None, started: float | None = None, *,
+            success: bool | None = None, data: str | None = None, message: str | None = None,
+            latency_ms: float | None = None, check_failed: str | None = None) -> SampleAnswer:
+    """`data` is JSON text (`_dumps`); `ctx` brings the tokens, cost and model calls counted so
+    far; the latency is `latency_ms`, or the time since `started`."""
+    if latency_ms is None:
+        latency_ms = _ms(started) if started is not None else 0.0
+    return {
+        "kind": kind, "success": success, "data": data, "message": message, "latency_ms": latency_ms,
+        "tokens": ctx.tokens if ctx else 0, "cost_usd": ctx.cost_usd if ctx else 0.0,
+        "check_failed": check_failed, "calls": ctx.calls if ctx else [],
+    }
 
 
 @dataclass
@@ -263,21 +265,20 @@ class UseCaseError(Exception):
     """The use case cannot be found or loaded: a usage error (exit 4)."""
 
 
-def load_use_case(use_case_id: str, named: list[tuple[str, str, str]],
-                  every: list[tuple[str, str, str]]) -> UseCase:
+def load_use_case(use_case_id: str, named: list[dict[str, str]], every: list[dict[str, str]]) -> UseCase:
     """Imports the files that name `use_case_id` (found by the Rust walker), then, if it is
     still unknown, every use-case file; raises UseCaseError listing the known ones."""
     from ._loader import describe_import_error, import_file
 
     problems: list[str] = []
 
-    def load(files: list[tuple[str, str, str]]) -> None:
-        for path, entry, module in files:
+    def load(files: list[dict[str, str]]) -> None:
+        for f in files:
             try:
-                import_file(path, entry, module)
+                import_file(f["path"], f["sys_path_entry"], f["module"])
             except Exception as exc:  # noqa: BLE001 - reported, not raised
                 message, _ = describe_import_error(exc)
-                problems.append(f"cannot import {path}: {message}")
+                problems.append(f"cannot import {f['path']}: {message}")
 
     if use_case_id not in _REGISTRY:
         load(named)
@@ -375,7 +376,7 @@ class ExperimentDriver:
 
     async def sample_async(self, config: int, index: int, seed: int, attempt: int) -> SampleAnswer:
         if self._cancelled:
-            return SampleAnswer(_CANCELLED, None, None, "cancelled", 0.0, 0, 0.0, None)
+            return _answer(_CANCELLED, message="cancelled")
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -385,8 +386,7 @@ class ExperimentDriver:
             result = await self.use_case.func(ctx)
         except asyncio.CancelledError:
             if self._cancelled:
-                return SampleAnswer(_CANCELLED, None, None, "cancelled", _ms(started), ctx.tokens, ctx.cost_usd, None,
-                                    ctx.calls)
+                return _answer(_CANCELLED, ctx, started, message="cancelled")
             raise
         except AssertionError as exc:
             return _failed(_CHECK_FAILED, exc, ctx, started)
@@ -424,12 +424,12 @@ class ExperimentDriver:
     @staticmethod
     def _returned(result: Any, ctx: Context, latency: float, check: str | None) -> SampleAnswer:
         if isinstance(result, bool):
-            return SampleAnswer(_RETURNED, result, None, None, latency, ctx.tokens, ctx.cost_usd, check, ctx.calls)
+            return _answer(_RETURNED, ctx, success=result, latency_ms=latency, check_failed=check)
         if isinstance(result, Sample):
             success = None if result.success is None else bool(result.success)
-            return SampleAnswer(_RETURNED, success, _dumps(result.data), None, latency, ctx.tokens, ctx.cost_usd, check,
-                                ctx.calls)
-        return SampleAnswer(_RETURNED, None, _dumps(result), None, latency, ctx.tokens, ctx.cost_usd, check, ctx.calls)
+            return _answer(_RETURNED, ctx, success=success, data=_dumps(result.data), latency_ms=latency,
+                           check_failed=check)
+        return _answer(_RETURNED, ctx, data=_dumps(result), latency_ms=latency, check_failed=check)
 
     def cancel_inflight(self) -> None:
         """Ctrl-C: cancel the async samples in flight (they are not recorded, so a resumed
@@ -445,7 +445,7 @@ class ExperimentDriver:
 
 def _failed(kind: str, exc: BaseException, ctx: Context, started: float) -> SampleAnswer:
     message = str(exc) if kind == _FATAL else _describe(exc)
-    return SampleAnswer(kind, None, None, message, _ms(started), ctx.tokens, ctx.cost_usd, None, ctx.calls)
+    return _answer(kind, ctx, started, message=message)
 
 
 async def _await(awaitable: Any) -> Any:
@@ -663,7 +663,7 @@ def prepare_verify(spec_id: str, root: str, concurrency: int | None = None) -> A
     """The engine's VerifyRun for `spec_id` (UsageError for a spec that cannot run)."""
     from . import _core
 
-    return _core.VerifyRun(spec_id, root, read_yaml_json, concurrency)
+    return _core.VerifyRun(spec_id, root, concurrency)
 
 
 def driver_for(run: Any, check: Callable[[Any], Any] | None,

@@ -17,7 +17,8 @@ use futures::stream::{self, StreamExt};
 pub use compare::{compare, CompareOutcome, Comparison, Verdict};
 pub use measure::RoundTimer;
 pub use model::{
-    BenchCase, BenchError, BenchReport, BenchResult, FileProblem, Settings, TimerInfo, BENCH_SCHEMA,
+    BenchCase, BenchError, BenchReport, BenchResult, FileProblem, RoundAnswer, Settings, TimerInfo,
+    BENCH_SCHEMA,
 };
 
 /// Files loaded at once; imports are mostly I/O and parsing.

@@ -90,6 +90,33 @@ pub struct BenchError {
     pub traceback: Option<String>,
 }
 
+/// What a timed round answers: its nanoseconds, or the benchmark's own error.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum RoundAnswer {
+    Nanoseconds(u64),
+    Failed(BenchError),
+}
+
+impl From<RoundAnswer> for Result<u64, BenchError> {
+    fn from(answer: RoundAnswer) -> Self {
+        match answer {
+            RoundAnswer::Nanoseconds(ns) => Ok(ns),
+            RoundAnswer::Failed(e) => Err(e),
+        }
+    }
+}
+
+impl BenchError {
+    /// A failure inside dbtest's own code (not the benchmark's), while doing `context`.
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        BenchError {
+            message: format!("dbtest internal error while {context}: {err}"),
+            traceback: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchResult {
     pub file: String,
@@ -149,4 +176,18 @@ pub struct FileProblem {
     pub file: String,
     pub message: String,
     pub traceback: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_answers_nanoseconds_or_the_benchmarks_error() {
+        let read = |text: &str| serde_json::from_str::<RoundAnswer>(text).map(Result::from);
+        assert_eq!(read("1234").unwrap(), Ok(1234));
+        let failed = read(r#"{"message": "boom", "traceback": "tb"}"#).unwrap();
+        assert_eq!(failed.unwrap_err().message, "boom");
+        assert!(read(r#""fast""#).is_err());
+    }
 }

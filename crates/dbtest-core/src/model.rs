@@ -261,6 +261,15 @@ impl RawResult {
         }
     }
 
+    /// A failure inside dbtest's own code while doing `context`, reported on the test
+    /// rather than lost.
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        RawResult::new(
+            RawOutcome::Error,
+            Some(format!("dbtest internal error while {context}: {err}")),
+        )
+    }
+
     pub fn raw_outcome(&self) -> RawOutcome {
         self.outcome.unwrap_or(RawOutcome::Error)
     }
@@ -355,6 +364,15 @@ impl TestResult {
         let mut result = TestResult::from_attempt(case, raw, 0);
         result.outcome = Outcome::Skipped;
         result
+    }
+
+    /// A teardown of `file` (or `<session>`) that dbtest's own code could not run.
+    pub fn internal_teardown(file: &str, err: impl std::fmt::Display) -> Self {
+        TestResult::file_error(
+            file,
+            format!("dbtest internal error during teardown: {err}"),
+            None,
+        )
     }
 
     /// A file that could not be imported or collected: one `error` entry whose id is the path.

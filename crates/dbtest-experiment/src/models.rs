@@ -11,6 +11,7 @@ use dbtest_llm::cache::{Cache, CacheMode};
 use dbtest_llm::middleware::{parse_middleware, Middleware, MiddlewareSpec};
 use dbtest_llm::models::{parse_models, resolve};
 use dbtest_llm::{CallError, CallInfo, ChatRequest, Llm, Message, Reply};
+use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 
 use crate::dataset::Dataset;
@@ -47,13 +48,10 @@ pub type PythonMiddleware<'a> = dyn Fn(&str) -> Result<Arc<dyn Middleware>, Stri
 /// (the same for a run and for `verify`, which may start from another folder).
 pub type ImportMiddleware<'a> = dyn Fn(&str, &Path) -> Result<Arc<dyn Middleware>, String> + 'a;
 
-/// A boxed future, as trait objects return them.
-pub type BoxedFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-
 /// A probabilistic test's own check of each sample's result (its test function, which only
 /// the binding can call): `Err(message)` fails that sample (DESIGN §6).
 pub trait SampleCheck: Send + Sync {
-    fn check<'a>(&'a self, result: &'a Value) -> BoxedFuture<'a, Result<(), String>>;
+    fn check<'a>(&'a self, result: &'a Value) -> BoxFuture<'a, Result<(), String>>;
 }
 
 fn usage(e: impl std::fmt::Display) -> Error {
@@ -583,7 +581,7 @@ mod tests {
         fn send<'a>(
             &'a self,
             _: &'a dbtest_llm::transport::HttpRequest,
-        ) -> BoxedFuture<
+        ) -> BoxFuture<
             'a,
             Result<dbtest_llm::transport::HttpResponse, dbtest_llm::transport::TransportError>,
         > {
@@ -609,7 +607,7 @@ mod tests {
             _: &'a dbtest_llm::middleware::CallContext,
             _: &'a ChatRequest,
             reply: &'a mut Reply,
-        ) -> BoxedFuture<'a, ()> {
+        ) -> BoxFuture<'a, ()> {
             reply.notes.refused = Some("not today".into());
             Box::pin(async {})
         }
@@ -619,7 +617,7 @@ mod tests {
     struct NoBugs;
 
     impl SampleCheck for NoBugs {
-        fn check<'a>(&'a self, result: &'a Value) -> BoxedFuture<'a, Result<(), String>> {
+        fn check<'a>(&'a self, result: &'a Value) -> BoxFuture<'a, Result<(), String>> {
             let bug = result["json"]["category"] == "bug";
             Box::pin(async move {
                 if bug {

@@ -11,7 +11,7 @@ use dbtest_core::Error;
 use dbtest_discovery::{dbtest_norecurse, discover_from, import_target, Pattern};
 
 /// A use-case file, as Python imports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UseCaseFile {
     pub path: String,
     /// The folder to put on `sys.path` (pytest's rootdir-relative import rules).

@@ -40,13 +40,16 @@ pub enum RawKind {
     Fatal,
 }
 
-/// One call of the use case, as the engine reports it.
-#[derive(Debug, Clone, PartialEq)]
+/// One call of the use case, as the engine reports it (the Python driver's answer, read
+/// by serde).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct RawSample {
     pub kind: RawKind,
     /// The result's own verdict: a bool result, or `Sample(success=...)`.
     pub success: Option<bool>,
-    /// The result's data: a dict result, `Sample(data=...)`, or null.
+    /// The result's data: a dict result, `Sample(data=...)`, or null. The driver sends it as
+    /// JSON text (Python's `json.dumps` with its fallbacks for other objects).
+    #[serde(deserialize_with = "json_text")]
     pub data: Value,
     pub message: Option<String>,
     pub latency_ms: f64,
@@ -58,7 +61,23 @@ pub struct RawSample {
     pub calls: Vec<Value>,
 }
 
+/// JSON text as its value; text that is not JSON is kept as text, no text is null.
+fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    Ok(match Option::<String>::deserialize(d)? {
+        Some(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        None => Value::Null,
+    })
+}
+
 impl RawSample {
+    /// A failure inside dbtest's own code while running a sample, kept on the sample.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::with_kind(
+            RawKind::Raised,
+            format!("dbtest internal error while running a sample: {e}"),
+        )
+    }
+
     pub fn returned(success: Option<bool>, data: Value) -> Self {
         RawSample {
             kind: RawKind::Returned,
@@ -307,6 +326,28 @@ pub fn read_log(path: &Path) -> io::Result<Vec<SampleRecord>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_drivers_answer_reads_its_data_from_json_text() {
+        let answer = |data: Value| {
+            serde_json::from_value::<RawSample>(json!({
+                "kind": "returned", "success": null, "data": data, "message": null,
+                "latency_ms": 1.5, "tokens": 3, "cost_usd": 0.0, "check_failed": null,
+                "calls": [],
+            }))
+        };
+        assert_eq!(
+            answer(json!("{\"ok\": true}")).unwrap().data,
+            json!({"ok": true})
+        );
+        assert_eq!(answer(json!("not json")).unwrap().data, json!("not json"));
+        assert_eq!(answer(Value::Null).unwrap().data, Value::Null);
+        let unknown = serde_json::from_value::<RawSample>(json!({"kind": "exploded"}));
+        assert!(
+            unknown.is_err(),
+            "an unknown kind is an error, never a guess"
+        );
+    }
 
     fn rec(config: &str, index: u64) -> SampleRecord {
         SampleRecord {

@@ -1,23 +1,21 @@
 //! `dbtest bench` as the CLI drives it: the Python engine behind dbtest-bench's policy.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use dbtest_bench::command::{self, Prepared};
 use dbtest_bench::measure::Budget;
-use dbtest_bench::{BenchCase, BenchEngine, BenchError, RoundTimer, TimerInfo};
+use dbtest_bench::{BenchCase, BenchEngine, BenchError, RoundAnswer, RoundTimer, TimerInfo};
 use dbtest_core::BenchConfig;
 use dbtest_runner::{FileError, FileJob};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3_async_runtimes::TaskLocals;
 
-use crate::engine::{load_file, on_loop, Lane};
-use crate::to_py_err;
+use crate::engine::{load_file, Lane};
+use crate::{to_py_err, Callee};
 
 struct PyBenchEngine {
-    driver: Arc<Py<PyAny>>,
-    locals: Arc<TaskLocals>,
+    driver: Callee,
     root: PathBuf,
     /// Loading and every sync round happen on this one thread: benchmarks often hold objects
     /// that mind their thread (sqlite3 connections from a setup).
@@ -30,38 +28,30 @@ struct PyRoundTimer<'a> {
     is_async: bool,
 }
 
-fn internal(context: &str, e: impl std::fmt::Display) -> BenchError {
-    BenchError {
-        message: format!("dbtest internal error while {context}: {e}"),
-        traceback: None,
-    }
-}
-
-/// A round's nanoseconds, or the benchmark's own error (`{error, traceback}`).
-fn round_result(answer: PyResult<Bound<'_, PyAny>>) -> Result<u64, BenchError> {
-    let answer = answer.map_err(|e| internal("timing", e))?;
-    if let Ok(ns) = answer.extract::<u64>() {
-        return Ok(ns);
-    }
-    let failed: BenchError = crate::from_python(&answer).map_err(|e| internal("timing", e))?;
-    Err(failed)
+fn round_result(answer: PyResult<RoundAnswer>) -> Result<u64, BenchError> {
+    answer
+        .map_err(|e| BenchError::internal("timing", e))?
+        .into()
 }
 
 impl RoundTimer for PyRoundTimer<'_> {
     async fn round(&mut self, iterations: u64) -> Result<u64, BenchError> {
-        let args = (self.key, iterations);
-        let driver = self.engine.driver.clone();
+        let driver = &self.engine.driver;
         if self.is_async {
-            let answer = on_loop(&driver, &self.engine.locals, "round_async", args).await;
-            Python::attach(|py| round_result(answer.map(|a| a.into_bound(py))))
+            round_result(driver.call("round", true, (self.key, iterations)).await)
         } else {
-            self.engine
-                .lane
-                .submit(move |py| {
-                    round_result(driver.bind(py).call_method1(intern!(py, "round"), args))
-                })
+            let driver = driver.obj.clone();
+            let args = (self.key, iterations);
+            let round = move |py: Python<'_>| {
+                let answer = driver
+                    .bind(py)
+                    .call_method1(intern!(py, "round_sync"), args)?;
+                crate::from_python(&answer)
+            };
+            let answer = self.engine.lane.submit(move |py| round_result(round(py)));
+            answer
                 .await
-                .map_err(|e| internal("timing", e))?
+                .map_err(|e| BenchError::internal("timing", e))?
         }
     }
 }
@@ -70,7 +60,7 @@ impl BenchEngine for PyBenchEngine {
     type Timer<'a> = PyRoundTimer<'a>;
 
     async fn collect(&self, file: FileJob) -> Result<Vec<BenchCase>, FileError> {
-        let driver = self.driver.clone();
+        let driver = self.driver.obj.clone();
         let root = self.root.clone();
         self.lane
             .submit(move |py| {
@@ -88,18 +78,15 @@ impl BenchEngine for PyBenchEngine {
     }
 
     async fn clock(&self) -> Result<TimerInfo, BenchError> {
-        let driver = self.driver.clone();
-        let failed = |e: String| BenchError {
-            message: format!("cannot measure the clock: {e}"),
-            traceback: None,
-        };
+        let driver = self.driver.obj.clone();
+        let failed = |e: &dyn std::fmt::Display| BenchError::internal("measuring the clock", e);
         self.lane
             .submit(move |py| {
                 crate::from_python(&driver.bind(py).call_method0(intern!(py, "clock"))?)
             })
             .await
-            .map_err(|e| failed(e.to_string()))?
-            .map_err(|e: PyErr| failed(e.to_string()))
+            .map_err(|e| failed(&e))?
+            .map_err(|e: PyErr| failed(&e))
     }
 
     fn timer<'a>(&'a self, case: &BenchCase) -> PyRoundTimer<'a> {
@@ -115,6 +102,9 @@ impl BenchEngine for PyBenchEngine {
 #[pyclass(module = "dbtest._core")]
 pub struct BenchRun {
     prepared: Mutex<Option<Prepared>>,
+    /// `--disable-gc`: the driver turns the collector off around timed rounds.
+    #[pyo3(get)]
+    gc_disabled: bool,
 }
 
 #[pymethods]
@@ -125,17 +115,9 @@ impl BenchRun {
         let flags: BenchConfig = crate::flags(flags)?;
         let prepared = command::prepare(flags, &cwd).map_err(to_py_err)?;
         Ok(BenchRun {
+            gc_disabled: prepared.config.disable_gc.unwrap_or(false),
             prepared: Mutex::new(Some(prepared)),
         })
-    }
-
-    #[getter]
-    fn gc_disabled(&self) -> bool {
-        self.prepared
-            .lock()
-            .unwrap()
-            .as_ref()
-            .is_some_and(|p| p.config.disable_gc.unwrap_or(false))
     }
 
     /// Measures with `driver` (a `dbtest._bench.BenchDriver`) on the running event loop.
@@ -148,10 +130,8 @@ impl BenchRun {
             .take()
             .ok_or_else(|| crate::DbtestError::new_err("this BenchRun has already run"))?;
         let environment = crate::from_python(&driver.bind(py).call_method0("environment")?)?;
-        let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
         let engine = PyBenchEngine {
-            driver: Arc::new(driver),
-            locals: Arc::new(locals),
+            driver: Callee::on_running_loop(py, driver)?,
             root: prepared.root.clone(),
             lane: Lane::start(),
         };

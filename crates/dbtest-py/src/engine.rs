@@ -6,19 +6,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dbtest_core::{RawOutcome, RawResult, TeardownError, TestCase, TestResult};
+use dbtest_core::{RawResult, TeardownError, TestCase, TestResult};
 use dbtest_discovery::{conftests_for, import_target};
 use dbtest_runner::lanes::{ImportTurn, Lanes};
 use dbtest_runner::{Engine, FileError, FileJob, LoadAnswer};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3_async_runtimes::TaskLocals;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::{from_python, Callee};
+
 pub struct PyEngine {
-    pub driver: Arc<Py<PyAny>>,
-    pub locals: Arc<TaskLocals>,
-    pub root: PathBuf,
+    driver: Callee,
+    root: PathBuf,
     /// One thread per file for its sync tests (see [`Lane`]).
     lanes: Mutex<Lanes<Lane>>,
     imports: Arc<ImportTurn>,
@@ -27,15 +27,15 @@ pub struct PyEngine {
 }
 
 impl PyEngine {
-    pub fn new(driver: Py<PyAny>, locals: TaskLocals, root: PathBuf) -> Self {
-        PyEngine {
-            driver: Arc::new(driver),
-            locals: Arc::new(locals),
+    /// `driver`'s coroutines run on the running event loop.
+    pub fn new(py: Python<'_>, driver: Py<PyAny>, root: PathBuf) -> PyResult<Self> {
+        Ok(PyEngine {
+            driver: Callee::on_running_loop(py, driver)?,
             root,
             lanes: Mutex::new(Lanes::default()),
             imports: Arc::default(),
             finished_early: Arc::default(),
-        }
+        })
     }
 }
 
@@ -104,8 +104,8 @@ fn run_sync(py: Python<'_>, driver: &Py<PyAny>, key: u64, timeout_s: Option<f64>
     driver
         .bind(py)
         .call_method1(intern!(py, "run_sync"), (key, timeout_s))
-        .and_then(|result| raw_from_py(&result))
-        .unwrap_or_else(|e| internal("running a test", e))
+        .and_then(|result| crate::from_python(&result))
+        .unwrap_or_else(|e| RawResult::internal("running a test", e))
 }
 
 /// Abandons a lane whose job the runner stopped waiting for (a test past its timeout): the
@@ -125,23 +125,12 @@ impl Drop for Abandon<'_> {
     }
 }
 
-/// A test's result as the driver reports it (`_driver._result`); an unknown outcome is an
-/// error, never a guess.
-fn raw_from_py(result: &Bound<'_, PyAny>) -> PyResult<RawResult> {
-    crate::from_python(result)
-}
-
-/// A failure inside dbtest's own Python code, reported on the test rather than lost.
-fn internal(context: &str, err: impl std::fmt::Display) -> RawResult {
-    RawResult::new(
-        RawOutcome::Error,
-        Some(format!("dbtest internal error while {context}: {err}")),
-    )
-}
-
-fn teardown_errors(rel: &str, list: &Bound<'_, PyAny>) -> PyResult<Vec<TestResult>> {
-    let errors: Vec<TeardownError> = crate::from_python(list)?;
-    Ok(errors.into_iter().map(|e| e.into_result(rel)).collect())
+/// The driver's teardown errors for `rel` (or `<session>`), or the one error of a teardown
+/// that dbtest's own code could not run.
+fn teardown_errors(rel: &str, answer: PyResult<Vec<TeardownError>>) -> Vec<TestResult> {
+    answer
+        .map(|errors| errors.into_iter().map(|e| e.into_result(rel)).collect())
+        .unwrap_or_else(|e| vec![TestResult::internal_teardown(rel, e)])
 }
 
 /// Imports `file` through `driver.collect_file` and converts each entry of the answer's
@@ -182,23 +171,6 @@ pub(crate) fn load_file<T: serde::de::DeserializeOwned>(
     crate::from_python(&answer.get_item(list_key).map_err(internal)?).map_err(internal)
 }
 
-/// Calls a coroutine method of `driver` on the run's event loop and waits for it without the GIL.
-pub(crate) async fn on_loop<A>(
-    driver: &Py<PyAny>,
-    locals: &TaskLocals,
-    method: &str,
-    args: A,
-) -> PyResult<Py<PyAny>>
-where
-    A: for<'py> pyo3::call::PyCallArgs<'py> + Send,
-{
-    let fut = Python::attach(|py| {
-        let coro = driver.bind(py).call_method1(method, args)?;
-        pyo3_async_runtimes::into_future_with_locals(locals, coro)
-    })?;
-    fut.await
-}
-
 impl PyEngine {
     /// Runs `f` on `file`'s lane, which the lane is given up on if the runner stops waiting.
     async fn on_lane<T: Send + 'static>(
@@ -221,18 +193,11 @@ impl PyEngine {
         guard.answered = true;
         result
     }
-
-    async fn on_loop<A>(&self, method: &str, args: A) -> PyResult<Py<PyAny>>
-    where
-        A: for<'py> pyo3::call::PyCallArgs<'py> + Send,
-    {
-        on_loop(&self.driver, &self.locals, method, args).await
-    }
 }
 
 impl Engine for PyEngine {
     async fn collect(&self, file: FileJob) -> Result<Vec<TestCase>, FileError> {
-        let driver = self.driver.clone();
+        let driver = self.driver.obj.clone();
         let root = self.root.clone();
         let rel = file.rel.clone();
         let imports = self.imports.clone();
@@ -256,25 +221,24 @@ impl Engine for PyEngine {
     async fn run(&self, case: TestCase, timeout: Option<Duration>) -> RawResult {
         let timeout_s = timeout.map(|t| t.as_secs_f64());
         if case.is_async {
-            match self.on_loop("run_async", (case.key, timeout_s)).await {
-                Ok(obj) => Python::attach(|py| raw_from_py(obj.bind(py)))
-                    .unwrap_or_else(|e| internal("reading a result", e)),
-                Err(e) => internal("running a coroutine", e),
-            }
+            self.driver
+                .call("run", true, (case.key, timeout_s))
+                .await
+                .unwrap_or_else(|e| RawResult::internal("running a coroutine", e))
         } else if case.concurrent {
             // Overlapping sync tests need threads of their own.
-            let driver = self.driver.clone();
+            let driver = self.driver.obj.clone();
             tokio::task::spawn_blocking(move || {
                 Python::attach(|py| run_sync(py, &driver, case.key, timeout_s))
             })
             .await
-            .unwrap_or_else(|e| internal("running a test", e))
+            .unwrap_or_else(|e| RawResult::internal("running a test", e))
         } else {
-            let driver = self.driver.clone();
+            let driver = self.driver.obj.clone();
             let key = case.key;
             self.on_lane(&case.file, move |py| run_sync(py, &driver, key, timeout_s))
                 .await
-                .unwrap_or_else(|e| internal("running a test", e))
+                .unwrap_or_else(|e| RawResult::internal("running a test", e))
         }
     }
 
@@ -282,7 +246,7 @@ impl Engine for PyEngine {
         let Some(file) = pipeline.cases().first().map(|c| c.file.clone()) else {
             return;
         };
-        let driver = self.driver.clone();
+        let driver = self.driver.obj.clone();
         let finished_early = self.finished_early.clone();
         let _ = self
             .on_lane(&file.clone(), move |py| {
@@ -298,7 +262,7 @@ impl Engine for PyEngine {
     }
 
     async fn partial_output(&self, case: &TestCase) -> dbtest_runner::Partial {
-        let driver = self.driver.clone();
+        let driver = self.driver.obj.clone();
         let key = case.key;
         tokio::task::spawn_blocking(move || {
             Python::attach(|py| {
@@ -330,21 +294,17 @@ impl Engine for PyEngine {
         let on_lane = {
             let mut lanes = self.lanes.lock().unwrap();
             let on_lane = lanes.of_file(&file.rel).map(|lane| {
-                let driver = self.driver.clone();
+                let driver = self.driver.obj.clone();
                 let rel = file.rel.clone();
                 let exclusive = file.exclusive;
                 lane.submit(move |py| {
                     if finish_at_once(py, &driver, &rel) {
-                        return Some(Ok(Vec::new()));
+                        return Some(Vec::new());
                     }
                     // A file that ran alone is torn down on its lane, the thread its fixtures
                     // were made on (a thread-bound value is closed where it was made).
-                    exclusive.then(|| {
-                        driver
-                            .bind(py)
-                            .call_method1(intern!(py, "finish_file_sync"), (&rel,))
-                            .and_then(|list| teardown_errors(&rel, &list))
-                    })
+                    let finish = || driver.bind(py).call_method1("finish_file_sync", (&rel,));
+                    exclusive.then(|| teardown_errors(&rel, finish().and_then(|e| from_python(&e))))
                 })
             });
             // The lane runs that job before any job of the next file it is given.
@@ -353,39 +313,29 @@ impl Engine for PyEngine {
         };
         if let Some(on_lane) = on_lane {
             if let Ok(Some(done)) = on_lane.await {
-                return done.unwrap_or_else(|e| vec![internal_result(&file.rel, e)]);
+                return done;
             }
         }
-        let done = self.on_loop("finish_file", (file.rel.clone(),)).await;
-        Python::attach(|py| done.and_then(|list| teardown_errors(&file.rel, list.bind(py))))
-            .unwrap_or_else(|e| vec![internal_result(&file.rel, e)])
+        let done = self.driver.call("finish_file", true, (file.rel.clone(),));
+        teardown_errors(&file.rel, done.await)
     }
 
     async fn finish_session(&self) -> Vec<TestResult> {
         let main = self.lanes.lock().unwrap().main().cloned();
         if let Some(main) = main {
             // Tests that ran alone made their session fixtures on the main lane.
-            let driver = self.driver.clone();
+            let driver = self.driver.obj.clone();
             let done = main.submit(move |py| {
-                driver
-                    .bind(py)
-                    .call_method0(intern!(py, "finish_session_sync"))
-                    .and_then(|list| teardown_errors("<session>", &list))
+                let finish = driver.bind(py).call_method0("finish_session_sync");
+                teardown_errors("<session>", finish.and_then(|e| from_python(&e)))
             });
             if let Ok(done) = done.await {
-                return done.unwrap_or_else(|e| vec![internal_result("<session>", e)]);
+                return done;
             }
         }
-        let done = self.on_loop("finish_session", ()).await;
-        Python::attach(|py| done.and_then(|list| teardown_errors("<session>", list.bind(py))))
-            .unwrap_or_else(|e| vec![internal_result("<session>", e)])
+        teardown_errors(
+            "<session>",
+            self.driver.call("finish_session", true, ()).await,
+        )
     }
-}
-
-fn internal_result(rel: &str, err: PyErr) -> TestResult {
-    TestResult::file_error(
-        rel,
-        format!("dbtest internal error during teardown: {err}"),
-        None,
-    )
 }

@@ -9,124 +9,29 @@ use std::sync::{Arc, Mutex};
 
 use dbtest_core::Error;
 use dbtest_experiment::job::{Finished, Job};
-use dbtest_experiment::project::UseCaseFile;
 use dbtest_experiment::run::{self, YamlText};
-use dbtest_experiment::sample::{RawKind, RawSample};
+use dbtest_experiment::sample::RawSample;
 use dbtest_experiment::schedule::{SampleEngine, SampleRequest};
 use dbtest_experiment::verify;
 use dbtest_runner::CancellationToken;
 use pyo3::prelude::*;
 use pyo3::{intern, IntoPyObjectExt};
-use pyo3_async_runtimes::TaskLocals;
 use serde_json::Value;
 
-use crate::engine::on_loop;
-use crate::middleware::LoopSlot;
-use crate::to_py_err;
+use crate::{to_py_err, Callee, LoopSlot};
 
-/// A use-case file as Python imports it: `(path, sys_path_entry, module)`.
-type FileTarget = (String, String, String);
-
-/// The driver's `SampleAnswer`.
-#[derive(FromPyObject)]
-struct SampleAnswer {
-    /// An unknown kind is an error, never a guess.
-    #[pyo3(attribute, from_py_with = crate::from_python)]
-    kind: RawKind,
-    #[pyo3(attribute)]
-    success: Option<bool>,
-    #[pyo3(attribute)]
-    data: Option<String>,
-    #[pyo3(attribute)]
-    message: Option<String>,
-    #[pyo3(attribute)]
-    latency_ms: f64,
-    #[pyo3(attribute)]
-    tokens: u64,
-    #[pyo3(attribute)]
-    cost_usd: f64,
-    #[pyo3(attribute)]
-    check_failed: Option<String>,
-    /// The model calls `ctx.llm` made, as the sample log keeps them.
-    #[pyo3(attribute, from_py_with = crate::from_python)]
-    calls: Vec<Value>,
-}
-
-impl From<SampleAnswer> for RawSample {
-    fn from(a: SampleAnswer) -> RawSample {
-        RawSample {
-            kind: a.kind,
-            success: a.success,
-            // The driver dumps with json.dumps; text that is not JSON is kept as text.
-            data: a
-                .data
-                .map(|text| serde_json::from_str(&text).unwrap_or(Value::String(text)))
-                .unwrap_or(Value::Null),
-            message: a.message,
-            latency_ms: a.latency_ms,
-            tokens: a.tokens,
-            cost_usd: a.cost_usd,
-            check_failed: a.check_failed,
-            calls: a.calls,
-        }
-    }
-}
-
-fn internal(e: impl std::fmt::Display) -> RawSample {
-    RawSample::with_kind(
-        RawKind::Raised,
-        format!("dbtest internal error while running a sample: {e}"),
-    )
-}
-
-fn answer(answer: &Bound<'_, PyAny>) -> RawSample {
-    answer
-        .extract::<SampleAnswer>()
-        .map(RawSample::from)
-        .unwrap_or_else(internal)
-}
-
-/// Runs samples by calling the driver.
+/// Runs samples by calling the driver (`sample_async` on the loop, or `sample_sync`).
 struct PySampleEngine {
-    driver: Arc<Py<PyAny>>,
-    locals: Arc<TaskLocals>,
+    driver: Callee,
     is_async: bool,
-}
-
-impl PySampleEngine {
-    fn new(py: Python<'_>, driver: Py<PyAny>) -> PyResult<Self> {
-        let is_async: bool = driver.bind(py).getattr("is_async")?.extract()?;
-        let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
-        Ok(PySampleEngine {
-            driver: Arc::new(driver),
-            locals: Arc::new(locals),
-            is_async,
-        })
-    }
 }
 
 impl SampleEngine for PySampleEngine {
     async fn sample(&self, r: SampleRequest) -> RawSample {
         let args = (r.config, r.index, r.seed, r.attempt);
-        if self.is_async {
-            match on_loop(&self.driver, &self.locals, "sample_async", args).await {
-                Ok(done) => Python::attach(|py| answer(done.bind(py))),
-                Err(e) => internal(e),
-            }
-        } else {
-            let driver = self.driver.clone();
-            tokio::task::spawn_blocking(move || {
-                Python::attach(|py| {
-                    driver
-                        .bind(py)
-                        .call_method1(intern!(py, "sample_sync"), args)
-                        .map(|done| answer(&done))
-                        .unwrap_or_else(internal)
-                })
-            })
-            .await
-            .unwrap_or_else(internal)
-        }
+        let answer = self.driver.call("sample", self.is_async, args).await;
+        // An answer the driver cannot give is a failure of dbtest's own.
+        answer.unwrap_or_else(RawSample::internal)
     }
 }
 
@@ -234,14 +139,10 @@ impl Sampling {
             .transpose()
     }
 
-    /// `(files naming the use case, all use-case files)`, each `(path, sys_path_entry, module)`.
-    fn use_case_files(&self) -> PyResult<(Vec<FileTarget>, Vec<FileTarget>)> {
-        let (named, all) = self.with_job(Job::use_case_files)?.map_err(to_py_err)?;
-        let target = |f: UseCaseFile| (f.path, f.sys_path_entry, f.module);
-        Ok((
-            named.into_iter().map(target).collect(),
-            all.into_iter().map(target).collect(),
-        ))
+    /// `[files naming the use case, all use-case files]`, each `{path, sys_path_entry, module}`.
+    fn use_case_files<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let files = self.with_job(Job::use_case_files)?.map_err(to_py_err)?;
+        crate::to_python(py, &files)
     }
 
     /// Ctrl-C: stop launching samples (a run's baselines are then marked `interrupted`).
@@ -262,7 +163,13 @@ impl Sampling {
         driver: Option<Py<PyAny>>,
         progress: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let engine = driver.map(|d| PySampleEngine::new(py, d)).transpose()?;
+        let engine = |driver: Py<PyAny>| -> PyResult<_> {
+            Ok(PySampleEngine {
+                is_async: driver.bind(py).getattr("is_async")?.extract()?,
+                driver: Callee::on_running_loop(py, driver)?,
+            })
+        };
+        let engine = driver.map(engine).transpose()?;
         self.start(py, engine, progress)
     }
 
@@ -377,37 +284,20 @@ pub struct VerifyRun {
 
 #[pymethods]
 impl VerifyRun {
-    /// Finds and checks the spec; `read_yaml(path)` returns the file as JSON text. A missing
-    /// or expired spec gives a run that ends INCONCLUSIVE without a sample; an invalid,
-    /// unapproved or infeasible one raises UsageError.
+    /// Finds and checks the spec. A missing or expired spec gives a run that ends
+    /// INCONCLUSIVE without a sample; an invalid, unapproved or infeasible one raises
+    /// UsageError.
     #[new]
-    #[pyo3(signature = (spec_id, cwd, read_yaml, concurrency=None))]
+    #[pyo3(signature = (spec_id, cwd, concurrency=None))]
     fn new(
-        py: Python<'_>,
         spec_id: &str,
         cwd: PathBuf,
-        read_yaml: Py<PyAny>,
         concurrency: Option<usize>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let mut raised = None;
-        let read = |path: &Path| -> Result<String, Error> {
-            read_yaml
-                .bind(py)
-                .call1((path.display().to_string(),))
-                .and_then(|text| text.extract::<String>())
-                .map_err(|e| {
-                    let message = e.to_string();
-                    raised = Some(e);
-                    Error::Usage(message)
-                })
-        };
         let loop_slot = LoopSlot::default();
         let middleware = crate::middleware::import(loop_slot.clone());
-        let opened = match verify::open(spec_id, &cwd, concurrency, read, &middleware) {
-            Ok(opened) => opened,
-            // The reader's own exception (a YAML error) goes back as it was raised.
-            Err(e) => return Err(raised.take().unwrap_or_else(|| to_py_err(e))),
-        };
+        let opened = verify::open(spec_id, &cwd, concurrency, read_yaml_json, &middleware)
+            .map_err(to_py_err)?;
         let run = VerifyRun {
             spec_id: opened.spec_id.clone(),
             spec_path: opened.spec_path.clone(),

@@ -11,9 +11,13 @@ mod mockllm;
 mod unit;
 mod worker;
 
+use std::sync::{Arc, OnceLock};
+
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::types::{PySequence, PyTuple};
+use pyo3_async_runtimes::TaskLocals;
 
 create_exception!(
     _core,
@@ -57,6 +61,68 @@ pub(crate) fn to_python<'py>(
 pub(crate) fn from_python<T: serde::de::DeserializeOwned>(value: &Bound<'_, PyAny>) -> PyResult<T> {
     pythonize::depythonize(value)
         .map_err(|e| DbtestError::new_err(format!("the driver sent an invalid value: {e}")))
+}
+
+/// The run's event loop. A run is prepared, and its middleware built, before `asyncio.run`
+/// starts the loop, so the loop is filled in when the run starts on it.
+pub(crate) type LoopSlot = Arc<OnceLock<TaskLocals>>;
+
+/// A Python object the engine calls from its Tokio tasks, its answers read by serde. Its
+/// methods come in pairs, `<name>_sync` (run on a blocking thread) and `<name>_async` (a
+/// coroutine, run on the run's event loop); neither waits with the GIL.
+#[derive(Clone)]
+pub(crate) struct Callee {
+    pub obj: Arc<Py<PyAny>>,
+    event_loop: LoopSlot,
+}
+
+impl Callee {
+    pub fn new(obj: Py<PyAny>, event_loop: LoopSlot) -> Self {
+        Callee {
+            obj: Arc::new(obj),
+            event_loop,
+        }
+    }
+
+    /// `obj`, whose coroutines run on the running event loop.
+    pub fn on_running_loop(py: Python<'_>, obj: Py<PyAny>) -> PyResult<Self> {
+        let event_loop = LoopSlot::default();
+        let _ = event_loop.set(pyo3_async_runtimes::tokio::get_current_locals(py)?);
+        Ok(Callee::new(obj, event_loop))
+    }
+
+    /// Calls `<name>_sync` or `<name>_async` with `args`: a tuple or a list of values, or `()`.
+    pub async fn call<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        name: &str,
+        is_async: bool,
+        args: impl serde::Serialize + Send + 'static,
+    ) -> PyResult<T> {
+        let method = format!("{name}_{}", if is_async { "async" } else { "sync" });
+        let call = move |py: Python<'_>, obj: &Py<PyAny>| {
+            let args = match to_python(py, &args)? {
+                none if none.is_none() => PyTuple::empty(py),
+                args => args.cast_into::<PySequence>()?.to_tuple()?,
+            };
+            obj.bind(py).call_method1(&method, args).map(Bound::unbind)
+        };
+        let obj = self.obj.clone();
+        if !is_async {
+            return tokio::task::spawn_blocking(move || {
+                Python::attach(|py| from_python(call(py, &obj)?.bind(py)))
+            })
+            .await
+            .map_err(|e| DbtestError::new_err(e.to_string()))?;
+        }
+        let locals = self.event_loop.get().ok_or_else(|| {
+            DbtestError::new_err("a coroutine was called before the run's event loop started")
+        })?;
+        let fut = Python::attach(|py| {
+            pyo3_async_runtimes::into_future_with_locals(locals, call(py, &obj)?.into_bound(py))
+        })?;
+        let done = fut.await?;
+        Python::attach(|py| from_python(done.bind(py)))
+    }
 }
 
 /// Writes `text` to `path` atomically (synced, then renamed): dbtest's one atomic write,

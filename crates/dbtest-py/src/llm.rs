@@ -12,6 +12,18 @@ use pyo3::prelude::*;
 #[pyclass(module = "dbtest._core", frozen)]
 pub struct LlmClient(pub Arc<Llm>);
 
+impl LlmClient {
+    fn call(&self, request: &Bound<'_, PyAny>, call: &Bound<'_, PyAny>) -> PyResult<Call> {
+        Ok((
+            self.0.clone(),
+            crate::from_python(request)?,
+            crate::from_python(call)?,
+        ))
+    }
+}
+
+type Call = (Arc<Llm>, ChatRequest, CallInfo);
+
 #[pymethods]
 impl LlmClient {
     /// Awaitable: one call of `request` (`{messages, params}`) for the sample `call`
@@ -23,9 +35,7 @@ impl LlmClient {
         request: &Bound<'py, PyAny>,
         call: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (request, call): (ChatRequest, CallInfo) =
-            (crate::from_python(request)?, crate::from_python(call)?);
-        let llm = self.0.clone();
+        let (llm, request, call) = self.call(request, call)?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let answer = use_case_answer(&model, llm.chat(&model, request, call).await);
             Python::attach(|py| crate::to_python(py, &answer).map(Bound::unbind))
@@ -40,9 +50,7 @@ impl LlmClient {
         request: &Bound<'py, PyAny>,
         call: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (request, call): (ChatRequest, CallInfo) =
-            (crate::from_python(request)?, crate::from_python(call)?);
-        let llm = self.0.clone();
+        let (llm, request, call) = self.call(request, call)?;
         let answer = py.detach(|| {
             let done =
                 pyo3_async_runtimes::tokio::get_runtime().block_on(llm.chat(&model, request, call));

@@ -22,7 +22,20 @@ pub struct UnitRun {
     abandoned: Arc<AtomicBool>,
     /// Kept beside `prepared`, which the run takes: the driver is built before it.
     python: Settings,
+    /// Warnings to show before the run, one line each (the CLI prints them to stderr).
+    #[pyo3(get)]
     warnings: Vec<String>,
+    /// The project root: ids and configured paths are relative to it.
+    #[pyo3(get)]
+    root: String,
+    /// How many test files discovery found; with none, `run_blocking` finishes the run
+    /// without starting Python's event loop or importing the driver.
+    #[pyo3(get)]
+    file_count: usize,
+    /// Whether this run happens in worker processes (it then needs no driver or event loop
+    /// in this process).
+    #[pyo3(get)]
+    uses_workers: bool,
 }
 
 impl UnitRun {
@@ -46,6 +59,9 @@ impl UnitRun {
         Ok(UnitRun {
             python: prepared.python.clone(),
             warnings: prepared.warnings.clone(),
+            root: prepared.root.display().to_string(),
+            file_count: prepared.files.len(),
+            uses_workers: prepared.uses_workers(),
             prepared: Mutex::new(Some(prepared)),
             cancel: CancellationToken::new(),
             abandoned: Arc::new(AtomicBool::new(false)),
@@ -59,25 +75,9 @@ impl UnitRun {
         crate::to_python(py, &self.python)
     }
 
-    /// Warnings to show before the run, one line each (the CLI prints them to stderr).
-    #[getter]
-    fn warnings(&self) -> Vec<String> {
-        self.warnings.clone()
-    }
-
     /// Ctrl-C: stop starting tests, write the partial report, exit 2.
     fn interrupt(&self) {
         self.cancel.cancel();
-    }
-
-    /// The project root: ids and configured paths are relative to it.
-    #[getter]
-    fn root(&self) -> PyResult<String> {
-        let prepared = self.prepared.lock().unwrap();
-        let p = prepared
-            .as_ref()
-            .ok_or_else(|| crate::DbtestError::new_err("this UnitRun has already run"))?;
-        Ok(p.root.display().to_string())
     }
 
     #[getter]
@@ -89,28 +89,6 @@ impl UnitRun {
     #[getter]
     fn abandoned(&self) -> bool {
         self.abandoned.load(Ordering::SeqCst)
-    }
-
-    /// How many test files discovery found; with none, `run_without_files` finishes the run
-    /// without starting Python's event loop or importing the driver.
-    #[getter]
-    fn file_count(&self) -> usize {
-        self.prepared
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map_or(0, |p| p.files.len())
-    }
-
-    /// Whether this run happens in worker processes (it then needs no driver or event loop
-    /// in this process).
-    #[getter]
-    fn uses_workers(&self) -> bool {
-        self.prepared
-            .lock()
-            .unwrap()
-            .as_ref()
-            .is_some_and(Prepared::uses_workers)
     }
 
     /// Runs without a Python driver, blocking: a run that found no test files, or one in
@@ -131,8 +109,7 @@ impl UnitRun {
     /// Resolves to the process exit code.
     fn run<'py>(&self, py: Python<'py>, driver: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let prepared = self.take_prepared()?;
-        let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
-        let executor = Executor::InProcess(PyEngine::new(driver, locals, prepared.root.clone()));
+        let executor = Executor::InProcess(PyEngine::new(py, driver, prepared.root.clone())?);
         let cancel = self.cancel.clone();
         let abandoned = self.abandoned.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {

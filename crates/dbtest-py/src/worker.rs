@@ -73,9 +73,8 @@ impl WorkerRun {
 
     /// Serves commands from stdin until `exit` or end of input; resolves to the exit code.
     fn serve<'py>(&self, py: Python<'py>, driver: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let locals = pyo3_async_runtimes::tokio::get_current_locals(py)?;
         let setup = self.setup.clone();
-        let engine = Arc::new(PyEngine::new(driver, locals, setup.root.clone()));
+        let engine = Arc::new(PyEngine::new(py, driver, setup.root.clone())?);
         let protocol = self.protocol.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             dbtest_unit::worker::serve(engine, setup, move |m: &Message| send(&protocol, m)).await;
