@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,6 +141,42 @@ def test_a_429_storm_loses_no_sample(tmp_path: Path) -> None:
                         assert after["wait_ms"] >= 20, c
     finally:
         srv.close()
+
+
+def test_ctrl_c_stops_a_design_without_python_and_resume_finishes_it(tmp_path: Path) -> None:
+    # Runs without Python's event loop (no `python:` middleware): Ctrl-C is the engine's.
+    slow = _core.MockLlmServer(json.dumps(dict(SCRIPT, latency_ms=50)))
+    try:
+        doc = design(judge=None, success="json.category == row.expected", samples=60, concurrency=2,
+                     factors={"model": ["small"]})
+        (tmp_path / "tickets.csv").write_text(TICKETS)
+        (tmp_path / "triage.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        env = dict(os.environ, MOCK_URL=slow.url, MOCK_KEY=KEY)
+        command = [sys.executable, "-m", "dbtest", "experiment", "run", "triage.yaml"]
+        proc = subprocess.Popen([*command, "--out", "i"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        log = tmp_path / "i" / "samples.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 4):
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 2, out + err
+        assert "interrupted: finishing the calls in flight" in err
+        assert "--resume i" in out
+        first = samples(tmp_path / "i")
+        assert 4 <= len(first) < 60
+        summary = json.loads((tmp_path / "i" / "summary.json").read_text())
+        assert summary["termination"] == "interrupted"
+
+        again = subprocess.run([*command, "--resume", "i"], cwd=tmp_path, env=env, capture_output=True,
+                               text=True, timeout=120, check=False)
+        assert again.returncode == 0, again.stderr
+        records = samples(tmp_path / "i")
+        assert sorted(r["index"] for r in records) == list(range(60))
+        assert records[: len(first)] == first
+    finally:
+        slow.close()
 
 
 def test_a_wrong_key_stops_the_run_at_once_naming_the_variable(tmp_path: Path, server: Any) -> None:

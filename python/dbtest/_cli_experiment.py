@@ -66,7 +66,7 @@ def run_command(design: str, out: str | None, resume: str | None, cache: str, sh
 
 def _run(design_path: str, out: str | None, resume: str | None, cache: str = "off", shard: str | None = None) -> int:
     from . import _core
-    from ._experiment import ExperimentDriver, UseCaseError, YamlError, _configs, load_use_case, read_yaml
+    from ._yaml import YamlError, read_yaml
 
     if out is not None and resume is not None:
         return _usage("--out and --resume cannot be used together: a resumed run stays in its folder")
@@ -84,6 +84,8 @@ def _run(design_path: str, out: str | None, resume: str | None, cache: str = "of
     if inputs is not None or run.use_case is None:
         # A design without Python: dbtest renders and sends its prompts.
         return _run_prompts(run, inputs or {}, design_path)
+    from ._experiment import ExperimentDriver, UseCaseError, _configs, load_use_case
+
     try:
         named, every = run.use_case_files()
         found = load_use_case(run.use_case, named, every)
@@ -121,16 +123,21 @@ def _run(design_path: str, out: str | None, resume: str | None, cache: str = "of
 
 def _run_prompts(run: Any, inputs: dict[str, Any], design_path: str) -> int:
     """A design without Python: its prompts rendered for every configuration and row, then
-    sent by the engine."""
-    import asyncio
-    import signal
-
+    sent by the engine (without Python's event loop, unless a `python:` middleware needs it)."""
     from ._prompts import PromptError, render_all
 
     try:
         prompts = render_all(inputs, design_path)
     except PromptError as e:
         return _usage(str(e))
+    import signal
+
+    if not inputs.get("python_middleware"):
+        # The engine watches Ctrl-C itself; Python must not also turn it into a
+        # KeyboardInterrupt inside the engine's calls back into Python (writing YAML).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return _finish(run.run_prompts_blocking(prompts))
+    import asyncio
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
@@ -174,7 +181,7 @@ def approve_command(baseline: str, **options: Any) -> None:
 
 def _approve(baseline: str, options: dict[str, Any]) -> int:
     from . import _core
-    from ._experiment import YamlError, read_yaml, write_yaml
+    from ._yaml import YamlError, read_yaml, write_yaml
 
     if not (options.get("by") or "").strip():
         return _usage("a spec needs the name of the person approving it: pass --by NAME")
@@ -219,7 +226,8 @@ def verify_command(spec_id: str, json_path: str | None, concurrency: int | None)
 
 def _verify(spec_id: str, json_path: str | None, concurrency: int | None = None) -> int:
     from . import _core
-    from ._experiment import UseCaseError, YamlError, driver_for, prepare_verify
+    from ._experiment import UseCaseError, driver_for, prepare_verify
+    from ._yaml import YamlError
 
     try:
         run = prepare_verify(spec_id, os.getcwd(), concurrency)

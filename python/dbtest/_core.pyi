@@ -111,6 +111,9 @@ class Sampling:
     ) -> Awaitable[int | str]:
         """Samples a design without Python: `prompts[config][row]` are the rendered messages;
         `check` (a `PromptCheck`) sees each sample's result."""
+    def run_prompts_blocking(self, prompts: list[list[list[dict[str, str]]]]) -> int:
+        """The same for a run without `python:` middleware, outside any event loop (Ctrl-C
+        is the engine's): blocks until the run ends; returns its exit code."""
 
 @final
 class ExperimentRun(Sampling):

@@ -407,11 +407,11 @@ class Driver:
     def run_async(self, key: int, timeout: float | None) -> Any:
         return self._run(key, timeout, self._async_ops)
 
-    def partial_output(self, key: int) -> tuple[str, str, str]:
-        """What a test still running (past its timeout) has printed and logged so far:
-        stdout, stderr, log."""
+    def partial_output_sync(self, key: int) -> dict[str, str]:
+        """What a test still running (past its timeout) has printed and logged so far."""
         cap = self._running.get(key)
-        return cap.texts() if cap is not None else ("", "", "")
+        stdout, stderr, log = cap.texts() if cap is not None else ("", "", "")
+        return {"stdout": stdout, "stderr": stderr, "log": log}
 
     @property
     def _runtest_hooks(self) -> bool:

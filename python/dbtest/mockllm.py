@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from . import _core
-    from ._experiment import YamlError, read_yaml
+    from ._yaml import YamlError, read_yaml
 
     script: Any = {}
     if args.script is not None:

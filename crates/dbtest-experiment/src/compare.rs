@@ -113,8 +113,8 @@ type Outcomes = BTreeMap<u64, bool>;
 ///
 /// # Panics
 /// If `confidence` is not in (0, 1).
-pub fn compare<S: AsRef<str>>(
-    records: &[SampleRecord],
+pub fn compare<'a, S: AsRef<str>>(
+    records: impl IntoIterator<Item = &'a SampleRecord> + Clone,
     rows: Option<u64>,
     config_ids: &[S],
     confidence: f64,
@@ -125,7 +125,11 @@ pub fn compare<S: AsRef<str>>(
         .iter()
         .map(|id| {
             let mut out = Outcomes::new();
-            for r in records.iter().filter(|r| r.config_id == id.as_ref()) {
+            for r in records
+                .clone()
+                .into_iter()
+                .filter(|r| r.config_id == id.as_ref())
+            {
                 if r.outcome != SampleOutcome::Error {
                     out.entry(r.index)
                         .or_insert(r.outcome == SampleOutcome::Success);

@@ -84,14 +84,17 @@ impl Job {
         models.dataset.as_ref().map(|d| d.rows.as_slice())
     }
 
-    /// A design without Python: `{system, user, rows, configs}`, what the caller renders
-    /// (Jinja2) into `prompts[config][row]` before any call; None for a design with a use case.
+    /// A design without Python: `{system, user, rows, configs, python_middleware}`, what the
+    /// caller renders (Jinja2) into `prompts[config][row]` before any call, and whether a
+    /// `python:` middleware needs Python's event loop (else the job can run without one,
+    /// [`Job::execute_blocking`]); None for a design with a use case.
     pub fn prompt_inputs(&self) -> Option<Value> {
         let (models, design) = self.sampled()?;
         let prompt = design?.llm.prompt.as_ref()?;
         let configs: Vec<_> = self.configs().into_iter().map(|c| c.factors).collect();
         Some(json!({"system": prompt.system, "user": prompt.user,
-                    "rows": models.rows(), "configs": configs}))
+                    "rows": models.rows(), "configs": configs,
+                    "python_middleware": models.python_middleware}))
     }
 
     /// The engine of a design without Python over its rendered prompts.
@@ -111,6 +114,23 @@ impl Job {
                 )
             }
         }
+    }
+
+    /// [`Job::execute`] on a thread outside any event loop (a design without Python whose
+    /// middleware is all Rust): Ctrl-C stops launching samples, with a notice; a second ends
+    /// the process.
+    pub async fn execute_blocking<E: SampleEngine>(
+        self,
+        engine: E,
+        cancel: CancellationToken,
+        yaml: &impl YamlText,
+        progress: bool,
+    ) -> Finished {
+        let notice = "interrupted: finishing the calls in flight (Ctrl-C again to quit now)";
+        let watcher = dbtest_runner::watch_ctrl_c(cancel.clone(), Some(notice));
+        let finished = self.execute(Some(engine), cancel, yaml, progress).await;
+        watcher.abort();
+        finished
     }
 
     /// Samples with `engine` (None when the job runs no sample: a verification that ended

@@ -36,9 +36,12 @@ pub const CHAT_PARAMS: &[&str] = &[
 ];
 
 /// What a run needs to call models, prepared before any sample.
+#[derive(Default)]
 pub struct ModelSide {
     pub llm: Option<Arc<Llm>>,
     pub dataset: Option<Dataset>,
+    /// A `python:` middleware runs: its async hooks need Python's event loop.
+    pub python_middleware: bool,
 }
 
 /// Builds a `python: "module:Class"` middleware (only the binding can).
@@ -81,7 +84,10 @@ pub fn prepare(
                 "{design_file}: a design with `prompt` needs `models`: which endpoints the `model` factor names"
             )));
         }
-        return Ok(ModelSide { llm: None, dataset });
+        return Ok(ModelSide {
+            dataset,
+            ..ModelSide::default()
+        });
     };
     let specs = parse_models(design_file, models).map_err(usage)?;
     let mut used: Vec<String> = Vec::new();
@@ -123,10 +129,12 @@ pub fn prepare(
     }
     let resolved = resolve(&specs, env).map_err(usage)?;
     let mut chain: Vec<Arc<dyn Middleware>> = Vec::new();
+    let mut python_middleware = false;
     if let Some(list) = &design.llm.middleware {
         for spec in parse_middleware(design_file, list).map_err(usage)? {
             match &spec {
                 MiddlewareSpec::Python { target } => {
+                    python_middleware = true;
                     chain.push(python(target).map_err(|e| {
                         usage(format!("{design_file}: middleware python {target:?}: {e}"))
                     })?);
@@ -149,6 +157,7 @@ pub fn prepare(
     Ok(ModelSide {
         llm: Some(Arc::new(llm)),
         dataset,
+        python_middleware,
     })
 }
 
@@ -647,7 +656,7 @@ mod tests {
         );
         let side = ModelSide {
             llm: Some(Arc::new(llm)),
-            dataset: None,
+            ..ModelSide::default()
         };
         let prompts = vec![vec![vec![Message::new("user", "hi")]]];
         PromptEngine::new(&side, &design, design.configurations(), prompts, 1).unwrap()

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::compare::{self, Comparisons};
 use crate::design::{config_label, Budgets, Configuration, Design, StopWhen};
-use crate::sample::{content_sha256, SampleOutcome, SampleRecord};
+use crate::sample::{content_sha256, SampleOutcome};
 use crate::schedule::{ConfigState, Termination};
 
 pub const BASELINE_SCHEMA: &str = "dbtest.baseline/1";
@@ -236,9 +236,9 @@ pub fn summary(
     stopped: Option<Termination>,
     rows: Option<u64>,
 ) -> Summary {
-    let records: Vec<SampleRecord> = states.iter().flat_map(|s| s.records.clone()).collect();
+    let records = states.iter().flat_map(|s| &s.records);
     let ids: Vec<&str> = baselines.iter().map(|b| b.config_id.as_str()).collect();
-    let comparisons = compare::compare(&records, rows, &ids, design.confidence);
+    let comparisons = compare::compare(records, rows, &ids, design.confidence);
     let best = comparisons
         .best
         .as_ref()

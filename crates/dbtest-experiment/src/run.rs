@@ -32,6 +32,12 @@ pub trait YamlText {
     fn yaml(&self, value: &Value) -> Result<String, String>;
 }
 
+impl<F: Fn(&Value) -> Result<String, String>> YamlText for F {
+    fn yaml(&self, value: &Value) -> Result<String, String> {
+        self(value)
+    }
+}
+
 /// A run, ready to start: everything checked before the first sample.
 pub struct PreparedRun {
     pub project: Project,
@@ -404,8 +410,8 @@ pub async fn execute_run<E: SampleEngine>(
     let outcome = outcome.map_err(|e| e.0)?;
     let states: Vec<ConfigState> = outcome
         .configs
-        .iter()
-        .map(|c| ConfigState::from_records(c.records.iter().cloned(), c.termination))
+        .into_iter()
+        .map(|c| ConfigState::from_records(c.records, c.termination))
         .collect();
     let (summary, written) = write_results(
         &Results {

@@ -478,7 +478,6 @@ pub async fn run<E: SampleEngine>(
                 } else if let Some(done) = done {
                     let record = record_of(&plan, c, index, seed, done);
                     states[c].add(record);
-                    let last = states[c].records.last().expect("just added").clone();
                     settle(&plan, &mut states, c, &shared);
                     if stopped.is_none() {
                         if let Some(reason) = budget_spent(&plan.budgets, &states) {
@@ -486,7 +485,7 @@ pub async fn run<E: SampleEngine>(
                             shared.halt_all.store(true, Ordering::Relaxed);
                         }
                     }
-                    on_record(c, &last, &states)?;
+                    on_record(c, states[c].records.last().expect("just added"), &states)?;
                 } else {
                     settle(&plan, &mut states, c, &shared);
                 }

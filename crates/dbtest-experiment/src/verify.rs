@@ -60,10 +60,7 @@ fn setup(
 ) -> Result<Setup, Error> {
     let ran = spec.ran_with.as_ref();
     let mut design = None;
-    let mut models = ModelSide {
-        llm: None,
-        dataset: None,
-    };
+    let mut models = ModelSide::default();
     if let Some(ran) = ran.filter(|r| !r.models.is_empty()) {
         let mut value = serde_json::Map::new();
         value.insert(

@@ -47,12 +47,9 @@ impl Llm {
         cache: Cache,
         middleware: Vec<Arc<dyn Middleware>>,
     ) -> Result<Llm, SetupError> {
-        Ok(Llm::with_transport(
-            models,
-            cache,
-            middleware,
-            Arc::new(HttpTransport::new()?),
-        ))
+        let tls = HttpTransport::needs_tls(models.models.values().map(|m| m.url.as_str()));
+        let transport = Arc::new(HttpTransport::new(tls)?);
+        Ok(Llm::with_transport(models, cache, middleware, transport))
     }
 
     /// The same over any transport (tests use fakes on paused time).

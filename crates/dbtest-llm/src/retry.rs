@@ -202,7 +202,10 @@ pub async fn send_with_retry(
     let mut pause = Duration::ZERO;
     loop {
         let waited_from = Instant::now();
-        tokio::time::sleep(pause).await;
+        if !pause.is_zero() {
+            // Even a zero sleep waits for the timer's next tick (a millisecond).
+            tokio::time::sleep(pause).await;
+        }
         if let Some(limiter) = limiter {
             limiter.acquire(estimated_tokens).await;
         }

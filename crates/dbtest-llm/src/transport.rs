@@ -71,23 +71,40 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// Builds the client with rustls on ring and the platform's certificate store.
-    pub fn new() -> Result<HttpTransport, SetupError> {
+    /// Builds the client with rustls on ring and, when `tls` (some model's URL is not plain
+    /// `http://`), the platform's certificate store: reading it costs tens of milliseconds,
+    /// which a run against local servers need not pay. Redirects are not followed (as
+    /// OpenAI's own client does not), so a plain-HTTP run never reaches an HTTPS URL.
+    pub fn new(tls: bool) -> Result<HttpTransport, SetupError> {
         use rustls_platform_verifier::BuilderVerifierExt;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .and_then(|b| b.with_platform_verifier())
-            .map_err(|e| SetupError(format!("TLS: {e}")))?
-            .with_no_client_auth();
+            .map_err(|e| SetupError(format!("TLS: {e}")))?;
+        let tls = if tls {
+            builder
+                .with_platform_verifier()
+                .map_err(|e| SetupError(format!("TLS: {e}")))?
+        } else {
+            builder.with_root_certificates(rustls::RootCertStore::empty())
+        };
         let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
+            .tls_backend_preconfigured(tls.with_no_client_auth())
+            .redirect(reqwest::redirect::Policy::none())
             // Many samples at high concurrency: keep connections to reuse them.
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
             .build()
             .map_err(|e| SetupError(e.to_string()))?;
         Ok(HttpTransport { client })
+    }
+
+    /// Whether any of these URLs needs TLS (is not plain `http://`).
+    pub fn needs_tls<'a>(urls: impl IntoIterator<Item = &'a str>) -> bool {
+        urls.into_iter().any(|url| {
+            !url.get(..7)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        })
     }
 }
 
@@ -306,6 +323,15 @@ mod tests {
 
     #[test]
     fn http_client_builds() {
-        HttpTransport::new().unwrap();
+        HttpTransport::new(true).unwrap();
+        HttpTransport::new(false).unwrap();
+        assert!(!HttpTransport::needs_tls([
+            "http://127.0.0.1:8000/v1",
+            "HTTP://localhost/v1"
+        ]));
+        assert!(HttpTransport::needs_tls([
+            "http://127.0.0.1/v1",
+            "https://api.openai.com/v1"
+        ]));
     }
 }

@@ -495,7 +495,7 @@ fn the_chat_future_can_be_spawned() {
         ResolvedModels::default(),
         Cache::off(),
         vec![],
-        Arc::new(dbtest_llm::transport::HttpTransport::new().unwrap()),
+        Arc::new(dbtest_llm::transport::HttpTransport::new(false).unwrap()),
     );
     let future = llm.chat("m", ChatRequest::default(), call(0));
     assert_send(&future);

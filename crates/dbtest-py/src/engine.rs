@@ -262,24 +262,8 @@ impl Engine for PyEngine {
     }
 
     async fn partial_output(&self, case: &TestCase) -> dbtest_runner::Partial {
-        let driver = self.driver.obj.clone();
-        let key = case.key;
-        tokio::task::spawn_blocking(move || {
-            Python::attach(|py| {
-                driver
-                    .bind(py)
-                    .call_method1(intern!(py, "partial_output"), (key,))
-                    .and_then(|r| r.extract::<(String, String, String)>())
-                    .map(|(stdout, stderr, log)| dbtest_runner::Partial {
-                        stdout,
-                        stderr,
-                        log,
-                    })
-                    .unwrap_or_default()
-            })
-        })
-        .await
-        .unwrap_or_default()
+        let partial = self.driver.call("partial_output", false, (case.key,));
+        partial.await.unwrap_or_default()
     }
 
     fn forget_file(&self, file: &FileJob) {

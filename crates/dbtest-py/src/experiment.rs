@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use dbtest_core::Error;
 use dbtest_experiment::job::{Finished, Job};
-use dbtest_experiment::run::{self, YamlText};
+use dbtest_experiment::run;
 use dbtest_experiment::sample::RawSample;
 use dbtest_experiment::schedule::{SampleEngine, SampleRequest};
 use dbtest_experiment::verify;
 use dbtest_runner::CancellationToken;
 use pyo3::prelude::*;
-use pyo3::{intern, IntoPyObjectExt};
+use pyo3::IntoPyObjectExt;
 use serde_json::Value;
 
 use crate::{to_py_err, Callee, LoopSlot};
@@ -35,25 +35,24 @@ impl SampleEngine for PySampleEngine {
     }
 }
 
-/// Baselines as YAML text, by `dbtest._experiment.yaml_of_json` (pyyaml).
-struct PyYaml(Py<PyAny>);
-
-impl PyYaml {
-    fn new(py: Python<'_>) -> PyResult<Self> {
-        Ok(PyYaml(py.import("dbtest._experiment")?.into_any().unbind()))
-    }
+/// `dbtest._yaml.<function>(arg)`'s text: pyyaml reads and writes YAML as JSON text.
+fn pyyaml(function: &str, arg: String) -> PyResult<String> {
+    Python::attach(|py| {
+        py.import("dbtest._yaml")?
+            .call_method1(function, (arg,))?
+            .extract()
+    })
 }
 
-impl YamlText for PyYaml {
-    fn yaml(&self, value: &Value) -> Result<String, String> {
-        Python::attach(|py| {
-            self.0
-                .bind(py)
-                .call_method1(intern!(py, "yaml_of_json"), (value.to_string(),))
-                .and_then(|text| text.extract::<String>())
-                .map_err(|e| format!("cannot write YAML: {e}"))
-        })
-    }
+/// Baselines as YAML text.
+fn yaml_of_json(value: &Value) -> Result<String, String> {
+    pyyaml("yaml_of_json", value.to_string()).map_err(|e| format!("cannot write YAML: {e}"))
+}
+
+/// A YAML file as JSON text; its error names the file.
+fn read_yaml_json(path: &Path) -> Result<String, Error> {
+    pyyaml("read_yaml_json", path.display().to_string())
+        .map_err(|e| Python::attach(|py| Error::Usage(e.value(py).to_string())))
 }
 
 /// What `ExperimentRun` and `VerifyRun` share: the job (dbtest-experiment's `Job`), what its
@@ -88,6 +87,11 @@ impl Sampling {
         }
     }
 
+    /// The job, which only one run may take.
+    fn take_job(&self) -> PyResult<Job> {
+        self.job.lock().unwrap().take().ok_or_else(already_ran)
+    }
+
     fn with_job<T>(&self, f: impl FnOnce(&Job) -> T) -> PyResult<T> {
         let guard = self.job.lock().unwrap();
         Ok(f(guard.as_ref().ok_or_else(already_ran)?))
@@ -101,14 +105,13 @@ impl Sampling {
         engine: Option<E>,
         progress: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let job = self.job.lock().unwrap().take().ok_or_else(already_ran)?;
+        let job = self.take_job()?;
         let _ = self
             .loop_slot
             .set(pyo3_async_runtimes::tokio::get_current_locals(py)?);
-        let yaml = PyYaml::new(py)?;
         let cancel = self.cancel.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            match job.execute(engine, cancel, &yaml, progress).await {
+            match job.execute(engine, cancel, &yaml_of_json, progress).await {
                 Finished::Exit(code) => Python::attach(|py| (code as i32).into_py_any(py)),
                 Finished::Verdict(verdict) => serde_json::to_string(&verdict)
                     .map_err(|e| crate::DbtestError::new_err(e.to_string()))
@@ -193,6 +196,25 @@ impl Sampling {
         }
         self.start(py, Some(engine), progress)
     }
+
+    /// The same for a run without `python:` middleware, outside any event loop: blocks (the
+    /// GIL released) until the run ends; returns its exit code.
+    fn run_prompts_blocking(&self, py: Python<'_>, prompts: &Bound<'_, PyAny>) -> PyResult<i32> {
+        let prompts = crate::from_python(prompts)?;
+        let engine = self
+            .with_job(|job| job.prompt_engine(prompts))?
+            .map_err(to_py_err)?;
+        let (job, cancel) = (self.take_job()?, self.cancel.clone());
+        let runtime = pyo3_async_runtimes::tokio::get_runtime();
+        match py
+            .detach(|| runtime.block_on(job.execute_blocking(engine, cancel, &yaml_of_json, false)))
+        {
+            Finished::Exit(code) => Ok(code as i32),
+            Finished::Verdict(_) => Err(crate::DbtestError::new_err(
+                "a verification has no exit code",
+            )),
+        }
+    }
 }
 
 /// One `dbtest experiment run`: the design is checked and the run folder chosen here.
@@ -241,16 +263,6 @@ impl ExperimentRun {
                 .add_subclass(run),
         )
     }
-}
-
-/// A YAML file as JSON text, by pyyaml; its error names the file.
-fn read_yaml_json(path: &Path) -> Result<String, Error> {
-    Python::attach(|py| {
-        py.import("dbtest._experiment")
-            .and_then(|m| m.call_method1("read_yaml_json", (path.display().to_string(),)))
-            .and_then(|text| text.extract::<String>())
-            .map_err(|e| Error::Usage(e.value(py).to_string()))
-    })
 }
 
 fn already_ran() -> PyErr {
@@ -339,6 +351,6 @@ pub fn merge_shards(
     cwd: PathBuf,
     out: Option<&str>,
 ) -> PyResult<String> {
-    let yaml = PyYaml::new(py)?;
-    dbtest_experiment::shard::merge(&cwd, &run_dirs, out, &yaml).map_err(to_py_err)
+    py.detach(|| dbtest_experiment::shard::merge(&cwd, &run_dirs, out, &yaml_of_json))
+        .map_err(to_py_err)
 }

@@ -17,6 +17,26 @@ use futures::future::join_all;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub use tokio_util::sync::CancellationToken;
 
+/// Ctrl-C for a command that runs without Python's event loop: the first cancels `cancel`
+/// (after printing `notice`, if any), the second ends the process with exit 2. Abort the
+/// handle when the command is done.
+pub fn watch_ctrl_c(
+    cancel: CancellationToken,
+    notice: Option<&'static str>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            if let Some(notice) = notice {
+                eprintln!("\n{notice}");
+            }
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(dbtest_core::ExitCode::Interrupted as i32);
+            }
+        }
+    })
+}
+
 /// A test file as the runner schedules it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileJob {
@@ -30,7 +50,7 @@ pub struct FileJob {
 }
 
 /// What a test still running has written so far.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 pub struct Partial {
     pub stdout: String,
     pub stderr: String,

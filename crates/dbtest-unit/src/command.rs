@@ -53,15 +53,7 @@ pub async fn execute_without_driver(
             "an in-process run needs a driver: use run()".into(),
         ));
     };
-    let interrupt = cancel.clone();
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(ExitCode::Interrupted as i32);
-            }
-        }
-    });
+    let watcher = dbtest_runner::watch_ctrl_c(cancel.clone(), None);
     let code = execute(executor, prepared, cancel, abandoned).await;
     watcher.abort();
     Ok(code)
