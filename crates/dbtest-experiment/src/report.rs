@@ -343,9 +343,14 @@ pub(crate) fn percent(confidence: f64) -> String {
 }
 
 fn headline(s: &Summary) -> String {
+    // A design without Python takes its experiment's name as its use case: not said twice.
+    let use_case = if s.use_case == s.experiment {
+        String::new()
+    } else {
+        format!("use case {}, ", s.use_case)
+    };
     format!(
-        "use case {}, {} configuration{} x {} samples, {} confidence{}",
-        s.use_case,
+        "{use_case}{} configuration{} x {} samples, {} confidence{}",
         s.configurations.len(),
         if s.configurations.len() == 1 { "" } else { "s" },
         s.samples_planned,

@@ -111,8 +111,10 @@ pub struct BenchRun {
 impl BenchRun {
     /// `flags`: the command line's options (click's names); raises UsageError on bad input.
     #[new]
-    fn new(flags: &Bound<'_, PyAny>, cwd: PathBuf) -> PyResult<Self> {
-        let flags: BenchConfig = crate::flags(flags)?;
+    fn new(
+        #[pyo3(from_py_with = crate::flags)] flags: BenchConfig,
+        cwd: PathBuf,
+    ) -> PyResult<Self> {
         let prepared = command::prepare(flags, &cwd).map_err(to_py_err)?;
         Ok(BenchRun {
             gc_disabled: prepared.config.disable_gc.unwrap_or(false),
@@ -150,11 +152,9 @@ pub fn measure_callable<'py>(
     py: Python<'py>,
     round: Py<PyAny>,
     name: &str,
-    clock: &Bound<'py, PyAny>,
-    budget: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = crate::from_python)] clock: TimerInfo,
+    #[pyo3(from_py_with = crate::flags)] budget: Budget,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let clock: TimerInfo = crate::from_python(clock)?;
-    let budget: Budget = crate::flags(budget)?;
     let result = dbtest_bench::measure::measure_callable(
         name,
         &mut CallableTimer { round },

@@ -55,6 +55,9 @@ fn read_yaml_json(path: &Path) -> Result<String, Error> {
         .map_err(|e| Python::attach(|py| Error::Usage(e.value(py).to_string())))
 }
 
+/// A design's rendered messages, `prompts[config][row]`.
+type Prompts = Vec<Vec<Vec<dbtest_llm::Message>>>;
+
 /// What `ExperimentRun` and `VerifyRun` share: the job (dbtest-experiment's `Job`), what its
 /// samples need from Python, and how it runs.
 #[pyclass(module = "dbtest._core", subclass)]
@@ -183,11 +186,10 @@ impl Sampling {
     fn run_prompts<'py>(
         &self,
         py: Python<'py>,
-        prompts: &Bound<'py, PyAny>,
+        #[pyo3(from_py_with = crate::from_python)] prompts: Prompts,
         progress: bool,
         check: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let prompts = crate::from_python(prompts)?;
         let mut engine = self
             .with_job(|job| job.prompt_engine(prompts))?
             .map_err(to_py_err)?;
@@ -199,8 +201,11 @@ impl Sampling {
 
     /// The same for a run without `python:` middleware, outside any event loop: blocks (the
     /// GIL released) until the run ends; returns its exit code.
-    fn run_prompts_blocking(&self, py: Python<'_>, prompts: &Bound<'_, PyAny>) -> PyResult<i32> {
-        let prompts = crate::from_python(prompts)?;
+    fn run_prompts_blocking(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = crate::from_python)] prompts: Prompts,
+    ) -> PyResult<i32> {
         let engine = self
             .with_job(|job| job.prompt_engine(prompts))?
             .map_err(to_py_err)?;
@@ -275,9 +280,8 @@ pub fn approve_baseline(
     baseline_json: &str,
     baseline_file: &str,
     cwd: PathBuf,
-    options: &Bound<'_, PyAny>,
+    #[pyo3(from_py_with = crate::flags)] options: dbtest_experiment::spec::ApproveOptions,
 ) -> PyResult<(String, String, Vec<String>)> {
-    let options = crate::flags(options)?;
     let (target, spec, warnings) =
         verify::approve(baseline_json, baseline_file, &cwd, &options).map_err(to_py_err)?;
     Ok((target.display().to_string(), spec, warnings))

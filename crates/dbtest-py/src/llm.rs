@@ -12,18 +12,6 @@ use pyo3::prelude::*;
 #[pyclass(module = "dbtest._core", frozen)]
 pub struct LlmClient(pub Arc<Llm>);
 
-impl LlmClient {
-    fn call(&self, request: &Bound<'_, PyAny>, call: &Bound<'_, PyAny>) -> PyResult<Call> {
-        Ok((
-            self.0.clone(),
-            crate::from_python(request)?,
-            crate::from_python(call)?,
-        ))
-    }
-}
-
-type Call = (Arc<Llm>, ChatRequest, CallInfo);
-
 #[pymethods]
 impl LlmClient {
     /// Awaitable: one call of `request` (`{messages, params}`) for the sample `call`
@@ -32,10 +20,10 @@ impl LlmClient {
         &self,
         py: Python<'py>,
         model: String,
-        request: &Bound<'py, PyAny>,
-        call: &Bound<'py, PyAny>,
+        #[pyo3(from_py_with = crate::from_python)] request: ChatRequest,
+        #[pyo3(from_py_with = crate::from_python)] call: CallInfo,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (llm, request, call) = self.call(request, call)?;
+        let llm = self.0.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let answer = use_case_answer(&model, llm.chat(&model, request, call).await);
             Python::attach(|py| crate::to_python(py, &answer).map(Bound::unbind))
@@ -47,10 +35,10 @@ impl LlmClient {
         &self,
         py: Python<'py>,
         model: String,
-        request: &Bound<'py, PyAny>,
-        call: &Bound<'py, PyAny>,
+        #[pyo3(from_py_with = crate::from_python)] request: ChatRequest,
+        #[pyo3(from_py_with = crate::from_python)] call: CallInfo,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (llm, request, call) = self.call(request, call)?;
+        let llm = &self.0;
         let answer = py.detach(|| {
             let done =
                 pyo3_async_runtimes::tokio::get_runtime().block_on(llm.chat(&model, request, call));

@@ -53,8 +53,7 @@ impl UnitRun {
     /// Reads settings and finds the test files; raises UsageError on bad input. `flags`:
     /// the command line's options by their setting names.
     #[new]
-    fn new(flags: &Bound<'_, PyAny>, cwd: PathBuf) -> PyResult<Self> {
-        let flags: UnitConfig = crate::flags(flags)?;
+    fn new(#[pyo3(from_py_with = crate::flags)] flags: UnitConfig, cwd: PathBuf) -> PyResult<Self> {
         let prepared = dbtest_unit::prepare(flags, &cwd).map_err(to_py_err)?;
         Ok(UnitRun {
             python: prepared.python.clone(),
