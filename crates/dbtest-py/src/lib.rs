@@ -19,11 +19,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PySequence, PyTuple};
 use pyo3_async_runtimes::TaskLocals;
 
-/// Rust's allocations only (Python keeps its own): glibc's arenas contend when many Tokio
-/// threads allocate at once (the experiment's sample path), mimalloc's thread-local heaps do not.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 create_exception!(
     _core,
     DbtestError,
