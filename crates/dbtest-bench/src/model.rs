@@ -111,7 +111,7 @@ impl BenchError {
     /// A failure inside dbtest's own code (not the benchmark's), while doing `context`.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         BenchError {
-            message: format!("dbtest internal error while {context}: {err}"),
+            message: dbtest_core::internal_message(context, err),
             traceback: None,
         }
     }

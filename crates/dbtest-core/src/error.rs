@@ -37,3 +37,9 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How a failure inside dbtest's own code while doing `context` reads, wherever it is kept
+/// (on a test, a sample, a file or a benchmark) rather than lost.
+pub fn internal_message(context: &str, err: impl std::fmt::Display) -> String {
+    format!("dbtest internal error while {context}: {err}")
+}

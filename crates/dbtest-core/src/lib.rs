@@ -9,7 +9,7 @@ pub mod state;
 pub mod suggest;
 
 pub use config::{BenchConfig, ColorChoice, Overlap, OverlapMode, Project, UnitConfig};
-pub use error::{Error, Result};
+pub use error::{internal_message, Error, Result};
 pub use model::{
     exit_code, exit_code_with, test_id, CollectedCase, Event, ExitCode, Outcome, RawOutcome,
     RawResult, Report, Summary, TeardownError, TestCase, TestResult, Xfail, REPORT_SCHEMA,

@@ -266,7 +266,7 @@ impl RawResult {
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         RawResult::new(
             RawOutcome::Error,
-            Some(format!("dbtest internal error while {context}: {err}")),
+            Some(crate::internal_message(context, err)),
         )
     }
 

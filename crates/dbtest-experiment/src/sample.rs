@@ -74,7 +74,7 @@ impl RawSample {
     pub fn internal(e: impl std::fmt::Display) -> Self {
         Self::with_kind(
             RawKind::Raised,
-            format!("dbtest internal error while running a sample: {e}"),
+            dbtest_core::internal_message("running a sample", e),
         )
     }
 

@@ -32,9 +32,7 @@ impl SampleCheck for PyCheck {
             match answer.await {
                 Ok(None) => Ok(()),
                 Ok(Some(message)) => Err(message),
-                Err(e) => Err(format!(
-                    "dbtest internal error while checking a sample: {e}"
-                )),
+                Err(e) => Err(dbtest_core::internal_message("checking a sample", e)),
             }
         })
     }

@@ -71,7 +71,7 @@ impl FileError {
     /// A failure of dbtest's own code while loading a file, reported on the file.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> FileError {
         FileError {
-            message: format!("dbtest internal error while {context}: {err}"),
+            message: dbtest_core::internal_message(context, err),
             traceback: None,
             skipped: false,
         }
