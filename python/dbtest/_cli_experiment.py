@@ -130,14 +130,13 @@ def _run_prompts(run: Any, inputs: dict[str, Any], design_path: str) -> int:
         prompts = render_all(inputs, design_path)
     except PromptError as e:
         return _usage(str(e))
-    import signal
-
     if not inputs.get("python_middleware"):
-        # The engine watches Ctrl-C itself; Python must not also turn it into a
-        # KeyboardInterrupt inside the engine's calls back into Python (writing YAML).
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        from ._process import engine_owns_ctrl_c
+
+        engine_owns_ctrl_c()
         return _finish(run.run_prompts_blocking(prompts))
     import asyncio
+    import signal
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

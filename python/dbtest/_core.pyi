@@ -99,7 +99,8 @@ class Sampling:
     @property
     def dataset_rows(self) -> list[Any] | None: ...
     def prompt_inputs(self) -> dict[str, Any] | None:
-        """A design without Python: `{system, user, rows, configs}` to render; else None."""
+        """A design without Python: `{system, user, rows, configs}` to render, and
+        `python_middleware` (whether a `python:` middleware needs the event loop); else None."""
     def use_case_files(self) -> tuple[list[dict[str, str]], list[dict[str, str]]]: ...
     def interrupt(self) -> None: ...
     @property

@@ -20,6 +20,16 @@ def exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
+def engine_owns_ctrl_c() -> None:
+    """Before a run the engine drives without Python's event loop: the engine watches Ctrl-C
+    itself (dbtest_runner::watch_ctrl_c), so Python must not also turn it into a
+    KeyboardInterrupt inside the engine's calls back into Python. Call it before the run
+    starts, so that the engine's handler is installed over this one."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _main_thread_after_fork() -> None:
     """dbtest runs tests on threads that Rust started, which Python sees as "dummy" threads.
     In a child forked from one, that thread becomes the main thread, but without the thread

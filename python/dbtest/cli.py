@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ._process import exit_now
+from ._process import engine_owns_ctrl_c, exit_now
 
 EXIT_INTERRUPTED = 2
 EXIT_INTERNAL = 3
@@ -103,9 +103,11 @@ def _run_unit(flags: dict[str, Any]) -> int:
         click.echo(f"dbtest: warning: {warning}", err=True)
     sys.stdout.flush()
     if run.file_count == 0:
+        engine_owns_ctrl_c()
         return run.run_blocking()
     if run.uses_workers:
         # The parent only schedules: no event loop or driver here.
+        engine_owns_ctrl_c()
         return exit_now(run.run_blocking())
     import asyncio
     import signal

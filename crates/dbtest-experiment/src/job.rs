@@ -87,7 +87,7 @@ impl Job {
     /// A design without Python: `{system, user, rows, configs, python_middleware}`, what the
     /// caller renders (Jinja2) into `prompts[config][row]` before any call, and whether a
     /// `python:` middleware needs Python's event loop (else the job can run without one,
-    /// [`Job::execute_blocking`]); None for a design with a use case.
+    /// [`Job::execute_watching_ctrl_c`]); None for a design with a use case.
     pub fn prompt_inputs(&self) -> Option<Value> {
         let (models, design) = self.sampled()?;
         let prompt = design?.llm.prompt.as_ref()?;
@@ -116,10 +116,10 @@ impl Job {
         }
     }
 
-    /// [`Job::execute`] on a thread outside any event loop (a design without Python whose
-    /// middleware is all Rust): Ctrl-C stops launching samples, with a notice; a second ends
-    /// the process.
-    pub async fn execute_blocking<E: SampleEngine>(
+    /// [`Job::execute`] for a caller outside any event loop (a design without Python whose
+    /// middleware is all Rust), which hands Ctrl-C to the engine: the first stops launching
+    /// samples, with a notice; a second ends the process.
+    pub async fn execute_watching_ctrl_c<E: SampleEngine>(
         self,
         engine: E,
         cancel: CancellationToken,

@@ -104,7 +104,7 @@ fn run_sync(py: Python<'_>, driver: &Py<PyAny>, key: u64, timeout_s: Option<f64>
     driver
         .bind(py)
         .call_method1(intern!(py, "run_sync"), (key, timeout_s))
-        .and_then(|result| crate::from_python(&result))
+        .and_then(|result| from_python(&result))
         .unwrap_or_else(|e| RawResult::internal("running a test", e))
 }
 

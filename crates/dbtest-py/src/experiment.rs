@@ -211,9 +211,9 @@ impl Sampling {
             .map_err(to_py_err)?;
         let (job, cancel) = (self.take_job()?, self.cancel.clone());
         let runtime = pyo3_async_runtimes::tokio::get_runtime();
-        match py
-            .detach(|| runtime.block_on(job.execute_blocking(engine, cancel, &yaml_of_json, false)))
-        {
+        match py.detach(|| {
+            runtime.block_on(job.execute_watching_ctrl_c(engine, cancel, &yaml_of_json, false))
+        }) {
             Finished::Exit(code) => Ok(code as i32),
             Finished::Verdict(_) => Err(crate::DbtestError::new_err(
                 "a verification has no exit code",
