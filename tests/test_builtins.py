@@ -1,4 +1,4 @@
-"""pytest's built-in fixtures as dbtest provides them (python/dbtest/_builtins.py), driven
+"""pytest's built-in fixtures as dbtest provides them (python/dbtest/_compat/builtins.py), driven
 directly: a small fake `request`, dbtest's per-test capture set up as the driver sets it up,
 generator fixtures stepped with next() as the engine steps them. None of these tests uses
 pytest's own fixtures for what it checks (they would be pytest's, not dbtest's)."""
@@ -20,7 +20,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from dbtest import _builtins, _capture
+from dbtest import _capture
+from dbtest._compat import builtins as _builtins
 
 # --- helpers ----------------------------------------------------------------------------
 
@@ -155,7 +156,7 @@ def test_builtins_table() -> None:
 
 
 def test_importing_builtins_does_not_import_pytest() -> None:
-    code = "import sys, dbtest._builtins; assert not any(m == 'pytest' or m.startswith('_pytest') for m in sys.modules)"
+    code = "import sys, dbtest._compat.builtins; assert not any(m == 'pytest' or m.startswith('_pytest') for m in sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 # Names load on first use, so that `dbtest` on a folder with nothing to run starts fast.
 _EXPORTS = {
-    "TestSuite": "._collect",
+    "TestSuite": "._compat.collect",
     "BenchmarkGroup": "._bench",
     "bench": "._bench",
-    "fixture": "._fixtures",
+    "fixture": "._compat.fixtures",
     "Skipped": "._marks",
     "concurrent": "._marks",
     "flaky": "._marks",
@@ -42,7 +42,8 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from ._bench import BenchmarkGroup, bench
-    from ._collect import TestSuite
+    from ._compat.collect import TestSuite
+    from ._compat.fixtures import fixture
     from ._experiment import (
         Context,
         ModelAuthError,
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
         probabilistic_test,
         use_case,
     )
-    from ._fixtures import fixture
     from ._marks import Skipped, concurrent, flaky, parametrize, serial, skip, skip_if, skip_test, tag, timeout, xfail
 
 __all__ = [

@@ -23,8 +23,8 @@ from types import TracebackType
 from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
-from . import _pytest_compat as compat
-from ._collect import (
+from ._compat import config as compat
+from ._compat.collect import (
     CLASS,
     SUITE,
     UNITTEST,
@@ -33,7 +33,7 @@ from ._collect import (
     Rules,
     node_for,
 )
-from ._fixtures import (
+from ._compat.fixtures import (
     FixtureDef,
     FixtureError,
     Resolver,
@@ -60,7 +60,7 @@ def _unittest() -> Any:
 
 def _set_phase(name: str) -> None:
     """Tells caplog which part of the test runs (only once a test has used a built-in)."""
-    builtins = sys.modules.get("dbtest._builtins")
+    builtins = sys.modules.get("dbtest._compat.builtins")
     if builtins is not None:
         builtins.phase.set(name)
 
@@ -564,7 +564,7 @@ class Driver:
         return "xfailed", (f"{reason}: {message}" if reason and message else reason or message)
 
     def _run_unittest(self, item: Item) -> tuple[str, str | None, BaseException | None]:
-        from ._unittest import run_case
+        from ._compat.unittest_case import run_case
 
         assert item.suite is not None
         ran = run_case(item.suite, item.name)
@@ -639,7 +639,7 @@ class Driver:
 
     async def _setup_class(self, cls: type, item: Item, ops: Any) -> None:
         if item.kind == UNITTEST:
-            from ._unittest import class_skip_reason
+            from ._compat.unittest_case import class_skip_reason
 
             reason = class_skip_reason(cls)
             if reason is not None:

@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from types import FunctionType
 from typing import Any, Literal, TypeVar, overload
 
-from ._errors import FixtureError
+from .._errors import FixtureError
 
 __all__ = ["FixtureError"]
 
@@ -264,8 +264,8 @@ def run_inline(coro: Any) -> Any:
 
 
 def _builtin_table() -> dict[str, FixtureDef]:
-    from ._builtins import BUILTINS
-    from ._pytest_benchmark import FIXTURES
+    from .benchmark import FIXTURES
+    from .builtins import BUILTINS
 
     table = {**BUILTINS, **FIXTURES}
     return {name: FixtureDef(name, func, scope, origin="dbtest") for name, (func, scope) in table.items()}
@@ -289,7 +289,7 @@ def process_wide() -> frozenset[str]:
     shares, or (`benchmark`) time code, which is never done beside other work."""
     global _PROCESS_WIDE
     if _PROCESS_WIDE is None:
-        from ._builtins import PROCESS_WIDE
+        from .builtins import PROCESS_WIDE
 
         _PROCESS_WIDE = PROCESS_WIDE | {"benchmark"}
     return _PROCESS_WIDE

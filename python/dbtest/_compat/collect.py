@@ -17,8 +17,9 @@ from pathlib import Path
 from types import CodeType, FunctionType, ModuleType
 from typing import Any
 
-from . import _pytest_compat as compat
-from ._fixtures import (
+from .._marks import Marks, marks_of
+from . import config as compat
+from .fixtures import (
     Chain,
     FixtureDef,
     autouse_names,
@@ -27,7 +28,6 @@ from ._fixtures import (
     process_wide,
     required_params,
 )
-from ._marks import Marks, marks_of
 
 
 class TestSuite:
@@ -401,7 +401,7 @@ class FileCollector:
                 marked.update(compat.parametrize_argnames(mark))
         for p in base.parametrize:
             marked.update(p.argnames)
-        from ._fixtures import lookup
+        from .fixtures import lookup
 
         for name in fixturenames:
             if name in marked or name in metafunc._parametrized:
@@ -422,7 +422,7 @@ class FileCollector:
 
 
 def _scope_rank(name: str, chain: Chain) -> int:
-    from ._fixtures import SCOPE_RANK, lookup
+    from .fixtures import SCOPE_RANK, lookup
 
     fdef = lookup(name, chain)
     return SCOPE_RANK[fdef.scope] if fdef is not None else 0

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace as Namespace
 from typing import Any
 
-from ._pytest_benchmark import BUDGET_DEFAULTS
+from .benchmark import BUDGET_DEFAULTS
 
 _NOTSET = object()
 
@@ -457,7 +457,7 @@ class Node:
 
     @property
     def fspath(self) -> Any:
-        from ._builtins import _legacy_path
+        from .builtins import _legacy_path
 
         return _legacy_path(self.path)
 
@@ -733,7 +733,7 @@ class Config:
 
     @property
     def rootdir(self) -> Any:
-        from ._builtins import _legacy_path
+        from .builtins import _legacy_path
 
         return _legacy_path(self.rootpath)
 
@@ -837,7 +837,7 @@ class Config:
         except ImportError as exc:
             self._warn(f"{origin}: plugin {name!r} could not be imported ({exc}); its fixtures are missing")
             return
-        from ._fixtures import fixtures_in
+        from .fixtures import fixtures_in
 
         self.plugin_fixtures.insert(0, fixtures_in(vars(module), getattr(module, "__file__", name) or name))
         self.register_plugin(module, getattr(module, "__file__", None) or name)

@@ -20,7 +20,7 @@ def _timer_info() -> tuple[float, float]:
     """The clock's resolution and the empty loop's cost, in seconds (measured once)."""
     global _clock
     if _clock is None:
-        from ._bench import empty_call_ns, timer_resolution_ns
+        from .._bench import empty_call_ns, timer_resolution_ns
 
         _clock = (timer_resolution_ns() / 1e9, empty_call_ns() / 1e9)
     return _clock
@@ -139,7 +139,7 @@ class BenchmarkFixture:
         return last[0]
 
     def _measure(self, round_ns: Callable[[int], int], **settings: Any) -> None:
-        from . import _core
+        from .. import _core
 
         resolution_s, overhead_s = _timer_info()
         clock = {"resolution_s": resolution_s, "overhead_s": overhead_s}
@@ -164,7 +164,7 @@ def benchmark(request: Any) -> Any:
         disabled = bool(config.getoption("benchmark_disable", False))
         skip = bool(config.getoption("benchmark_skip", False))
     if skip:
-        from ._marks import Skipped
+        from .._marks import Skipped
 
         raise Skipped("benchmark tests are skipped (--benchmark-skip)")
     node = request.node

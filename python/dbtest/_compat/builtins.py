@@ -37,8 +37,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, AnyStr, Generic, NamedTuple, Protocol, Self, TypeVar
 
-from . import _capture
-from ._errors import FixtureError
+from .. import _capture
+from .._errors import FixtureError
 
 K = TypeVar("K")
 V = TypeVar("V")
