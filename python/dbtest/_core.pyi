@@ -57,8 +57,13 @@ class UnitRun:
     def file_count(self) -> int: ...
     @property
     def uses_workers(self) -> bool: ...
-    def run_blocking(self) -> int: ...
-    def run(self, driver: Any) -> Awaitable[int]: ...
+    @property
+    def coverage(self) -> dict[str, Any] | None:
+        """What `--cov` measures (dbtest_core::coverage::CoverageSettings), or None."""
+    def run_blocking(self, coverage: Any | None = None) -> int:
+        """`coverage`: what ends the measurement, by its `finish_sync()`."""
+    def run(self, driver: Any, coverage: Any | None = None) -> Awaitable[int]:
+        """`coverage`: what ends the measurement, by its `finish_async()`, on this loop."""
 
 @final
 class BenchRun:

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
+from ._coverage import trace_this_thread
 from ._compat import config as compat
 from ._compat.collect import (
     CLASS,
@@ -327,6 +328,7 @@ class Driver:
         exclusive: bool = False,
     ) -> dict[str, Any]:
         _capture.idle()  # what an import prints is no test's
+        trace_this_thread()  # an import on a thread the engine started
         try:
             chain = [self._conftest(c) for c in reversed(conftests)]
             chain.extend(self.config.plugin_fixtures)
@@ -402,6 +404,7 @@ class Driver:
     # --- running one test -----------------------------------------------------------------
 
     def run_sync(self, key: int, timeout: float | None) -> dict[str, Any]:
+        trace_this_thread()
         return run_inline(self._run(key, timeout, self._sync_ops))
 
     def run_async(self, key: int, timeout: float | None) -> Any:
@@ -737,6 +740,7 @@ class Driver:
     def finish_file_sync(self, rel: str) -> list[dict[str, Any]]:
         """Tears a file down on the calling thread: a file that ran alone, on the one thread
         its tests ran on, so a thread-bound fixture value is closed where it was made."""
+        trace_this_thread()
         return run_inline(self._finish_file(rel, self._sync_ops))
 
     async def _finish_file(self, rel: str, ops: Any) -> list[dict[str, Any]]:
@@ -782,6 +786,7 @@ class Driver:
     def finish_session_sync(self) -> list[dict[str, Any]]:
         """The session's teardown on the calling thread: the thread the tests that ran one
         at a time used, where their session fixtures were made."""
+        trace_this_thread()
         return run_inline(self._finish_session(self._sync_ops))
 
     async def _finish_session(self, ops: Any) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ class PythonSettings:
     markexpr: str | None = None
     keyword: str | None = None  # pytest's -k from addopts
     rootdir: str = "."
+    coverage: dict[str, Any] | None = None  # `--cov`'s settings (dbtest_core::coverage)
 
     @classmethod
     def from_engine(cls, fields: dict[str, Any]) -> PythonSettings:

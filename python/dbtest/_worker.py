@@ -29,14 +29,24 @@ def main() -> None:
     # with the tests' start and end.
     _capture.tee = run.output
 
+    settings = PythonSettings.from_engine(run.python_settings)
+    coverage = None
+    if settings.coverage is not None:
+        from ._coverage import CoverageSession
+
+        coverage = CoverageSession(settings.coverage, "worker")
+        coverage.start()
+
     async def serve() -> int:
-        driver = Driver(asyncio.get_running_loop(), run.root, PythonSettings.from_engine(run.python_settings))
+        driver = Driver(asyncio.get_running_loop(), run.root, settings)
         try:
             return await run.serve(driver)
         finally:
             driver.close()
 
     code = asyncio.run(serve())
+    if coverage is not None:
+        coverage.save()  # before exit_now, which runs no atexit handlers
     from ._process import exit_now
 
     exit_now(code)

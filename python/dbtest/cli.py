@@ -59,6 +59,19 @@ def cli() -> None:
 @click.option("--json", "json_path", metavar="PATH", help="Write the dbtest.report/1 JSON report.")
 @click.option("--junit-xml", metavar="PATH", help="Write a JUnit XML report.")
 @click.option("--markdown", metavar="PATH", help="Write a Markdown report.")
+@click.option("--cov", multiple=True, is_flag=False, flag_value="", metavar="SOURCE",
+              help="Measure coverage of SOURCE (a package or folder; repeatable); alone: what coverage.py's "
+                   "configuration names. Needs dbtest-engine[cov].")
+@click.option("--cov-report", multiple=True, metavar="TYPE",
+              help="term, term-missing, html, xml, json, lcov, markdown, annotate; :DEST for a file report's "
+                   "path, term:skip-covered; repeatable; empty for none [default: term].")
+@click.option("--cov-branch", is_flag=True, default=None, help="Measure branches too.")
+@click.option("--cov-fail-under", type=click.FloatRange(0, 100), metavar="PCT",
+              help="Fail the run (exit 1) if the total coverage is below PCT.")
+@click.option("--cov-config", metavar="PATH", help="coverage.py's configuration file [default: its own search].")
+@click.option("--cov-context", type=click.Choice(["test"]), help="Record which test ran each line.")
+@click.option("--cov-append", is_flag=True, default=None, help="Add to the coverage data of an earlier run.")
+@click.option("--no-cov", is_flag=True, default=None, help="No coverage, whatever asks for it (e.g. addopts).")
 def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None, **options: Any) -> None:
     """Run the sync and async tests under PATHS (default: [tool.dbtest] paths, else tests/).
 
@@ -68,10 +81,11 @@ def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None
     flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     if paths:
         flags["paths"] = list(paths)
-    if flags.get("match") == ():
-        del flags["match"]
-    elif "match" in flags:
-        flags["match"] = list(flags["match"])
+    for repeatable in ("match", "cov", "cov_report"):
+        if flags.get(repeatable) == ():
+            del flags[repeatable]
+        elif repeatable in flags:
+            flags[repeatable] = list(flags[repeatable])
     if quiet or verbose:
         flags["verbosity"] = verbose - quiet
     if json_path is not None:
@@ -101,14 +115,25 @@ def _run_unit(flags: dict[str, Any]) -> int:
         return EXIT_USAGE
     for warning in run.warnings:
         click.echo(f"dbtest: warning: {warning}", err=True)
+    coverage = None
+    if run.coverage is not None:
+        from ._coverage import CoverageSession, CoverageUnavailable
+
+        try:
+            # Before anything of the project is imported, so its module bodies count.
+            coverage = CoverageSession(run.coverage, "parent" if run.uses_workers else "main")
+            coverage.start()
+        except CoverageUnavailable as e:
+            _usage_error(str(e))
+            return EXIT_USAGE
     sys.stdout.flush()
     if run.file_count == 0:
         engine_owns_ctrl_c()
-        return run.run_blocking()
+        return run.run_blocking(coverage)
     if run.uses_workers:
         # The parent only schedules: no event loop or driver here.
         engine_owns_ctrl_c()
-        return exit_now(run.run_blocking())
+        return exit_now(run.run_blocking(coverage))
     import asyncio
     import signal
 
@@ -126,7 +151,7 @@ def _run_unit(flags: dict[str, Any]) -> int:
 
         loop.add_signal_handler(signal.SIGINT, on_interrupt)
         try:
-            return await run.run(driver)
+            return await run.run(driver, coverage)
         finally:
             loop.remove_signal_handler(signal.SIGINT)
             driver.close()

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::coverage::CoverageArgs;
 use crate::error::{Error, Result};
 use crate::pytest_config::PytestConfig;
 
@@ -59,6 +60,22 @@ pub struct UnitConfig {
     pub collect_only: Option<bool>,
     /// Which files' tests may run beside each other in one process (DESIGN section 2).
     pub overlap: Option<Overlap>,
+    /// pytest-cov's options (DESIGN section 4d); see [`UnitConfig::coverage_args`].
+    pub cov: Option<Vec<String>>,
+    #[serde(alias = "cov-report")]
+    pub cov_report: Option<Vec<String>>,
+    #[serde(alias = "cov-branch")]
+    pub cov_branch: Option<bool>,
+    #[serde(alias = "cov-fail-under")]
+    pub cov_fail_under: Option<f64>,
+    #[serde(alias = "cov-config")]
+    pub cov_config: Option<String>,
+    #[serde(alias = "cov-context")]
+    pub cov_context: Option<String>,
+    #[serde(alias = "cov-append")]
+    pub cov_append: Option<bool>,
+    #[serde(alias = "no-cov")]
+    pub no_cov: Option<bool>,
     /// `[tool.dbtest.bench]`: the settings of `dbtest bench`.
     pub bench: Option<BenchConfig>,
     /// `[tool.dbtest.experiment]`: where `dbtest experiment` finds use cases and keeps specs
@@ -334,6 +351,14 @@ impl UnitConfig {
             markdown,
             inconclusive_ok,
             collect_only,
+            cov,
+            cov_report,
+            cov_branch,
+            cov_fail_under,
+            cov_config,
+            cov_context,
+            cov_append,
+            no_cov,
             overlap,
             bench,
             experiment
@@ -355,6 +380,20 @@ impl UnitConfig {
             self.maxfail = pytest.addopts.maxfail;
         }
         self
+    }
+
+    /// The coverage options given here (flags or `[tool.dbtest]`).
+    pub fn coverage_args(&self) -> CoverageArgs {
+        CoverageArgs {
+            cov: self.cov.clone(),
+            cov_report: self.cov_report.clone(),
+            cov_branch: self.cov_branch,
+            cov_fail_under: self.cov_fail_under,
+            cov_config: self.cov_config.clone(),
+            cov_context: self.cov_context.clone(),
+            cov_append: self.cov_append,
+            no_cov: self.no_cov,
+        }
     }
 
     /// Checks values that the types alone allow but that make no sense.

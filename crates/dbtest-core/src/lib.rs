@@ -2,6 +2,7 @@
 //! configuration users write. Nothing here knows about Python or about how tests run.
 
 pub mod config;
+pub mod coverage;
 pub mod error;
 pub mod model;
 pub mod pytest_config;

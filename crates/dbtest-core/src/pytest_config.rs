@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use addopts::Addopts;
 
+use crate::coverage::CoverageSettings;
 use crate::error::{Error, Result};
 
 /// pytest's configuration files, in its order of precedence within one folder.
@@ -131,7 +132,7 @@ pub struct PytestConfig {
 
 /// The settings the Python side applies (collection names, marks, warnings, asyncio), handed
 /// over once per run and to every worker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PythonSettings {
     pub python_classes: Vec<String>,
     pub python_functions: Vec<String>,
@@ -153,6 +154,8 @@ pub struct PythonSettings {
     /// pytest's `-k` expression in effect (from addopts).
     pub keyword: Option<String>,
     pub rootdir: String,
+    /// What coverage measures and reports, with `--cov`; set by the run's plan.
+    pub coverage: Option<CoverageSettings>,
 }
 
 impl PythonSettings {
@@ -176,6 +179,7 @@ impl PythonSettings {
                 markexpr,
                 keyword: None,
                 rootdir: root.display().to_string(),
+                coverage: None,
             },
             Some(p) => PythonSettings {
                 python_classes: p.python_classes.clone(),
@@ -196,6 +200,7 @@ impl PythonSettings {
                 markexpr,
                 keyword: p.addopts.keyword.clone(),
                 rootdir: root.display().to_string(),
+                coverage: None,
             },
         }
     }

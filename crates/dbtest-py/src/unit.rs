@@ -5,14 +5,15 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use dbtest_core::coverage::CoverageSummary;
 use dbtest_core::pytest_config::PythonSettings as Settings;
 use dbtest_core::UnitConfig;
 use dbtest_runner::CancellationToken;
-use dbtest_unit::{execute, execute_without_driver, Executor, Prepared};
+use dbtest_unit::{execute, execute_without_driver, CoverageFinish, Executor, Prepared};
 use pyo3::prelude::*;
 
 use crate::engine::PyEngine;
-use crate::to_py_err;
+use crate::{to_py_err, Callee, LoopSlot};
 
 /// One `dbtest unit` invocation.
 #[pyclass(module = "dbtest._core")]
@@ -74,6 +75,12 @@ impl UnitRun {
         crate::to_python(py, &self.python)
     }
 
+    /// What `--cov` measures (a dict of `dbtest_core::coverage::CoverageSettings`), or None.
+    #[getter]
+    fn coverage<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::to_python(py, &self.python.coverage)
+    }
+
     /// Ctrl-C: stop starting tests, write the partial report, exit 2.
     fn interrupt(&self) {
         self.cancel.cancel();
@@ -91,31 +98,56 @@ impl UnitRun {
     }
 
     /// Runs without a Python driver, blocking: a run that found no test files, or one in
-    /// worker processes (see `dbtest_unit::execute_without_driver`).
-    fn run_blocking(&self, py: Python<'_>) -> PyResult<i32> {
+    /// worker processes (see `dbtest_unit::execute_without_driver`). `coverage`: what ends
+    /// the measurement (its `finish_sync`), with `--cov`.
+    #[pyo3(signature = (coverage=None))]
+    fn run_blocking(&self, py: Python<'_>, coverage: Option<Py<PyAny>>) -> PyResult<i32> {
         let prepared = self.take_prepared()?;
         let python: PathBuf = py.import("sys")?.getattr("executable")?.extract()?;
         let cancel = self.cancel.clone();
         let abandoned = self.abandoned.clone();
+        let coverage =
+            coverage.map(|obj| finish_coverage(Callee::new(obj, LoopSlot::default()), false));
         let code = py.detach(|| {
-            pyo3_async_runtimes::tokio::get_runtime()
-                .block_on(execute_without_driver(prepared, python, cancel, &abandoned))
+            pyo3_async_runtimes::tokio::get_runtime().block_on(execute_without_driver(
+                prepared, python, cancel, &abandoned, coverage,
+            ))
         });
         Ok(code.map_err(to_py_err)? as i32)
     }
 
     /// Runs the tests with `driver`; must be awaited on the event loop the driver uses.
-    /// Resolves to the process exit code.
-    fn run<'py>(&self, py: Python<'py>, driver: Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    /// Resolves to the process exit code. `coverage`: what ends the measurement (its
+    /// `finish_async`, on this loop), with `--cov`.
+    #[pyo3(signature = (driver, coverage=None))]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        driver: Py<PyAny>,
+        coverage: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let prepared = self.take_prepared()?;
         let executor = Executor::InProcess(PyEngine::new(py, driver, prepared.root.clone())?);
         let cancel = self.cancel.clone();
         let abandoned = self.abandoned.clone();
+        let coverage = match coverage {
+            Some(obj) => Some(finish_coverage(Callee::on_running_loop(py, obj)?, true)),
+            None => None,
+        };
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let code = execute(executor, prepared, cancel, &abandoned).await;
+            let code = execute(executor, prepared, cancel, &abandoned, coverage).await;
             Ok(code as i32)
         })
     }
+}
+
+fn finish_coverage(coverage: Callee, on_loop: bool) -> CoverageFinish {
+    Box::pin(async move {
+        coverage
+            .call::<CoverageSummary>("finish", on_loop, ())
+            .await
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// `dbtest report merge`: one report from the JSON reports of a run's shards.

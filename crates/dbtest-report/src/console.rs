@@ -182,8 +182,14 @@ impl Console {
 
     /// Clears the progress line and prints the final sections to stdout.
     pub fn finish(&mut self, report: &Report, interrupted: bool) {
+        self.finish_with(report, interrupted, "");
+    }
+
+    /// [`Console::finish`] with a section of the run's own (the coverage report) after the
+    /// failures and before the counts, where pytest's plugins print theirs.
+    pub fn finish_with(&mut self, report: &Report, interrupted: bool, section: &str) {
         self.progress.disable();
-        let text = self.render_summary(report, interrupted);
+        let text = self.render_summary_with(report, interrupted, section);
         // A closed pipe (`dbtest unit | head`) must not turn into a panic.
         let _ = self.out.write_all(text.as_bytes());
         let _ = self.out.flush();
@@ -193,6 +199,10 @@ impl Console {
     /// note, then the breakdown line and, last, [`Summary::closing_line`]. Ends with a
     /// newline.
     pub fn render_summary(&self, report: &Report, interrupted: bool) -> String {
+        self.render_summary_with(report, interrupted, "")
+    }
+
+    fn render_summary_with(&self, report: &Report, interrupted: bool, section: &str) -> String {
         let mut out = String::new();
         let failures: Vec<&TestResult> = report
             .tests
@@ -210,6 +220,10 @@ impl Console {
 
         if let Some(n) = self.opts.durations {
             self.slowest(&mut out, report, n);
+        }
+        if !section.is_empty() {
+            separate(&mut out);
+            out.push_str(section);
         }
 
         separate(&mut out);

@@ -3,11 +3,14 @@
 //! next time, GitHub's annotations, and the exit code.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dbtest_core::coverage::CoverageSummary;
 use dbtest_core::{exit_code, exit_code_with, Error, Event, ExitCode, Report};
 use dbtest_report::console::{Console, ConsoleOptions};
 use dbtest_runner::workers::{PoolOptions, WorkerSpec};
@@ -15,6 +18,11 @@ use dbtest_runner::{CancellationToken, Engine, Observer};
 
 use crate::plan::{run_options, selected, worker_spec, Prepared};
 use crate::static_first::{static_reading_holds, NoFiles, StaticFirst};
+
+/// Ends coverage measurement and renders its reports (coverage.py, through the binding):
+/// awaited once the tests have run, before the summary is printed. `Err` is coverage.py's
+/// own error, as text.
+pub type CoverageFinish = Pin<Box<dyn Future<Output = Result<CoverageSummary, String>> + Send>>;
 
 /// Where the tests run: in this process, or in worker processes.
 pub enum Executor<E> {
@@ -39,6 +47,7 @@ pub async fn execute_without_driver(
     python: PathBuf,
     cancel: CancellationToken,
     abandoned: &AtomicBool,
+    coverage: Option<CoverageFinish>,
 ) -> Result<ExitCode, Error> {
     let executor = if prepared.files.is_empty() {
         Executor::InProcess(NoFiles)
@@ -54,7 +63,7 @@ pub async fn execute_without_driver(
         ));
     };
     let watcher = dbtest_runner::watch_ctrl_c(cancel.clone(), None);
-    let code = execute(executor, prepared, cancel, abandoned).await;
+    let code = execute(executor, prepared, cancel, abandoned, coverage).await;
     watcher.abort();
     Ok(code)
 }
@@ -64,6 +73,7 @@ pub async fn execute(
     prepared: Prepared,
     cancel: CancellationToken,
     abandoned: &AtomicBool,
+    coverage: Option<CoverageFinish>,
 ) -> ExitCode {
     let Prepared {
         config,
@@ -126,6 +136,21 @@ pub async fn execute(
         ticker.abort();
     }
     abandoned.store(out.abandoned, Ordering::SeqCst);
+    // Before the console is locked: the measurement ends on Python's side.
+    let fail_under = python.coverage.as_ref().and_then(|c| c.fail_under);
+    let (coverage_section, coverage_code) = match coverage.filter(|_| !collect_only) {
+        None => (String::new(), None),
+        Some(finish) => match finish.await {
+            Ok(summary) => {
+                let (text, failed) = summary.verdict(fail_under);
+                (text, failed.then_some(ExitCode::TestsFailed))
+            }
+            Err(e) => (
+                format!("dbtest: coverage could not be reported: {e}\n"),
+                Some(ExitCode::Internal),
+            ),
+        },
+    };
     let mut console = console.lock().unwrap();
     if collect_only {
         print!("{}", console.render_collect_only(&out.selected));
@@ -149,7 +174,7 @@ pub async fn execute(
         config.junit_xml.as_deref(),
         config.markdown.as_deref(),
     );
-    console.finish(&report, out.interrupted);
+    console.finish_with(&report, out.interrupted, &coverage_section);
     github_actions(&report);
     match exit_code_with(
         &report.summary,
@@ -157,6 +182,8 @@ pub async fn execute(
         config.inconclusive_ok.unwrap_or(false),
     ) {
         ExitCode::Ok | ExitCode::NoTests if !written => ExitCode::Internal,
+        // Coverage below its threshold fails a run whose tests passed, as pytest-cov does.
+        ExitCode::Ok => coverage_code.unwrap_or(ExitCode::Ok),
         code => code,
     }
 }
@@ -294,6 +321,7 @@ mod tests {
             PathBuf::from("python3"),
             CancellationToken::new(),
             &AtomicBool::new(false),
+            None,
         )
         .await
         .unwrap();

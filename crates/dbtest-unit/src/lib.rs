@@ -7,5 +7,5 @@ pub mod plan;
 pub mod static_first;
 pub mod worker;
 
-pub use command::{execute, execute_without_driver, merge_reports, Executor};
+pub use command::{execute, execute_without_driver, merge_reports, CoverageFinish, Executor};
 pub use plan::{prepare, run_options, selected, worker_spec, Prepared, WorkerSetup};

@@ -68,7 +68,13 @@ pub fn prepare(flags: UnitConfig, cwd: &Path) -> Result<Prepared, Error> {
         ));
     }
     let id_prefixes = found.id_prefixes;
-    let python = Settings::new(pytest, &root, config.tags.clone());
+    let mut python = Settings::new(pytest, &root, config.tags.clone());
+    let addopts_coverage = pytest.map(|p| p.addopts.coverage.clone());
+    python.coverage = config
+        .coverage_args()
+        .over(addopts_coverage.unwrap_or_default())
+        .settings()
+        .map_err(Error::Usage)?;
     let selector = Selector::new(
         config.match_.as_deref().unwrap_or_default(),
         config.tags.as_deref(),

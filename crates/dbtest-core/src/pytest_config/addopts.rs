@@ -6,9 +6,11 @@
 //! `-m=EXPR`; clusters of short flags (`-vx`, `-ra`); `--name=value` and `--name value`; no
 //! abbreviated long options (pytest turns them off); a later `-m`, `-k` or `--maxfail` wins.
 
+use crate::coverage::CoverageArgs;
+
 /// What `addopts` asks for that dbtest honours. An empty `-m` or `-k` is no filter, as in
 /// pytest.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Addopts {
     /// `-m EXPR`: the mark expression.
     pub markexpr: Option<String>,
@@ -25,8 +27,10 @@ pub struct Addopts {
     /// Settings the options set, as pytest applies them over the file's: `-o NAME=VALUE`,
     /// and `--strict-markers`, `--strict`, `--strict-config` (`strict_markers=true`, ...).
     pub overrides: Vec<(String, String)>,
-    /// Options dbtest does not apply, each as written with its value (`--cov src`,
-    /// `--import-mode=append`), for a warning.
+    /// pytest-cov's options (`--cov src`, `--cov-report=xml`, ...).
+    pub coverage: CoverageArgs,
+    /// Options dbtest does not apply, each as written with its value
+    /// (`--import-mode=append`), for a warning.
     pub ignored: Vec<String>,
 }
 
@@ -43,10 +47,27 @@ enum Effect {
     AsyncioMode,
     /// `--strict-markers` & co: the setting it turns on.
     SetTrue(&'static str),
+    /// pytest-cov's options, each by what it sets.
+    Cov(CovOption),
     /// Only changes pytest's output: dropped without a word.
     Display,
     /// A pytest option dbtest does not apply: warned about.
     Unsupported,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CovOption {
+    /// `--cov[=SOURCE]`: its value is optional.
+    Source,
+    /// `--cov-reset`: forget the sources given so far.
+    Reset,
+    Report,
+    Branch,
+    FailUnder,
+    Config,
+    Context,
+    Append,
+    Off,
 }
 
 use Effect::*;
@@ -62,6 +83,17 @@ const OPTIONS: &[(&[&str], bool, Effect)] = &[
     (&["-p"], true, Plugin),
     (&["-o", "--override-ini"], true, Override),
     (&["--asyncio-mode"], true, AsyncioMode),
+    // pytest-cov's (`--cov` alone is handled where options are read: its value is optional).
+    (&["--cov-reset"], false, Cov(CovOption::Reset)),
+    (&["--cov-report"], true, Cov(CovOption::Report)),
+    (&["--cov-branch"], false, Cov(CovOption::Branch)),
+    (&["--cov-fail-under"], true, Cov(CovOption::FailUnder)),
+    (&["--cov-config"], true, Cov(CovOption::Config)),
+    (&["--cov-context"], true, Cov(CovOption::Context)),
+    (&["--cov-append"], false, Cov(CovOption::Append)),
+    (&["--no-cov"], false, Cov(CovOption::Off)),
+    (&["--no-cov-on-fail"], false, Unsupported),
+    (&["--cov-precision"], true, Unsupported),
     (&["--strict-markers"], false, SetTrue("strict_markers")),
     (&["--strict"], false, SetTrue("strict")),
     (&["--strict-config"], false, SetTrue("strict_config")),
@@ -214,6 +246,17 @@ impl Addopts {
                     Some((name, value)) => (format!("--{name}"), Some(value.to_owned())),
                     None => (word.clone(), None),
                 };
+                if name == "--cov" {
+                    // argparse's `nargs="?"`: a following word that is not an option is the
+                    // source.
+                    let value = inline.or_else(|| rest.next_value().cloned());
+                    out.apply(
+                        Cov(CovOption::Source),
+                        &name,
+                        Some(value.as_deref().unwrap_or("")),
+                    )?;
+                    continue;
+                }
                 match lookup(&name) {
                     Some((true, effect)) => {
                         let value = match inline {
@@ -274,7 +317,7 @@ impl Addopts {
     }
 
     /// An option pytest's core does not know (a plugin's). Whether it takes a value cannot be
-    /// known, so a following word that is not an option goes with it: `--cov src`,
+    /// known, so a following word that is not an option goes with it: `--foo src`,
     /// `-n auto`, `--reruns 3` are each one warning.
     fn unknown(&mut self, word: &str, may_take_next: bool, rest: &mut Cursor<'_>) {
         let value = if may_take_next {
@@ -325,6 +368,7 @@ impl Addopts {
                 self.overrides.push((key.to_owned(), v.to_owned()));
             }
             AsyncioMode => self.asyncio_mode = Some(value.to_owned()),
+            Cov(option) => self.coverage_option(option, value)?,
             SetTrue(setting) => self.overrides.push((setting.to_owned(), "true".to_owned())),
             Display => {}
             Unsupported => self
@@ -334,6 +378,32 @@ impl Addopts {
                 } else {
                     format!("{name} {value}")
                 }),
+        }
+        Ok(())
+    }
+}
+
+impl Addopts {
+    fn coverage_option(&mut self, option: CovOption, value: &str) -> Result<(), String> {
+        let cov = &mut self.coverage;
+        match option {
+            CovOption::Source => cov.cov.get_or_insert_with(Vec::new).push(value.to_owned()),
+            CovOption::Reset => cov.cov = Some(Vec::new()).filter(|_| cov.cov.is_some()),
+            CovOption::Report => cov
+                .cov_report
+                .get_or_insert_with(Vec::new)
+                .push(value.to_owned()),
+            CovOption::Branch => cov.cov_branch = Some(true),
+            CovOption::FailUnder => {
+                let pct: f64 = value.trim().parse().map_err(|_| {
+                    format!("--cov-fail-under needs a percentage, got '{value}' (e.g. --cov-fail-under 90)")
+                })?;
+                cov.cov_fail_under = Some(pct);
+            }
+            CovOption::Config => cov.cov_config = Some(value.to_owned()),
+            CovOption::Context => cov.cov_context = Some(value.to_owned()),
+            CovOption::Append => cov.cov_append = Some(true),
+            CovOption::Off => cov.no_cov = Some(true),
         }
         Ok(())
     }
@@ -355,6 +425,37 @@ mod tests {
     fn err(words: &[&str]) -> String {
         let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
         Addopts::parse(&words).unwrap_err()
+    }
+
+    #[test]
+    fn pytest_cov_options_with_and_without_a_source() {
+        let a = parse(&[
+            "--cov=pkg",
+            "--cov",
+            "other",
+            "--cov",
+            "--cov-report=xml",
+            "-x",
+        ]);
+        assert_eq!(
+            a.coverage.cov,
+            Some(vec!["pkg".into(), "other".into(), String::new()])
+        );
+        assert_eq!(a.coverage.cov_report, Some(vec!["xml".into()]));
+        assert_eq!(a.maxfail, Some(1));
+        let b = parse(&[
+            "--cov",
+            "--cov-branch",
+            "--cov-fail-under",
+            "85",
+            "--no-cov",
+        ]);
+        assert_eq!(b.coverage.cov, Some(vec![String::new()]));
+        assert_eq!(b.coverage.cov_branch, Some(true));
+        assert_eq!(b.coverage.cov_fail_under, Some(85.0));
+        assert_eq!(b.coverage.no_cov, Some(true));
+        assert!(b.ignored.is_empty(), "{:?}", b.ignored);
+        assert!(err(&["--cov-fail-under=most"]).contains("percentage"));
     }
 
     #[test]
@@ -439,9 +540,8 @@ mod tests {
     #[test]
     fn unknown_options_are_listed_with_their_value() {
         let a = parse(&[
-            "--cov",
-            "src",
-            "--cov-report=term",
+            "--cov-precision",
+            "1",
             "-n",
             "auto",
             "--import-mode=importlib",
@@ -456,8 +556,7 @@ mod tests {
         assert_eq!(
             a.ignored,
             [
-                "--cov src",
-                "--cov-report=term",
+                "--cov-precision 1",
                 "-n auto",
                 "--import-mode importlib",
                 "--lf",

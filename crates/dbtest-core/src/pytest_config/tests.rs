@@ -297,17 +297,17 @@ fn unknown_addopts_are_kept_for_a_warning() {
     write(
         dir.path(),
         "tox.ini",
-        "[pytest]\naddopts = --cov=src -v --tb=short -p no:randomly -k 'not slow and add' --foo\n",
+        "[pytest]\naddopts = --cov-precision=1 -v --tb=short -p no:randomly -k 'not slow and add' --foo\n",
     );
     let c = found(dir.path());
-    assert_eq!(c.addopts.ignored, ["--cov=src", "--foo"]);
+    assert_eq!(c.addopts.ignored, ["--cov-precision 1", "--foo"]);
     assert_eq!(c.addopts.keyword.as_deref(), Some("not slow and add"));
     assert_eq!(c.addopts.disabled_plugins, ["randomly"]);
     let warnings = c.ignored_addopts_warnings();
     assert_eq!(warnings.len(), 2);
     assert!(
         warnings[0].starts_with(&format!(
-            "{}: addopts option --cov=src is ignored",
+            "{}: addopts option --cov-precision 1 is ignored",
             dir.path().join("tox.ini").display()
         )),
         "{warnings:?}"

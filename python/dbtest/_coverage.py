@@ -1,0 +1,211 @@
+"""Coverage under `dbtest unit --cov` (DESIGN section 4d), measured, combined and reported
+by coverage.py, as pytest-cov drives it.
+
+A run measures in one of three roles:
+- in-process (`main`): this process measures; at the end its data, and that of any
+  subprocess coverage.py's own `patch = subprocess` measured, is combined and reported;
+- a worker (`worker`): measures and saves its own data file beside the run's;
+- the parent of workers (`parent`): measures nothing, and combines and reports the workers'.
+
+Sync tests run on threads the Rust engine started, which never pass through `threading`'s
+start-up, where coverage.py's tracer reaches new threads: `trace_this_thread` gives such a
+thread the tracer when it first runs Python (with the `sysmon` core on Python 3.12+ every
+thread is measured already).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+# Set while this process measures with a per-thread tracer: what `threading` would install.
+_thread_tracer: Callable[..., Any] | None = None
+
+# Where the run's data file is, for workers (they start in the parent's folder, but a
+# coverage configuration may name the file relative to another).
+DATA_FILE_ENV = "DBTEST_COV_DATA_FILE"
+
+# What pytest-cov prints where each kind of file report went.
+_WRITTEN = {
+    "html": "Coverage HTML written to dir {}",
+    "xml": "Coverage XML written to file {}",
+    "json": "Coverage JSON written to file {}",
+    "lcov": "Coverage LCOV written to file {}",
+    "annotate": "Coverage annotated source written to dir {}",
+    "markdown": "Coverage Markdown information written to file {}",
+    "markdown-append": "Coverage Markdown information appended to file {}",
+}
+
+
+class CoverageUnavailable(Exception):
+    """--cov without coverage.py installed, or a configuration it refuses."""
+
+
+def _coverage_module() -> Any:
+    try:
+        import coverage
+    except ImportError:
+        raise CoverageUnavailable(
+            "--cov needs coverage.py, which is not installed: pip install 'dbtest-engine[cov]'"
+        ) from None
+    return coverage
+
+
+def trace_this_thread() -> None:
+    """Gives the calling thread coverage's tracer, if it measures and the thread has none."""
+    tracer = _thread_tracer
+    if tracer is not None and sys.gettrace() is None:
+        sys.settrace(tracer)
+
+
+class CoverageSession:
+    """One run's measurement. `settings`: the engine's `CoverageSettings` (a dict)."""
+
+    def __init__(self, settings: dict[str, Any], role: str) -> None:
+        self.settings = settings
+        self.role = role
+        coverage = _coverage_module()
+        self._coverage = coverage
+        config = settings.get("config") or True
+        sources = settings.get("sources") or None
+        # Workers write beside the run's data file; otherwise coverage.py's configuration says
+        # where it is (data_file=None would mean no file at all).
+        located = {"data_file": os.environ[DATA_FILE_ENV]} if role == "worker" and DATA_FILE_ENV in os.environ else {}
+        try:
+            self.cov = coverage.Coverage(
+                source=sources,
+                branch=settings.get("branch"),
+                config_file=config,
+                **located,
+                # Each process its own file, combined at the end (with subprocesses').
+                data_suffix=role != "parent",
+            )
+            # Read the configuration now: a bad file is an error before any test runs.
+            self.data_file = os.path.abspath(self.cov.config.data_file)
+        except coverage.exceptions.CoverageException as exc:
+            raise CoverageUnavailable(f"coverage.py refused its configuration: {exc}") from None
+
+    def start(self) -> None:
+        """Starts measuring (in-process and in a worker); the run's first step with `--cov`."""
+        global _thread_tracer
+        if self.role != "worker":
+            os.environ[DATA_FILE_ENV] = self.data_file
+            if not self.settings.get("append"):
+                # Data of an earlier run (or of a worker that crashed) must not count.
+                self._coverage.CoverageData(basename=self.data_file).erase(parallel=True)
+        if self.role == "parent":
+            return
+        if self.role == "worker":
+            # A worker runs some files: the sources the others import are not missing.
+            self.cov._warn_unimported_source = False
+        self.cov.start()
+        _thread_tracer = threading.gettrace()
+
+    def switch_context(self, name: str) -> None:
+        """`--cov-context test`: lines from now on are recorded as run by test `name`."""
+        if self.settings.get("per_test_context"):
+            self.cov.switch_context(name)
+
+    def save(self) -> None:
+        """A worker's end: its data goes to its own file, which the parent combines."""
+        global _thread_tracer
+        _thread_tracer = None
+        self.cov.stop()
+        self.cov.save()
+
+    def finish_sync(self) -> dict[str, Any]:
+        """Stops, combines and writes the reports; the summary the engine prints and judges."""
+        if self.role == "main":
+            self.save()
+        combined = self._coverage.Coverage(
+            source=self.settings.get("sources") or None,
+            branch=self.settings.get("branch"),
+            config_file=self.settings.get("config") or True,
+            data_file=self.data_file,
+        )
+        if self.settings.get("append"):
+            combined.load()
+        combined.combine()
+        combined.save()
+        return _reports(combined, self.settings.get("reports") or [])
+
+    async def finish_async(self) -> dict[str, Any]:
+        return self.finish_sync()
+
+
+def _reports(cov: Any, reports: list[str]) -> dict[str, Any]:
+    text = io.StringIO()
+    written: list[str] = []
+    total: float | None = None
+    no_data = None
+    try:
+        for report in reports:
+            kind, _, dest = report.partition(":")
+            if kind in ("term", "term-missing"):
+                if text.tell() == 0:
+                    text.write(_header())
+                total = cov.report(
+                    show_missing=kind == "term-missing",
+                    skip_covered=dest == "skip-covered" or None,
+                    ignore_errors=True,
+                    file=text,
+                )
+            else:
+                written.append(_file_report(cov, kind, dest or None))
+        if total is None:
+            total = cov.report(ignore_errors=True, file=io.StringIO())
+    except Exception as exc:  # noqa: BLE001 - coverage.py's NoDataError, by name across versions
+        if type(exc).__name__ != "NoDataError":
+            raise
+        no_data = str(exc)
+    if no_data is not None:
+        text.write(f"dbtest: warning: coverage: {no_data}: did the tests import what --cov names?\n")
+        total = 0.0
+    fail_under = float(cov.config.fail_under or 0.0)
+    return {
+        "text": text.getvalue(),
+        "written": written,
+        "total": float(total or 0.0),
+        "precision": int(cov.config.precision),
+        "config_fail_under": fail_under if fail_under > 0 else None,
+    }
+
+
+def _file_report(cov: Any, kind: str, dest: str | None) -> str:
+    config = cov.config
+    if kind == "html":
+        cov.html_report(directory=dest, ignore_errors=True)
+        where = dest or config.html_dir
+    elif kind == "xml":
+        cov.xml_report(outfile=dest, ignore_errors=True)
+        where = dest or config.xml_output
+    elif kind == "json":
+        cov.json_report(outfile=dest, ignore_errors=True)
+        where = dest or config.json_output
+    elif kind == "lcov":
+        cov.lcov_report(outfile=dest, ignore_errors=True)
+        where = dest or config.lcov_output
+    elif kind == "annotate":
+        cov.annotate(directory=dest, ignore_errors=True)
+        where = dest or "the sources' folders"
+    else:  # markdown, markdown-append
+        where = dest or "coverage.md"
+        with open(where, "a" if kind == "markdown-append" else "w", encoding="utf-8") as out:
+            cov.report(ignore_errors=True, file=out, output_format="markdown")
+    return _WRITTEN[kind].format(where)
+
+
+def _header() -> str:
+    """pytest-cov's heading of the terminal report."""
+    import platform
+
+    version = sys.version_info
+    title = (
+        f" coverage: platform {sys.platform}, python {platform.python_version()}"
+        f"-{version.releaselevel}-{version.serial} "
+    )
+    return title.center(79, "_") + "\n\n"
