@@ -10,8 +10,16 @@
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+if "DBTEST_COV_EARLY" in os.environ:
+    # `dbtest unit --cov` started again to measure a package dbtest itself imports (click,
+    # yaml): measuring begins here, before anything else is imported.
+    from ._coverage import start_early
+
+    start_early()
 
 # Names load on first use, so that `dbtest` on a folder with nothing to run starts fast.
 _EXPORTS = {

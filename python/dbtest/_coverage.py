@@ -16,6 +16,7 @@ thread is measured already).
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import threading
@@ -55,6 +56,43 @@ def _coverage_module() -> Any:
     return coverage
 
 
+EARLY_ENV = "DBTEST_COV_EARLY"
+_early: CoverageSession | None = None
+
+
+def start_early() -> None:
+    """Starts the measurement `restart_measuring_early` asked for (its settings in the
+    environment), as the first thing the process does."""
+    global _early
+    settings = json.loads(os.environ.pop(EARLY_ENV))  # not for the tests' subprocesses
+    _early = CoverageSession(settings, "main")
+    _early.start()
+
+
+def pause_early() -> None:
+    """The measurement started early pauses while dbtest's own command line is parsed: the
+    module bodies of what dbtest imports count, its use of them (click's parsing) does not."""
+    if _early is not None:
+        _early.cov.stop()
+
+
+def session_for(settings: dict[str, Any], role: str) -> CoverageSession:
+    """The run's measurement: the one started early, or a new one, started. Where measuring
+    would start too late (dbtest imported a measured package before it could start), the
+    process is replaced by the same command measuring from its first line."""
+    if _early is not None:
+        _early.cov.start()
+        return _early
+    session = CoverageSession(settings, role)
+    if role == "main" and session.imported_before():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        env = {**os.environ, EARLY_ENV: json.dumps(settings)}
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+    session.start()
+    return session
+
+
 def trace_this_thread() -> None:
     """Gives the calling thread coverage's tracer, if it measures and the thread has none."""
     tracer = _thread_tracer
@@ -88,6 +126,22 @@ class CoverageSession:
             self.data_file = os.path.abspath(self.cov.config.data_file)
         except coverage.exceptions.CoverageException as exc:
             raise CoverageUnavailable(f"coverage.py refused its configuration: {exc}") from None
+
+    def imported_before(self) -> bool:
+        """Whether a package this run measures is imported already (by dbtest itself: click,
+        yaml, jinja2), so that its module bodies would count as never run."""
+        config = self.cov.config
+        names = [*(config.source or []), *(getattr(config, "source_pkgs", None) or [])]
+        folders = [os.path.abspath(n) for n in names if os.path.isdir(n)]
+        packages = [n for n in names if not os.path.isdir(n)]
+        for name, module in list(sys.modules.items()):
+            top = name.partition(".")[0]
+            if top in packages or name in packages:
+                return True
+            file = getattr(module, "__file__", None)
+            if folders and file and any(os.path.abspath(file).startswith(f + os.sep) for f in folders):
+                return True
+        return False
 
     def start(self) -> None:
         """Starts measuring (in-process and in a worker); the run's first step with `--cov`."""
@@ -158,7 +212,7 @@ def _reports(cov: Any, reports: list[str]) -> dict[str, Any]:
                 written.append(_file_report(cov, kind, dest or None))
         if total is None:
             total = cov.report(ignore_errors=True, file=io.StringIO())
-    except Exception as exc:  # noqa: BLE001 - coverage.py's NoDataError, by name across versions
+    except Exception as exc:
         if type(exc).__name__ != "NoDataError":
             raise
         no_data = str(exc)

@@ -23,7 +23,6 @@ from types import TracebackType
 from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
-from ._coverage import trace_this_thread
 from ._compat import config as compat
 from ._compat.collect import (
     CLASS,
@@ -43,6 +42,7 @@ from ._compat.fixtures import (
     fixtures_in,
     run_inline,
 )
+from ._coverage import trace_this_thread
 from ._loader import (
     add_to_sys_path,
     describe_import_error,

@@ -18,24 +18,28 @@ def main() -> None:
     # Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    from . import _capture, _core
-    from ._driver import Driver
+    from . import _core
     from ._settings import PythonSettings
 
     run = _core.WorkerRun(os.environ["DBTEST_WORKER_SETUP"], protocol_fd)
+    settings = PythonSettings.from_engine(run.python_settings)
+    coverage = None
+    if settings.coverage is not None:
+        # Before the driver's imports, so that a package they import is measured from its
+        # first line.
+        from ._coverage import CoverageSession
+
+        coverage = CoverageSession(settings.coverage, "worker")
+        coverage.start()
+
+    from . import _capture
+    from ._driver import Driver
+
     # A test that kills its worker takes its captured output with it: mirror it to the
     # parent as it is printed. The engine writes every message itself, whole (a write of
     # our own could land inside one of its messages, or in another thread's), and in order
     # with the tests' start and end.
     _capture.tee = run.output
-
-    settings = PythonSettings.from_engine(run.python_settings)
-    coverage = None
-    if settings.coverage is not None:
-        from ._coverage import CoverageSession
-
-        coverage = CoverageSession(settings.coverage, "worker")
-        coverage.start()
 
     async def serve() -> int:
         driver = Driver(asyncio.get_running_loop(), run.root, settings)

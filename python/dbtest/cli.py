@@ -117,12 +117,11 @@ def _run_unit(flags: dict[str, Any]) -> int:
         click.echo(f"dbtest: warning: {warning}", err=True)
     coverage = None
     if run.coverage is not None:
-        from ._coverage import CoverageSession, CoverageUnavailable
+        from ._coverage import CoverageUnavailable, session_for
 
         try:
             # Before anything of the project is imported, so its module bodies count.
-            coverage = CoverageSession(run.coverage, "parent" if run.uses_workers else "main")
-            coverage.start()
+            coverage = session_for(run.coverage, "parent" if run.uses_workers else "main")
         except CoverageUnavailable as e:
             _usage_error(str(e))
             return EXIT_USAGE
@@ -256,6 +255,8 @@ def _usage_error(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    if "dbtest._coverage" in sys.modules:
+        sys.modules["dbtest._coverage"].pause_early()
     try:
         cli.main(args=argv, prog_name="dbtest", standalone_mode=False)
     except click.UsageError as e:
