@@ -18,6 +18,7 @@ __all__ = [
     "WorkerRun",
     "__version__",
     "approve_baseline",
+    "coverage_verdict",
     "measure_callable",
     "merge_reports",
     "merge_shards",
@@ -75,6 +76,9 @@ class BenchRun:
     @property
     def gc_disabled(self) -> bool: ...
     def run(self, driver: Any) -> Awaitable[tuple[int, str]]: ...
+
+def coverage_verdict(summary: dict[str, Any], fail_under: float | None = None) -> tuple[str, bool]:
+    """The coverage section to print, and whether the run fails for it."""
 
 def merge_reports(
     inputs: list[str], json: str | None = None, junit_xml: str | None = None, markdown: str | None = None

@@ -58,6 +58,8 @@ def _coverage_module() -> Any:
 
 EARLY_ENV = "DBTEST_COV_EARLY"
 _early: CoverageSession | None = None
+# The measurement this process runs, when it names each test's lines (`--cov-context test`).
+_per_test: CoverageSession | None = None
 
 
 def start_early() -> None:
@@ -93,6 +95,14 @@ def session_for(settings: dict[str, Any], role: str) -> CoverageSession:
     return session
 
 
+def test_context(test_id: Callable[[Any], str], item: Any) -> None:
+    """`--cov-context test`: the lines run from now on are the test's (tests then run one at
+    a time), named as pytest-cov names them: its id and `|run`. The id is made only then."""
+    session = _per_test
+    if session is not None:
+        session.cov.switch_context(f"{test_id(item)}|run")
+
+
 def trace_this_thread() -> None:
     """Gives the calling thread coverage's tracer, if it measures and the thread has none."""
     tracer = _thread_tracer
@@ -125,7 +135,7 @@ class CoverageSession:
             # Read the configuration now: a bad file is an error before any test runs.
             self.data_file = os.path.abspath(self.cov.config.data_file)
         except coverage.exceptions.CoverageException as exc:
-            raise CoverageUnavailable(f"coverage.py refused its configuration: {exc}") from None
+            raise CoverageUnavailable(f"coverage.py refused its configuration: {_where(str(exc))}") from None
 
     def imported_before(self) -> bool:
         """Whether a package this run measures is imported already (by dbtest itself: click,
@@ -149,20 +159,21 @@ class CoverageSession:
         if self.role != "worker":
             os.environ[DATA_FILE_ENV] = self.data_file
             if not self.settings.get("append"):
-                # Data of an earlier run (or of a worker that crashed) must not count.
-                self._coverage.CoverageData(basename=self.data_file).erase(parallel=True)
+                # Data of an earlier run (or of a worker that crashed) must not count; other
+                # shards' data, kept here for `dbtest report merge --cov`, stays.
+                for path in [self.data_file, self._shard_file(), *self._own_data_files()]:
+                    if path is not None and os.path.exists(path):
+                        os.remove(path)
         if self.role == "parent":
             return
         if self.role == "worker":
             # A worker runs some files: the sources the others import are not missing.
             self.cov._warn_unimported_source = False
         self.cov.start()
-        _thread_tracer = threading.gettrace()
-
-    def switch_context(self, name: str) -> None:
-        """`--cov-context test`: lines from now on are recorded as run by test `name`."""
         if self.settings.get("per_test_context"):
-            self.cov.switch_context(name)
+            global _per_test
+            _per_test = self
+        _thread_tracer = threading.gettrace()
 
     def save(self) -> None:
         """A worker's end: its data goes to its own file, which the parent combines."""
@@ -175,20 +186,80 @@ class CoverageSession:
         """Stops, combines and writes the reports; the summary the engine prints and judges."""
         if self.role == "main":
             self.save()
-        combined = self._coverage.Coverage(
-            source=self.settings.get("sources") or None,
-            branch=self.settings.get("branch"),
-            config_file=self.settings.get("config") or True,
-            data_file=self.data_file,
-        )
+        shard_file = self._shard_file()
+        # A shard's data stays apart for `dbtest report merge --cov` to combine.
+        combined = _combining(self._coverage, self.settings, shard_file or self.data_file)
         if self.settings.get("append"):
             combined.load()
-        combined.combine()
+        # Only this run's files: a shard's own, and not the other shards' kept beside it.
+        files = self._own_data_files()
+        if files:  # none when nothing was measured
+            combined.combine(data_paths=files)
         combined.save()
         return _reports(combined, self.settings.get("reports") or [])
 
+    def _shard_file(self) -> str | None:
+        shard = self.settings.get("shard")
+        return f"{self.data_file}.shard-{shard.replace('/', '-of-')}" if shard else None
+
+    def _own_data_files(self) -> list[str]:
+        folder, base = os.path.split(self.data_file)
+        return [
+            os.path.join(folder, name)
+            for name in os.listdir(folder or ".")
+            if name.startswith(base + ".") and ".shard-" not in name
+        ]
+
     async def finish_async(self) -> dict[str, Any]:
         return self.finish_sync()
+
+
+def _where(message: str) -> str:
+    """coverage.py's configuration error, with the file's line that holds the bad value
+    (`Couldn't read config file cov.ini: Not a boolean: maybe`): `cov.ini:2: branch = maybe`."""
+    import re
+
+    found = re.match(r"Couldn't read config file (?P<file>.+?): .*: (?P<value>[^:]+)$", message)
+    if found is None or not os.path.isfile(found["file"]):
+        return message
+    value = found["value"].strip()
+    with open(found["file"], encoding="utf-8", errors="replace") as config:
+        for number, line in enumerate(config, 1):
+            _, sep, written = line.partition("=")
+            if sep and written.strip().strip("\"'") == value:
+                return f"{found['file']}:{number}: {line.strip()}: {message}"
+    return message
+
+
+def _combining(coverage: Any, settings: dict[str, Any], data_file: str) -> Any:
+    return coverage.Coverage(
+        source=settings.get("sources") or None,
+        branch=settings.get("branch"),
+        config_file=settings.get("config") or True,
+        data_file=data_file,
+    )
+
+
+def merge_shards(reports: list[str], config: str | None) -> dict[str, Any]:
+    """`dbtest report merge --cov`: the shards' data (`.coverage.shard-K-of-N`, copied into
+    this folder from each shard's job) combined into the data file, and its reports."""
+    coverage = _coverage_module()
+    settings = {"config": config}
+    probe = _combining(coverage, settings, ".coverage")
+    data_file = os.path.abspath(probe.config.data_file)
+    folder, base = os.path.split(data_file)
+    shards = sorted(
+        os.path.join(folder, name) for name in os.listdir(folder or ".") if name.startswith(base + ".shard-")
+    )
+    if not shards:
+        raise CoverageUnavailable(
+            f"no shard coverage data ({base}.shard-K-of-N) in {folder}: copy each shard's file there, "
+            "from runs with --cov and --shard K/N"
+        )
+    combined = _combining(coverage, settings, data_file)
+    combined.combine(data_paths=shards)
+    combined.save()
+    return _reports(combined, reports)
 
 
 def _reports(cov: Any, reports: list[str]) -> dict[str, Any]:

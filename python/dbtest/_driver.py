@@ -42,7 +42,7 @@ from ._compat.fixtures import (
     fixtures_in,
     run_inline,
 )
-from ._coverage import trace_this_thread
+from ._coverage import test_context, trace_this_thread
 from ._loader import (
     add_to_sys_path,
     describe_import_error,
@@ -424,6 +424,7 @@ class Driver:
 
     async def _run(self, key: int, timeout: float | None, ops: Any) -> dict[str, Any]:
         item = self.items[key]
+        test_context(_test_id, item)
         cap, token = _capture.start(functools.partial(_test_id, item))
         self._running[key] = cap
         started = perf_counter()

@@ -235,19 +235,37 @@ def report() -> None:
 @click.option("--json", "json_path", metavar="PATH", help="Write the merged dbtest.report/1 JSON report.")
 @click.option("--junit-xml", metavar="PATH", help="Write the merged JUnit XML report.")
 @click.option("--markdown", metavar="PATH", help="Write the merged Markdown report.")
-def merge(inputs: tuple[str, ...], json_path: str | None, junit_xml: str | None, markdown: str | None) -> None:
+@click.option("--cov", "cov", is_flag=True, help="Combine the shards' coverage data (.coverage.shard-K-of-N files "
+              "in this folder, from runs with --cov) and report it.")
+@click.option("--cov-report", multiple=True, metavar="TYPE", help="As dbtest unit's [default: term].")
+@click.option("--cov-fail-under", type=click.FloatRange(0, 100), metavar="PCT",
+              help="Fail (exit 1) if the combined total coverage is below PCT.")
+@click.option("--cov-config", metavar="PATH", help="coverage.py's configuration file.")
+def merge(inputs: tuple[str, ...], json_path: str | None, junit_xml: str | None, markdown: str | None,
+          cov: bool, cov_report: tuple[str, ...], cov_fail_under: float | None, cov_config: str | None) -> None:
     """Combine the JSON reports of a run's shards (`dbtest unit --shard K/N --json ...`) into one.
 
     Exits as the combined run would: 0 all passed, 1 something failed.
     """
     from . import _core
 
+    coverage_failed = False
+    if cov or cov_report or cov_fail_under is not None:
+        from ._coverage import CoverageUnavailable, merge_shards
+
+        try:
+            summary = merge_shards([r for r in cov_report if r] if cov_report else ["term"], cov_config)
+        except CoverageUnavailable as e:
+            _usage_error(str(e))
+            raise SystemExit(EXIT_USAGE) from None
+        text, coverage_failed = _core.coverage_verdict(summary, cov_fail_under)
+        click.echo(text, nl=False)
     try:
         code = _core.merge_reports(list(inputs), json_path, junit_xml, markdown)
     except _core.UsageError as e:
         _usage_error(str(e))
         code = EXIT_USAGE
-    raise SystemExit(code)
+    raise SystemExit(1 if code == 0 and coverage_failed else code)
 
 
 def _usage_error(message: str) -> None:

@@ -93,6 +93,7 @@ impl CoverageArgs {
             config: self.cov_config.clone(),
             per_test_context: self.cov_context.is_some(),
             append: self.cov_append.unwrap_or(false),
+            shard: None,
         }))
     }
 }
@@ -140,6 +141,9 @@ pub struct CoverageSettings {
     pub config: Option<String>,
     pub per_test_context: bool,
     pub append: bool,
+    /// `K/N` of a sharded run: its combined data is kept apart (`.coverage.shard-K-of-N`)
+    /// for `dbtest report merge --cov` to combine with the other shards'.
+    pub shard: Option<String>,
 }
 
 /// What the measurement came to, as coverage.py computed it.

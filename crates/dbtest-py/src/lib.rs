@@ -160,6 +160,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<mockllm::MockLlmServer>()?;
     m.add_class::<llm::LlmClient>()?;
     m.add_function(wrap_pyfunction!(unit::merge_reports, m)?)?;
+    m.add_function(wrap_pyfunction!(unit::coverage_verdict, m)?)?;
     m.add_function(wrap_pyfunction!(bench::measure_callable, m)?)?;
     m.add_function(wrap_pyfunction!(write_atomic, m)?)?;
     Ok(())

@@ -150,6 +150,18 @@ fn finish_coverage(coverage: Callee, on_loop: bool) -> CoverageFinish {
     })
 }
 
+/// The coverage section to print and whether the run fails for it (`--cov-fail-under`, else
+/// coverage.py's `fail_under`): for `dbtest report merge --cov`, whose coverage Python
+/// combines.
+#[pyfunction]
+#[pyo3(signature = (summary, fail_under=None))]
+pub fn coverage_verdict(
+    #[pyo3(from_py_with = crate::from_python)] summary: CoverageSummary,
+    fail_under: Option<f64>,
+) -> (String, bool) {
+    summary.verdict(fail_under)
+}
+
 /// `dbtest report merge`: one report from the JSON reports of a run's shards.
 #[pyfunction]
 #[pyo3(signature = (inputs, json=None, junit_xml=None, markdown=None))]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dbtest_core::config::{find_project, DEFAULT_JOBS, DEFAULT_PATTERN};
+use dbtest_core::coverage::CoverageSettings;
 use dbtest_core::pytest_config::{PytestConfig, PythonSettings as Settings};
 use dbtest_core::{Error, Overlap, OverlapMode, UnitConfig};
 use dbtest_discovery::{
@@ -74,7 +75,11 @@ pub fn prepare(flags: UnitConfig, cwd: &Path) -> Result<Prepared, Error> {
         .coverage_args()
         .over(addopts_coverage.unwrap_or_default())
         .settings()
-        .map_err(Error::Usage)?;
+        .map_err(Error::Usage)?
+        .map(|coverage| CoverageSettings {
+            shard: config.shard.clone(),
+            ..coverage
+        });
     let selector = Selector::new(
         config.match_.as_deref().unwrap_or_default(),
         config.tags.as_deref(),
@@ -133,8 +138,13 @@ pub fn prepare(flags: UnitConfig, cwd: &Path) -> Result<Prepared, Error> {
     };
     // Read once, here, before anything is imported.
     let overlap = overlap_rule(config.overlap.as_ref())?;
+    // Per-test coverage contexts name the one test running: nothing may run beside it.
+    let one_at_a_time = python
+        .coverage
+        .as_ref()
+        .is_some_and(|c| c.per_test_context);
     for file in &mut files {
-        file.exclusive = overlap.exclusive(&file.rel, &file.path);
+        file.exclusive = one_at_a_time || overlap.exclusive(&file.rel, &file.path);
     }
     if let Some(seed) = shuffle_seed {
         fastrand::Rng::with_seed(seed).shuffle(&mut files);
