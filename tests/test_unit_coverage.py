@@ -157,3 +157,20 @@ def test_cov_without_coverage_installed_names_the_extra(tmp_path: Path) -> None:
     run = run_dbtest(project, "--cov=shapes", env=env)
     run.expect_code(4)
     assert "pip install 'dbtest-engine[cov]'" in run.stderr, run.describe()
+
+
+def test_per_test_contexts_name_the_test_that_ran_each_line(tmp_path: Path) -> None:
+    project = copy_project("coverage", tmp_path)
+    run = run_dbtest(project, "--cov=shapes", "--cov-context=test", "--cov-report=")
+    run.expect_code(0)
+    probe = (
+        "import coverage, json, os; d = coverage.CoverageData(); d.read(); "
+        "by_line = d.contexts_by_lineno(os.path.abspath('shapes/geometry.py')); "
+        "print(json.dumps({str(k): sorted(v) for k, v in by_line.items()}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, check=True)
+    contexts = json.loads(out.stdout)
+    # The thread's line is the test's that started the thread; the coroutine's, the async test's.
+    assert contexts["20"] == ["tests/test_thread.py::test_perimeter_from_a_thread_the_test_starts|run"]
+    assert contexts["29"] == ["tests/test_async.py::test_scaled|run"]
+    assert contexts["28"] == ["tests/test_async.py::test_scaled_negative|run"]
