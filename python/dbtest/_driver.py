@@ -531,6 +531,8 @@ class Driver:
             errors += await self._leave(state, item, instance, ops)
             if scope is not None:
                 errors += await ops.teardown(scope)
+            if request is not None:
+                request.restore_context()
             if errors and outcome in ("passed", "skipped", "xfailed"):
                 name, failure = errors[0]
                 message, tb = _describe(failure)
