@@ -427,6 +427,7 @@ class Driver:
         state = self.files[item.file_key]
         if state.exclusive or item.exclusive:
             # Nothing runs beside it: fds 1 and 2 can be its own (subprocesses, C code).
+            _capture.reinstate()
             _capture.begin_fd(cap)
         else:
             _capture.release_fd()
