@@ -46,6 +46,9 @@ def test_fixtures_keep_their_context_and_nothing_hangs(project: Path) -> None:
         run = run_dbtest(project, "tests")
         run.expect_code(0)
         assert run.outcomes == EXPECTED, run.describe()
+        # What a module fixture prints in its teardown is that teardown's (shown if it fails),
+        # not late output of the test that set the fixture up.
+        assert "closing" not in run.stdout + run.stderr, run.describe()
 
 
 def test_matches_pytest(project: Path, tmp_path: Path) -> None:

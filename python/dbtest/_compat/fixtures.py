@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -263,7 +264,22 @@ async def _anext(gen: Any, context: contextvars.Context | None = None) -> Any:
     """Steps an async generator; in `context` when given (a fixture's own: see `_InContext`)."""
     if context is None:
         return await gen.__anext__()
+    _take_runner_state(context)
     return await asyncio.create_task(_step(gen), context=context)
+
+
+def _take_runner_state(context: contextvars.Context) -> None:
+    """Gives a fixture's own context dbtest's state of the caller: what its teardown prints
+    belongs to the teardown running now (a file's, the session's), not to the test that set
+    the fixture up, and caplog sees the phase of now."""
+    from .. import _capture
+
+    state: list[contextvars.ContextVar[Any]] = [_capture.current]
+    builtins = sys.modules.get("dbtest._compat.builtins")
+    if builtins is not None:
+        state.append(builtins.phase)
+    for var in state:
+        context.run(var.set, var.get())
 
 
 async def _step(gen: Any) -> Any:
@@ -741,6 +757,7 @@ class Resolver:
                     await anext(gen, context)
                 elif inspect.isgenerator(gen):
                     if context is not None:
+                        _take_runner_state(context)
                         context.run(next, gen)
                     else:
                         next(gen)

@@ -14,6 +14,7 @@ async def database(request):
         yield name
     finally:
         # A token resets only in the context that made it; the lock is released after.
+        print(f"closing {name}")
         current_db.reset(token)
         lock().release()
 
