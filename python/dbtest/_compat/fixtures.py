@@ -322,6 +322,12 @@ def _gets_fixtures_by_name(func: Callable[..., Any]) -> bool:
     return code is not None and "getfixturevalue" in code.co_names
 
 
+def _async_in_reach(chain: Chain) -> bool:
+    """Whether a test with this lookup chain can see an async fixture (else a fixture that
+    asks for one by name stays on the loop's thread, where its values are made otherwise)."""
+    return any(fdef.is_async for table in chain for fdef in table.values())
+
+
 def run_inline(coro: Any) -> Any:
     """Runs a coroutine whose awaits all complete at once (it never suspends) to its result."""
     try:
@@ -693,7 +699,8 @@ class Resolver:
                 )
             # Async fixtures live on the run's one loop, whoever asks for them.
             return asyncio.run_coroutine_threadsafe(self._start(fdef, func, kwargs, scope, key), self.loop).result()
-        if not sync and not fdef.is_async and "request" in fdef.argnames and _gets_fixtures_by_name(func):
+        if (not sync and not fdef.is_async and "request" in fdef.argnames and _gets_fixtures_by_name(func)
+                and _async_in_reach(request.chain)):
             return await self._start_off_loop(fdef, func, kwargs, scope, key)
         return await self._start(fdef, func, kwargs, scope, key)
 
