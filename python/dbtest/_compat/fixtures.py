@@ -291,9 +291,10 @@ async def _awaited(awaitable: Any) -> Any:
 
 
 class _InContext:
-    """A generator fixture's teardown, with the context its set-up ran in: both steps run in
-    that one context (pytest-asyncio's rule), so a context variable reset with the token its
-    set-up got works, whichever test, task or thread tears the fixture down."""
+    """A generator fixture's teardown (its generator, or a finalizer its set-up added), with
+    the context its set-up ran in: both run in that one context (pytest-asyncio's rule), so a
+    context variable reset with the token its set-up got works, whichever test, task or
+    thread tears the fixture down."""
 
     __slots__ = ("context", "gen")
 
@@ -461,6 +462,8 @@ class SubRequest:
             self.param = param
         self.fixturename = fdef.name if fdef is not None else None
         self._key = None if fdef is None else ((id(fdef), param_index) if has_param else id(fdef))
+        # The context the fixture's set-up runs in, when it has one of its own (see `_start`).
+        self.context: contextvars.Context | None = None
 
     @property
     def node(self) -> Any:
@@ -516,7 +519,8 @@ class SubRequest:
     def addfinalizer(self, finalizer: Callable[[], Any]) -> None:
         scope = self._scope if self._scope is not None else self._test.scopes["test"]
         owner = self._key
-        scope.add_finalizer(self.fixturename or "request.addfinalizer", finalizer, owner)
+        found = finalizer if self.context is None else _InContext(finalizer, self.context)
+        scope.add_finalizer(self.fixturename or "request.addfinalizer", found, owner)
 
     def getfixturevalue(self, argname: str) -> Any:
         return self._test.getfixturevalue(argname)
@@ -724,6 +728,9 @@ class Resolver:
             result = func(**kwargs)
             return (await result if inspect.isawaitable(result) else result), []
         context = contextvars.copy_context()
+        sub = kwargs.get("request")
+        if isinstance(sub, SubRequest):
+            sub.context = context
         result = context.run(func, **kwargs)
         if inspect.isasyncgen(result):
             value = await _anext(result, context)
@@ -769,9 +776,11 @@ class Resolver:
                     else:
                         next(gen)
                 else:
-                    result = gen()
+                    if context is not None:
+                        _take_runner_state(context)
+                    result = context.run(gen) if context is not None else gen()
                     if inspect.isawaitable(result):
-                        await anext(_Awaiting(result), None)
+                        await anext(_Awaiting(result), context)
                     continue
                 errors.append((name, FixtureError(f"fixture {name!r} yielded more than once")))
             except (StopIteration, StopAsyncIteration):

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from .state import current_db, current_mode, current_user, lock
+from .state import current_db, current_mode, current_trace, current_user, lock
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,13 @@ def sync_mode():
     token = current_mode.set("sync")
     yield "sync"
     current_mode.reset(token)
+
+
+@pytest.fixture(scope="module")
+def tracing(request):
+    token = current_trace.set("traced")
+    request.addfinalizer(lambda: current_trace.reset(token))
+    yield "traced"
 
 
 @pytest.fixture

@@ -13,3 +13,4 @@ def lock() -> asyncio.Lock:
     if database_lock is None:
         database_lock = asyncio.Lock()
     return database_lock
+current_trace: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_trace", default=None)

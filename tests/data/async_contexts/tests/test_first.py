@@ -1,4 +1,4 @@
-from .state import current_db, current_mode, current_user
+from .state import current_db, current_mode, current_trace, current_user
 
 
 async def test_module_fixture_sets_the_context(database):
@@ -36,3 +36,7 @@ async def test_async_fixture_through_getfixturevalue(by_name):
 
 def test_async_fixture_through_getfixturevalue_sync(by_name):
     assert by_name == {"open": True}
+
+
+async def test_sync_fixture_with_a_finalizer(tracing):
+    assert current_trace.get() == tracing
