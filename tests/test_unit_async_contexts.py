@@ -32,6 +32,8 @@ EXPECTED = {
     "tests/test_first.py::test_async_fixture_through_getfixturevalue": "passed",
     "tests/test_first.py::test_async_fixture_through_getfixturevalue_sync": "passed",
     "tests/test_first.py::test_sync_fixture_with_a_finalizer": "passed",
+    "tests/test_sync_cleanup.py::test_binds_a_request": "passed",
+    "tests/test_sync_cleanup.py::test_starts_clean": "passed",
     "tests/test_second.py::test_waits_for_the_first_module_to_let_go": "passed",
     "tests/test_second.py::test_user_of_the_second_module": "passed",
 }

@@ -702,11 +702,12 @@ class Resolver:
                     "ask for it as a parameter instead"
                 )
             # Async fixtures live on the run's one loop, whoever asks for them.
-            return asyncio.run_coroutine_threadsafe(self._start(fdef, func, kwargs, scope, key), self.loop).result()
+            return asyncio.run_coroutine_threadsafe(self._start(fdef, func, kwargs, scope, key, True),
+                                                    self.loop).result()
         if (not sync and not fdef.is_async and "request" in fdef.argnames and _gets_fixtures_by_name(func)
                 and _async_in_reach(request.chain)):
             return await self._start_off_loop(fdef, func, kwargs, scope, key)
-        return await self._start(fdef, func, kwargs, scope, key)
+        return await self._start(fdef, func, kwargs, scope, key, not sync)
 
     async def _start_off_loop(self, fdef: FixtureDef, func: Callable[..., Any], kwargs: dict[str, Any],
                               scope: Scope, key: Any) -> tuple[Any, ContextChanges]:
@@ -715,17 +716,26 @@ class Resolver:
         for is set up on the loop, which stays free meanwhile (as pytest-asyncio serves it)."""
         context = contextvars.copy_context()
         value, changes = await self.loop.run_in_executor(
-            None, context.run, run_inline, self._start(fdef, func, kwargs, scope, key))
+            None, context.run, run_inline, self._start(fdef, func, kwargs, scope, key, True))
         return value, [*context_changes(context), *changes]
 
     @staticmethod
     async def _start(fdef: FixtureDef, func: Callable[..., Any], kwargs: dict[str, Any], scope: Scope,
-                     key: Any) -> tuple[Any, ContextChanges]:
-        """Sets the fixture up: a plain function in the caller's context; an async fixture or
-        a generator in a context of its own (a copy of the caller's), where its teardown runs
-        too; what it set there, the caller then sees (`TestRequest.see_context`)."""
-        if not (fdef.is_async or fdef.is_generator):
+                     key: Any, own_context: bool) -> tuple[Any, ContextChanges]:
+        """Sets the fixture up. An async fixture, and a generator set up for an async test
+        (`own_context`), runs in a context of its own (a copy of the caller's), where its
+        teardown runs too, and what it set there the caller then sees
+        (`TestRequest.see_context`): pytest-asyncio's rule. Otherwise the fixture runs in the
+        caller's context, the thread's for a sync test, as pytest runs it in its thread's."""
+        if not (fdef.is_async or (fdef.is_generator and own_context)):
             result = func(**kwargs)
+            if inspect.isgenerator(result):
+                try:
+                    value = next(result)
+                except StopIteration:
+                    raise FixtureError(f"fixture {fdef.name!r} did not yield a value") from None
+                scope.add_finalizer(fdef.name, result, key)
+                return value, []
             return (await result if inspect.isawaitable(result) else result), []
         context = contextvars.copy_context()
         sub = kwargs.get("request")

@@ -14,3 +14,4 @@ def lock() -> asyncio.Lock:
         database_lock = asyncio.Lock()
     return database_lock
 current_trace: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_trace", default=None)
+current_request: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_request", default=None)
