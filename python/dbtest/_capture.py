@@ -158,6 +158,10 @@ def flush_late() -> None:
 # --- the console ---------------------------------------------------------------------------
 
 _installed: tuple[TextIO, TextIO] | None = None
+# What sys.stdin, sys.stdout and sys.stderr are while capture is installed (see `reinstate`),
+# and the real sys.stdin.
+_streams: tuple[Any, Any, Any] | None = None
+_real_stdin: Any = None
 # Duplicates of fds 1 and 2 taken at install: where the console is while fd capture points
 # the descriptors elsewhere.
 _console_fds: tuple[int, int] | None = None
@@ -215,6 +219,54 @@ class _Proxy(io.TextIOBase):
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
+
+
+class _NoInput:
+    """sys.stdin while output is captured, as pytest's `DontReadFromInput`: a test that reads
+    from it gets an OSError instead of waiting for a console nobody types at."""
+
+    _MESSAGE = "dbtest: reading from stdin while output is captured"
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._real, "encoding", None) or "utf-8"
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    @property
+    def buffer(self) -> _NoInput:
+        return self
+
+    def read(self, size: int | None = -1) -> str:
+        raise OSError(self._MESSAGE)
+
+    readline = read
+
+    def readlines(self, hint: int = -1) -> list[str]:
+        raise OSError(self._MESSAGE)
+
+    def __next__(self) -> str:
+        return self.readline()
+
+    def __iter__(self) -> _NoInput:
+        return self
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("redirected stdin is pseudofile, has no fileno()")
+
+    def isatty(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
 
 
 # --- file descriptors 1 and 2 --------------------------------------------------------------
@@ -562,8 +614,10 @@ def install(log_level: Any = None, log_format: str | None = None, log_date_forma
         _console_fds = (os.dup(1), os.dup(2))
     except OSError:
         _console_fds = None  # no descriptors 1 and 2 to redirect: Python-level capture only
-    sys.stdout = _Proxy(sys.stdout, False)
-    sys.stderr = _Proxy(sys.stderr, True)
+    global _streams, _real_stdin
+    _real_stdin = sys.stdin
+    sys.stdin, sys.stdout, sys.stderr = _streams = (
+        _NoInput(sys.stdin), _Proxy(sys.stdout, False), _Proxy(sys.stderr, True))
     _patch_threads(True)
     _install_log(log_level, log_format, log_date_format)
 
@@ -582,6 +636,7 @@ def uninstall() -> None:
     _patch_threads(False)
     sys.stdout, sys.stderr = _installed
     _installed = None
+    _restore_stdin()
     if _console_fds is not None:
         for saved in _console_fds:
             os.close(saved)
@@ -603,6 +658,26 @@ def _after_fork_in_child() -> None:
         _patch_threads(False)
         sys.stdout, sys.stderr = _installed
         _installed = None
+        _restore_stdin()
+
+
+def _restore_stdin() -> None:
+    global _streams
+    if _streams is not None:
+        if sys.stdin is _streams[0]:
+            sys.stdin = _real_stdin
+        _streams = None
+
+
+def reinstate() -> None:
+    """Before a test that runs alone: sys.stdin, sys.stdout and sys.stderr are the capture's
+    again, as pytest's global capture puts its own back before every test. A stream the test
+    before left behind (a monkeypatch undone after capsys closed the file it had patched over)
+    would fail this test's writes."""
+    streams = _streams
+    if streams is not None and (sys.stdout is not streams[1] or sys.stderr is not streams[2]
+                                or sys.stdin is not streams[0]):
+        sys.stdin, sys.stdout, sys.stderr = streams
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

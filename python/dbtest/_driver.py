@@ -431,6 +431,7 @@ class Driver:
         state = self.files[item.file_key]
         if state.exclusive or item.exclusive:
             # Nothing runs beside it: fds 1 and 2 can be its own (subprocesses, C code).
+            _capture.reinstate()
             _capture.begin_fd(cap)
         else:
             _capture.release_fd()
@@ -535,6 +536,8 @@ class Driver:
             errors += await self._leave(state, item, instance, ops)
             if scope is not None:
                 errors += await ops.teardown(scope)
+            if request is not None:
+                request.restore_context()
             if errors and outcome in ("passed", "skipped", "xfailed"):
                 name, failure = errors[0]
                 message, tb = _describe(failure)

@@ -9,7 +9,9 @@ classes, and `request`. dbtest's own `@dbtest.fixture` is the same model with it
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -207,6 +209,8 @@ class Scope:
         self._owners: list[Any] = []
         # The parameter each parametrized fixture holds now: pytest keeps one at a time.
         self._params: dict[int, int] = {}
+        # The context variables each value's set-up set: every test that gets the value sees them.
+        self.context_changes: dict[Any, ContextChanges] = {}
 
     def claim(self, key: Any) -> tuple[Future[Any], bool]:
         """The future of the value under `key`, and whether the caller must set it up."""
@@ -223,6 +227,7 @@ class Scope:
             found, self.finalizers, self._owners = self.finalizers, [], []
             self._values.clear()
             self._params.clear()
+            self.context_changes.clear()
             return found
 
     def add_finalizer(self, name: str, gen: Any, owner: Any = None) -> None:
@@ -242,6 +247,7 @@ class Scope:
                 return []
             stale_key = (fixture, held)
             self._values.pop(stale_key, None)
+            self.context_changes.pop(stale_key, None)
             keep = [(f, o) for f, o in zip(self.finalizers, self._owners, strict=True) if o != stale_key]
             stale = [f for f, o in zip(self.finalizers, self._owners, strict=True) if o == stale_key]
             self.finalizers = [f for f, _ in keep]
@@ -249,8 +255,78 @@ class Scope:
             return stale
 
 
-async def _anext(gen: Any) -> Any:
+ContextChanges = list[tuple[contextvars.ContextVar[Any], Any]]
+# Steps an async generator (in the context given, if one is), on the loop or from a thread.
+Stepper = Callable[[Any, "contextvars.Context | None"], Any]
+
+
+async def _anext(gen: Any, context: contextvars.Context | None = None) -> Any:
+    """Steps an async generator; in `context` when given (a fixture's own: see `_InContext`)."""
+    if context is None:
+        return await gen.__anext__()
+    _take_runner_state(context)
+    return await asyncio.create_task(_step(gen), context=context)
+
+
+def _take_runner_state(context: contextvars.Context) -> None:
+    """Gives a fixture's own context dbtest's state of the caller: what its teardown prints
+    belongs to the teardown running now (a file's, the session's), not to the test that set
+    the fixture up, and caplog sees the phase of now."""
+    from .. import _capture
+
+    state: list[contextvars.ContextVar[Any]] = [_capture.current]
+    builtins = sys.modules.get("dbtest._compat.builtins")
+    if builtins is not None:
+        state.append(builtins.phase)
+    for var in state:
+        context.run(var.set, var.get())
+
+
+async def _step(gen: Any) -> Any:
     return await gen.__anext__()
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+class _InContext:
+    """A generator fixture's teardown (its generator, or a finalizer its set-up added), with
+    the context its set-up ran in: both run in that one context (pytest-asyncio's rule), so a
+    context variable reset with the token its set-up got works, whichever test, task or
+    thread tears the fixture down."""
+
+    __slots__ = ("context", "gen")
+
+    def __init__(self, gen: Any, context: contextvars.Context) -> None:
+        self.gen = gen
+        self.context = context
+
+
+def context_changes(context: contextvars.Context) -> ContextChanges:
+    """The variables `context` holds with another value than the current context: what a
+    fixture's set-up, run in a copy of the current context, set."""
+    changed: ContextChanges = []
+    for var, value in context.items():
+        try:
+            if var.get() is value:
+                continue
+        except LookupError:
+            pass
+        changed.append((var, value))
+    return changed
+
+
+def _gets_fixtures_by_name(func: Callable[..., Any]) -> bool:
+    """Whether the fixture function calls `request.getfixturevalue` (read off its code)."""
+    code = getattr(inspect.unwrap(func), "__code__", None)
+    return code is not None and "getfixturevalue" in code.co_names
+
+
+def _async_in_reach(chain: Chain) -> bool:
+    """Whether a test with this lookup chain can see an async fixture (else a fixture that
+    asks for one by name stays on the loop's thread, where its values are made otherwise)."""
+    return any(fdef.is_async for table in chain for fdef in table.values())
 
 
 def run_inline(coro: Any) -> Any:
@@ -386,6 +462,8 @@ class SubRequest:
             self.param = param
         self.fixturename = fdef.name if fdef is not None else None
         self._key = None if fdef is None else ((id(fdef), param_index) if has_param else id(fdef))
+        # The context the fixture's set-up runs in, when it has one of its own (see `_start`).
+        self.context: contextvars.Context | None = None
 
     @property
     def node(self) -> Any:
@@ -441,7 +519,8 @@ class SubRequest:
     def addfinalizer(self, finalizer: Callable[[], Any]) -> None:
         scope = self._scope if self._scope is not None else self._test.scopes["test"]
         owner = self._key
-        scope.add_finalizer(self.fixturename or "request.addfinalizer", finalizer, owner)
+        found = finalizer if self.context is None else _InContext(finalizer, self.context)
+        scope.add_finalizer(self.fixturename or "request.addfinalizer", found, owner)
 
     def getfixturevalue(self, argname: str) -> Any:
         return self._test.getfixturevalue(argname)
@@ -470,6 +549,22 @@ class TestRequest:
         self.instance = instance
         self.sync = sync
         self.values: dict[str, Any] = {}
+        self._context_tokens: list[tuple[contextvars.ContextVar[Any], contextvars.Token[Any]]] = []
+
+    def see_context(self, changes: ContextChanges) -> None:
+        """Sets what a fixture's set-up set in the caller's context: the test sees the context
+        its fixtures made, as under pytest-asyncio."""
+        for var, value in changes:
+            self._context_tokens.append((var, var.set(value)))
+
+    def restore_context(self) -> None:
+        """Undoes `see_context` once the test is torn down (a thread's context outlives it)."""
+        while self._context_tokens:
+            var, token = self._context_tokens.pop()
+            try:
+                var.reset(token)
+            except ValueError:
+                pass  # set in another context (a fixture set up on a thread): nothing to undo here
 
     def direct(self, name: str) -> tuple[bool, Any]:
         spec = self.callspec
@@ -563,8 +658,13 @@ class Resolver:
         fut, mine = scope.claim(key)
         if not mine:
             if fut.done() or sync:
-                return fut.result()
-            return await asyncio.wrap_future(fut)
+                value = fut.result()
+            else:
+                value = await asyncio.wrap_future(fut)
+            changes = scope.context_changes.get(key)
+            if changes:
+                request.see_context(changes)
+            return value
         try:
             kwargs = {}
             for arg in fdef.argnames:
@@ -572,12 +672,15 @@ class Resolver:
             sub = SubRequest(request, fdef, scope, param, index, has_param)
             if "request" in fdef.argnames:
                 kwargs["request"] = sub
-            value = await self._create(fdef, kwargs, scope, key, request, sync=sync, on_loop=on_loop)
+            value, changes = await self._create(fdef, kwargs, scope, key, request, sync=sync, on_loop=on_loop)
         except BaseException as e:
             fut.set_exception(e)
             # The error is the caller's; the future only serves tests waiting for the value.
             fut.exception()
             raise
+        if changes:
+            scope.context_changes[key] = changes
+            request.see_context(changes)
         fut.set_result(value)
         return value
 
@@ -590,7 +693,7 @@ class Resolver:
         return fdef.func.__get__(instance) if instance is not None else fdef.func
 
     async def _create(self, fdef: FixtureDef, kwargs: dict[str, Any], scope: Scope, key: Any,
-                      request: TestRequest, *, sync: bool, on_loop: bool) -> Any:
+                      request: TestRequest, *, sync: bool, on_loop: bool) -> tuple[Any, ContextChanges]:
         func = self._function(fdef, request)
         if fdef.is_async and sync:
             if on_loop:
@@ -599,27 +702,60 @@ class Resolver:
                     "ask for it as a parameter instead"
                 )
             # Async fixtures live on the run's one loop, whoever asks for them.
-            return asyncio.run_coroutine_threadsafe(self._start(fdef, func, kwargs, scope, key), self.loop).result()
-        return await self._start(fdef, func, kwargs, scope, key)
+            return asyncio.run_coroutine_threadsafe(self._start(fdef, func, kwargs, scope, key, True),
+                                                    self.loop).result()
+        if (not sync and not fdef.is_async and "request" in fdef.argnames and _gets_fixtures_by_name(func)
+                and _async_in_reach(request.chain)):
+            return await self._start_off_loop(fdef, func, kwargs, scope, key)
+        return await self._start(fdef, func, kwargs, scope, key, not sync)
+
+    async def _start_off_loop(self, fdef: FixtureDef, func: Callable[..., Any], kwargs: dict[str, Any],
+                              scope: Scope, key: Any) -> tuple[Any, ContextChanges]:
+        """Sets up, for a test on the loop, a sync fixture that may ask for an async one by
+        name: on a thread, in a copy of the caller's context, so that the async fixture it asks
+        for is set up on the loop, which stays free meanwhile (as pytest-asyncio serves it)."""
+        context = contextvars.copy_context()
+        value, changes = await self.loop.run_in_executor(
+            None, context.run, run_inline, self._start(fdef, func, kwargs, scope, key, True))
+        return value, [*context_changes(context), *changes]
 
     @staticmethod
     async def _start(fdef: FixtureDef, func: Callable[..., Any], kwargs: dict[str, Any], scope: Scope,
-                     key: Any) -> Any:
-        result = func(**kwargs)
+                     key: Any, own_context: bool) -> tuple[Any, ContextChanges]:
+        """Sets the fixture up. An async fixture, and a generator set up for an async test
+        (`own_context`), runs in a context of its own (a copy of the caller's), where its
+        teardown runs too, and what it set there the caller then sees
+        (`TestRequest.see_context`): pytest-asyncio's rule. Otherwise the fixture runs in the
+        caller's context, the thread's for a sync test, as pytest runs it in its thread's."""
+        if not (fdef.is_async or (fdef.is_generator and own_context)):
+            result = func(**kwargs)
+            if inspect.isgenerator(result):
+                try:
+                    value = next(result)
+                except StopIteration:
+                    raise FixtureError(f"fixture {fdef.name!r} did not yield a value") from None
+                scope.add_finalizer(fdef.name, result, key)
+                return value, []
+            return (await result if inspect.isawaitable(result) else result), []
+        context = contextvars.copy_context()
+        sub = kwargs.get("request")
+        if isinstance(sub, SubRequest):
+            sub.context = context
+        result = context.run(func, **kwargs)
         if inspect.isasyncgen(result):
-            value = await result.__anext__()
-            scope.add_finalizer(fdef.name, result, key)
-            return value
-        if inspect.isgenerator(result):
+            value = await _anext(result, context)
+            scope.add_finalizer(fdef.name, _InContext(result, context), key)
+        elif inspect.isgenerator(result):
             try:
-                value = next(result)
+                value = context.run(next, result)
             except StopIteration:
                 raise FixtureError(f"fixture {fdef.name!r} did not yield a value") from None
-            scope.add_finalizer(fdef.name, result, key)
-            return value
-        if inspect.isawaitable(result):
-            return await result
-        return result
+            scope.add_finalizer(fdef.name, _InContext(result, context), key)
+        elif inspect.isawaitable(result):
+            value = await asyncio.create_task(_awaited(result), context=context)
+        else:
+            value = result
+        return value, context_changes(context)
 
     # --- teardown ------------------------------------------------------------------------
 
@@ -629,23 +765,32 @@ class Resolver:
     def teardown_sync(self, scope: Scope) -> list[tuple[str, BaseException]]:
         return run_inline(self._teardown(scope, self._anext_on_loop))
 
-    async def _teardown(self, scope: Scope, anext: Callable[[Any], Any]) -> list[tuple[str, BaseException]]:
+    async def _teardown(self, scope: Scope, anext: Stepper) -> list[tuple[str, BaseException]]:
         """Runs the scope's finalizers, last set up first; `anext` steps an async generator."""
         return await self._finalize(scope.take_finalizers(), anext)
 
     @staticmethod
-    async def _finalize(finalizers: list[tuple[str, Any]], anext: Callable[[Any], Any]) -> list[tuple[str, BaseException]]:
+    async def _finalize(finalizers: list[tuple[str, Any]], anext: Stepper) -> list[tuple[str, BaseException]]:
         errors: list[tuple[str, BaseException]] = []
         for name, gen in reversed(finalizers):
+            context = None
+            if isinstance(gen, _InContext):
+                gen, context = gen.gen, gen.context
             try:
                 if inspect.isasyncgen(gen):
-                    await anext(gen)
+                    await anext(gen, context)
                 elif inspect.isgenerator(gen):
-                    next(gen)
+                    if context is not None:
+                        _take_runner_state(context)
+                        context.run(next, gen)
+                    else:
+                        next(gen)
                 else:
-                    result = gen()
+                    if context is not None:
+                        _take_runner_state(context)
+                    result = context.run(gen) if context is not None else gen()
                     if inspect.isawaitable(result):
-                        await anext(_Awaiting(result))
+                        await anext(_Awaiting(result), context)
                     continue
                 errors.append((name, FixtureError(f"fixture {name!r} yielded more than once")))
             except (StopIteration, StopAsyncIteration):
@@ -654,10 +799,10 @@ class Resolver:
                 errors.append((name, e))
         return errors
 
-    async def _anext_on_loop(self, gen: Any) -> Any:
+    async def _anext_on_loop(self, gen: Any, context: contextvars.Context | None = None) -> Any:
         """Steps an async generator for a thread other than the loop's: on the loop, waited
         for here (so this never suspends)."""
-        return asyncio.run_coroutine_threadsafe(_anext(gen), self.loop).result()
+        return asyncio.run_coroutine_threadsafe(_anext(gen, context), self.loop).result()
 
 
 class _Awaiting:
