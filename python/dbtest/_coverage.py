@@ -134,6 +134,8 @@ class CoverageSession:
             )
             # Read the configuration now: a bad file is an error before any test runs.
             self.data_file = os.path.abspath(self.cov.config.data_file)
+            if _sysmon_is_cheaper(self.cov.config, settings):
+                self.cov.set_option("run:core", "sysmon")
         except coverage.exceptions.CoverageException as exc:
             raise CoverageUnavailable(f"coverage.py refused its configuration: {_where(str(exc))}") from None
 
@@ -212,6 +214,17 @@ class CoverageSession:
 
     async def finish_async(self) -> dict[str, Any]:
         return self.finish_sync()
+
+
+def _sysmon_is_cheaper(config: Any, settings: dict[str, Any]) -> bool:
+    """Whether to measure with `sys.monitoring` (Python 3.12+), which costs less than a trace
+    function and reaches every thread: where neither the configuration nor COVERAGE_CORE chose
+    a core and coverage.py's sysmon core can record what is asked (branches from 3.14 on)."""
+    if config.core is not None or sys.version_info < (3, 12):
+        return False
+    if (config.branch or settings.get("branch")) and sys.version_info < (3, 14):
+        return False
+    return not config.dynamic_context and not any(c in config.concurrency for c in ("greenlet", "eventlet", "gevent"))
 
 
 def _where(message: str) -> str:
