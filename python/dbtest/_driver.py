@@ -24,6 +24,7 @@ from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
 from ._compat import config as compat
+from ._compat import served
 from ._compat.collect import (
     CLASS,
     SUITE,
@@ -288,6 +289,7 @@ class Driver:
         self._conftests: dict[str, dict[str, FixtureDef] | BaseException] = {}
         self._warned: set[str] = set()
         self.config = compat.Config(settings, root, self._warn)
+        served.configure(self.config)
         self.rules = Rules(
             config=self.config,
             python_classes=list(settings.python_classes),
@@ -500,6 +502,8 @@ class Driver:
             if item.kind != UNITTEST:
                 await self._setup_method(state, item, instance, ops)
             fn = item.func.__get__(instance) if instance is not None else item.func
+            if request is not None and item.is_async:
+                fn = served.test_on_backend(fn, request)
             phase = "call"
             _set_phase("call")
             try:
