@@ -451,6 +451,7 @@ class Driver:
         """Most tests: a function with no fixtures, parameters, xunit functions or hooks to
         run around it (the general path costs more than such a test takes)."""
         outcome, message, tb = "passed", None, None
+        served.reseed(functools.partial(_test_id, item), 0)
         try:
             if await ops.call_test(item.func, {}, timeout):
                 outcome, message = "timeout", f"timed out after {timeout:g}s"
@@ -481,6 +482,7 @@ class Driver:
                 "this test is marked for an event loop other than asyncio (trio, curio, twisted); "
                 "dbtest runs coroutine tests on asyncio only",
             )
+        served.reseed(functools.partial(_test_id, item), -1)
         try:
             await self._enter_module(state, item, ops)
             class_scope = await self._enter_classes(state, item, ops)
@@ -506,6 +508,7 @@ class Driver:
                 fn = served.test_on_backend(fn, request)
             phase = "call"
             _set_phase("call")
+            served.reseed(functools.partial(_test_id, item), 0)
             try:
                 if item.kind == UNITTEST:
                     outcome, message, error = self._run_unittest(item)
@@ -524,6 +527,7 @@ class Driver:
             error = exc
             outcome, message, tb = self._classify(exc, phase)
         finally:
+            served.reseed(functools.partial(_test_id, item), 1)
             errors = []
             if self.config.hooks.get("pytest_runtest_teardown"):
                 # A conftest's hook runs before the fixtures are torn down, as under pytest.

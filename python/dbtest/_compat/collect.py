@@ -363,8 +363,9 @@ class FileCollector:
             timeout = base.timeout
             retries = base.retries
             for mark in marks:
-                if mark.name == "timeout" and mark.args and timeout is None:
-                    timeout = float(mark.args[0])
+                if mark.name == "timeout" and timeout is None and (mark.args or "timeout" in mark.kwargs):
+                    # pytest-timeout's mark; 0 is no timeout for this test.
+                    timeout = float(mark.args[0] if mark.args else mark.kwargs["timeout"])
                 if mark.name == "flaky" and retries is None:
                     retries = int(mark.kwargs.get("reruns", mark.kwargs.get("max_runs", 2)))
             if tags != base.tags or timeout != base.timeout or retries != base.retries:

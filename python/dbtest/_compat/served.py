@@ -20,7 +20,12 @@ import asyncio
 import functools
 import importlib
 import inspect
+import os
+import random
+import sys
 import threading
+import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -60,6 +65,7 @@ class _State:
 
     disabled: frozenset[str] = frozenset()
     anyio_auto = False
+    randomly_seed: int | None = None
     warn: Callable[[str], None] = staticmethod(lambda _message: None)
 
 
@@ -71,6 +77,9 @@ def configure(config: Any) -> None:
     _state.disabled = frozenset(getattr(config._settings, "disabled_plugins", None) or ())
     _state.warn = config._warn
     _state.anyio_auto = active(ANYIO) and "auto" in (_ini(config, "anyio_mode"), config.getoption("anyio_mode", None))
+    _serve_xdist_worker(config)
+    seed = os.environ.get(_RANDOMLY_SEED)
+    _state.randomly_seed = int(seed) if seed is not None and active(RANDOMLY) else None
 
 
 def _ini(config: Any, name: str) -> Any:
@@ -88,9 +97,13 @@ def active(module: str) -> bool:
 
 def fixtures() -> dict[str, FixtureDef]:
     """The served plugins' fixtures, found by name as pytest's built-in fixtures are."""
-    from .fixtures import fixtures_in
+    from .fixtures import FixtureDef, fixtures_in
 
     table: dict[str, FixtureDef] = {}
+    for module_name, own in _OWN_FIXTURES.items():
+        if active(module_name):
+            for name, (func, scope) in own().items():
+                table[name] = FixtureDef(name, func, scope, origin=f"dbtest (serving {module_name})")
     for module_name, names in _PLUGIN_FIXTURES.items():
         if not active(module_name):
             continue
@@ -102,6 +115,154 @@ def fixtures() -> dict[str, FixtureDef]:
         found = fixtures_in(vars(module), getattr(module, "__file__", None) or module_name)
         table.update({name: found[name] for name in names if name in found})
     return table
+
+
+# --- pytest-xdist --------------------------------------------------------------------------
+
+XDIST = "xdist.plugin"
+
+
+def _xdist_worker() -> tuple[str, str] | None:
+    """In a worker of `--workers` (`-n`): its id as xdist names it ("gw0", ...) and the
+    number of workers."""
+    index = os.environ.get("DBTEST_WORKER_INDEX")
+    if index is None:
+        return None
+    return f"gw{index}", os.environ.get("DBTEST_WORKER_COUNT", "1")
+
+
+def testrun_uid_for_workers() -> None:
+    """In the parent of a run with workers: one id the workers share (xdist's `testrun_uid`)."""
+    os.environ.setdefault("DBTEST_TESTRUN_UID", uuid.uuid4().hex)
+
+
+def _serve_xdist_worker(config: Any) -> None:
+    """What pytest-xdist gives a worker: `PYTEST_XDIST_WORKER`, `..._WORKER_COUNT`,
+    `PYTEST_XDIST_TESTRUNUID` and `config.workerinput`."""
+    worker = _xdist_worker()
+    if worker is None or not active(XDIST):
+        return
+    worker_id, count = worker
+    uid = os.environ.setdefault("DBTEST_TESTRUN_UID", uuid.uuid4().hex)
+    os.environ.update(PYTEST_XDIST_WORKER=worker_id, PYTEST_XDIST_WORKER_COUNT=count, PYTEST_XDIST_TESTRUNUID=uid)
+    config.workerinput = {"workerid": worker_id, "workercount": int(count), "testrunuid": uid,
+                          "mainargv": list(sys.argv)}
+
+
+def _xdist_fixtures() -> dict[str, tuple[Callable[..., Any], str]]:
+    def worker_id() -> str:
+        worker = _xdist_worker()
+        return worker[0] if worker is not None else "master"
+
+    def testrun_uid() -> str:
+        return os.environ.get("DBTEST_TESTRUN_UID") or uuid.uuid4().hex
+
+    return {"worker_id": (worker_id, "session"), "testrun_uid": (testrun_uid, "session")}
+
+
+# --- pytest-randomly --------------------------------------------------------------------------
+
+RANDOMLY = "pytest_randomly"
+_RANDOMLY_SEED = "DBTEST_RANDOMLY_SEED"
+
+
+def randomly_flags(flags: dict[str, Any], python_settings: dict[str, Any]) -> dict[str, Any] | None:
+    """pytest-randomly, installed and not disabled (`-p no:randomly`), shuffles the run with
+    its seed (`--randomly-seed` is `--seed`): the flags of that run, when they are not
+    `flags` already. The seed goes to the driver, and to workers, which reset `random` with
+    it before each test."""
+    _state.disabled = frozenset(python_settings.get("disabled_plugins") or ())
+    if not active(RANDOMLY):
+        return None
+    seed = flags.get("seed")
+    if seed is None:
+        seed = random.Random().getrandbits(32)  # as pytest-randomly makes its seed
+    os.environ[_RANDOMLY_SEED] = str(seed)
+    if flags.get("random_order") and flags.get("seed") == seed:
+        return None
+    return {**flags, "random_order": True, "seed": seed}
+
+
+def reseed(nodeid: Callable[[], str], phase: int) -> None:
+    """pytest-randomly's reset of `random` (and numpy, faker, ... as its version does) before
+    a test's setup (-1), call (0) and teardown (1): its seed plus the test id's crc32."""
+    seed = _state.randomly_seed
+    if seed is None:
+        return
+    offset = (zlib.crc32(nodeid().encode()) + phase) % 2**32
+    try:
+        plugin = importlib.import_module(RANDOMLY)
+    except ImportError:
+        random.seed(seed + offset)
+        return
+    plugin._reseed(_SeedOnly(seed), offset)
+
+
+class _SeedOnly:
+    """The `config` pytest-randomly's reseeding reads its seed from."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+
+    def getoption(self, name: str, default: Any = None) -> Any:
+        return self._seed if name == "randomly_seed" else default
+
+
+# --- pytest-codspeed -------------------------------------------------------------------------
+
+CODSPEED = "pytest_codspeed.plugin"
+
+
+class CodSpeedOutside:
+    """pytest-codspeed's `benchmark` outside CodSpeed: the function is called once, as its
+    plugin does when it does not measure (dbtest measures nothing either)."""
+
+    def __init__(self) -> None:
+        self.extra_info: dict[str, Any] = {}
+        self._called = False
+
+    def _once(self) -> None:
+        if self._called:
+            raise RuntimeError("The benchmark fixture can only be used once per test")
+        self._called = True
+
+    def __call__(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self._once()
+        return target(*args, **kwargs)
+
+    def pedantic(self, target: Callable[..., Any], args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
+                 setup: Callable[[], Any] | None = None, teardown: Callable[..., Any] | None = None,
+                 rounds: int = 1, warmup_rounds: int = 0, iterations: int = 1) -> Any:
+        self._once()
+        kwargs = kwargs or {}
+        if setup is not None:
+            made = setup()
+            if made is not None:
+                args, kwargs = made
+        result = target(*args, **kwargs)
+        if teardown is not None:
+            teardown(*args, **kwargs)
+        return result
+
+
+def _codspeed_fixtures() -> dict[str, tuple[Callable[..., Any], str]]:
+    if os.environ.get("CODSPEED_ENV") is not None:
+        _state.warn("CODSPEED_ENV is set, but dbtest does not measure with CodSpeed: each benchmark runs once")
+
+    def codspeed_benchmark() -> CodSpeedOutside:
+        return CodSpeedOutside()
+
+    table = {"codspeed_benchmark": (codspeed_benchmark, "function")}
+    if "pytest_benchmark.plugin" not in _entry_points():
+        # pytest-codspeed's own `benchmark` stands in for pytest-benchmark's only without it.
+        table["benchmark"] = (codspeed_benchmark, "function")
+    return table
+
+
+_OWN_FIXTURES: dict[str, Callable[[], dict[str, tuple[Callable[..., Any], str]]]] = {
+    XDIST: _xdist_fixtures,
+    CODSPEED: _codspeed_fixtures,
+}
 
 
 # --- anyio ------------------------------------------------------------------------------
