@@ -54,9 +54,13 @@ _PLUGIN_FIXTURES: dict[str, tuple[str, ...]] = {
 
 @functools.cache
 def _entry_points() -> dict[str, str]:
-    """The installed pytest plugins: module -> entry point name (what `-p no:NAME` names)."""
+    """The installed pytest plugins: module -> entry point name (what `-p no:NAME` names).
+    None without pytest: its plugins are nothing to a suite that does not have it."""
     from importlib.metadata import entry_points
+    from importlib.util import find_spec
 
+    if find_spec("pytest") is None:
+        return {}
     return {ep.value.split(":")[0]: ep.name for ep in entry_points(group="pytest11")}
 
 
