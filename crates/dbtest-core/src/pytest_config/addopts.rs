@@ -8,7 +8,7 @@
 
 /// What `addopts` asks for that dbtest honours. An empty `-m` or `-k` is no filter, as in
 /// pytest.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Addopts {
     /// `-m EXPR`: the mark expression.
     pub markexpr: Option<String>,
@@ -22,6 +22,12 @@ pub struct Addopts {
     pub pythonwarnings: Vec<String>,
     /// `--asyncio-mode MODE` (pytest-asyncio's flag; it wins over the `asyncio_mode` setting).
     pub asyncio_mode: Option<String>,
+    /// pytest-xdist's `-n N|auto|logical`: a number of workers, or `None` for as many as cores.
+    pub numprocesses: Option<Option<u32>>,
+    /// pytest-timeout's `--timeout SECONDS` (0: none).
+    pub timeout: Option<f64>,
+    /// pytest-rerunfailures' `--reruns N`.
+    pub reruns: Option<u32>,
     /// Settings the options set, as pytest applies them over the file's: `-o NAME=VALUE`,
     /// and `--strict-markers`, `--strict`, `--strict-config` (`strict_markers=true`, ...).
     pub overrides: Vec<(String, String)>,
@@ -41,6 +47,10 @@ enum Effect {
     Plugin,
     Override,
     AsyncioMode,
+    /// Options of plugins the engine serves (DESIGN 4c): `-n`, `--timeout`, `--reruns`.
+    Numprocesses,
+    Timeout,
+    Reruns,
     /// `--strict-markers` & co: the setting it turns on.
     SetTrue(&'static str),
     /// Only changes pytest's output: dropped without a word.
@@ -62,6 +72,9 @@ const OPTIONS: &[(&[&str], bool, Effect)] = &[
     (&["-p"], true, Plugin),
     (&["-o", "--override-ini"], true, Override),
     (&["--asyncio-mode"], true, AsyncioMode),
+    (&["-n", "--numprocesses"], true, Numprocesses),
+    (&["--timeout"], true, Timeout),
+    (&["--reruns"], true, Reruns),
     (&["--strict-markers"], false, SetTrue("strict_markers")),
     (&["--strict"], false, SetTrue("strict")),
     (&["--strict-config"], false, SetTrue("strict_config")),
@@ -275,7 +288,7 @@ impl Addopts {
 
     /// An option pytest's core does not know (a plugin's). Whether it takes a value cannot be
     /// known, so a following word that is not an option goes with it: `--cov src`,
-    /// `-n auto`, `--reruns 3` are each one warning.
+    /// `--dist loadfile`, `--reruns-delay 3` are each one warning.
     fn unknown(&mut self, word: &str, may_take_next: bool, rest: &mut Cursor<'_>) {
         let value = if may_take_next {
             rest.next_value()
@@ -325,6 +338,30 @@ impl Addopts {
                 self.overrides.push((key.to_owned(), v.to_owned()));
             }
             AsyncioMode => self.asyncio_mode = Some(value.to_owned()),
+            Numprocesses => {
+                self.numprocesses = Some(match value.trim() {
+                    "auto" | "logical" => None,
+                    n => Some(n.parse().map_err(|_| {
+                        format!(
+                            "{name} needs a number of workers or 'auto', got '{value}' (e.g. -n 4)"
+                        )
+                    })?),
+                });
+            }
+            Timeout => {
+                let seconds: f64 = value.trim().parse().map_err(|_| {
+                    format!(
+                        "--timeout needs a number of seconds, got '{value}' (e.g. --timeout 30)"
+                    )
+                })?;
+                self.timeout = Some(seconds);
+            }
+            Reruns => {
+                let n: u32 = value.trim().parse().map_err(|_| {
+                    format!("--reruns needs a whole number, got '{value}' (e.g. --reruns 2)")
+                })?;
+                self.reruns = Some(n);
+            }
             SetTrue(setting) => self.overrides.push((setting.to_owned(), "true".to_owned())),
             Display => {}
             Unsupported => self
@@ -442,11 +479,11 @@ mod tests {
             "--cov",
             "src",
             "--cov-report=term",
-            "-n",
-            "auto",
+            "--dist",
+            "loadfile",
             "--import-mode=importlib",
             "--lf",
-            "--reruns",
+            "--reruns-delay",
             "2",
             "-x",
             "tests/",
@@ -458,10 +495,10 @@ mod tests {
             [
                 "--cov src",
                 "--cov-report=term",
-                "-n auto",
+                "--dist loadfile",
                 "--import-mode importlib",
                 "--lf",
-                "--reruns 2",
+                "--reruns-delay 2",
                 "tests/",
                 "more"
             ]
@@ -483,5 +520,25 @@ mod tests {
             parse(&["--asyncio-mode", "strict"]).asyncio_mode.as_deref(),
             Some("strict")
         );
+    }
+
+    #[test]
+    fn options_of_plugins_the_engine_serves_are_read() {
+        let words = |text: &str| {
+            text.split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let a = Addopts::parse(&words("-n 4 --timeout=2.5 --reruns 3")).unwrap();
+        assert_eq!(a.numprocesses, Some(Some(4)));
+        assert_eq!(a.timeout, Some(2.5));
+        assert_eq!(a.reruns, Some(3));
+        assert!(a.ignored.is_empty(), "{:?}", a.ignored);
+        assert_eq!(
+            Addopts::parse(&words("-nauto")).unwrap().numprocesses,
+            Some(None)
+        );
+        assert!(Addopts::parse(&words("-n many")).is_err());
+        assert!(Addopts::parse(&words("--reruns x")).is_err());
     }
 }
