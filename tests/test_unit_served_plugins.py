@@ -115,7 +115,7 @@ def test_a_disabled_plugin_serves_nothing(tmp_path: Path) -> None:
 XDIST_EXPECTED = {
     f"tests/test_worker_{f}.py::{name}": "passed"
     for f in ("a", "b")
-    for name in ("test_worker_id", "test_worker_count", "test_testrun_uid")
+    for name in ("test_worker_id", "test_worker_count", "test_testrun_uid", "test_workerinput_only_in_a_worker")
 }
 
 

@@ -31,3 +31,8 @@ def test_testrun_uid(testrun_uid):
     assert re.fullmatch(r"[0-9a-f]{32}", testrun_uid)
     if in_a_worker():
         assert testrun_uid == os.environ["PYTEST_XDIST_TESTRUNUID"]
+
+
+def test_workerinput_only_in_a_worker(pytestconfig):
+    # What conftests test to know whether they run in an xdist worker.
+    assert hasattr(pytestconfig, "workerinput") == in_a_worker()
