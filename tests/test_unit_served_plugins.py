@@ -45,6 +45,9 @@ ANYIO_EXPECTED = {
             "test_parametrized[{b}-1]", "test_parametrized[{b}-2]",
         )
     },
+    # a hypothesis test of a coroutine: each example on the backend
+    "tests/test_hypothesis.py::test_each_example_on_the_backend[asyncio]": "passed",
+    "tests/test_hypothesis.py::test_each_example_on_the_backend[trio]": "passed",
     "tests/test_default_backends.py::test_fails_on_each_backend[asyncio]": "failed",
     "tests/test_default_backends.py::test_fails_on_each_backend[trio]": "failed",
     "tests/test_default_backends.py::test_skips_inside[asyncio]": "passed",

@@ -504,7 +504,7 @@ class Driver:
             if item.kind != UNITTEST:
                 await self._setup_method(state, item, instance, ops)
             fn = item.func.__get__(instance) if instance is not None else item.func
-            if request is not None and item.is_async:
+            if request is not None:
                 fn = served.test_on_backend(fn, request)
             phase = "call"
             _set_phase("call")

@@ -309,7 +309,7 @@ class FileCollector:
         autouse = self._autouse.get(id(chain))
         if autouse is None:
             autouse = self._autouse[id(chain)] = autouse_names(chain)
-        implicit = served.implicit_fixtures(is_coroutine, marks_all)
+        implicit = served.implicit_fixtures(func, is_coroutine, marks_all)
         if (
             not marks_all and not base.parametrize and not autouse and not args and not base.usefixtures
             and probabilistic is None and not self.generates and not implicit

@@ -272,10 +272,18 @@ _OWN_FIXTURES: dict[str, Callable[[], dict[str, tuple[Callable[..., Any], str]]]
 # --- anyio ------------------------------------------------------------------------------
 
 
-def implicit_fixtures(is_coroutine: bool, marks: list[Any]) -> list[str]:
+def _hypothesis_inner(fn: Any) -> Any:
+    """The test a hypothesis `@given` wraps, if it is one."""
+    return getattr(getattr(fn, "hypothesis", None), "inner_test", None)
+
+
+def implicit_fixtures(func: Any, is_coroutine: bool, marks: list[Any]) -> list[str]:
     """The fixtures a served plugin's collection hook adds to a test: anyio's gives a
-    coroutine test with the `anyio` mark (any coroutine test in auto mode) `anyio_backend`."""
-    if not is_coroutine or not active(ANYIO):
+    coroutine test (or a hypothesis test of one) with the `anyio` mark (any such test in
+    auto mode) `anyio_backend`."""
+    if not active(ANYIO):
+        return []
+    if not is_coroutine and not inspect.iscoroutinefunction(_hypothesis_inner(func)):
         return []
     if _state.anyio_auto or any(mark.name == "anyio" for mark in marks):
         return [ANYIO_BACKEND]
@@ -322,7 +330,10 @@ def fixture_on_backend(func: Callable[..., Any], backend: Any) -> Callable[..., 
 def test_on_backend(fn: Callable[..., Any], request: Any) -> Callable[..., Any]:
     """The coroutine test, run on its `anyio_backend` when it has one (as anyio's
     `pytest_pyfunc_call`)."""
-    if not active(ANYIO) or not inspect.iscoroutinefunction(fn):
+    if not active(ANYIO):
+        return fn
+    inner = _hypothesis_inner(fn)
+    if not inspect.iscoroutinefunction(fn) and inner is None:
         return fn
     backend = request.values.get(ANYIO_BACKEND)
     if backend is None:
@@ -330,10 +341,31 @@ def test_on_backend(fn: Callable[..., Any], request: Any) -> Callable[..., Any]:
     if not backend:
         return fn
     name, options = _backend(backend)
+    if inner is not None:
+        _hypothesis_on_backend(fn, inner, name, options, request.resolver.loop)
+        return fn
     if name == "asyncio":
         _on_asyncio(options)
         return fn
     return _host.test(fn, name, options)
+
+
+def _hypothesis_on_backend(fn: Any, inner: Any, name: str, options: dict[str, Any], loop: Any) -> None:
+    """As anyio's plugin: hypothesis calls the coroutine test it wraps once per example, on
+    the test's thread; each call runs on the backend (this test's: a hypothesis test may
+    run on one backend, then on another)."""
+    original = getattr(inner, "_dbtest_anyio_original", inner)
+    if not inspect.iscoroutinefunction(original):
+        return
+
+    def run_on_backend(*args: Any, **kwargs: Any) -> None:
+        if name == "asyncio":
+            asyncio.run_coroutine_threadsafe(original(*args, **kwargs), loop).result()
+        else:
+            _host.run_sync(_run_test, functools.partial(original, *args), kwargs, name, options)
+
+    run_on_backend._dbtest_anyio_original = original  # type: ignore[attr-defined]
+    fn.hypothesis.inner_test = run_on_backend
 
 
 _DONE = object()
@@ -358,6 +390,11 @@ class _Host:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="dbtest-anyio", initializer=self._mark_thread)
         return self._pool.submit(fn, *args)
+
+    def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """For a thread that is not the loop's: waits here."""
+        self._check_not_inside()
+        return self._submit(_calling, fn, *args).result()
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.wrap_future(self._submit(_calling, fn, *args))
