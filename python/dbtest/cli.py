@@ -33,9 +33,9 @@ def cli() -> None:
 @click.option("--overlap", type=click.Choice(["native", "all", "none"]),
               help="Which files' tests may overlap in one process: native (files that import dbtest), "
                    "all, or none [default: native].")
-@click.option("-w", "--workers", "-n", metavar="N|auto", callback=lambda _c, _p, v: _workers(v),
+@click.option("-w", "--workers", "-n", "--numprocesses", metavar="N|auto", callback=lambda _c, _p, v: _workers(v),
               help="Run files in N worker processes (auto: one per core; 0: in-process, the default); "
-                   "-n is the same (pytest-xdist's spelling).")
+                   "-n, --numprocesses are the same (pytest-xdist's spellings).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Per-test timeout; @dbtest.timeout wins. Hard (the worker is stopped) with --workers.")
 @click.option("--collect-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
