@@ -24,6 +24,7 @@ from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
 from ._compat import config as compat
+from ._compat import served
 from ._compat.collect import (
     CLASS,
     SUITE,
@@ -289,6 +290,7 @@ class Driver:
         self._conftests: dict[str, dict[str, FixtureDef] | BaseException] = {}
         self._warned: set[str] = set()
         self.config = compat.Config(settings, root, self._warn)
+        served.configure(self.config)
         self.rules = Rules(
             config=self.config,
             python_classes=list(settings.python_classes),
@@ -454,6 +456,7 @@ class Driver:
         """Most tests: a function with no fixtures, parameters, xunit functions or hooks to
         run around it (the general path costs more than such a test takes)."""
         outcome, message, tb = "passed", None, None
+        served.reseed(functools.partial(_test_id, item), 0)
         try:
             if await ops.call_test(item.func, {}, timeout):
                 outcome, message = "timeout", f"timed out after {timeout:g}s"
@@ -484,6 +487,7 @@ class Driver:
                 "this test is marked for an event loop other than asyncio (trio, curio, twisted); "
                 "dbtest runs coroutine tests on asyncio only",
             )
+        served.reseed(functools.partial(_test_id, item), -1)
         try:
             await self._enter_module(state, item, ops)
             class_scope = await self._enter_classes(state, item, ops)
@@ -505,8 +509,11 @@ class Driver:
             if item.kind != UNITTEST:
                 await self._setup_method(state, item, instance, ops)
             fn = item.func.__get__(instance) if instance is not None else item.func
+            if request is not None:
+                fn = served.test_on_backend(fn, request)
             phase = "call"
             _set_phase("call")
+            served.reseed(functools.partial(_test_id, item), 0)
             try:
                 if item.kind == UNITTEST:
                     outcome, message, error = self._run_unittest(item)
@@ -525,6 +532,7 @@ class Driver:
             error = exc
             outcome, message, tb = self._classify(exc, phase)
         finally:
+            served.reseed(functools.partial(_test_id, item), 1)
             errors = []
             if self.config.hooks.get("pytest_runtest_teardown"):
                 # A conftest's hook runs before the fixtures are torn down, as under pytest.

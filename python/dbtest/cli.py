@@ -33,8 +33,9 @@ def cli() -> None:
 @click.option("--overlap", type=click.Choice(["native", "all", "none"]),
               help="Which files' tests may overlap in one process: native (files that import dbtest), "
                    "all, or none [default: native].")
-@click.option("-w", "--workers", metavar="N|auto", callback=lambda _c, _p, v: _workers(v),
-              help="Run files in N worker processes (auto: one per core; 0: in-process, the default).")
+@click.option("-w", "--workers", "-n", "--numprocesses", metavar="N|auto", callback=lambda _c, _p, v: _workers(v),
+              help="Run files in N worker processes (auto: one per core; 0: in-process, the default); "
+                   "-n, --numprocesses are the same (pytest-xdist's spellings).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Per-test timeout; @dbtest.timeout wins. Hard (the worker is stopped) with --workers.")
 @click.option("--collect-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
@@ -42,12 +43,14 @@ def cli() -> None:
                    "without it [default: 120; 0: no limit].")
 @click.option("-x", "--exitfirst", is_flag=True, default=None, help="Stop after the first failing test.")
 @click.option("--maxfail", type=click.IntRange(min=1), metavar="N", help="Stop after N failing tests.")
-@click.option("--retries", type=click.IntRange(min=0), metavar="N",
-              help="Run a failing test up to N more times; a later pass counts as flaky.")
+@click.option("--retries", "--reruns", type=click.IntRange(min=0), metavar="N",
+              help="Run a failing test up to N more times; a later pass counts as flaky. --reruns is "
+                   "the same (pytest-rerunfailures' spelling).")
 @click.option("--lf", "--last-failed", "last_failed", is_flag=True, default=None,
               help="Run only the tests that failed last time (all, if none did).")
 @click.option("--random-order", is_flag=True, default=None, help="Shuffle files and tests; prints the seed.")
-@click.option("--seed", type=click.IntRange(min=0), help="Replay a --random-order run.")
+@click.option("--seed", "--randomly-seed", type=click.IntRange(min=0),
+              help="Replay a --random-order run (--randomly-seed: pytest-randomly's spelling).")
 @click.option("--shard", metavar="K/N", help="Run the K-th of N shards of the files (CI matrices).")
 @click.option("--inconclusive-ok", is_flag=True, default=None,
               help="Probabilistic tests that reach no verdict do not fail the run.")
@@ -110,6 +113,11 @@ def _run_unit(flags: dict[str, Any]) -> int:
 
     try:
         run = _core.UnitRun(flags, os.getcwd())
+        from ._compat.served import randomly_flags
+
+        shuffled = randomly_flags(flags, run.python_settings)
+        if shuffled is not None:
+            run = _core.UnitRun(shuffled, os.getcwd())
     except _core.UsageError as e:
         _usage_error(str(e))
         return EXIT_USAGE
@@ -131,6 +139,9 @@ def _run_unit(flags: dict[str, Any]) -> int:
         return run.run_blocking(coverage)
     if run.uses_workers:
         # The parent only schedules: no event loop or driver here.
+        from ._compat.served import testrun_uid_for_workers
+
+        testrun_uid_for_workers()
         engine_owns_ctrl_c()
         return exit_now(run.run_blocking(coverage))
     import asyncio

@@ -379,6 +379,24 @@ impl UnitConfig {
         if self.exitfirst.is_none() && self.maxfail.is_none() {
             self.maxfail = pytest.addopts.maxfail;
         }
+        // Plugins the engine serves (DESIGN 4c): pytest-xdist's `-n`, pytest-timeout's
+        // `--timeout` and `timeout` setting (0: none), pytest-rerunfailures' `--reruns`.
+        if self.workers.is_none() {
+            self.workers = pytest.addopts.numprocesses.map(|n| match n {
+                Some(count) => Workers::Count(count),
+                None => Workers::Auto(AutoWord::Auto),
+            });
+        }
+        if self.timeout.is_none() {
+            let setting = pytest
+                .ini
+                .get("timeout")
+                .and_then(|t| t.trim().parse::<f64>().ok());
+            self.timeout = pytest.addopts.timeout.or(setting).filter(|t| *t > 0.0);
+        }
+        if self.retries.is_none() {
+            self.retries = pytest.addopts.reruns;
+        }
         self
     }
 
@@ -677,6 +695,41 @@ mod tests {
         assert_eq!(
             UnitConfig::default().with_pytest(None),
             UnitConfig::default()
+        );
+    }
+
+    #[test]
+    fn served_plugins_options_fill_in_workers_timeout_and_retries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("pytest.ini"),
+            "[pytest]\naddopts = -n 3 --reruns 2\ntimeout = 20\n",
+        )
+        .unwrap();
+        let pytest = find_project(dir.path()).unwrap().pytest;
+        let merged = UnitConfig::default().with_pytest(pytest.as_ref());
+        assert_eq!(merged.workers, Some(Workers::Count(3)));
+        assert_eq!(merged.timeout, Some(20.0));
+        assert_eq!(merged.retries, Some(2));
+        let own = UnitConfig {
+            workers: Some(Workers::Count(0)),
+            timeout: Some(5.0),
+            retries: Some(0),
+            ..Default::default()
+        };
+        let merged = own.with_pytest(pytest.as_ref());
+        assert_eq!(merged.workers, Some(Workers::Count(0)));
+        assert_eq!(merged.timeout, Some(5.0));
+        assert_eq!(merged.retries, Some(0));
+        std::fs::write(
+            dir.path().join("pytest.ini"),
+            "[pytest]\naddopts = --timeout 0\ntimeout = 20\n",
+        )
+        .unwrap();
+        let pytest = find_project(dir.path()).unwrap().pytest;
+        assert_eq!(
+            UnitConfig::default().with_pytest(pytest.as_ref()).timeout,
+            None
         );
     }
 

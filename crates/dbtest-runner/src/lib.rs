@@ -699,11 +699,14 @@ impl<E: Engine> Shared<E> {
         }
     }
 
-    /// A test's own timeout, else the run's.
+    /// A test's own timeout, else the run's. An own timeout of 0 is none (pytest-timeout's
+    /// `@pytest.mark.timeout(0)`), whatever the run's.
     fn timeout_of(&self, case: &TestCase) -> Option<Duration> {
-        case.timeout_s
-            .map(Duration::from_secs_f64)
-            .or(self.opts.timeout)
+        match case.timeout_s {
+            Some(t) if t <= 0.0 => None,
+            Some(t) => Some(Duration::from_secs_f64(t)),
+            None => self.opts.timeout,
+        }
     }
 
     async fn attempt(&self, case: &TestCase) -> RawResult {

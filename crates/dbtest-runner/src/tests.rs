@@ -20,6 +20,8 @@ struct Fake {
     own_retries: Option<u32>,
     /// Tests with a timeout of their own (`@dbtest.timeout(0.2)`).
     timed_names: Vec<&'static str>,
+    /// Tests whose own timeout is 0: none (pytest-timeout's `timeout(0)`).
+    untimed_names: Vec<&'static str>,
 }
 
 fn case(file: &str, name: &str, key: u64) -> TestCase {
@@ -68,6 +70,9 @@ impl Engine for Fake {
                 c.retries = self.own_retries;
                 if self.timed_names.contains(n) {
                     c.timeout_s = Some(0.2);
+                }
+                if self.untimed_names.contains(n) {
+                    c.timeout_s = Some(0.0);
                 }
                 c
             })
@@ -220,6 +225,19 @@ async fn a_hanging_test_times_out_and_the_file_goes_on() {
     );
     assert_eq!(out.results[1].outcome, Outcome::Passed);
     assert!(out.abandoned);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_own_timeout_of_0_lifts_the_runs_timeout() {
+    let (mut engine, jobs) = fake(&[("a.py", &["t_sleep:2000", "u_sleep:2000"])]);
+    engine.untimed_names = vec!["u_sleep:2000"];
+    let opts = RunOptions {
+        timeout: Some(Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let out = run_quietly(engine, jobs, opts).await;
+    assert_eq!(out.results[0].outcome, Outcome::Timeout);
+    assert_eq!(out.results[1].outcome, Outcome::Passed);
 }
 
 #[tokio::test]

@@ -88,6 +88,8 @@ struct Pool {
     failures: AtomicU32,
     results: Mutex<Vec<(usize, usize, TestResult)>>,
     sequence: AtomicU32,
+    /// How many workers have been started (the next one's number).
+    started: AtomicU32,
     /// Where the workers lock `@dbtest.serial` resources.
     serial_locks: PathBuf,
 }
@@ -154,11 +156,25 @@ fn keep_output(output: &Mutex<String>, written: &AtomicU32, text: &str) {
     }
 }
 
+/// What tells a worker which one it is: its number in the order workers were started
+/// (a replacement gets the next one) and how many the run asked for. pytest-xdist's
+/// `worker_id` ("gw0", ...) and `PYTEST_XDIST_WORKER*` are made from them.
+fn identity_env(index: u32, workers: usize) -> [(&'static str, String); 2] {
+    [
+        ("DBTEST_WORKER_INDEX", index.to_string()),
+        ("DBTEST_WORKER_COUNT", workers.to_string()),
+    ]
+}
+
 impl Worker {
-    async fn start(spec: &WorkerSpec) -> std::io::Result<Worker> {
+    async fn start(
+        spec: &WorkerSpec,
+        identity: [(&'static str, String); 2],
+    ) -> std::io::Result<Worker> {
         let mut child = tokio::process::Command::new(&spec.program)
             .args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .envs(identity)
             .current_dir(&spec.cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -541,7 +557,8 @@ impl Pool {
         let mut worker: Option<Worker> = None;
         while let Some(pending) = self.next() {
             if worker.is_none() {
-                match Worker::start(&self.spec).await {
+                let index = self.started.fetch_add(1, Ordering::SeqCst);
+                match Worker::start(&self.spec, identity_env(index, self.opts.workers)).await {
                     Ok(w) => worker = Some(w),
                     Err(e) => {
                         let message = format!(
@@ -610,6 +627,7 @@ pub async fn run_pool(
         failures: AtomicU32::new(0),
         results: Mutex::new(Vec::new()),
         sequence: AtomicU32::new(0),
+        started: AtomicU32::new(0),
         serial_locks,
     });
     let files = pool.queue.lock().unwrap().len();
@@ -634,5 +652,22 @@ pub async fn run_pool(
         interrupted: cancel.is_cancelled(),
         abandoned: false,
         duration: started.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_is_told_its_number_and_the_run_s_worker_count() {
+        let env = identity_env(3, 4);
+        assert_eq!(
+            env,
+            [
+                ("DBTEST_WORKER_INDEX", "3".to_owned()),
+                ("DBTEST_WORKER_COUNT", "4".to_owned()),
+            ]
+        );
     }
 }

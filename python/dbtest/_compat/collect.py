@@ -19,6 +19,7 @@ from typing import Any
 
 from .._marks import Marks, marks_of
 from . import config as compat
+from . import served
 from .fixtures import (
     Chain,
     FixtureDef,
@@ -308,9 +309,10 @@ class FileCollector:
         autouse = self._autouse.get(id(chain))
         if autouse is None:
             autouse = self._autouse[id(chain)] = autouse_names(chain)
+        implicit = served.implicit_fixtures(func, is_coroutine, marks_all)
         if (
             not marks_all and not base.parametrize and not autouse and not args and not base.usefixtures
-            and probabilistic is None and not self.generates
+            and probabilistic is None and not self.generates and not implicit
         ):
             # The common case, without the general case's work.
             return [Item(func=func, name=name, line=line, suite=suite, param_id=None, marks=base,
@@ -321,6 +323,7 @@ class FileCollector:
         for mark in marks_all:
             if mark.name == "usefixtures":
                 usefixtures.extend(a for a in mark.args if a not in usefixtures)
+        usefixtures.extend(a for a in implicit if a not in usefixtures)
         direct_by_marks: set[str] = set()
         for mark in marks_all:
             if mark.name == "parametrize":
@@ -348,6 +351,9 @@ class FileCollector:
             direct = {n for n in spec.params if n not in spec.indirect} if spec else set()
             call_args = [a for a in args if a not in direct] if direct else args
             names = [n for n in dict.fromkeys([*autouse, *usefixtures, *call_args]) if n not in direct]
+            if served.ANYIO_BACKEND in fixturenames and served.ANYIO_BACKEND not in {*direct, *names}:
+                # Set up as pytest does every fixture of the closure; anyio's plugin reads it.
+                names.append(served.ANYIO_BACKEND)
             # Higher scopes first, as pytest sets them up (the sort is stable).
             names.sort(key=lambda n: -_scope_rank(n, chain))
             tags = list(base.tags)
@@ -357,8 +363,9 @@ class FileCollector:
             timeout = base.timeout
             retries = base.retries
             for mark in marks:
-                if mark.name == "timeout" and mark.args and timeout is None:
-                    timeout = float(mark.args[0])
+                if mark.name == "timeout" and timeout is None and (mark.args or "timeout" in mark.kwargs):
+                    # pytest-timeout's mark; 0 is no timeout for this test.
+                    timeout = float(mark.args[0] if mark.args else mark.kwargs["timeout"])
                 if mark.name == "flaky" and retries is None:
                     retries = int(mark.kwargs.get("reruns", mark.kwargs.get("max_runs", 2)))
             if tags != base.tags or timeout != base.timeout or retries != base.retries:

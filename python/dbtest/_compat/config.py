@@ -725,7 +725,6 @@ class Config:
         self._store = self.stash
         self.cache = None
         self.session = _Session(self)
-        self.workerinput: Any = None
         self._warn = warn
         self._plugins: dict[str, Any] = {}
         self.plugin_fixtures: list[Any] = []

@@ -19,6 +19,7 @@ from types import FunctionType
 from typing import Any, Literal, TypeVar, overload
 
 from .._errors import FixtureError
+from . import served
 
 __all__ = ["FixtureError"]
 
@@ -344,7 +345,8 @@ def _builtin_table() -> dict[str, FixtureDef]:
     from .builtins import BUILTINS
 
     table = {**BUILTINS, **FIXTURES}
-    return {name: FixtureDef(name, func, scope, origin="dbtest") for name, (func, scope) in table.items()}
+    own = {name: FixtureDef(name, func, scope, origin="dbtest") for name, (func, scope) in table.items()}
+    return {**own, **served.fixtures()}
 
 
 _BUILTINS: dict[str, FixtureDef] | None = None
@@ -672,7 +674,13 @@ class Resolver:
             sub = SubRequest(request, fdef, scope, param, index, has_param)
             if "request" in fdef.argnames:
                 kwargs["request"] = sub
-            value, changes = await self._create(fdef, kwargs, scope, key, request, sync=sync, on_loop=on_loop)
+            backend = None
+            if fdef.is_async and served.anyio_requested(request):
+                # anyio's plugin sets the fixture up on the test's backend, which it asks for.
+                backend = await self.get(served.ANYIO_BACKEND, request, fdef, path + ((name, id(fdef)),),
+                                         sync=sync, on_loop=on_loop)
+            value, changes = await self._create(fdef, kwargs, scope, key, request, sync=sync, on_loop=on_loop,
+                                                backend=backend)
         except BaseException as e:
             fut.set_exception(e)
             # The error is the caller's; the future only serves tests waiting for the value.
@@ -693,8 +701,11 @@ class Resolver:
         return fdef.func.__get__(instance) if instance is not None else fdef.func
 
     async def _create(self, fdef: FixtureDef, kwargs: dict[str, Any], scope: Scope, key: Any,
-                      request: TestRequest, *, sync: bool, on_loop: bool) -> tuple[Any, ContextChanges]:
+                      request: TestRequest, *, sync: bool, on_loop: bool,
+                      backend: Any = None) -> tuple[Any, ContextChanges]:
         func = self._function(fdef, request)
+        if backend is not None:
+            func = served.fixture_on_backend(func, backend)
         if fdef.is_async and sync:
             if on_loop:
                 raise FixtureError(

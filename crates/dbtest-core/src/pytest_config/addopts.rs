@@ -24,6 +24,12 @@ pub struct Addopts {
     pub pythonwarnings: Vec<String>,
     /// `--asyncio-mode MODE` (pytest-asyncio's flag; it wins over the `asyncio_mode` setting).
     pub asyncio_mode: Option<String>,
+    /// pytest-xdist's `-n N|auto|logical`: a number of workers, or `None` for as many as cores.
+    pub numprocesses: Option<Option<u32>>,
+    /// pytest-timeout's `--timeout SECONDS` (0: none).
+    pub timeout: Option<f64>,
+    /// pytest-rerunfailures' `--reruns N`.
+    pub reruns: Option<u32>,
     /// Settings the options set, as pytest applies them over the file's: `-o NAME=VALUE`,
     /// and `--strict-markers`, `--strict`, `--strict-config` (`strict_markers=true`, ...).
     pub overrides: Vec<(String, String)>,
@@ -45,6 +51,10 @@ enum Effect {
     Plugin,
     Override,
     AsyncioMode,
+    /// Options of plugins the engine serves (DESIGN 4c): `-n`, `--timeout`, `--reruns`.
+    Numprocesses,
+    Timeout,
+    Reruns,
     /// `--strict-markers` & co: the setting it turns on.
     SetTrue(&'static str),
     /// pytest-cov's options, each by what it sets.
@@ -94,6 +104,9 @@ const OPTIONS: &[(&[&str], bool, Effect)] = &[
     (&["--no-cov"], false, Cov(CovOption::Off)),
     (&["--no-cov-on-fail"], false, Unsupported),
     (&["--cov-precision"], true, Unsupported),
+    (&["-n", "--numprocesses"], true, Numprocesses),
+    (&["--timeout"], true, Timeout),
+    (&["--reruns"], true, Reruns),
     (&["--strict-markers"], false, SetTrue("strict_markers")),
     (&["--strict"], false, SetTrue("strict")),
     (&["--strict-config"], false, SetTrue("strict_config")),
@@ -318,7 +331,7 @@ impl Addopts {
 
     /// An option pytest's core does not know (a plugin's). Whether it takes a value cannot be
     /// known, so a following word that is not an option goes with it: `--foo src`,
-    /// `-n auto`, `--reruns 3` are each one warning.
+    /// `--dist loadfile`, `--reruns-delay 3` are each one warning.
     fn unknown(&mut self, word: &str, may_take_next: bool, rest: &mut Cursor<'_>) {
         let value = if may_take_next {
             rest.next_value()
@@ -369,6 +382,30 @@ impl Addopts {
             }
             AsyncioMode => self.asyncio_mode = Some(value.to_owned()),
             Cov(option) => self.coverage_option(option, value)?,
+            Numprocesses => {
+                self.numprocesses = Some(match value.trim() {
+                    "auto" | "logical" => None,
+                    n => Some(n.parse().map_err(|_| {
+                        format!(
+                            "{name} needs a number of workers or 'auto', got '{value}' (e.g. -n 4)"
+                        )
+                    })?),
+                });
+            }
+            Timeout => {
+                let seconds: f64 = value.trim().parse().map_err(|_| {
+                    format!(
+                        "--timeout needs a number of seconds, got '{value}' (e.g. --timeout 30)"
+                    )
+                })?;
+                self.timeout = Some(seconds);
+            }
+            Reruns => {
+                let n: u32 = value.trim().parse().map_err(|_| {
+                    format!("--reruns needs a whole number, got '{value}' (e.g. --reruns 2)")
+                })?;
+                self.reruns = Some(n);
+            }
             SetTrue(setting) => self.overrides.push((setting.to_owned(), "true".to_owned())),
             Display => {}
             Unsupported => self
@@ -542,11 +579,11 @@ mod tests {
         let a = parse(&[
             "--cov-precision",
             "1",
-            "-n",
-            "auto",
+            "--dist",
+            "loadfile",
             "--import-mode=importlib",
             "--lf",
-            "--reruns",
+            "--reruns-delay",
             "2",
             "-x",
             "tests/",
@@ -557,10 +594,10 @@ mod tests {
             a.ignored,
             [
                 "--cov-precision 1",
-                "-n auto",
+                "--dist loadfile",
                 "--import-mode importlib",
                 "--lf",
-                "--reruns 2",
+                "--reruns-delay 2",
                 "tests/",
                 "more"
             ]
@@ -582,5 +619,25 @@ mod tests {
             parse(&["--asyncio-mode", "strict"]).asyncio_mode.as_deref(),
             Some("strict")
         );
+    }
+
+    #[test]
+    fn options_of_plugins_the_engine_serves_are_read() {
+        let words = |text: &str| {
+            text.split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let a = Addopts::parse(&words("-n 4 --timeout=2.5 --reruns 3")).unwrap();
+        assert_eq!(a.numprocesses, Some(Some(4)));
+        assert_eq!(a.timeout, Some(2.5));
+        assert_eq!(a.reruns, Some(3));
+        assert!(a.ignored.is_empty(), "{:?}", a.ignored);
+        assert_eq!(
+            Addopts::parse(&words("-nauto")).unwrap().numprocesses,
+            Some(None)
+        );
+        assert!(Addopts::parse(&words("-n many")).is_err());
+        assert!(Addopts::parse(&words("--reruns x")).is_err());
     }
 }
