@@ -32,6 +32,7 @@ from ._compat.collect import (
     Item,
     Rules,
     node_for,
+    reorder_by_params,
 )
 from ._compat.fixtures import (
     FixtureDef,
@@ -334,6 +335,8 @@ class Driver:
             items = FileCollector(module, rel, chain, self.rules, self._warn).collect()
             for item in items:
                 item.file_key = rel
+            # Before conftest hooks see them, as pytest (its reordering plugin runs first).
+            items = reorder_by_params(items)
             items = self._modify(items)
             self._check_marks(items, rel)
         except BaseException as exc:  # noqa: BLE001 - any import failure is the file's error
@@ -431,7 +434,7 @@ class Driver:
         else:
             _capture.release_fd()
         try:
-            if item.plain and state.plain and not self._runtest_hooks:
+            if item.plain and state.plain and not state.open_classes and not self._runtest_hooks:
                 return await self._attempt_plain(item, timeout, ops, cap, started)
             marks = [m for m in item.pytest_marks if m.name == "filterwarnings"]
             if state.exclusive and (marks or self.filterwarnings):
@@ -624,13 +627,16 @@ class Driver:
         """Sets up the test's classes (outermost first): class-scoped fixtures' scope, xunit
         `setup_class`, unittest `setUpClass`. In a file that runs alone, classes the previous
         test was in and this one is not are torn down first, as pytest does."""
-        if item.kind == SUITE or not item.classes:
+        if item.kind == SUITE:
             return None
+        # A module-level test after a class's tests closes the class too.
         if state.exclusive and state.open_classes and state.open_classes != item.classes:
             for cls in reversed(state.open_classes):
                 if cls not in item.classes:
                     state.late_errors.extend(await self._leave_class(state, cls, ops))
         state.open_classes = list(item.classes)
+        if not item.classes:
+            return None
         scope: Scope | None = None
         for cls in item.classes:
             fut, scope, mine = state.claim_class(cls)
