@@ -26,11 +26,19 @@ PINS: dict[str, list[str]] = {
 }
 DBTEST_DEPS = ["click>=8.1", "pyyaml>=6", "jinja2>=3.1"]
 PIP_TIMEOUT_S = 600.0
+# The pytest of this environment, then each other supported series: what the comparing
+# tests are parametrized over.
+PYTESTS = ["installed", *PINS]
 
 
 def cache_root() -> Path:
     configured = os.environ.get("DBTEST_TEST_VENVS")
     return Path(configured) if configured else Path.home() / ".cache" / "dbtest" / "test-venvs"
+
+
+def python_for(which: str) -> str:
+    """The interpreter for one of PYTESTS."""
+    return sys.executable if which == "installed" else python_with_pytest(which)
 
 
 def python_with_pytest(series: str) -> str:

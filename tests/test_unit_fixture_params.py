@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from _e2e import base_env, copy_project, run_dbtest
-from _pytest_venvs import PINS, python_with_pytest
+from _pytest_venvs import PYTESTS, python_for
 
 BENCHES = Path(__file__).resolve().parent.parent / "benches"
 
@@ -63,13 +63,10 @@ EXPECTED = {
     "tests/test_session_b.py::test_four": "passed",
 }
 
-# The pytest of this environment, then each other supported series (a cached venv each).
-PYTESTS = ["installed", *PINS]
-
 
 @pytest.fixture(scope="module", params=PYTESTS)
 def python(request: pytest.FixtureRequest) -> str:
-    return sys.executable if request.param == "installed" else python_with_pytest(request.param)
+    return python_for(request.param)
 
 
 def run_pytest(python: str, project: Path, out: Path, *args: str) -> list[dict[str, str]]:

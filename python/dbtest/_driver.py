@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
+from ._compat import assertion
 from ._compat import config as compat
 from ._compat.collect import (
     CLASS,
@@ -289,6 +290,7 @@ class Driver:
         self._conftests: dict[str, dict[str, FixtureDef] | BaseException] = {}
         self._warned: set[str] = set()
         self.config = compat.Config(settings, root, self._warn)
+        assertion.configure(self.config)
         self.rules = Rules(
             config=self.config,
             python_classes=list(settings.python_classes),

@@ -13,6 +13,8 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
+from ._compat import assertion
+
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _sys_path_lock = threading.Lock()
 
@@ -26,6 +28,7 @@ def add_to_sys_path(folder: str) -> None:
 def import_file(path: str, sys_path_entry: str, module_name: str) -> ModuleType:
     """Imports the file at `path` as `module_name` (computed by the Rust walker)."""
     add_to_sys_path(sys_path_entry)
+    assertion.before_import(path)
     # Always through the import system, never sys.modules directly: a module another thread
     # is still importing is already in sys.modules, half run; import_module waits for it.
     module = importlib.import_module(module_name)
@@ -46,7 +49,7 @@ def _same_file(a: str | None, b: str) -> bool:
 
 
 def load_as(name: str, path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=assertion.loader_for(name, path))
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
@@ -65,6 +68,7 @@ def import_conftest(path: str) -> ModuleType:
     `__init__.py`) by its dotted name, so its relative imports work; otherwise as the module
     `conftest` with its folder first on sys.path (another folder's `conftest` is dropped from
     sys.modules first, as pytest does)."""
+    assertion.before_import(path)
     folder = Path(path).resolve().parent
     parts = ["conftest"]
     base = folder

@@ -35,6 +35,7 @@ SUPPORTED_HOOKS = frozenset(
         "pytest_sessionfinish",
         "pytest_unconfigure",
         "pytest_make_parametrize_id",
+        "pytest_assertrepr_compare",
     }
 )
 # Hooks that only change pytest's own display: nothing of a run is lost without them.
@@ -43,7 +44,6 @@ DISPLAY_HOOKS = frozenset(
         "pytest_report_header",
         "pytest_terminal_summary",
         "pytest_report_teststatus",
-        "pytest_assertrepr_compare",
         "pytest_itemcollected",
         "pytest_report_collectionfinish",
         "pytest_runtest_logreport",
