@@ -46,6 +46,7 @@ from ._compat.fixtures import (
 )
 from ._loader import (
     add_to_sys_path,
+    configure_imports,
     describe_import_error,
     import_conftest,
     import_file,
@@ -291,6 +292,8 @@ class Driver:
         self._warned: set[str] = set()
         self.config = compat.Config(settings, root, self._warn)
         assertion.configure(self.config)
+        namespace_packages = settings.ini.get("consider_namespace_packages", "").strip().lower()
+        configure_imports(settings.import_mode, settings.rootdir, namespace_packages in ("true", "1", "yes", "on"))
         self.rules = Rules(
             config=self.config,
             python_classes=list(settings.python_classes),
