@@ -307,10 +307,11 @@ def make_ids(argnames: Sequence[str], sets: list[Any], ids: Any, nodeid: str, ho
 
 @functools.cache
 def _id_maker_fields(maker: type) -> frozenset[str]:
-    """The fields of the installed pytest's IdMaker (a dataclass; 9.x dropped `func_name`)."""
-    import dataclasses
+    """The arguments of the installed pytest's IdMaker (an attrs class before 7.3, then a
+    dataclass; 9.x dropped `func_name`)."""
+    import inspect
 
-    return frozenset(f.name for f in dataclasses.fields(maker))
+    return frozenset(inspect.signature(maker).parameters)
 
 
 class _IdHookConfig:
