@@ -58,6 +58,8 @@ def test_asserts_evaluate_and_explain_as_pytests(python: str, tmp_path: Path) ->
     traceback = run.by_id[f"{FILE}::test_list_difference_is_explained"]["traceback"]
     assert ">       assert [1, 2, 3] == [1, 2, 4]" in traceback
     assert "E         At index 2 diff: 3 != 4" in traceback
+    # dbtest's values of the names in the statement come after pytest's explanation.
+    assert "E        where: count = 3" in run.by_id[f"{FILE}::test_message_and_values"]["traceback"]
 
 
 def test_without_pytest_dbtests_own_detail_remains(tmp_path: Path) -> None:

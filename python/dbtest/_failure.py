@@ -1,5 +1,6 @@
 """Failure detail for exceptions raised by tests, without pytest and without
-assertion rewriting (an assert that pytest's rewriter compiled keeps pytest's explanation).
+assertion rewriting (an assert that pytest's rewriter compiled keeps pytest's explanation,
+followed by the ``where:`` line below).
 
 ``describe(exc, hide_dirs=...)`` returns ``(message, traceback_text)``:
 
@@ -169,6 +170,13 @@ def _rewritten_assert(exc: BaseException, hidden: _HiddenDirs) -> tuple[str, str
         source_lines = [linecache.getline(code.co_filename, entries[-1].tb_lineno, frame.f_globals).strip()]
     out = [(_INDENT_MARK + line).rstrip() for line in source_lines]
     out.extend((_ERROR_MARK + line).rstrip() for line in message.split("\n"))
+    # dbtest's values of the names in the statement, which pytest's explanation leaves out.
+    try:
+        detail = _assert_detail(exc, hidden)
+    except Exception:
+        detail = None
+    if detail is not None and detail[2]:
+        out.extend((_ERROR_MARK + line).rstrip() for line in _format_where(detail[2]))
     return message, "\n".join(out) + "\n"
 
 
