@@ -128,8 +128,8 @@ def base_env(cwd: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def dbtest_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "dbtest", "unit", *args]
+def dbtest_cmd(*args: str, python: str = sys.executable) -> list[str]:
+    return [python, "-m", "dbtest", "unit", *args]
 
 
 @dataclass
@@ -179,6 +179,7 @@ def run_dbtest(
     json_report: bool = True,
     env: dict[str, str] | None = None,
     timeout: float = RUN_TIMEOUT_S,
+    python: str = sys.executable,
 ) -> Run:
     """Runs `python -m dbtest unit ARGS --json <cwd>/../report.json` in cwd."""
     argv = list(args)
@@ -187,7 +188,7 @@ def run_dbtest(
         report_path = cwd.parent / f"report-{time.monotonic_ns()}.json"
         argv += ["--json", str(report_path)]
     proc = subprocess.run(
-        dbtest_cmd(*argv),
+        dbtest_cmd(*argv, python=python),
         cwd=cwd,
         env=env if env is not None else base_env(cwd),
         capture_output=True,

@@ -83,7 +83,8 @@ def test_unknown_addopts_options_are_named_once_each(tmp_path):
     warnings = [line for line in run.stderr.splitlines() if line.startswith("dbtest: warning:")]
     expected = (
         f"dbtest: warning: {root / 'pyproject.toml'}: addopts option --cov=src is ignored "
-        "(dbtest applies -m, -k, -x, --maxfail, -p no:NAME, -W, -o and --strict-markers)"
+        "(dbtest applies -m, -k, -x, --maxfail, -p no:NAME, -W, -o, --strict-markers, --strict-config, --junitxml "
+        "and --import-mode)"
     )
     assert warnings == [expected], run.describe()
 

@@ -23,8 +23,8 @@ from types import TracebackType
 from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
+from ._compat import assertion, served
 from ._compat import config as compat
-from ._compat import served
 from ._compat.collect import (
     CLASS,
     SUITE,
@@ -33,6 +33,7 @@ from ._compat.collect import (
     Item,
     Rules,
     node_for,
+    reorder_by_params,
 )
 from ._compat.fixtures import (
     FixtureDef,
@@ -46,6 +47,7 @@ from ._compat.fixtures import (
 from ._coverage import test_context, trace_this_thread
 from ._loader import (
     add_to_sys_path,
+    configure_imports,
     describe_import_error,
     import_conftest,
     import_file,
@@ -291,6 +293,9 @@ class Driver:
         self._warned: set[str] = set()
         self.config = compat.Config(settings, root, self._warn)
         served.configure(self.config)
+        assertion.configure(self.config)
+        namespace_packages = settings.ini.get("consider_namespace_packages", "").strip().lower()
+        configure_imports(settings.import_mode, settings.rootdir, namespace_packages in ("true", "1", "yes", "on"))
         self.rules = Rules(
             config=self.config,
             python_classes=list(settings.python_classes),
@@ -338,6 +343,8 @@ class Driver:
             items = FileCollector(module, rel, chain, self.rules, self._warn).collect()
             for item in items:
                 item.file_key = rel
+            # Before conftest hooks see them, as pytest (its reordering plugin runs first).
+            items = reorder_by_params(items)
             items = self._modify(items)
             self._check_marks(items, rel)
         except BaseException as exc:  # noqa: BLE001 - any import failure is the file's error
@@ -438,7 +445,7 @@ class Driver:
         else:
             _capture.release_fd()
         try:
-            if item.plain and state.plain and not self._runtest_hooks:
+            if item.plain and state.plain and not state.open_classes and not self._runtest_hooks:
                 return await self._attempt_plain(item, timeout, ops, cap, started)
             marks = [m for m in item.pytest_marks if m.name == "filterwarnings"]
             if state.exclusive and (marks or self.filterwarnings):
@@ -639,13 +646,16 @@ class Driver:
         """Sets up the test's classes (outermost first): class-scoped fixtures' scope, xunit
         `setup_class`, unittest `setUpClass`. In a file that runs alone, classes the previous
         test was in and this one is not are torn down first, as pytest does."""
-        if item.kind == SUITE or not item.classes:
+        if item.kind == SUITE:
             return None
+        # A module-level test after a class's tests closes the class too.
         if state.exclusive and state.open_classes and state.open_classes != item.classes:
             for cls in reversed(state.open_classes):
                 if cls not in item.classes:
                     state.late_errors.extend(await self._leave_class(state, cls, ops))
         state.open_classes = list(item.classes)
+        if not item.classes:
+            return None
         scope: Scope | None = None
         for cls in item.classes:
             fut, scope, mine = state.claim_class(cls)

@@ -1,5 +1,6 @@
 """Failure detail for exceptions raised by tests, without pytest and without
-assertion rewriting.
+assertion rewriting (an assert that pytest's rewriter compiled keeps pytest's explanation,
+followed by the ``where:`` line below).
 
 ``describe(exc, hide_dirs=...)`` returns ``(message, traceback_text)``:
 
@@ -125,7 +126,13 @@ def _describe(exc: BaseException, hide_dirs: tuple[str, ...]) -> tuple[str, str]
 
     message = _exception_line(exc)
 
-    if isinstance(exc, AssertionError):
+    rewritten = _rewritten_assert(exc, hidden) if isinstance(exc, AssertionError) else None
+    if rewritten is not None:
+        message, block = rewritten
+        if not text.endswith("\n"):
+            text += "\n"
+        text += "\n" + block
+    elif isinstance(exc, AssertionError):
         detail = None
         try:
             detail = _assert_detail(exc, hidden)
@@ -142,6 +149,35 @@ def _describe(exc: BaseException, hide_dirs: tuple[str, ...]) -> tuple[str, str]
                 text += "\n"
             text += "\n" + block
     return message, text
+
+
+def _rewritten_assert(exc: BaseException, hidden: _HiddenDirs) -> tuple[str, str] | None:
+    """(message, block) of an assert that pytest's rewriter compiled (its module has pytest's
+    helpers among its globals): its message already is pytest's explanation."""
+    entries, visible = _visible_tb_entries(exc, hidden)
+    if not entries or visible[-1] is not entries[-1]:
+        return None
+    frame = entries[-1].tb_frame
+    if "@pytest_ar" not in frame.f_globals:
+        return None
+    explanation = _safe_str(exc)
+    message = explanation if explanation.startswith("assert ") else f"AssertionError: {explanation}"
+    code = frame.f_code
+    found = _find_assert(code, entries[-1].tb_lineno, entries[-1].tb_lasti, frame.f_globals)
+    if found is not None:
+        source_lines = _statement_lines(found[0], found[1])
+    else:
+        source_lines = [linecache.getline(code.co_filename, entries[-1].tb_lineno, frame.f_globals).strip()]
+    out = [(_INDENT_MARK + line).rstrip() for line in source_lines]
+    out.extend((_ERROR_MARK + line).rstrip() for line in message.split("\n"))
+    # dbtest's values of the names in the statement, which pytest's explanation leaves out.
+    try:
+        detail = _assert_detail(exc, hidden)
+    except Exception:
+        detail = None
+    if detail is not None and detail[2]:
+        out.extend((_ERROR_MARK + line).rstrip() for line in _format_where(detail[2]))
+    return message, "\n".join(out) + "\n"
 
 
 def _has_message(exc: BaseException) -> bool:

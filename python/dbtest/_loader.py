@@ -12,20 +12,43 @@ import threading
 import traceback
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+from ._compat import assertion
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _sys_path_lock = threading.Lock()
 
 
-def add_to_sys_path(folder: str) -> None:
+def add_to_sys_path(folder: str, append: bool = False) -> None:
     with _sys_path_lock:
         if folder not in sys.path:
-            sys.path.insert(0, folder)
+            if append:
+                sys.path.append(folder)
+            else:
+                sys.path.insert(0, folder)
+
+
+class _ImportMode:
+    """pytest's `--import-mode` of the run (addopts), and the rootdir its names start from."""
+
+    mode = "prepend"
+    root = "."
+    consider_namespace_packages = False
+
+
+def configure_imports(import_mode: str, rootdir: str, consider_namespace_packages: bool = False) -> None:
+    _ImportMode.mode = import_mode
+    _ImportMode.root = rootdir
+    _ImportMode.consider_namespace_packages = consider_namespace_packages
 
 
 def import_file(path: str, sys_path_entry: str, module_name: str) -> ModuleType:
     """Imports the file at `path` as `module_name` (computed by the Rust walker)."""
-    add_to_sys_path(sys_path_entry)
+    assertion.before_import(path)
+    if _ImportMode.mode == "importlib":
+        return import_importlib_mode(path)
+    add_to_sys_path(sys_path_entry, append=_ImportMode.mode == "append")
     # Always through the import system, never sys.modules directly: a module another thread
     # is still importing is already in sys.modules, half run; import_module waits for it.
     module = importlib.import_module(module_name)
@@ -46,7 +69,7 @@ def _same_file(a: str | None, b: str) -> bool:
 
 
 def load_as(name: str, path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=assertion.loader_for(name, path))
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
@@ -60,11 +83,49 @@ def load_as(name: str, path: str) -> ModuleType:
 
 
 
+def import_importlib_mode(path: str) -> ModuleType:
+    """pytest's `--import-mode=importlib`: sys.path is left as it is and the module gets a
+    name of its own. With pytest installed, its own `import_path` does it (its rules changed
+    between 7.4 and 9.x); without, a file's name follows its path from the rootdir."""
+    try:
+        pathlib: Any = importlib.import_module("_pytest.pathlib")
+    except ImportError:
+        return _import_by_path(path)
+    import inspect
+
+    import_path = pathlib.import_path
+    options: dict[str, Any] = {"mode": "importlib", "root": Path(_ImportMode.root)}
+    if "consider_namespace_packages" in inspect.signature(import_path).parameters:  # pytest 8.1+
+        options["consider_namespace_packages"] = _ImportMode.consider_namespace_packages
+    module: ModuleType = import_path(path, **options)
+    return module
+
+
+def _import_by_path(path: str) -> ModuleType:
+    """pytest's `module_name_from_path`: `tests/unit/test_x.py` is `tests.unit.test_x`."""
+    relative = Path(path).resolve().with_suffix("")
+    try:
+        relative = relative.relative_to(Path(_ImportMode.root).resolve())
+    except ValueError:
+        pass
+    parts = [p for p in relative.parts if p not in ("", "/")]
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    name = ".".join(parts) or relative.name
+    loaded = sys.modules.get(name)
+    if loaded is not None and _same_file(getattr(loaded, "__file__", None), path):
+        return loaded
+    return load_as(name, path)
+
+
 def import_conftest(path: str) -> ModuleType:
     """Imports a conftest.py as pytest's prepend mode does: inside a package (its folder has
     `__init__.py`) by its dotted name, so its relative imports work; otherwise as the module
     `conftest` with its folder first on sys.path (another folder's `conftest` is dropped from
     sys.modules first, as pytest does)."""
+    assertion.before_import(path)
+    if _ImportMode.mode == "importlib":
+        return import_importlib_mode(path)
     folder = Path(path).resolve().parent
     parts = ["conftest"]
     base = folder

@@ -27,6 +27,8 @@ class PythonSettings:
     keyword: str | None = None  # pytest's -k from addopts
     rootdir: str = "."
     coverage: dict[str, Any] | None = None  # `--cov`'s settings (dbtest_core::coverage)
+    import_mode: str = "prepend"  # addopts' --import-mode: or "append", "importlib"
+    ini_file_keys: list[str] = field(default_factory=list)  # what the file sets, for --strict-config
 
     @classmethod
     def from_engine(cls, fields: dict[str, Any]) -> PythonSettings:

@@ -96,6 +96,21 @@ def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None
     raise SystemExit(_run_unit(flags))
 
 
+def _unknown_config_options(settings: dict[str, Any]) -> bool:
+    """pytest's `--strict-config`: names each key of the pytest configuration nothing
+    declares, as pytest does; True when there is one (a usage error, before any test runs)."""
+    from ._compat.strict_config import is_strict, unknown_keys
+    from ._settings import PythonSettings
+
+    python_settings = PythonSettings.from_engine(settings)
+    if not is_strict(python_settings):
+        return False
+    unknown = unknown_keys(python_settings)
+    for key in unknown:
+        _usage_error(f"Unknown config option: {key} (in {python_settings.ini_file}; --strict-config is on)")
+    return bool(unknown)
+
+
 def _workers(value: str | None) -> int | str | None:
     if value is None or value == "auto":
         return value
@@ -123,6 +138,8 @@ def _run_unit(flags: dict[str, Any]) -> int:
         return EXIT_USAGE
     for warning in run.warnings:
         click.echo(f"dbtest: warning: {warning}", err=True)
+    if _unknown_config_options(run.python_settings):
+        return EXIT_USAGE
     coverage = None
     if run.coverage is not None:
         from ._coverage import CoverageUnavailable, session_for

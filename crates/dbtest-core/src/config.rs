@@ -367,7 +367,7 @@ impl UnitConfig {
 
     /// Fills in what pytest's configuration says where neither the flags nor `[tool.dbtest]`
     /// (already merged into `self`) speak: addopts' `-m` as the tag expression (pytest's
-    /// custom marks are tags) and its `-x` / `--maxfail`. Paths and file patterns are
+    /// custom marks are tags), its `-x` / `--maxfail` and `--junitxml`. Paths and file patterns are
     /// resolved by discovery, which knows how pytest spells them.
     pub fn with_pytest(mut self, pytest: Option<&PytestConfig>) -> UnitConfig {
         let Some(pytest) = pytest else {
@@ -396,6 +396,9 @@ impl UnitConfig {
         }
         if self.retries.is_none() {
             self.retries = pytest.addopts.reruns;
+        }
+        if self.junit_xml.is_none() {
+            self.junit_xml.clone_from(&pytest.addopts.junitxml);
         }
         self
     }
@@ -677,21 +680,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("pytest.ini"),
-            "[pytest]\naddopts = -m 'not slow' --maxfail 2\n",
+            "[pytest]\naddopts = -m 'not slow' --maxfail 2 --junitxml=junit.xml\n",
         )
         .unwrap();
         let pytest = find_project(dir.path()).unwrap().pytest;
         let merged = UnitConfig::default().with_pytest(pytest.as_ref());
         assert_eq!(merged.tags.as_deref(), Some("not slow"));
         assert_eq!(merged.stop_after(), Some(2));
+        assert_eq!(merged.junit_xml.as_deref(), Some("junit.xml"));
         let own = UnitConfig {
             tags: Some("db".into()),
             exitfirst: Some(false),
+            junit_xml: Some("mine.xml".into()),
             ..Default::default()
         };
         let merged = own.with_pytest(pytest.as_ref());
         assert_eq!(merged.tags.as_deref(), Some("db"));
         assert_eq!(merged.stop_after(), None);
+        assert_eq!(merged.junit_xml.as_deref(), Some("mine.xml"));
         assert_eq!(
             UnitConfig::default().with_pytest(None),
             UnitConfig::default()

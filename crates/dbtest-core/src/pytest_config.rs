@@ -97,6 +97,9 @@ impl AsyncioMode {
     }
 }
 
+/// pytest's default `--import-mode`.
+pub const DEFAULT_IMPORT_MODE: &str = "prepend";
+
 /// The pytest configuration of a project: the file it came from and the settings dbtest
 /// honours, typed and with addopts applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +131,9 @@ pub struct PytestConfig {
     pub addopts: Addopts,
     /// Every key as text (list values joined by newlines), for `config.getini`.
     pub ini: BTreeMap<String, String>,
+    /// The keys the file itself sets (not addopts' `-o` or `--strict-*`): what pytest's
+    /// `--strict-config` checks.
+    pub file_keys: Vec<String>,
 }
 
 /// The settings the Python side applies (collection names, marks, warnings, asyncio), handed
@@ -156,6 +162,10 @@ pub struct PythonSettings {
     pub rootdir: String,
     /// What coverage measures and reports, with `--cov`; set by the run's plan.
     pub coverage: Option<CoverageSettings>,
+    /// The keys the configuration file sets, for `--strict-config`.
+    pub ini_file_keys: Vec<String>,
+    /// addopts' `--import-mode`: "prepend" (pytest's default), "append" or "importlib".
+    pub import_mode: String,
 }
 
 impl PythonSettings {
@@ -180,6 +190,8 @@ impl PythonSettings {
                 keyword: None,
                 rootdir: root.display().to_string(),
                 coverage: None,
+                ini_file_keys: Vec::new(),
+                import_mode: DEFAULT_IMPORT_MODE.to_owned(),
             },
             Some(p) => PythonSettings {
                 python_classes: p.python_classes.clone(),
@@ -201,6 +213,12 @@ impl PythonSettings {
                 keyword: p.addopts.keyword.clone(),
                 rootdir: root.display().to_string(),
                 coverage: None,
+                ini_file_keys: p.file_keys.clone(),
+                import_mode: p
+                    .addopts
+                    .import_mode
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_IMPORT_MODE.to_owned()),
             },
         }
     }
@@ -261,7 +279,7 @@ impl PytestConfig {
             .iter()
             .map(|option| {
                 format!(
-                    "{}: addopts option {option} is ignored (dbtest applies -m, -k, -x, --maxfail, -p no:NAME, -W, -o and --strict-markers)",
+                    "{}: addopts option {option} is ignored (dbtest applies -m, -k, -x, --maxfail, -p no:NAME, -W, -o, --strict-markers, --strict-config, --junitxml and --import-mode)",
                     self.path.display()
                 )
             })
@@ -286,6 +304,7 @@ impl PytestConfig {
         let mut reader = Reader { path, entries };
         let words = reader.args("addopts")?.unwrap_or_default();
         let addopts = Addopts::parse(&words).map_err(|m| reader.error(format!("addopts: {m}")))?;
+        let file_keys = reader.entries.iter().map(|e| e.name.clone()).collect();
         for (name, value) in &addopts.overrides {
             reader.set_override(name, value);
         }
@@ -335,6 +354,7 @@ impl PytestConfig {
                 .map(|e| (e.name.clone(), raw_text(&e.value)))
                 .collect(),
             addopts,
+            file_keys,
         })
     }
 }

@@ -139,10 +139,7 @@ pub fn prepare(flags: UnitConfig, cwd: &Path) -> Result<Prepared, Error> {
     // Read once, here, before anything is imported.
     let overlap = overlap_rule(config.overlap.as_ref())?;
     // Per-test coverage contexts name the one test running: nothing may run beside it.
-    let one_at_a_time = python
-        .coverage
-        .as_ref()
-        .is_some_and(|c| c.per_test_context);
+    let one_at_a_time = python.coverage.as_ref().is_some_and(|c| c.per_test_context);
     for file in &mut files {
         file.exclusive = one_at_a_time || overlap.exclusive(&file.rel, &file.path);
     }

@@ -11,6 +11,7 @@ import inspect
 import itertools
 import linecache
 import sys
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -342,6 +343,7 @@ class FileCollector:
             callspec=None, fixturenames=fixturenames,
         )
         metafunc = compat.Metafunc(definition, fixturenames, self.rules.config)
+        metafunc._fixture_scope = functools.partial(_pytest_scope, chain=chain)
         calls = self._parametrize(metafunc, chain, fixturenames, marks_all, base, suite)
         items = []
         specs: list[compat.CallSpec | None] = list(calls) or [None]
@@ -426,6 +428,144 @@ class FileCollector:
         for p in base.parametrize:
             metafunc.parametrize(",".join(p.argnames), p.argvalues, ids=p.ids)
         return metafunc._calls
+
+
+def _pytest_scope(name: str, chain: Chain) -> str | None:
+    from .fixtures import lookup
+
+    fdef = lookup(name, chain)
+    return fdef.pytest_scope if fdef is not None else None
+
+
+# pytest's scopes that hold many tests, widest first (`HIGH_SCOPES`).
+_HIGH_SCOPES = ("session", "package", "module", "class")
+
+
+class _ParamValueKey:
+    """pytest 9's `ParamValueKey`: a parameter is known by its value when hashable (so equal
+    values of two parametrizations share one set-up), by its index otherwise."""
+
+    __slots__ = ("by_value", "hash", "key")
+
+    def __init__(self, value: Any, index: int) -> None:
+        try:
+            self.hash, self.key, self.by_value = hash(value), value, True
+        except TypeError:
+            self.hash, self.key, self.by_value = hash(index), index, False
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _ParamValueKey):
+            return NotImplemented
+        if self.by_value != other.by_value:
+            return False
+        if not self.by_value:
+            return bool(self.key == other.key)  # two indices
+        if self.key is other.key:
+            return True
+        if type(self.key) is not type(other.key):
+            return False
+        try:
+            return bool(self.key == other.key)
+        except (TypeError, ValueError, RuntimeError):
+            return False
+
+
+def _params_by_value() -> bool:
+    """pytest 9 groups by a parameter's value, 7.x and 8.x by its index (the installed pytest
+    decides; without it, the newest rule)."""
+    fixtures_module = sys.modules.get("_pytest.fixtures")
+    return fixtures_module is None or hasattr(fixtures_module, "ParamValueKey")
+
+
+def _param_keys(item: Item, scope: str, by_value: bool) -> dict[tuple[Any, ...], None]:
+    """pytest's `get_param_argkeys`: the parameters of `item` that live in `scope`, each with
+    the instance of the scope it lives in (its folder, file, class)."""
+    spec = item.callspec
+    if spec is None:
+        return {}
+    path = getattr(item.module, "__file__", None) or item.file_key
+    where: tuple[Any, ...]
+    if scope == "session":
+        where = (None, None)
+    elif scope == "package":
+        where = (str(Path(path).parent), None)
+    elif scope == "module":
+        where = (path, None)
+    else:
+        where = (path, item.suite)
+    keys: dict[tuple[Any, ...], None] = {}
+    for name, index in spec.indices.items():
+        if spec.scopes.get(name, "function") != scope:
+            continue
+        param: Any = _ParamValueKey(spec.params[name], index) if by_value else index
+        keys[(name, param, *where)] = None
+    return keys
+
+
+def reorder_by_params(items: list[Item]) -> list[Item]:
+    """pytest's `reorder_items`: tests that share a parameter of a session-, package-, module-
+    or class-scoped fixture are moved together (first use first), so that the fixture is set
+    up once per parameter instead of at every switch. dbtest runs a file in one task, so it
+    does this within a file; tests of other files are never moved between its tests."""
+    by_value = _params_by_value()
+    keys_of: dict[str, dict[int, dict[tuple[Any, ...], None]]] = {}
+    items_of: dict[str, dict[tuple[Any, ...], OrderedDict[int, None]]] = {}
+    for scope in _HIGH_SCOPES:
+        keys_of[scope] = {}
+        items_of[scope] = {}
+        for i, item in enumerate(items):
+            found = _param_keys(item, scope, by_value)
+            if found:
+                keys_of[scope][i] = found
+                for key in found:
+                    items_of[scope].setdefault(key, OrderedDict())[i] = None
+    if not any(keys_of.values()):
+        return items
+    order = _reorder_at_scope(dict.fromkeys(range(len(items))), keys_of, items_of, 0)
+    return [items[i] for i in order]
+
+
+def _reorder_at_scope(indices: dict[int, None], keys_of: dict[str, dict[int, dict[tuple[Any, ...], None]]],
+                      items_of: dict[str, dict[tuple[Any, ...], OrderedDict[int, None]]], level: int) -> dict[int, None]:
+    """pytest's `reorder_items_atscope`, over the positions of the tests."""
+    if level == len(_HIGH_SCOPES) or len(indices) < 3:
+        return indices
+    scope = _HIGH_SCOPES[level]
+    scoped_items = items_of[scope]
+    scoped_keys = keys_of[scope]
+    ignore: set[tuple[Any, ...]] = set()
+    queue = deque(indices)
+    done: dict[int, None] = {}
+    while queue:
+        no_key: dict[int, None] = {}
+        slicing_key = None
+        while queue:
+            i = queue.popleft()
+            if i in done or i in no_key:
+                continue
+            keys = dict.fromkeys(k for k in scoped_keys.get(i, ()) if k not in ignore)
+            if not keys:
+                no_key[i] = None
+                continue
+            slicing_key, _ = keys.popitem()
+            matching = [j for j in scoped_items[slicing_key] if j in indices]
+            for j in reversed(matching):
+                queue.appendleft(j)
+                # Keep each key's tests in the order they will now run in.
+                for other in _HIGH_SCOPES:
+                    for key in keys_of[other].get(j, ()):
+                        same = items_of[other][key]
+                        same[j] = None
+                        same.move_to_end(j, last=False)
+            break
+        if no_key:
+            done.update(_reorder_at_scope(no_key, keys_of, items_of, level + 1))
+        if slicing_key is not None:
+            ignore.add(slicing_key)
+    return done
 
 
 def _scope_rank(name: str, chain: Chain) -> int:

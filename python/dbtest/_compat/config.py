@@ -35,6 +35,7 @@ SUPPORTED_HOOKS = frozenset(
         "pytest_sessionfinish",
         "pytest_unconfigure",
         "pytest_make_parametrize_id",
+        "pytest_assertrepr_compare",
     }
 )
 # Hooks that only change pytest's own display: nothing of a run is lost without them.
@@ -43,7 +44,6 @@ DISPLAY_HOOKS = frozenset(
         "pytest_report_header",
         "pytest_terminal_summary",
         "pytest_report_teststatus",
-        "pytest_assertrepr_compare",
         "pytest_itemcollected",
         "pytest_report_collectionfinish",
         "pytest_runtest_logreport",
@@ -287,7 +287,8 @@ def parametrize_argnames(mark: Any) -> list[str]:
     return list(argnames)
 
 
-def make_ids(argnames: Sequence[str], sets: list[Any], ids: Any, nodeid: str, hook: Any = None) -> list[str]:
+def make_ids(argnames: Sequence[str], sets: list[Any], ids: Any, nodeid: str, hook: Any = None,
+             func_name: str | None = None) -> list[str]:
     pytest = pytest_module()
     if pytest is None:
         return _fallback_ids(argnames, sets, ids)
@@ -295,8 +296,22 @@ def make_ids(argnames: Sequence[str], sets: list[Any], ids: Any, nodeid: str, ho
 
     idfn = ids if callable(ids) else None
     id_list = None if ids is None or callable(ids) else list(ids)
-    maker = IdMaker(argnames, sets, idfn, id_list, hook, nodeid)
+    fields = {
+        "argnames": argnames, "parametersets": sets, "idfn": idfn, "ids": id_list, "config": hook, "nodeid": nodeid,
+    }
+    if "func_name" in _id_maker_fields(IdMaker):
+        fields["func_name"] = func_name  # pytest 7.x and 8.x name the function in errors
+    maker = IdMaker(**fields)
     return [str(i) for i in maker.make_unique_parameterset_ids()]
+
+
+@functools.cache
+def _id_maker_fields(maker: type) -> frozenset[str]:
+    """The arguments of the installed pytest's IdMaker (an attrs class before 7.3, then a
+    dataclass; 9.x dropped `func_name`)."""
+    import inspect
+
+    return frozenset(inspect.signature(maker).parameters)
 
 
 class _IdHookConfig:
@@ -337,6 +352,9 @@ class Metafunc:
         self.fixturenames = fixturenames
         self._calls: list[CallSpec] = []
         self._parametrized: set[str] = set()
+        # The pytest scope of the fixture a name resolves to (None: no fixture), for the scope
+        # of a `parametrize` call that names none.
+        self._fixture_scope: Callable[[str], str | None] = lambda name: None
 
     def parametrize(
         self,
@@ -360,16 +378,21 @@ class Metafunc:
             pytest = pytest_module()
             skip = pytest.mark.skip(reason=reason).mark if pytest else Mark("skip", (), {"reason": reason})
             sets = [_ParamSet(tuple(_NOTSET for _ in names), [skip], "NOTSET")]
-            id_list = ["NOTSET"]
+            # pytest 9 names the empty set's call NOTSET; 7.x and 8.x leave it to the id
+            # maker, which gives a value it cannot show its name and index (`x0`).
+            named = pytest is None or getattr(pytest, "version_tuple", (9,)) >= (9,)
+            id_list = ["NOTSET" if named else "-".join(f"{n}0" for n in names)]
         else:
             hook = _IdHookConfig(self.config) if self.config is not None else None
-            id_list = make_ids(names, sets, ids, nodeid, hook)
+            id_list = make_ids(names, sets, ids, nodeid, hook, getattr(self.function, "__name__", None))
         if indirect is True:
             indirect_names = set(names)
         elif indirect:
             indirect_names = set(indirect)
         else:
             indirect_names = set()
+        if scope is None:
+            scope = self._inferred_scope(names, indirect_names)
         for name in names:
             if name in self._parametrized:
                 raise ValueError(f"{nodeid}: duplicate parametrization of {name!r}")
@@ -394,6 +417,15 @@ class Metafunc:
                         spec.scopes[name] = scope
                 new_calls.append(spec)
         self._calls = new_calls
+
+    def _inferred_scope(self, names: list[str], indirect_names: set[str]) -> str:
+        """pytest's `_infer_parametrize_scope`: when every name goes to a fixture, the
+        narrowest of their fixtures' scopes; otherwise function."""
+        if not names or not all(n in indirect_names for n in names):
+            return "function"
+        order = ("function", "class", "module", "package", "session")
+        scopes = [s for s in map(self._fixture_scope, names) if s is not None]
+        return min(scopes, key=order.index, default="function")
 
 
 # --- nodes -----------------------------------------------------------------------------

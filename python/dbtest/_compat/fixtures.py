@@ -426,9 +426,74 @@ def autouse_names(chain: Chain) -> list[str]:
     return names
 
 
+def _depth_first() -> bool:
+    """Whether the fixture closure is walked depth first, as pytest 9 does (7.x and 8.x walk
+    it breadth first). The installed pytest decides; a suite that never imported it (dbtest's
+    own fixtures) gets the newest rule."""
+    fixtures_module = sys.modules.get("_pytest.fixtures")
+    return fixtures_module is None or hasattr(fixtures_module, "traverse_fixture_closure")
+
+
 def closure(initial: list[str], chain: Chain, direct: set[str]) -> tuple[list[str], list[FixtureDef]]:
-    """Every fixture name a test needs, in pytest's order (its initial names, then what they
-    need), and the definitions found for them (nearest first per name, overrides followed)."""
+    """Every fixture name a test needs, in pytest's order (`getfixtureclosure`: its initial
+    names and what they need, walked as the installed pytest walks them, then wider scopes
+    first), and the definitions found for them (overrides followed). The order decides the
+    order of the parts of a test's id that fixture params give."""
+    names, defs = _closure_depth_first(initial, chain, direct) if _depth_first() else _closure_breadth_first(
+        initial, chain, direct)
+
+    def rank(name: str) -> int:
+        fdef = None if name in direct else lookup(name, chain)
+        return SCOPE_RANK[fdef.scope] if fdef is not None else 0
+
+    names.sort(key=rank, reverse=True)  # stable: names of one scope keep the walk's order
+    return names, defs
+
+
+def _override_chain(name: str, chain: Chain) -> list[FixtureDef]:
+    """The definitions of `name`, nearest first: each one below overrides the next."""
+    found: list[FixtureDef] = []
+    fdef = lookup(name, chain)
+    while fdef is not None and fdef not in found:
+        found.append(fdef)
+        fdef = lookup(name, chain, below=fdef)
+    return found
+
+
+def _closure_depth_first(initial: list[str], chain: Chain, direct: set[str]) -> tuple[list[str], list[FixtureDef]]:
+    """pytest 9's `traverse_fixture_closure`: each name once, where it is first reached; a
+    fixture asking for its own name reaches the definition it overrides."""
+    names: dict[str, None] = {}
+    defs: list[FixtureDef] = []
+    depth: dict[str, int] = {}  # how far down its override chain a name is being walked
+
+    def visit(name: str) -> None:
+        level = depth.get(name)
+        if level == 0:
+            return
+        if level is None:
+            names[name] = None
+            depth[name] = level = 0
+        if name in direct or name == "request":
+            return
+        found = _override_chain(name, chain)
+        if level >= len(found):
+            return
+        fdef = found[level]
+        if fdef not in defs:
+            defs.append(fdef)
+        depth[name] = level + 1
+        for arg in fdef.argnames:
+            visit(arg)
+        depth[name] = level
+
+    for name in initial:
+        visit(name)
+    return list(names), defs
+
+
+def _closure_breadth_first(initial: list[str], chain: Chain, direct: set[str]) -> tuple[list[str], list[FixtureDef]]:
+    """pytest 7's and 8's walk: initial names, then what they need, level by level."""
     names = list(dict.fromkeys(initial))
     defs: list[FixtureDef] = []
     seen_defs: set[int] = set()

@@ -30,6 +30,10 @@ pub struct Addopts {
     pub timeout: Option<f64>,
     /// pytest-rerunfailures' `--reruns N`.
     pub reruns: Option<u32>,
+    /// `--junitxml PATH`: where pytest writes its JUnit XML report (dbtest writes its own there).
+    pub junitxml: Option<String>,
+    /// `--import-mode MODE`: `prepend` (pytest's default), `append` or `importlib`.
+    pub import_mode: Option<String>,
     /// Settings the options set, as pytest applies them over the file's: `-o NAME=VALUE`,
     /// and `--strict-markers`, `--strict`, `--strict-config` (`strict_markers=true`, ...).
     pub overrides: Vec<(String, String)>,
@@ -55,6 +59,8 @@ enum Effect {
     Numprocesses,
     Timeout,
     Reruns,
+    JunitXml,
+    ImportMode,
     /// `--strict-markers` & co: the setting it turns on.
     SetTrue(&'static str),
     /// pytest-cov's options, each by what it sets.
@@ -164,7 +170,7 @@ const OPTIONS: &[(&[&str], bool, Effect)] = &[
     (&["--sw-skip", "--stepwise-skip"], false, Unsupported),
     (&["--sw-reset", "--stepwise-reset"], false, Unsupported),
     (&["--pastebin"], true, Unsupported),
-    (&["--junitxml", "--junit-xml"], true, Unsupported),
+    (&["--junitxml", "--junit-xml"], true, JunitXml),
     (&["--junitprefix", "--junit-prefix"], true, Unsupported),
     (&["--max-warnings"], true, Unsupported),
     (
@@ -185,7 +191,7 @@ const OPTIONS: &[(&[&str], bool, Effect)] = &[
     ),
     (&["--collect-in-virtualenv"], false, Unsupported),
     (&["--continue-on-collection-errors"], false, Unsupported),
-    (&["--import-mode"], true, Unsupported),
+    (&["--import-mode"], true, ImportMode),
     (&["--doctest-modules"], false, Unsupported),
     (&["--doctest-report"], true, Unsupported),
     (&["--doctest-glob"], true, Unsupported),
@@ -406,6 +412,16 @@ impl Addopts {
                 })?;
                 self.reruns = Some(n);
             }
+            JunitXml => self.junitxml = text(value),
+            ImportMode => {
+                if !IMPORT_MODES.contains(&value) {
+                    return Err(format!(
+                        "{name}: invalid choice: '{value}' (choose from {})",
+                        IMPORT_MODES.join(", ")
+                    ));
+                }
+                self.import_mode = Some(value.to_owned());
+            }
             SetTrue(setting) => self.overrides.push((setting.to_owned(), "true".to_owned())),
             Display => {}
             Unsupported => self
@@ -445,6 +461,9 @@ impl Addopts {
         Ok(())
     }
 }
+
+/// pytest's `--import-mode` choices.
+const IMPORT_MODES: [&str; 3] = ["prepend", "append", "importlib"];
 
 fn takes_value(name: &str) -> bool {
     lookup(name).is_some_and(|(takes, _)| takes)
@@ -581,7 +600,6 @@ mod tests {
             "1",
             "--dist",
             "loadfile",
-            "--import-mode=importlib",
             "--lf",
             "--reruns-delay",
             "2",
@@ -595,7 +613,6 @@ mod tests {
             [
                 "--cov-precision 1",
                 "--dist loadfile",
-                "--import-mode importlib",
                 "--lf",
                 "--reruns-delay 2",
                 "tests/",
@@ -607,6 +624,23 @@ mod tests {
         assert_eq!(parse(&["--foo", "-x"]).ignored, ["--foo"]);
         assert_eq!(parse(&["--foo", "-x"]).maxfail, Some(1));
         assert_eq!(parse(&["--strict=1"]).ignored, ["--strict=1"]);
+    }
+
+    #[test]
+    fn junitxml_and_import_mode() {
+        let a = parse(&["--junitxml", "junit.xml", "--import-mode=importlib"]);
+        assert_eq!(a.junitxml.as_deref(), Some("junit.xml"));
+        assert_eq!(a.import_mode.as_deref(), Some("importlib"));
+        assert!(a.ignored.is_empty(), "{:?}", a.ignored);
+        assert_eq!(
+            parse(&["--junit-xml=out/j.xml"]).junitxml.as_deref(),
+            Some("out/j.xml")
+        );
+        assert_eq!(
+            parse(&["--import-mode", "append"]).import_mode.as_deref(),
+            Some("append")
+        );
+        assert!(err(&["--import-mode=sideways"]).contains("invalid choice: 'sideways'"));
     }
 
     #[test]

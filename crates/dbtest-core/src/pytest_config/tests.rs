@@ -315,6 +315,27 @@ fn unknown_addopts_are_kept_for_a_warning() {
     let s = PythonSettings::new(Some(&c), dir.path(), None);
     assert_eq!(s.keyword.as_deref(), Some("not slow and add"));
     assert_eq!(s.disabled_plugins, ["randomly"]);
+    assert_eq!(s.import_mode, "prepend");
+}
+
+#[test]
+fn import_mode_and_junitxml_from_addopts() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "pytest.ini",
+        "[pytest]\naddopts = --import-mode=importlib --junitxml junit.xml --strict-config -o foo=1\ncolour = no\n",
+    );
+    let c = found(dir.path());
+    // What --strict-config checks: the file's own keys, not those the options set.
+    assert_eq!(c.file_keys, ["addopts", "colour"]);
+    assert!(c.addopts.ignored.is_empty(), "{:?}", c.addopts.ignored);
+    assert_eq!(c.addopts.junitxml.as_deref(), Some("junit.xml"));
+    assert_eq!(c.ini["strict_config"], "true");
+    let s = PythonSettings::new(Some(&c), dir.path(), None);
+    assert_eq!(s.import_mode, "importlib");
+    assert_eq!(s.ini["strict_config"], "true");
+    assert_eq!(s.ini_file_keys, ["addopts", "colour"]);
 }
 
 #[test]

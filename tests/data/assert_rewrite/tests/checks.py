@@ -1,0 +1,3 @@
+def check_total(items, expected):
+    total = sum(items)
+    assert total == expected
