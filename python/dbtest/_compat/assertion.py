@@ -5,8 +5,11 @@ installs it), so an assert evaluates as it does under pytest (its operands stay 
 runs) and fails with pytest's explanation (`pytest_assertrepr_compare`, truncated as pytest
 truncates it). Without pytest, dbtest's own detail serves (`dbtest._failure`).
 
-The rewriter is installed when the first file with an `assert` in it is imported: importing it
-costs as much as importing pytest, which a suite without asserts is spared.
+The rewriter is installed when the first file with an `assert` in it is imported and the
+suite uses pytest anyway (the file names pytest, or pytest is imported already, by a conftest
+or an earlier file): importing it costs as much as importing pytest, which a suite that never
+imports pytest (plain asserts in plain functions) is spared. Such a suite's asserts evaluate as
+Python's own, and fail with dbtest's detail.
 """
 
 from __future__ import annotations
@@ -42,11 +45,11 @@ def before_import(path: str) -> None:
         return
     try:
         with open(path, "rb") as source:
-            if b"assert" not in source.read():
-                return
+            text = source.read()
     except OSError:
         return
-    _install()
+    if b"assert" in text and (b"pytest" in text or "pytest" in sys.modules):
+        _install()
 
 
 def hook() -> Any:
