@@ -22,8 +22,11 @@ def cli() -> None:
     """dbtest: run tests, benchmarks and probabilistic experiments on a Rust engine."""
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("paths", nargs=-1)
+@click.option("-p", "plugins", multiple=True, metavar="NAME",
+              help="Load the pytest plugin NAME (-p no:NAME: turn it off), as pytest's -p. Options of "
+                   "pytest plugins (--snapshot-update) are passed to them too.")
 @click.option("-k", "--match", "match", multiple=True, metavar="PATTERN",
               help='Glob on the test id, e.g. "*crud*"; repeatable (any may match).')
 @click.option("-t", "--tags", "-m", "tags", metavar="EXPR",
@@ -65,6 +68,16 @@ def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None
     A PATH may name one test: tests/test_users.py::test_create.
     Exit codes: 0 passed, 1 failed, 2 interrupted, 3 internal error, 4 usage error, 5 no tests.
     """
+    plugin_words = [w for p in options.pop("plugins") for w in ("-p", p)]
+    # Options dbtest does not know are pytest plugins' (`--snapshot-update`, `--opt=value`).
+    plugin_words += [p for p in paths if p.startswith("-")]
+    paths = tuple(p for p in paths if not p.startswith("-"))
+    if plugin_words or paths:
+        from ._compat.plugins import ARGS_ENV
+
+        # pytest's command line, as plugins read it (`config.option.file_or_dir`, their own
+        # options); every process of the run reads it (workers inherit the environment).
+        os.environ[ARGS_ENV] = json.dumps([*plugin_words, *paths])
     flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     if paths:
         flags["paths"] = list(paths)
@@ -159,6 +172,16 @@ def bench_command(paths: tuple[str, ...], json_path: str | None, **options: Any)
 
     Exit codes: 0 measured, 1 a benchmark failed or regressed, 4 usage error, 5 none found.
     """
+    plugin_words = [w for p in options.pop("plugins") for w in ("-p", p)]
+    # Options dbtest does not know are pytest plugins' (`--snapshot-update`, `--opt=value`).
+    plugin_words += [p for p in paths if p.startswith("-")]
+    paths = tuple(p for p in paths if not p.startswith("-"))
+    if plugin_words or paths:
+        from ._compat.plugins import ARGS_ENV
+
+        # pytest's command line, as plugins read it (`config.option.file_or_dir`, their own
+        # options); every process of the run reads it (workers inherit the environment).
+        os.environ[ARGS_ENV] = json.dumps([*plugin_words, *paths])
     flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     if paths:
         flags["paths"] = list(paths)
