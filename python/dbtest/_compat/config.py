@@ -264,7 +264,9 @@ def make_ids(argnames: Sequence[str], sets: list[Any], ids: Any, nodeid: str, ho
 
     idfn = ids if callable(ids) else None
     id_list = None if ids is None or callable(ids) else list(ids)
-    maker = IdMaker(argnames, sets, idfn, id_list, hook, nodeid)
+    # pytest 7.4's IdMaker also takes the function's name (for its error messages).
+    extra = (nodeid.rsplit("::", 1)[-1],) if "func_name" in getattr(IdMaker, "__dataclass_fields__", ()) else ()
+    maker = IdMaker(argnames, sets, idfn, id_list, hook, nodeid, *extra)
     return [str(i) for i in maker.make_unique_parameterset_ids()]
 
 
@@ -549,7 +551,6 @@ class Parser:
             self._config._warn(f"option {'/'.join(names)}: {exc}; its default is used")
             return
         setattr(self._config.option, attrs["dest"], getattr(known, attrs["dest"]))
-        self._config._claimed_options.update(names)
 
     def getgroup(self, name: str, description: str = "", after: str | None = None) -> _OptionGroup:
         return _OptionGroup(self)
@@ -698,9 +699,8 @@ class Config:
         self._parser: Parser | None = None
         self._conftest_names: set[str] = set()
         self._served: set[str] = set()
-        self._claimed_options: set[str] = set()
-        if plugins.wanted(self):
-            plugins.make_manager(self)
+        self._served_names: list[str] = []  # served plugins registered under their name
+        plugins.start(self)
 
     @property
     def pluginmanager(self) -> Any:
@@ -784,7 +784,7 @@ class Config:
     def register_conftest(self, module: Any, path: str) -> None:
         """A conftest, as pytest registers it: its hooks (`pytest_addoption` and
         `pytest_configure` are historic: a late conftest gets them too), its `pytest_plugins`
-        (through the manager), and `pytest_sessionstart` if the session has started."""
+        (through the manager), and what the session's start gives (`plugins.session_started`)."""
         pm = self.pluginmanager
         if pm.get_plugin(path) is not None:
             return
@@ -792,9 +792,7 @@ class Config:
         pm.register(module, name=path)
         if not hasattr(pm, "consider_module"):  # a bare pluggy manager (no pytest)
             plugins._taken_in(self, pm, module, path)
-        for impl in pm.hook.pytest_sessionstart.get_hookimpls():
-            if impl.plugin is module:
-                impl.function(**{name: self.session for name in impl.argnames})
+        plugins.session_started(self, module)
 
 
 def mark_registered(config: Config, name: str) -> bool:

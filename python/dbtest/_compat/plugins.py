@@ -19,9 +19,9 @@ them, and `dbtest._compat.served` may give their fixtures under their names (see
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import shlex
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -39,18 +39,24 @@ class Served:
     distribution: str
     modules: tuple[str, ...]  # its plugin modules (entry points' targets), as prefixes
     how: str  # what serves it in dbtest
+    options: tuple[str, ...] = ()  # its command-line options, as prefixes
 
 
 SERVED_BY_ENGINE: tuple[Served, ...] = (
-    Served("pytest-asyncio", ("pytest_asyncio",), "the run's event loop runs async tests and fixtures"),
-    Served("anyio", ("anyio.pytest_plugin",), "the run's event loop runs @pytest.mark.anyio tests"),
-    Served("pytest-xdist", ("xdist",), "-n N is --workers N"),
-    Served("pytest-timeout", ("pytest_timeout",), "the engine's --timeout and @pytest.mark.timeout"),
-    Served("pytest-rerunfailures", ("pytest_rerunfailures",), "the engine's --retries and @pytest.mark.flaky"),
-    Served("pytest-randomly", ("pytest_randomly",), "the engine's --random-order"),
-    Served("pytest-benchmark", ("pytest_benchmark",), "dbtest bench's engine measures `benchmark`"),
-    Served("pytest-cov", ("pytest_cov",), "dbtest's --cov"),
-    Served("pytest-codspeed", ("pytest_codspeed",), "dbtest bench's engine measures `benchmark`"),
+    Served("pytest-asyncio", ("pytest_asyncio",), "the run's event loop runs async tests and fixtures",
+           ("--asyncio-",)),
+    Served("anyio", ("anyio.pytest_plugin",), "the run's event loop runs @pytest.mark.anyio tests", ("--anyio-",)),
+    Served("pytest-xdist", ("xdist",), "-n N is --workers N",
+           ("-n", "--numprocesses", "--maxprocesses", "--dist", "--tx", "--max-worker-restart")),
+    Served("pytest-timeout", ("pytest_timeout",), "the engine's --timeout and @pytest.mark.timeout",
+           ("--timeout", "--session-timeout")),
+    Served("pytest-rerunfailures", ("pytest_rerunfailures",), "the engine's --retries and @pytest.mark.flaky",
+           ("--reruns", "--only-rerun", "--rerun-except", "--fail-on-flaky")),
+    Served("pytest-randomly", ("pytest_randomly",), "the engine's --random-order", ("--randomly-",)),
+    Served("pytest-benchmark", ("pytest_benchmark",), "dbtest bench's engine measures `benchmark`",
+           ("--benchmark-",)),
+    Served("pytest-cov", ("pytest_cov",), "dbtest's --cov", ("--cov", "--no-cov")),
+    Served("pytest-codspeed", ("pytest_codspeed",), "dbtest bench's engine measures `benchmark`", ("--codspeed",)),
 )
 
 
@@ -73,6 +79,7 @@ CALLED_HOOKS = frozenset(
         "pytest_load_initial_conftests",
         "pytest_configure",
         "pytest_sessionstart",
+        "pytest_report_header",
         "pytest_generate_tests",
         "pytest_make_parametrize_id",
         "pytest_collectstart",
@@ -108,16 +115,20 @@ def file_or_dir() -> list[str]:
 
 def pytest_args(config: Config) -> list[str]:
     """pytest's arguments as its parser sees them: `addopts`, then the command line."""
-    addopts = config._ini.get("addopts", "")
-    return [*shlex.split(addopts), *command_line_args()]
+    return [*getattr(config._settings, "addopts", ()), *command_line_args()]
 
 
-def _entry_points() -> list[Any]:
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        return []
+@functools.cache
+def _installed() -> tuple[Any, ...]:
+    """The environment's `pytest11` entry points (read once: it scans every distribution)."""
     from importlib.metadata import entry_points
 
-    return list(entry_points(group="pytest11"))
+    return tuple(entry_points(group="pytest11"))
+
+
+def _entry_points() -> tuple[Any, ...]:
+    """The entry points pytest loads by itself (`-p NAME` may still name one)."""
+    return () if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") else _installed()
 
 
 def _pytest_installed() -> bool:
@@ -128,13 +139,20 @@ def _pytest_installed() -> bool:
     return importlib.util.find_spec("_pytest") is not None
 
 
-def wanted(config: Config) -> bool:
-    """Whether the run has plugins to load (checked once, at the start: cheap)."""
+def start(config: Config) -> None:
+    """At the start of a run: the engine-served plugins installed are handed over, and the
+    plugin manager is made if the run has a plugin to load (else when a conftest comes)."""
     if not _pytest_installed():
-        return False
-    if os.environ.get("PYTEST_PLUGINS") or any(w.startswith("-p") for w in pytest_args(config)):
-        return True
-    return any(served_by_engine(ep.value.split(":")[0]) is None for ep in _entry_points())
+        return
+    ordinary = False
+    for ep in _entry_points():
+        served = served_by_engine(ep.value.split(":")[0])
+        if served is None:
+            ordinary = True
+        elif ep.name not in getattr(config._settings, "disabled_plugins", ()):
+            serve_plugin(config, ep.name, served)
+    if ordinary or os.environ.get("PYTEST_PLUGINS") or any(w.startswith("-p") for w in pytest_args(config)):
+        make_manager(config)
 
 
 def make_manager(config: Config) -> Any:
@@ -147,6 +165,8 @@ def make_manager(config: Config) -> Any:
 
         pm = pluggy.PluginManager("pytest")
     config._plugin_manager = pm
+    for name in config._served_names:
+        _register_served(pm, name)
     if _pytest_installed():
         import pluggy
 
@@ -165,7 +185,36 @@ def make_manager(config: Config) -> Any:
         config.hook.pytest_load_initial_conftests(early_config=config, parser=parser, args=args)
     pm.hook.pytest_configure.call_historic(kwargs={"config": config})
     config.hook.pytest_sessionstart(session=config.session)
+    if implemented(config, "pytest_report_header"):
+        report_header(config, call(config, "pytest_report_header", **_header_args(config)))
     return pm
+
+
+def _header_args(config: Config) -> dict[str, Any]:
+    from .builtins import _legacy_path
+
+    return {"config": config, "start_path": config.rootpath, "startdir": _legacy_path(config.rootpath)}
+
+
+def report_header(config: Config, lines: list[Any]) -> None:
+    """What `pytest_report_header` returned, printed as pytest prints its header."""
+    terminal = TerminalReporter(config)
+    for found in reversed(lines):
+        for line in [found] if isinstance(found, str) else found:
+            terminal.line(str(line))
+
+
+def session_started(config: Config, plugin: Any) -> None:
+    """A conftest registered once the session has begun gets what pytest gives its initial
+    conftests at the start: `pytest_sessionstart`, `pytest_report_header`."""
+    pm = config.pluginmanager
+    for name, kwargs in (("pytest_sessionstart", {"session": config.session}),
+                         ("pytest_report_header", _header_args(config))):
+        for impl in getattr(pm.hook, name).get_hookimpls():
+            if impl.plugin is plugin:
+                made = impl.function(*(kwargs[arg] for arg in impl.argnames))
+                if name == "pytest_report_header" and made:
+                    report_header(config, [made])
 
 
 def _pytest_manager(config: Config) -> Any:
@@ -196,7 +245,7 @@ def _pytest_manager(config: Config) -> Any:
 
 def _entry_point_target(name: str) -> str:
     """The module an entry point named `name` loads (`-p asyncio` is pytest_asyncio.plugin)."""
-    for ep in _entry_points():
+    for ep in _installed():
         if ep.name == name:
             return str(ep.value.split(":")[0])
     return name
@@ -234,15 +283,22 @@ def _load_plugins(config: Config, pm: Any, args: list[str]) -> None:
 
 
 def _unclaimed(config: Config) -> list[str]:
-    """The command line's plugin options that no plugin or conftest defined."""
+    """The plugin options given (addopts', the command line's) that no plugin or conftest of
+    the run defines, each with where it was given."""
     words = command_line_args()
+    given = [(option, "option") for i, option in enumerate(words) if option.startswith("-")
+             and not option.startswith("-p") and not (i and words[i - 1] == "-p")]
+    ini = getattr(config._settings, "ini_file", None)
+    given += [(option, f"{ini}: addopts option") for option in getattr(config._settings, "plugin_options", ())]
     out = []
-    for i, word in enumerate(words):
-        if not word.startswith("-") or word.startswith("-p") or (i and words[i - 1] == "-p"):
+    for option, where in given:
+        name = option.split("=", 1)[0].split(" ", 1)[0]
+        if name in config._option_dests:
             continue
-        name = word.split("=", 1)[0]
-        if name not in config._claimed_options and name not in config._option_dests:
-            out.append(word)
+        served = next((s for s in SERVED_BY_ENGINE if any(name.startswith(p) for p in s.options)), None)
+        why = (f"it is {served.distribution}'s, whose job is dbtest's engine ({served.how})" if served is not None
+               else "it is not dbtest's, and no pytest plugin or conftest of this run defines it")
+        out.append(f"{where} {option} is ignored: {why}")
     return out
 
 
@@ -271,7 +327,7 @@ def _taken_in(config: Config, pm: Any, plugin: Any, name: str) -> None:
     (a conftest's are its folder's: the driver reads them), and its hooks that dbtest does
     not call are named once."""
     conftest = name in config._conftest_names
-    if isinstance(plugin, ModuleType) and not conftest:
+    if isinstance(plugin, ModuleType) and not conftest and name not in config._served_names:
         from .fixtures import fixtures_in
 
         where = getattr(plugin, "__file__", None) or name
@@ -310,10 +366,14 @@ def serve(config: Config, name: str, namespace: Mapping[str, Any]) -> None:
     from .fixtures import fixtures_in
 
     config.plugin_fixtures.insert(0, fixtures_in(dict(namespace), f"<{name}, served by dbtest>"))
-    pm = config._plugin_manager
-    if pm is not None and pm.get_plugin(name) is None and not pm.is_blocked(name):
-        holder = ModuleType(name)
-        pm.register(holder, name=name)
+    config._served_names.append(name)
+    if config._plugin_manager is not None:
+        _register_served(config._plugin_manager, name)
+
+
+def _register_served(pm: Any, name: str) -> None:
+    if pm.get_plugin(name) is None and not pm.is_blocked(name):
+        pm.register(ModuleType(name), name=name)
 
 
 def call(config: Config, name: str, /, **kwargs: Any) -> Any:
@@ -365,9 +425,8 @@ def finish_session(config: Config) -> list[tuple[str, BaseException]]:
     exit status (syrupy's unused snapshots) makes an error, as it fails pytest's run."""
     errors: list[tuple[str, BaseException]] = []
     session = config.session
-    for word in _unclaimed(config):
-        config._warn(f"option {word} is not dbtest's, nor an option of a pytest plugin or conftest of this run; "
-                     "it was ignored")
+    for warning in _unclaimed(config):
+        config._warn(warning)
     for name, kwargs in (
         ("pytest_sessionfinish", {"session": session, "exitstatus": 0}),
         ("pytest_terminal_summary", {"terminalreporter": TerminalReporter(config), "exitstatus": 0, "config": config}),

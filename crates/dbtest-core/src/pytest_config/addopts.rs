@@ -10,6 +10,8 @@
 /// pytest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Addopts {
+    /// Every word, as split: pytest's plugins read their own options (and `-p`) from them.
+    pub words: Vec<String>,
     /// `-m EXPR`: the mark expression.
     pub markexpr: Option<String>,
     /// `-k EXPR`: pytest's keyword expression.
@@ -18,6 +20,10 @@ pub struct Addopts {
     pub maxfail: Option<u32>,
     /// `-p no:NAME`: the plugins turned off.
     pub disabled_plugins: Vec<String>,
+    /// Options pytest's core does not know, each as written with its value (`--cov src`):
+    /// the plugins' (and conftests'). The Python side hands them to the plugins that define
+    /// them and names those none does, once it knows them all.
+    pub plugin_options: Vec<String>,
     /// `-W FILTER`, in order.
     pub pythonwarnings: Vec<String>,
     /// `--asyncio-mode MODE` (pytest-asyncio's flag; it wins over the `asyncio_mode` setting).
@@ -200,7 +206,10 @@ impl Addopts {
     /// Reads the words of `addopts` (already split). `Err` carries a message for a value
     /// pytest itself would refuse (`--maxfail x`, `-o name` without `=`, `-m` at the end).
     pub fn parse(words: &[String]) -> Result<Addopts, String> {
-        let mut out = Addopts::default();
+        let mut out = Addopts {
+            words: words.to_vec(),
+            ..Addopts::default()
+        };
         let mut rest = Cursor { words, at: 0 };
         while let Some(word) = rest.next() {
             if word == "--" {
@@ -275,7 +284,7 @@ impl Addopts {
 
     /// An option pytest's core does not know (a plugin's). Whether it takes a value cannot be
     /// known, so a following word that is not an option goes with it: `--cov src`,
-    /// `-n auto`, `--reruns 3` are each one warning.
+    /// `-n auto`, `--reruns 3` are each one entry.
     fn unknown(&mut self, word: &str, may_take_next: bool, rest: &mut Cursor<'_>) {
         let value = if may_take_next {
             rest.next_value()
@@ -283,8 +292,8 @@ impl Addopts {
             None
         };
         match value {
-            Some(value) => self.ignored.push(format!("{word} {value}")),
-            None => self.ignored.push(word.to_owned()),
+            Some(value) => self.plugin_options.push(format!("{word} {value}")),
+            None => self.plugin_options.push(word.to_owned()),
         }
     }
 
@@ -315,8 +324,8 @@ impl Addopts {
             Warning => self.pythonwarnings.push(value.to_owned()),
             Plugin => match value.strip_prefix("no:") {
                 Some(plugin) => self.disabled_plugins.push(plugin.trim().to_owned()),
-                // Loading a plugin is what dbtest never does.
-                None => self.ignored.push(format!("{name} {value}")),
+                // The Python side loads it, as pytest does (DESIGN section 4c).
+                None => {}
             },
             Override => {
                 let (key, v) = value.split_once('=').ok_or_else(|| {
@@ -432,7 +441,7 @@ mod tests {
                 ("cache_dir".into(), "x=y".into()),
             ]
         );
-        assert_eq!(a.ignored, ["-p xdist"]);
+        assert!(a.ignored.is_empty(), "{:?}", a.ignored);
         assert!(err(&["-o", "novalue"]).contains("option=value"));
     }
 
@@ -454,21 +463,16 @@ mod tests {
             "more",
         ]);
         assert_eq!(
+            a.plugin_options,
+            ["--cov src", "--cov-report=term", "-n auto", "--reruns 2"]
+        );
+        assert_eq!(
             a.ignored,
-            [
-                "--cov src",
-                "--cov-report=term",
-                "-n auto",
-                "--import-mode importlib",
-                "--lf",
-                "--reruns 2",
-                "tests/",
-                "more"
-            ]
+            ["--import-mode importlib", "--lf", "tests/", "more"]
         );
         assert_eq!(a.maxfail, Some(1));
         // An unknown option followed by an option takes no value.
-        assert_eq!(parse(&["--foo", "-x"]).ignored, ["--foo"]);
+        assert_eq!(parse(&["--foo", "-x"]).plugin_options, ["--foo"]);
         assert_eq!(parse(&["--foo", "-x"]).maxfail, Some(1));
         assert_eq!(parse(&["--strict=1"]).ignored, ["--strict=1"]);
     }
