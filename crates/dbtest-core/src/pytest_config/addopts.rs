@@ -322,11 +322,12 @@ impl Addopts {
                 };
             }
             Warning => self.pythonwarnings.push(value.to_owned()),
-            Plugin => match value.strip_prefix("no:") {
-                Some(plugin) => self.disabled_plugins.push(plugin.trim().to_owned()),
-                // The Python side loads it, as pytest does (DESIGN section 4c).
-                None => {}
-            },
+            // `-p NAME` is loaded by the Python side, as pytest does (DESIGN section 4c).
+            Plugin => {
+                if let Some(plugin) = value.strip_prefix("no:") {
+                    self.disabled_plugins.push(plugin.trim().to_owned());
+                }
+            }
             Override => {
                 let (key, v) = value.split_once('=').ok_or_else(|| {
                     format!("{name} expects option=value style (got: '{value}'), e.g. -o xfail_strict=true")
