@@ -143,11 +143,14 @@ def test_plugins_are_found_ordered_and_called_as_pytest_does(hooks: Path, tmp_pa
     assert "ignored" not in run.stderr, run.describe()
 
 
-def test_an_option_no_plugin_defines_is_named(hooks: Path) -> None:
+def test_an_option_no_plugin_or_conftest_defines_is_a_usage_error(hooks: Path) -> None:
+    """As pytest: found once the plugins and the initial conftests added theirs, before any
+    test file is imported."""
     run = run_dbtest(hooks, "--sample-level=high", "--no-such-option", env=_env(hooks))
-    assert run.outcomes == HOOKS, run.describe()
-    assert run.stderr.count("--no-such-option") == 1, run.describe()
-    assert "option --no-such-option is ignored: it is not dbtest's, and no pytest plugin or conftest" in run.stderr
+    run.expect_code(4)
+    assert "unrecognized option: --no-such-option" in run.stderr, run.describe()
+    assert "--sample-level" not in run.stderr, run.describe()
+    assert run.report is None or not run.report["tests"], run.describe()
 
 
 def test_a_plugin_that_cannot_load_is_named_once_and_no_id_is_lost(tmp_path: Path) -> None:

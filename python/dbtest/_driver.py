@@ -306,6 +306,25 @@ class Driver:
     def close(self) -> None:
         _capture.uninstall()
 
+    def check_options(self) -> None:
+        """pytest's usage error for a command-line option nothing defines, found where pytest
+        finds it: once the plugins and the initial conftests have added theirs (in the
+        process that runs the files; workers name such an option when they end)."""
+        if not plugins.undefined_options(self.config):
+            return
+        for conftest in plugins.initial_conftests(self.config):
+            try:
+                self._conftest(conftest)
+            except _ConftestError:
+                pass  # its error is its files'
+        undefined = plugins.undefined_options(self.config)
+        if undefined:
+            self.close()
+            raise plugins.UsageError(
+                f"unrecognized option{'s' if len(undefined) > 1 else ''}: {' '.join(undefined)} (neither dbtest's "
+                "nor defined by a pytest plugin or conftest of this run)"
+            )
+
     def _ini_value(self, name: str) -> Any:
         """A pytest option or ini value the capture follows (`log_level`, ...), if set."""
         try:

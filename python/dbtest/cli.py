@@ -131,6 +131,7 @@ def _run_unit(flags: dict[str, Any]) -> int:
     async def main() -> int:
         loop = asyncio.get_running_loop()
         driver = Driver(loop, run.root, PythonSettings.from_engine(run.python_settings))
+        driver.check_options()
 
         def on_interrupt() -> None:
             if run.interrupted:  # a second Ctrl-C: stop now
@@ -144,7 +145,13 @@ def _run_unit(flags: dict[str, Any]) -> int:
             loop.remove_signal_handler(signal.SIGINT)
             driver.close()
 
-    return exit_now(asyncio.run(main()))
+    from ._compat.plugins import UsageError
+
+    try:
+        return exit_now(asyncio.run(main()))
+    except UsageError as e:
+        _usage_error(str(e))
+        return EXIT_USAGE
 
 
 @cli.command(name="bench")
@@ -172,16 +179,6 @@ def bench_command(paths: tuple[str, ...], json_path: str | None, **options: Any)
 
     Exit codes: 0 measured, 1 a benchmark failed or regressed, 4 usage error, 5 none found.
     """
-    plugin_words = [w for p in options.pop("plugins") for w in ("-p", p)]
-    # Options dbtest does not know are pytest plugins' (`--snapshot-update`, `--opt=value`).
-    plugin_words += [p for p in paths if p.startswith("-")]
-    paths = tuple(p for p in paths if not p.startswith("-"))
-    if plugin_words or paths:
-        from ._compat.plugins import ARGS_ENV
-
-        # pytest's command line, as plugins read it (`config.option.file_or_dir`, their own
-        # options); every process of the run reads it (workers inherit the environment).
-        os.environ[ARGS_ENV] = json.dumps([*plugin_words, *paths])
     flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     if paths:
         flags["paths"] = list(paths)

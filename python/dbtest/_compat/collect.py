@@ -394,7 +394,7 @@ class FileCollector:
             methods.append(suite().pytest_generate_tests)
         if methods or compat.plugins.implemented(self.rules.config, "pytest_generate_tests"):
             # pytest's own call: the module's and the class's join the plugins' and conftests'.
-            self.rules.config.hook.pytest_generate_tests.call_extra(methods, {"metafunc": metafunc})
+            compat.plugins.call_extra(self.rules.config, "pytest_generate_tests", methods, {"metafunc": metafunc})
         marked = set()
         for mark in marks:
             if mark.name == "parametrize":

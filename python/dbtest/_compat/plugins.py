@@ -158,12 +158,7 @@ def start(config: Config) -> None:
 def make_manager(config: Config) -> Any:
     """The run's plugin manager, with every plugin of the run registered and configured
     (options, `pytest_load_initial_conftests`, `pytest_configure`, `pytest_sessionstart`)."""
-    if _pytest_installed():
-        pm = _pytest_manager(config)
-    else:
-        import pluggy
-
-        pm = pluggy.PluginManager("pytest")
+    pm = _pytest_manager(config) if _pytest_installed() else _bare_manager()
     config._plugin_manager = pm
     for name in config._served_names:
         _register_served(pm, name)
@@ -173,7 +168,7 @@ def make_manager(config: Config) -> Any:
         pluggy.HookimplMarker("pytest")(trylast=True)(_Reports.pytest_runtest_makereport)
         pm.register(_Reports(), name=_REPORTS_NAME)
     pm.hook.pytest_addhooks.call_historic(kwargs={"pluginmanager": pm})
-    args = pytest_args(config) if _pytest_installed() else []
+    args = pytest_args(config)
     if _pytest_installed():
         _load_plugins(config, pm, args)
     from .config import Parser
@@ -182,9 +177,9 @@ def make_manager(config: Config) -> Any:
     config._parser = parser
     pm.hook.pytest_addoption.call_historic(kwargs={"parser": parser, "pluginmanager": pm})
     if _pytest_installed():
-        config.hook.pytest_load_initial_conftests(early_config=config, parser=parser, args=args)
+        call(config, "pytest_load_initial_conftests", early_config=config, parser=parser, args=args)
     pm.hook.pytest_configure.call_historic(kwargs={"config": config})
-    config.hook.pytest_sessionstart(session=config.session)
+    call(config, "pytest_sessionstart", session=config.session)
     if implemented(config, "pytest_report_header"):
         report_header(config, call(config, "pytest_report_header", **_header_args(config)))
     return pm
@@ -193,7 +188,11 @@ def make_manager(config: Config) -> Any:
 def _header_args(config: Config) -> dict[str, Any]:
     from .builtins import _legacy_path
 
-    return {"config": config, "start_path": config.rootpath, "startdir": _legacy_path(config.rootpath)}
+    try:
+        startdir = _legacy_path(config.rootpath)
+    except Exception:  # noqa: BLE001 - pytest 7's legacy argument needs py.path
+        startdir = None
+    return {"config": config, "start_path": config.rootpath, "startdir": startdir}
 
 
 def report_header(config: Config, lines: list[Any]) -> None:
@@ -210,11 +209,47 @@ def session_started(config: Config, plugin: Any) -> None:
     pm = config.pluginmanager
     for name, kwargs in (("pytest_sessionstart", {"session": config.session}),
                          ("pytest_report_header", _header_args(config))):
-        for impl in getattr(pm.hook, name).get_hookimpls():
+        for impl in _impls(pm, name):
             if impl.plugin is plugin:
                 made = impl.function(*(kwargs[arg] for arg in impl.argnames))
                 if name == "pytest_report_header" and made:
                     report_header(config, [made])
+
+
+def _bare_manager() -> Any:
+    """Without pytest (no plugin can run then), conftests' hooks through pluggy: pytest's
+    historic hooks are declared as pytest declares them; the others need no declaration."""
+    import pluggy
+
+    spec = pluggy.HookspecMarker("pytest")
+
+    class HistoricHooks:
+        @spec(historic=True)
+        def pytest_addhooks(self, pluginmanager: Any) -> None: ...
+
+        @spec(historic=True)
+        def pytest_addoption(self, parser: Any, pluginmanager: Any) -> None: ...
+
+        @spec(historic=True)
+        def pytest_configure(self, config: Any) -> None: ...
+
+        @spec(firstresult=True)
+        def pytest_make_parametrize_id(self, config: Any, val: Any, argname: str) -> Any: ...
+
+    class Manager(pluggy.PluginManager):
+        def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+            # As pytest's manager: every `pytest_*` function is a hook, marked or not.
+            opts = super().parse_hookimpl_opts(plugin, name)
+            if opts is None and name.startswith("pytest_") and name != "pytest_plugins":
+                import inspect
+
+                if inspect.isroutine(getattr(plugin, name, None)):
+                    return {}
+            return opts
+
+    pm = Manager("pytest")
+    pm.add_hookspecs(HistoricHooks)
+    return pm
 
 
 def _pytest_manager(config: Config) -> Any:
@@ -302,6 +337,38 @@ def _unclaimed(config: Config) -> list[str]:
     return out
 
 
+class UsageError(Exception):
+    """pytest's usage error (exit 4): an option no plugin or initial conftest defines."""
+
+
+def undefined_options(config: Config) -> list[str]:
+    """The command line's options that no plugin or conftest registered so far defines."""
+    words = command_line_args()
+    return [w for i, w in enumerate(words) if w.startswith("-") and not w.startswith("-p")
+            and not (i and words[i - 1] == "-p") and w.split("=", 1)[0] not in config._option_dests]
+
+
+def initial_conftests(config: Config) -> list[str]:
+    """The conftests pytest loads before it reads the command line: those from the rootdir
+    down to each path given (the rootdir's own, without paths), in the engine's spelling."""
+    from pathlib import Path
+
+    root = config.rootpath.resolve()
+    found: list[str] = []
+    for anchor in config.args or ["."]:
+        target = Path(anchor).resolve()
+        target = target if target.is_dir() else target.parent
+        try:
+            parts = target.relative_to(root).parts
+        except ValueError:
+            continue
+        for depth in range(len(parts) + 1):
+            conftest = config.rootpath.joinpath(*parts[:depth], "conftest.py")
+            if conftest.is_file() and str(conftest) not in found:
+                found.append(str(conftest))
+    return found
+
+
 def _plugin_args(args: list[str]) -> Iterable[str]:
     words = iter(args)
     for word in words:
@@ -379,7 +446,9 @@ def _register_served(pm: Any, name: str) -> None:
 def call(config: Config, name: str, /, **kwargs: Any) -> Any:
     """`config.hook.<name>(...)` with the arguments the installed pytest's spec names (a hook
     whose arguments changed between pytest versions gets the ones its version has)."""
-    caller = getattr(config.hook, name)
+    caller = getattr(config.hook, name, None)
+    if caller is None:  # no plugin implements it, and no spec declares it (no pytest)
+        return None
     spec = caller.spec
     if spec is not None:
         kwargs = {k: v for k, v in kwargs.items() if k in spec.argnames}
@@ -391,14 +460,25 @@ def implemented(config: Config, name: str) -> bool:
     pm = config._plugin_manager
     if pm is None:
         return False
-    return any(impl.plugin_name != _REPORTS_NAME for impl in getattr(pm.hook, name).get_hookimpls())
+    return any(impl.plugin_name != _REPORTS_NAME for impl in _impls(pm, name))
 
 
-def hookimpls(config: Config, name: str) -> list[Callable[..., Any]]:
-    pm = config._plugin_manager
-    if pm is None:
-        return []
-    return [impl.function for impl in getattr(pm.hook, name).get_hookimpls()]
+def _impls(pm: Any, name: str) -> list[Any]:
+    caller = getattr(pm.hook, name, None)
+    return caller.get_hookimpls() if caller is not None else []
+
+
+def call_extra(config: Config, name: str, methods: list[Callable[..., Any]], kwargs: dict[str, Any]) -> None:
+    """pytest's `hook.<name>.call_extra`: the plugins' and conftests' implementations, and
+    `methods` (a test module's or class's own `pytest_generate_tests`)."""
+    caller = getattr(config.hook, name, None)
+    if caller is None:
+        for method in methods:
+            method(**kwargs)
+        return
+    caller.call_extra(methods, kwargs)
+
+
 
 
 def collectstart(config: Config, path: str, rel: str) -> None:
