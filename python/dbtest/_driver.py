@@ -438,6 +438,8 @@ class Driver:
     @property
     def _runtest_hooks(self) -> bool:
         """A conftest hook runs around every test (conftests load as files are collected)."""
+        if self.config._plugin_manager is None:  # no plugin, no conftest yet: most runs' tests
+            return False
         return self._hooked("pytest_runtest_setup") or self._hooked("pytest_runtest_teardown") or (
             self._hooked("pytest_runtest_makereport") or self._hooked("pytest_runtest_logreport"))
 

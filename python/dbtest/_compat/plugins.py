@@ -121,9 +121,34 @@ def pytest_args(config: Config) -> list[str]:
 @functools.cache
 def _installed() -> tuple[Any, ...]:
     """The environment's `pytest11` entry points (read once: it scans every distribution)."""
+    if not _may_have_pytest11():
+        return ()
     from importlib.metadata import entry_points
 
     return tuple(entry_points(group="pytest11"))
+
+
+def _may_have_pytest11() -> bool:
+    """Whether a distribution on sys.path may declare a `pytest11` entry point: its metadata
+    folder's entry_points.txt has the group (a zip on sys.path may: it is not looked into).
+    Most runs without plugins stop here, spared importing importlib.metadata."""
+    for entry in sys.path:
+        try:
+            with os.scandir(entry or ".") as found:
+                names = [e.name for e in found if e.name.endswith((".dist-info", ".egg-info", ".egg"))]
+        except NotADirectoryError:
+            return True
+        except OSError:
+            continue
+        for name in names:
+            folder = os.path.join(entry, name, "EGG-INFO" if name.endswith(".egg") else "")
+            try:
+                with open(os.path.join(folder, "entry_points.txt"), encoding="utf-8") as f:
+                    if "[pytest11]" in f.read():
+                        return True
+            except OSError:
+                continue
+    return False
 
 
 def _entry_points() -> tuple[Any, ...]:
