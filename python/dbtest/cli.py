@@ -72,12 +72,12 @@ def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None
     # Options dbtest does not know are pytest plugins' (`--snapshot-update`, `--opt=value`).
     plugin_words += [p for p in paths if p.startswith("-")]
     paths = tuple(p for p in paths if not p.startswith("-"))
-    if plugin_words or paths:
-        from ._compat.plugins import ARGS_ENV
+    from ._compat.plugins import ARGS_ENV
 
-        # pytest's command line, as plugins read it (`config.option.file_or_dir`, their own
-        # options); every process of the run reads it (workers inherit the environment).
-        os.environ[ARGS_ENV] = json.dumps([*plugin_words, *paths])
+    # pytest's command line, as plugins read it (`config.option.file_or_dir`, their own
+    # options); every process of the run reads it (workers inherit the environment), and a
+    # dbtest run started by a test has its own.
+    os.environ[ARGS_ENV] = json.dumps([*plugin_words, *paths])
     flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     if paths:
         flags["paths"] = list(paths)
