@@ -11,7 +11,8 @@ the installed pytest's hook specifications (argument names, `firstresult`, `hist
 rules for `-p`, blocked names, `pytest_plugins` and built-in names, and unmarked legacy hooks,
 and it needs nothing of pytest's runner. Without pytest (no plugin can run then), a bare pluggy
 manager serves conftests' hooks. Either is made only when a plugin or a conftest is there:
-a suite with neither imports nothing of this.
+a run with neither pays for one look at sys.path's metadata folders, and imports neither
+pluggy nor importlib.metadata.
 
 Plugins whose job is the engine's (SERVED_BY_ENGINE) are never registered; the engine serves
 them, and `dbtest._compat.served` may give their fixtures under their names (see `serve`).
