@@ -192,7 +192,8 @@ def test_unsupported_hook_is_named(project: Path) -> None:
         run = run_dbtest(project)
     finally:
         conftest.write_text(original)
-    assert "hook pytest_collect_file is not supported" in run.stderr, run.describe()
+    assert "hook pytest_collect_file is not called by dbtest" in run.stderr, run.describe()
+    assert run.stderr.count("pytest_collect_file") == 1, run.describe()
     assert str(conftest) in run.stderr or "conftest.py" in run.stderr
     assert run.outcomes == EXPECTED
 

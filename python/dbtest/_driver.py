@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
-from ._compat import assertion, served
+from ._compat import assertion, plugins, served
 from ._compat import config as compat
 from ._compat.collect import (
     CLASS,
@@ -313,6 +313,25 @@ class Driver:
     def close(self) -> None:
         _capture.uninstall()
 
+    def check_options(self) -> None:
+        """pytest's usage error for a command-line option nothing defines, found where pytest
+        finds it: once the plugins and the initial conftests have added theirs (in the
+        process that runs the files; workers name such an option when they end)."""
+        if not plugins.undefined_options(self.config):
+            return
+        for conftest in plugins.initial_conftests(self.config):
+            try:
+                self._conftest(conftest)
+            except _ConftestError:
+                pass  # its error is its files'
+        undefined = plugins.undefined_options(self.config)
+        if undefined:
+            self.close()
+            raise plugins.UsageError(
+                f"unrecognized option{'s' if len(undefined) > 1 else ''}: {' '.join(undefined)} (neither dbtest's "
+                "nor defined by a pytest plugin or conftest of this run)"
+            )
+
     def _ini_value(self, name: str) -> Any:
         """A pytest option or ini value the capture follows (`log_level`, ...), if set."""
         try:
@@ -339,6 +358,8 @@ class Driver:
         try:
             chain = [self._conftest(c) for c in reversed(conftests)]
             chain.extend(self.config.plugin_fixtures)
+            if self._hooked("pytest_collectstart"):
+                plugins.collectstart(self.config, path, rel)
             module = import_file(path, sys_path_entry, module_name)
             items = FileCollector(module, rel, chain, self.rules, self._warn).collect()
             for item in items:
@@ -365,7 +386,7 @@ class Driver:
 
     def _modify(self, items: list[Item]) -> list[Item]:
         """Conftest `pytest_collection_modifyitems`, then pytest's skip and xfail marks."""
-        if self.config.hooks.get("pytest_collection_modifyitems"):
+        if self._hooked("pytest_collection_modifyitems") or self._hooked("pytest_collection_finish"):
             nodes = {id(node_for(i, self.config)): i for i in items}
             kept = compat.apply_modifyitems(self.config, [i.node for i in items])  # type: ignore[misc]
             items = [nodes[id(n)] for n in kept if id(n) in nodes]
@@ -401,7 +422,7 @@ class Driver:
             try:
                 module = import_conftest(path)
                 cached = fixtures_in(vars(module), path)
-                self.config.register_plugin(module, path)
+                self.config.register_conftest(module, path)
             except BaseException as exc:  # noqa: BLE001
                 cached = exc
             with self._lock:
@@ -428,8 +449,13 @@ class Driver:
     @property
     def _runtest_hooks(self) -> bool:
         """A conftest hook runs around every test (conftests load as files are collected)."""
-        hooks = self.config.hooks
-        return bool(hooks.get("pytest_runtest_setup") or hooks.get("pytest_runtest_teardown"))
+        if self.config._plugin_manager is None:  # no plugin, no conftest yet: most runs' tests
+            return False
+        return self._hooked("pytest_runtest_setup") or self._hooked("pytest_runtest_teardown") or (
+            self._hooked("pytest_runtest_makereport") or self._hooked("pytest_runtest_logreport"))
+
+    def _hooked(self, name: str) -> bool:
+        return plugins.implemented(self.config, name)
 
     async def _run(self, key: int, timeout: float | None, ops: Any) -> dict[str, Any]:
         item = self.items[key]
@@ -499,8 +525,8 @@ class Driver:
             await self._enter_module(state, item, ops)
             class_scope = await self._enter_classes(state, item, ops)
             instance = await self._instance(state, item, ops)
-            if self.config.hooks.get("pytest_runtest_setup"):
-                compat.hook_calls(self.config, "pytest_runtest_setup", item=node_for(item, self.config))
+            if self._hooked("pytest_runtest_setup"):
+                self.config.hook.pytest_runtest_setup(item=node_for(item, self.config))
             call_kwargs: dict[str, Any] = {}
             if scope is not None:
                 node = node_for(item, self.config) if (item.fixture_names or item.callspec) else None
@@ -541,11 +567,10 @@ class Driver:
         finally:
             served.reseed(functools.partial(_test_id, item), 1)
             errors = []
-            if self.config.hooks.get("pytest_runtest_teardown"):
+            if self._hooked("pytest_runtest_teardown"):
                 # A conftest's hook runs before the fixtures are torn down, as under pytest.
                 try:
-                    compat.hook_calls(self.config, "pytest_runtest_teardown", item=node_for(item, self.config),
-                                      nextitem=None)
+                    self.config.hook.pytest_runtest_teardown(item=node_for(item, self.config), nextitem=None)
                 except BaseException as exc:  # noqa: BLE001 - a hook may raise anything
                     errors.append(("pytest_runtest_teardown", exc))
             errors += await self._leave(state, item, instance, ops)
@@ -570,7 +595,17 @@ class Driver:
         report = getattr(measured, "report", None)
         if report is not None:
             result["benchmark"] = report
+        if self._hooked("pytest_runtest_makereport") or self._hooked("pytest_runtest_logreport"):
+            self._log_reports(item, result)
         return result
+
+    def _log_reports(self, item: Item, result: dict[str, Any]) -> None:
+        """Plugins' `pytest_runtest_makereport` / `_logreport`, once the test has ended."""
+        try:
+            plugins.log_reports(self.config, node_for(item, self.config), result)
+        except BaseException as exc:  # noqa: BLE001 - a hook may raise anything
+            message, tb = _describe(exc)
+            result.update(outcome="error", message=f"pytest_runtest_logreport failed: {message}", traceback=tb)
 
     @staticmethod
     def _judge_xfail(xfail: compat.Xfail, outcome: str, error: BaseException | None,
@@ -819,11 +854,7 @@ class Driver:
             for scope in reversed(list(self.packages.values())):
                 errors += await ops.teardown(scope)
             errors += await ops.teardown(self.session)
-            for name in ("pytest_sessionfinish", "pytest_unconfigure"):
-                try:
-                    compat.hook_calls(self.config, name, session=self.config.session, config=self.config, exitstatus=0)
-                except BaseException as exc:  # noqa: BLE001
-                    errors.append((name, exc))
+            errors += plugins.finish_session(self.config)
             # What conftests registered with config.add_cleanup, last first (as pytest).
             while self.config.cleanups:
                 cleanup = self.config.cleanups.pop()

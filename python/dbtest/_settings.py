@@ -21,6 +21,8 @@ class PythonSettings:
     filterwarnings: list[str] = field(default_factory=list)  # file order, then addopts' -W
     asyncio_mode: str = "strict"  # or "auto"
     disabled_plugins: list[str] = field(default_factory=list)  # NAME of each -p no:NAME
+    addopts: list[str] = field(default_factory=list)  # its words, for pytest's plugins
+    plugin_options: list[str] = field(default_factory=list)  # addopts' options pytest's core lacks
     ini_file: str | None = None
     ini: dict[str, str] = field(default_factory=dict)  # list values one per line
     markexpr: str | None = None

@@ -22,8 +22,11 @@ def cli() -> None:
     """dbtest: run tests, benchmarks and probabilistic experiments on a Rust engine."""
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("paths", nargs=-1)
+@click.option("-p", "plugins", multiple=True, metavar="NAME",
+              help="Load the pytest plugin NAME (-p no:NAME: turn it off), as pytest's -p. Options of "
+                   "pytest plugins (--snapshot-update) are passed to them too.")
 @click.option("-k", "--match", "match", multiple=True, metavar="PATTERN",
               help='Glob on the test id, e.g. "*crud*"; repeatable (any may match).')
 @click.option("-t", "--tags", "-m", "tags", metavar="EXPR",
@@ -81,6 +84,16 @@ def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None
     A PATH may name one test: tests/test_users.py::test_create.
     Exit codes: 0 passed, 1 failed, 2 interrupted, 3 internal error, 4 usage error, 5 no tests.
     """
+    plugin_words = [w for p in options.pop("plugins") for w in ("-p", p)]
+    # Options dbtest does not know are pytest plugins' (`--snapshot-update`, `--opt=value`).
+    plugin_words += [p for p in paths if p.startswith("-")]
+    paths = tuple(p for p in paths if not p.startswith("-"))
+    from ._compat.plugins import ARGS_ENV
+
+    # pytest's command line, as plugins read it (`config.option.file_or_dir`, their own
+    # options); every process of the run reads it (workers inherit the environment), and a
+    # dbtest run started by a test has its own.
+    os.environ[ARGS_ENV] = json.dumps([*plugin_words, *paths])
     flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     if paths:
         flags["paths"] = list(paths)
@@ -170,6 +183,7 @@ def _run_unit(flags: dict[str, Any]) -> int:
     async def main() -> int:
         loop = asyncio.get_running_loop()
         driver = Driver(loop, run.root, PythonSettings.from_engine(run.python_settings))
+        driver.check_options()
 
         def on_interrupt() -> None:
             if run.interrupted:  # a second Ctrl-C: stop now
@@ -183,7 +197,13 @@ def _run_unit(flags: dict[str, Any]) -> int:
             loop.remove_signal_handler(signal.SIGINT)
             driver.close()
 
-    return exit_now(asyncio.run(main()))
+    from ._compat.plugins import UsageError
+
+    try:
+        return exit_now(asyncio.run(main()))
+    except UsageError as e:
+        _usage_error(str(e))
+        return EXIT_USAGE
 
 
 @cli.command(name="bench")

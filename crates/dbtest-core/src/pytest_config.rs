@@ -27,6 +27,11 @@ use serde::{Deserialize, Serialize};
 pub use addopts::Addopts;
 
 use crate::coverage::CoverageSettings;
+
+/// What of addopts dbtest applies, as its warnings say (the Python side's too).
+pub const ADDOPTS_APPLIED: &str =
+    "dbtest applies -m, -k, -x, --maxfail, -p, -W, -o, --strict-markers, --strict-config, --junitxml, --import-mode, pytest-cov's, -n, --timeout, --reruns and the options of pytest plugins";
+
 use crate::error::{Error, Result};
 
 /// pytest's configuration files, in its order of precedence within one folder.
@@ -152,6 +157,10 @@ pub struct PythonSettings {
     /// "strict" or "auto".
     pub asyncio_mode: String,
     pub disabled_plugins: Vec<String>,
+    /// addopts' words, for pytest's plugins (`-p NAME`, their options).
+    pub addopts: Vec<String>,
+    /// addopts' options that pytest's core does not know: the plugins' (see `Addopts`).
+    pub plugin_options: Vec<String>,
     /// The configuration file, absolute; `None` without one.
     pub ini_file: Option<String>,
     pub ini: BTreeMap<String, String>,
@@ -184,6 +193,8 @@ impl PythonSettings {
                 filterwarnings: Vec::new(),
                 asyncio_mode: AsyncioMode::default().as_str().to_owned(),
                 disabled_plugins: Vec::new(),
+                addopts: Vec::new(),
+                plugin_options: Vec::new(),
                 ini_file: None,
                 ini: BTreeMap::new(),
                 markexpr,
@@ -207,6 +218,8 @@ impl PythonSettings {
                 filterwarnings: p.filterwarnings.clone(),
                 asyncio_mode: p.asyncio_mode.as_str().to_owned(),
                 disabled_plugins: p.addopts.disabled_plugins.clone(),
+                addopts: p.addopts.words.clone(),
+                plugin_options: p.addopts.plugin_options.clone(),
                 ini_file: Some(p.path.display().to_string()),
                 ini: p.ini.clone(),
                 markexpr,
@@ -272,14 +285,15 @@ impl PytestConfig {
             .collect()
     }
 
-    /// One warning per addopts option dbtest does not apply, naming the file.
+    /// One warning per addopts option of pytest's core that dbtest does not apply, naming the
+    /// file (the plugins' options are the Python side's: `PythonSettings::plugin_options`).
     pub fn ignored_addopts_warnings(&self) -> Vec<String> {
         self.addopts
             .ignored
             .iter()
             .map(|option| {
                 format!(
-                    "{}: addopts option {option} is ignored (dbtest applies -m, -k, -x, --maxfail, -p no:NAME, -W, -o, --strict-markers, --strict-config, --junitxml and --import-mode)",
+                    "{}: addopts option {option} is ignored ({ADDOPTS_APPLIED})",
                     self.path.display()
                 )
             })

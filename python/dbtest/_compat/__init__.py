@@ -2,7 +2,9 @@
 module per part of pytest it stands in for:
 
 - `config`: the config, the nodes hooks and `request.node` see, metafunc, marks and their
-  evaluation, conftest hooks;
+  evaluation;
+- `plugins`: pytest plugins, found and ordered as pytest does, and the hooks of plugins and
+  conftests through pluggy; which plugins the engine serves instead;
 - `collect`: what a test module holds (functions, classes, unittest cases, parametrization);
 - `fixtures`: fixture definitions, lookup by name through conftests and plugins, scopes;
 - `builtins`: pytest's built-in fixtures (`tmp_path`, `monkeypatch`, `capsys`, `caplog`, ...);

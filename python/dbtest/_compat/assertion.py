@@ -153,16 +153,13 @@ class _ReprCompare:
         self._shim = shim
 
     def __call__(self, op: str, left: object, right: object) -> str | None:
-        from .config import _call_hook
-
         assertion = importlib.import_module("_pytest.assertion")
         truncate = importlib.import_module("_pytest.assertion.truncate")
 
         config = self._shim._config
         arguments = {"config": config, "op": op, "left": left, "right": right}
-        explanations = [
-            _call_hook(hook, arguments) for hook in reversed(config.hooks.get("pytest_assertrepr_compare", []))
-        ]
+        # Conftests' and plugins' first (pluggy calls the last registered first), pytest's last.
+        explanations = list(config.hook.pytest_assertrepr_compare(**arguments))
         explanations.append(assertion.pytest_assertrepr_compare(config=self._shim, op=op, left=left, right=right))
         for found in explanations:
             if not found:

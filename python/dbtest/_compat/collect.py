@@ -217,7 +217,7 @@ class FileCollector:
             concurrent=namespace.get("concurrent") is True,
         )
         # Whether anything may parametrize a test beyond its own marks.
-        self.generates = bool(rules.config.hooks.get("pytest_generate_tests")) or hasattr(
+        self.generates = compat.plugins.implemented(rules.config, "pytest_generate_tests") or hasattr(
             module, "pytest_generate_tests")
         self._autouse: dict[int, list[str]] = {}
 
@@ -396,14 +396,14 @@ class FileCollector:
                      base: Marks, suite: type | None) -> list[compat.CallSpec]:
         """The test's calls, by pytest's order: `pytest_generate_tests` of the module, the class
         and the conftests, then fixture params, then parametrize marks (nearest first)."""
-        hooks = []
+        methods = []
         if hasattr(self.module, "pytest_generate_tests"):
-            hooks.append(self.module.pytest_generate_tests)
+            methods.append(self.module.pytest_generate_tests)
         if suite is not None and hasattr(suite, "pytest_generate_tests"):
-            hooks.append(suite().pytest_generate_tests)
-        hooks.extend(reversed(self.rules.config.hooks.get("pytest_generate_tests", [])))
-        for hook in hooks:
-            compat._call_hook(hook, {"metafunc": metafunc})
+            methods.append(suite().pytest_generate_tests)
+        if methods or compat.plugins.implemented(self.rules.config, "pytest_generate_tests"):
+            # pytest's own call: the module's and the class's join the plugins' and conftests'.
+            compat.plugins.call_extra(self.rules.config, "pytest_generate_tests", methods, {"metafunc": metafunc})
         marked = set()
         for mark in marks:
             if mark.name == "parametrize":

@@ -2,9 +2,10 @@
 (`config.getoption`, `getini`), the nodes that hooks and `request.node` are given, the
 metafunc of `pytest_generate_tests`, marks and their evaluation, and the conftest hooks.
 
-pytest's runner and plugins are never loaded. Where pytest is installed (a suite written for
-it imports it), its plain data types are used as they are (marks, `ParameterSet`, the id
-maker), so ids and marks are pytest's own; dbtest's own stand-ins serve when it is not.
+pytest's runner is never loaded (plugins and hooks: `plugins`). Where pytest is installed (a
+suite written for it imports it), its plain data types are used as they are (marks,
+`ParameterSet`, the id maker), so ids and marks are pytest's own; dbtest's own stand-ins serve
+when it is not.
 """
 
 from __future__ import annotations
@@ -18,42 +19,10 @@ from pathlib import Path
 from types import SimpleNamespace as Namespace
 from typing import Any
 
+from . import plugins
 from .benchmark import BUDGET_DEFAULTS
 
 _NOTSET = object()
-
-# Hooks dbtest honours; any other `pytest_*` function in a conftest gets one warning.
-SUPPORTED_HOOKS = frozenset(
-    {
-        "pytest_addoption",
-        "pytest_configure",
-        "pytest_generate_tests",
-        "pytest_collection_modifyitems",
-        "pytest_runtest_setup",
-        "pytest_runtest_teardown",
-        "pytest_sessionstart",
-        "pytest_sessionfinish",
-        "pytest_unconfigure",
-        "pytest_make_parametrize_id",
-        "pytest_assertrepr_compare",
-    }
-)
-# Hooks that only change pytest's own display: nothing of a run is lost without them.
-DISPLAY_HOOKS = frozenset(
-    {
-        "pytest_report_header",
-        "pytest_terminal_summary",
-        "pytest_report_teststatus",
-        "pytest_itemcollected",
-        "pytest_report_collectionfinish",
-        "pytest_runtest_logreport",
-        "pytest_runtest_logstart",
-        "pytest_runtest_logfinish",
-        "pytest_collectreport",
-        "pytest_warning_recorded",
-    }
-)
-
 
 def pytest_module() -> Any:
     """pytest, when installed (None otherwise); imported only when a suite needs it."""
@@ -333,11 +302,10 @@ class _IdHookConfig:
         return value
 
     def pytest_make_parametrize_id(self, config: Any, val: Any, argname: str) -> str | None:
-        for hook in self._config.hooks.get("pytest_make_parametrize_id", []):
-            made = hook(config=self._config, val=val, argname=argname)
-            if made is not None:
-                return str(made)
-        return None
+        if not plugins.implemented(self._config, "pytest_make_parametrize_id"):
+            return None
+        made = plugins.call(self._config, "pytest_make_parametrize_id", config=self._config, val=val, argname=argname)
+        return None if made is None else str(made)
 
 
 class Metafunc:
@@ -494,6 +462,17 @@ class Node:
         return _legacy_path(self.path)
 
     @property
+    def ihook(self) -> Any:
+        return self.config.hook
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        """pytest's `Function` where pytest is loaded: plugins check `isinstance(item,
+        pytest.Function)` before they use an item (isinstance reads `__class__`)."""
+        python = sys.modules.get("_pytest.python")
+        return python.Function if python is not None else Node
+
+    @property
     def location(self) -> tuple[str, int | None, str]:
         rel = self.nodeid.split("::", 1)[0]
         code = getattr(getattr(self.function, "__func__", self.function), "__code__", None)
@@ -560,10 +539,13 @@ class _OptionGroup:
 
 class Parser:
     """What `pytest_addoption(parser)` is given: options and ini keys are recorded with their
-    defaults, so `config.getoption` and `getini` answer as pytest would without the flags."""
+    defaults, and an option's value is read from pytest's arguments (`addopts`, the command
+    line) as its argparse definition says, so `config.getoption` and `getini` answer as
+    pytest would."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, args: Sequence[str] = ()) -> None:
         self._config = config
+        self._args = list(args)
 
     def addoption(self, *names: str, **attrs: Any) -> None:
         dest = attrs.get("dest")
@@ -585,6 +567,20 @@ class Parser:
             self._config._option_dests[name] = dest
         if not hasattr(self._config.option, dest):
             setattr(self._config.option, dest, default)
+        if any(_given(name, self._args) for name in names):
+            self._parse(names, dict(attrs, dest=dest, default=default))
+
+    def _parse(self, names: Sequence[str], attrs: dict[str, Any]) -> None:
+        import argparse
+
+        parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+        try:
+            parser.add_argument(*names, **attrs)
+            known, _ = parser.parse_known_args(self._args)
+        except (argparse.ArgumentError, ValueError, TypeError, SystemExit) as exc:
+            self._config._warn(f"option {'/'.join(names)}: {exc}; its default is used")
+            return
+        setattr(self._config.option, attrs["dest"], getattr(known, attrs["dest"]))
 
     def getgroup(self, name: str, description: str = "", after: str | None = None) -> _OptionGroup:
         return _OptionGroup(self)
@@ -592,10 +588,18 @@ class Parser:
     def addini(self, name: str, help: str = "", type: str | None = None, default: Any = _NOTSET) -> None:
         if default is _NOTSET:
             default = {"linelist": [], "args": [], "paths": [], "bool": False, "pathlist": []}.get(type or "", "")
+            if type in ("int", "float"):
+                default = {"int": 0, "float": 0.0}[type]
         self._config._ini_types[name] = (type, default)
 
     def processoption(self, option: Any) -> None:
         pass
+
+
+def _given(name: str, args: Sequence[str]) -> bool:
+    if name.startswith("--"):
+        return any(a == name or a.startswith(name + "=") for a in args)
+    return any(a.startswith(name) and not a.startswith("--") for a in args)
 
 
 # pytest's own options that suites read through config.getoption, with its defaults.
@@ -620,6 +624,28 @@ _PYTEST_OPTIONS: dict[str, Any] = {
     "color": "auto",
     "numprocesses": None,
     "dist": "no",
+    # Read by plugins (syrupy's report, ...), pytest's defaults.
+    "pyargs": False,
+    "deselect": None,
+    "ignore": None,
+    "ignore_glob": None,
+    "keepduplicates": False,
+    "confcutdir": None,
+    "noconftest": False,
+    "failedfirst": False,
+    "newfirst": False,
+    "cacheclear": False,
+    "stepwise": False,
+    "doctestmodules": False,
+    "fulltrace": False,
+    "setuponly": False,
+    "setupplan": False,
+    "setupshow": False,
+    "override_ini": None,
+    "inifilename": None,
+    "disable_warnings": False,
+    "xmlpath": None,
+    "trace": False,
     "benchmark_disable": False,
     "benchmark_skip": False,
     "benchmark_only": False,
@@ -652,68 +678,6 @@ _PYTEST_INI_TYPES: dict[str, tuple[str | None, Any]] = {
 }
 
 
-class _PluginManager:
-    def __init__(self, config: Config) -> None:
-        self._config = config
-
-    def hasplugin(self, name: str) -> bool:
-        return name in ("python", "fixtures", "unittest", "mark", "skipping")
-
-    def getplugin(self, name: str) -> Any:
-        return None
-
-    def register(self, plugin: Any, name: str | None = None) -> None:
-        self._config.register_plugin(plugin, str(name or getattr(plugin, "__name__", None) or repr(plugin)))
-
-    def import_plugin(self, name: str) -> None:
-        self._config.load_plugin(name, "pluginmanager.import_plugin")
-
-    def get_plugin(self, name: str) -> Any:
-        return None
-
-    def is_registered(self, plugin: Any) -> bool:
-        return False
-
-
-class _Hook:
-    """`config.hook.pytest_deselected(items=...)` and friends, called by suites' hooks."""
-
-    def __init__(self, config: Config) -> None:
-        self._config = config
-
-    def __getattr__(self, name: str) -> Callable[..., list[Any]]:
-        def call(**kwargs: Any) -> list[Any]:
-            out = []
-            for hook in self._config.hooks.get(name, []):
-                out.append(_call_hook(hook, kwargs))
-            return out
-
-        return call
-
-
-def _call_hook(hook: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    """pytest passes a hook only the arguments it names."""
-    names = _hook_arguments(hook)
-    if names is None:
-        return hook(**kwargs)
-    return hook(**{k: v for k, v in kwargs.items() if k in names})
-
-
-@functools.cache
-def _hook_arguments(hook: Callable[..., Any]) -> frozenset[str] | None:
-    """The argument names a hook takes, or None when it takes any (`**kwargs`): read once,
-    as some hooks are called for every test."""
-    import inspect
-
-    try:
-        params = inspect.signature(hook).parameters
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return None
-    return frozenset(params)
-
-
 class _Session:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -722,6 +686,7 @@ class _Session:
         self.testsfailed = 0
         self.shouldstop = False
         self.shouldfail = False
+        self.exitstatus = 0
         self.name = "session"
         self.path = config.rootpath
         self.nodeid = ""
@@ -747,20 +712,34 @@ class Config:
         self.option.keyword = getattr(settings, "keyword", None) or ""
         self.option.strict_markers = bool(getattr(settings, "strict_markers", False))
         self.known_args_namespace = self.option
-        self.args: list[str] = []
-        self.invocation_params = Namespace(args=(), dir=Path.cwd(), plugins=())
-        self.hooks: dict[str, list[Callable[..., Any]]] = {}
+        self.args: list[str] = plugins.file_or_dir()
+        self.option.file_or_dir = list(self.args)
+        self.invocation_params = Namespace(args=tuple(plugins.command_line_args()), dir=Path.cwd(), plugins=())
         self.markers: list[str] = list(getattr(settings, "markers", None) or [])
-        self.pluginmanager = _PluginManager(self)
-        self.hook = _Hook(self)
         self.stash: dict[Any, Any] = {}
         self._store = self.stash
         self.cache = None
         self.session = _Session(self)
         self._warn = warn
-        self._plugins: dict[str, Any] = {}
         self.plugin_fixtures: list[Any] = []
         self.cleanups: list[Callable[[], Any]] = []
+        # The plugin manager, made when the run has a plugin or a conftest (`pluginmanager`).
+        self._plugin_manager: Any = None
+        self._parser: Parser | None = None
+        self._conftest_names: set[str] = set()
+        self._served: set[str] = set()
+        self._served_names: list[str] = []  # served plugins registered under their name
+        plugins.start(self)
+
+    @property
+    def pluginmanager(self) -> Any:
+        if self._plugin_manager is None:
+            plugins.make_manager(self)
+        return self._plugin_manager
+
+    @property
+    def hook(self) -> Any:
+        return self.pluginmanager.hook
 
     @property
     def rootdir(self) -> Any:
@@ -808,6 +787,8 @@ class Config:
             return values + added
         if kind == "bool":
             return raw.strip().lower() in ("1", "true", "yes", "y", "t", "on")
+        if kind in ("int", "float"):
+            return (int if kind == "int" else float)(raw.strip())
         return raw
 
     def addinivalue_line(self, name: str, line: str) -> None:
@@ -829,55 +810,18 @@ class Config:
 
     # --- plugins and hooks ---------------------------------------------------------------
 
-
-    def register_plugin(self, module: Any, origin: str) -> None:
-        """Takes a conftest's or plugin module's hooks and (for plugins) fixtures."""
-        name = getattr(module, "__name__", repr(module))
-        if name in self._plugins:
+    def register_conftest(self, module: Any, path: str) -> None:
+        """A conftest, as pytest registers it: its hooks (`pytest_addoption` and
+        `pytest_configure` are historic: a late conftest gets them too), its `pytest_plugins`
+        (through the manager), and what the session's start gives (`plugins.session_started`)."""
+        pm = self.pluginmanager
+        if pm.get_plugin(path) is not None:
             return
-        self._plugins[name] = module
-        where = getattr(module, "__file__", None) or name
-        for attr, value in vars(module).items():
-            if not attr.startswith("pytest_") or not callable(value):
-                continue
-            if attr in SUPPORTED_HOOKS:
-                self.hooks.setdefault(attr, []).append(value)
-            elif attr in DISPLAY_HOOKS:
-                continue
-            else:
-                self._warn(
-                    f"{where}: hook {attr} is not supported by dbtest and is not called; "
-                    "tests that depend on it may behave differently than under pytest",
-                )
-        parser = Parser(self)
-        if hasattr(module, "pytest_addoption"):
-            _call_hook(module.pytest_addoption, {"parser": parser, "pluginmanager": self.pluginmanager})
-        if hasattr(module, "pytest_configure"):
-            _call_hook(module.pytest_configure, {"config": self})
-        for plugin in _as_list(getattr(module, "pytest_plugins", ())):
-            self.load_plugin(plugin, where)
-
-    def load_plugin(self, name: str, origin: str) -> None:
-        """`pytest_plugins = [...]` in a conftest: the named modules' fixtures and hooks."""
-        if name in getattr(self._settings, "disabled_plugins", ()) or name in self._plugins:
-            return
-        import importlib
-
-        try:
-            module = importlib.import_module(name)
-        except ImportError as exc:
-            self._warn(f"{origin}: plugin {name!r} could not be imported ({exc}); its fixtures are missing")
-            return
-        from .fixtures import fixtures_in
-
-        self.plugin_fixtures.insert(0, fixtures_in(vars(module), getattr(module, "__file__", name) or name))
-        self.register_plugin(module, getattr(module, "__file__", None) or name)
-
-
-def _as_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    return list(value or ())
+        self._conftest_names.add(path)
+        pm.register(module, name=path)
+        if not hasattr(pm, "consider_module"):  # a bare pluggy manager (no pytest)
+            plugins._taken_in(self, pm, module, path)
+        plugins.session_started(self, module)
 
 
 def mark_registered(config: Config, name: str) -> bool:
@@ -887,19 +831,15 @@ def mark_registered(config: Config, name: str) -> bool:
 
 def apply_modifyitems(config: Config, nodes: list[Node]) -> list[Node]:
     """`pytest_collection_modifyitems` over one file's items (dbtest collects a file at a
-    time): hooks may reorder, deselect (`items[:] = ...`) and add marks."""
-    hooks = config.hooks.get("pytest_collection_modifyitems", [])
-    if not hooks:
-        return nodes
+    time): hooks may reorder, deselect (`items[:] = ...`) and add marks. Then
+    `pytest_collection_finish`, with the file's items as `session.items`."""
     items = list(nodes)
-    for hook in hooks:
-        _call_hook(hook, {"session": config.session, "config": config, "items": items})
+    if plugins.implemented(config, "pytest_collection_modifyitems"):
+        plugins.call(config, "pytest_collection_modifyitems", session=config.session, config=config, items=items)
+    if plugins.implemented(config, "pytest_collection_finish"):
+        config.session.items = items
+        plugins.call(config, "pytest_collection_finish", session=config.session)
     return items
-
-
-def hook_calls(config: Config, name: str, /, **kwargs: Any) -> None:
-    for hook in config.hooks.get(name, []):
-        _call_hook(hook, kwargs)
 
 
 def name_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:

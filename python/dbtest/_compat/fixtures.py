@@ -670,11 +670,13 @@ class Resolver:
     def not_found(name: str, chain: Chain) -> FixtureError:
         plugin = plugin_providing(name)
         if plugin is not None:
-            return FixtureError(
-                f"fixture {name!r} comes from the pytest plugin {plugin}, and dbtest does not load "
-                "pytest plugins; define the fixture in a conftest.py, or list the plugin's module in "
-                "pytest_plugins there if its fixtures work without pytest's runner"
-            )
+            from .plugins import served_by_engine
+
+            served = served_by_engine(plugin.rsplit("(", 1)[-1].rstrip(")").split(":")[0])
+            why = (f"its job is dbtest's engine ({served.how}), which does not provide this fixture"
+                   if served is not None else "it is not loaded in this run (-p no:, or it failed to import: "
+                   "see the warnings above)")
+            return FixtureError(f"fixture {name!r} comes from the pytest plugin {plugin}, and {why}")
         available = sorted({n for table in chain for n in table} | set(builtin_fixtures()) | {"request"})
         return FixtureError(
             f"fixture {name!r} not found; available fixtures: {', '.join(available)}; "

@@ -1,4 +1,4 @@
-"""What the plugins in `plugins.ENGINE_SERVED` give a suite, served by the engine (DESIGN 4c).
+"""What the plugins in `plugins.SERVED_BY_ENGINE` give a suite, served by the engine (DESIGN 4c).
 
 Each is served only while its plugin is installed and not disabled (`-p no:NAME`), so a
 suite sees what pytest with that plugin would give it, and nothing more:

@@ -12,6 +12,8 @@ use crate::coverage::CoverageArgs;
 /// pytest.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Addopts {
+    /// Every word, as split: pytest's plugins read their own options (and `-p`) from them.
+    pub words: Vec<String>,
     /// `-m EXPR`: the mark expression.
     pub markexpr: Option<String>,
     /// `-k EXPR`: pytest's keyword expression.
@@ -20,6 +22,10 @@ pub struct Addopts {
     pub maxfail: Option<u32>,
     /// `-p no:NAME`: the plugins turned off.
     pub disabled_plugins: Vec<String>,
+    /// Options pytest's core does not know, each as written with its value (`--cov src`):
+    /// the plugins' (and conftests'). The Python side hands them to the plugins that define
+    /// them and names those none does, once it knows them all.
+    pub plugin_options: Vec<String>,
     /// `-W FILTER`, in order.
     pub pythonwarnings: Vec<String>,
     /// `--asyncio-mode MODE` (pytest-asyncio's flag; it wins over the `asyncio_mode` setting).
@@ -251,7 +257,10 @@ impl Addopts {
     /// Reads the words of `addopts` (already split). `Err` carries a message for a value
     /// pytest itself would refuse (`--maxfail x`, `-o name` without `=`, `-m` at the end).
     pub fn parse(words: &[String]) -> Result<Addopts, String> {
-        let mut out = Addopts::default();
+        let mut out = Addopts {
+            words: words.to_vec(),
+            ..Addopts::default()
+        };
         let mut rest = Cursor { words, at: 0 };
         while let Some(word) = rest.next() {
             if word == "--" {
@@ -345,8 +354,8 @@ impl Addopts {
             None
         };
         match value {
-            Some(value) => self.ignored.push(format!("{word} {value}")),
-            None => self.ignored.push(word.to_owned()),
+            Some(value) => self.plugin_options.push(format!("{word} {value}")),
+            None => self.plugin_options.push(word.to_owned()),
         }
     }
 
@@ -375,11 +384,12 @@ impl Addopts {
                 };
             }
             Warning => self.pythonwarnings.push(value.to_owned()),
-            Plugin => match value.strip_prefix("no:") {
-                Some(plugin) => self.disabled_plugins.push(plugin.trim().to_owned()),
-                // Loading a plugin is what dbtest never does.
-                None => self.ignored.push(format!("{name} {value}")),
-            },
+            // `-p NAME` is loaded by the Python side, as pytest does (DESIGN section 4c).
+            Plugin => {
+                if let Some(plugin) = value.strip_prefix("no:") {
+                    self.disabled_plugins.push(plugin.trim().to_owned());
+                }
+            }
             Override => {
                 let (key, v) = value.split_once('=').ok_or_else(|| {
                     format!("{name} expects option=value style (got: '{value}'), e.g. -o xfail_strict=true")
@@ -589,7 +599,7 @@ mod tests {
                 ("cache_dir".into(), "x=y".into()),
             ]
         );
-        assert_eq!(a.ignored, ["-p xdist"]);
+        assert!(a.ignored.is_empty(), "{:?}", a.ignored);
         assert!(err(&["-o", "novalue"]).contains("option=value"));
     }
 
@@ -608,20 +618,11 @@ mod tests {
             "--",
             "more",
         ]);
-        assert_eq!(
-            a.ignored,
-            [
-                "--cov-precision 1",
-                "--dist loadfile",
-                "--lf",
-                "--reruns-delay 2",
-                "tests/",
-                "more"
-            ]
-        );
+        assert_eq!(a.plugin_options, ["--dist loadfile", "--reruns-delay 2"]);
+        assert_eq!(a.ignored, ["--cov-precision 1", "--lf", "tests/", "more"]);
         assert_eq!(a.maxfail, Some(1));
         // An unknown option followed by an option takes no value.
-        assert_eq!(parse(&["--foo", "-x"]).ignored, ["--foo"]);
+        assert_eq!(parse(&["--foo", "-x"]).plugin_options, ["--foo"]);
         assert_eq!(parse(&["--foo", "-x"]).maxfail, Some(1));
         assert_eq!(parse(&["--strict=1"]).ignored, ["--strict=1"]);
     }

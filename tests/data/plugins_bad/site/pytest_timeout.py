@@ -1,0 +1,1 @@
+raise AssertionError("a plugin the engine serves is never imported")

@@ -1,0 +1,6 @@
+import pytest
+
+
+@pytest.fixture
+def ep_fixture():
+    return "from an entry point"
