@@ -160,12 +160,19 @@ def _entry_points() -> tuple[Any, ...]:
     return () if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") else _installed()
 
 
+@functools.cache
 def _pytest_installed() -> bool:
-    if "pytest" in sys.modules:
-        return True
+    """Whether pytest can be imported: found, and its plugin manager imports (an environment
+    may shadow or break it)."""
     import importlib.util
 
-    return importlib.util.find_spec("_pytest") is not None
+    if "pytest" not in sys.modules and importlib.util.find_spec("_pytest") is None:
+        return False
+    try:
+        import _pytest.config  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def start(config: Config) -> None:
