@@ -9,9 +9,11 @@ never suspend, so a sync test drives the same coroutine to its end with a single
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import functools
 import gc
 import inspect
+import os
 import sys
 import threading
 import warnings
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from time import perf_counter
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
@@ -286,6 +288,7 @@ class Driver:
         self.files: dict[str, _FileState] = {}
         self._lock = threading.Lock()
         self._conftests: dict[str, dict[str, FixtureDef] | BaseException] = {}
+        self._conftest_modules: dict[str, ModuleType] = {}
         self._warned: set[str] = set()
         self.config = compat.Config(settings, root, self._warn)
         self.rules = Rules(
@@ -328,6 +331,8 @@ class Driver:
     ) -> dict[str, Any]:
         _capture.idle()  # what an import prints is no test's
         try:
+            if self._ignored_by_conftests(path, conftests):
+                return {"tests": []}
             chain = [self._conftest(c) for c in reversed(conftests)]
             chain.extend(self.config.plugin_fixtures)
             module = import_file(path, sys_path_entry, module_name)
@@ -351,6 +356,39 @@ class Driver:
                 state.keys.append(key)
                 tests.append(_case(item, key))
         return {"tests": tests}
+
+    def _ignored_by_conftests(self, path: str, conftests: list[str]) -> bool:
+        """pytest's `collect_ignore` and `collect_ignore_glob` (`pytest_ignore_collect`): on the
+        way from the search root down to the file, each folder and the file itself is checked
+        against the innermost conftest above it that sets the name, whose entries are relative
+        to that conftest's folder. A conftest inside an ignored folder is never imported."""
+        file = Path(os.path.abspath(path))
+        start = self._search_root(file)
+        if file == start:
+            return False  # a file named on the command line is collected whatever conftests say
+        pending = list(conftests)  # outermost first
+        loaded: list[ModuleType] = []
+        for step in [*reversed(file.relative_to(start).parents[:-1]), file.relative_to(start)]:
+            candidate = start / step
+            while pending and candidate.parent.is_relative_to(Path(os.path.abspath(pending[0])).parent):
+                conftest = pending.pop(0)
+                self._conftest(conftest)
+                loaded.append(self._conftest_modules[conftest])
+            ignored = _conftest_paths(loaded, "collect_ignore")
+            if candidate in ignored:
+                return True
+            globs = _conftest_paths(loaded, "collect_ignore_glob")
+            if any(fnmatch.fnmatch(str(candidate), str(glob)) for glob in globs):
+                return True
+        return False
+
+    def _search_root(self, file: Path) -> Path:
+        """The searched path the file was found under: pytest checks what lies below it."""
+        roots = [Path(os.path.abspath(p)) for p in self.settings.search_paths]
+        under = [r for r in roots if r == file or file.is_relative_to(r)]
+        if under:
+            return max(under, key=lambda r: len(r.parts))
+        return Path(os.path.abspath(self.root))
 
     def _modify(self, items: list[Item]) -> list[Item]:
         """Conftest `pytest_collection_modifyitems`, then pytest's skip and xfail marks."""
@@ -389,6 +427,7 @@ class Driver:
         if cached is None:
             try:
                 module = import_conftest(path)
+                self._conftest_modules[path] = module
                 cached = fixtures_in(vars(module), path)
                 self.config.register_plugin(module, path)
             except BaseException as exc:  # noqa: BLE001
@@ -431,7 +470,9 @@ class Driver:
         else:
             _capture.release_fd()
         try:
-            if item.plain and state.plain and not self._runtest_hooks:
+            # Classes the previous test left open are torn down by the general path first.
+            open_classes = state.exclusive and state.open_classes
+            if item.plain and state.plain and not self._runtest_hooks and not open_classes:
                 return await self._attempt_plain(item, timeout, ops, cap, started)
             marks = [m for m in item.pytest_marks if m.name == "filterwarnings"]
             if state.exclusive and (marks or self.filterwarnings):
@@ -497,14 +538,13 @@ class Driver:
                     node.funcargs = values
                 call_kwargs = {n: request.values[n] if n in request.values else request.direct(n)[1]
                                for n in item.argnames}
-            if item.kind != UNITTEST:
-                await self._setup_method(state, item, instance, ops)
+            await self._setup_method(state, item, instance, ops)
             fn = item.func.__get__(instance) if instance is not None else item.func
             phase = "call"
             _set_phase("call")
             try:
                 if item.kind == UNITTEST:
-                    outcome, message, error = self._run_unittest(item)
+                    outcome, message, error = self._run_unittest(item, instance)
                 elif item.probabilistic is not None:
                     from ._experiment import run_probabilistic_test
 
@@ -563,11 +603,10 @@ class Driver:
         reason = xfail.reason
         return "xfailed", (f"{reason}: {message}" if reason and message else reason or message)
 
-    def _run_unittest(self, item: Item) -> tuple[str, str | None, BaseException | None]:
+    def _run_unittest(self, item: Item, case: Any) -> tuple[str, str | None, BaseException | None]:
         from ._compat.unittest_case import run_case
 
-        assert item.suite is not None
-        ran = run_case(item.suite, item.name)
+        ran = run_case(case)
         return ran.outcome, ran.message, ran.exception
 
     def _scopes(self, test: Scope, class_scope: Scope | None, state: _FileState, item: Item) -> dict[str, Scope]:
@@ -624,13 +663,15 @@ class Driver:
         """Sets up the test's classes (outermost first): class-scoped fixtures' scope, xunit
         `setup_class`, unittest `setUpClass`. In a file that runs alone, classes the previous
         test was in and this one is not are torn down first, as pytest does."""
-        if item.kind == SUITE or not item.classes:
+        if item.kind == SUITE:
             return None
         if state.exclusive and state.open_classes and state.open_classes != item.classes:
             for cls in reversed(state.open_classes):
                 if cls not in item.classes:
                     state.late_errors.extend(await self._leave_class(state, cls, ops))
         state.open_classes = list(item.classes)
+        if not item.classes:
+            return None
         scope: Scope | None = None
         for cls in item.classes:
             fut, scope, mine = state.claim_class(cls)
@@ -645,7 +686,7 @@ class Driver:
             if reason is not None:
                 raise _unittest().SkipTest(reason)
             await ops.call(cls.setUpClass)  # type: ignore[attr-defined]
-            return
+        # pytest's xunit `setup_class` also on a TestCase, after `setUpClass`.
         setup = getattr(cls, "setup_class", None)
         if callable(setup):
             await ops.call(_call_optional, setup, cls)
@@ -659,22 +700,26 @@ class Driver:
         if fut.done() and fut.exception() is None:
             try:
                 ut = _unittest()
+                if hasattr(cls, "teardown_class"):
+                    await ops.call(_call_optional, cls.teardown_class, cls)
                 if ut is not None and issubclass(cls, ut.TestCase):
                     case: Any = cls
                     await ops.call(case.tearDownClass)
                     case.doClassCleanups()
                     for exc_info in getattr(cls, "tearDown_exceptions", []):
                         errors.append((f"{cls.__name__}::doClassCleanups", exc_info[1]))
-                elif hasattr(cls, "teardown_class"):
-                    await ops.call(_call_optional, cls.teardown_class, cls)
             except BaseException as exc:  # noqa: BLE001
                 errors.append((f"{cls.__name__}::teardown_class", exc))
         return errors
 
     async def _instance(self, state: _FileState, item: Item, ops: Any) -> Any:
         cls = item.suite
-        if cls is None or item.kind == UNITTEST:
+        if cls is None:
             return None
+        if item.kind == UNITTEST:
+            # The case that runs the test, made before its fixtures as pytest does: it is
+            # `request.instance`, and what xunit `setup_method` is given.
+            return cls(item.name)
         if item.kind == CLASS:
             # A plain pytest-style class: a fresh instance per test.
             return cls()
@@ -691,7 +736,10 @@ class Driver:
 
     async def _setup_method(self, state: _FileState, item: Item, instance: Any, ops: Any) -> None:
         """xunit `setup_method` (classes) / `setup_function` (module functions)."""
-        if item.kind == CLASS and instance is not None and hasattr(instance, "setup_method"):
+        if item.kind == UNITTEST and instance is not None and hasattr(instance, "setup_method"):
+            # pytest's unittest plugin passes the method, never optionally.
+            await ops.call(instance.setup_method, item.func)
+        elif item.kind == CLASS and instance is not None and hasattr(instance, "setup_method"):
             await ops.call(_call_optional, instance.setup_method, item.func)
         elif item.kind == "function" and state.setup_function is not None:
             await ops.call(_call_optional, state.setup_function, item.func)
@@ -700,7 +748,7 @@ class Driver:
         args: tuple[Any, ...]
         if item.kind == SUITE:
             hook, target, args = "teardown", instance, ()
-        elif item.kind == CLASS:
+        elif item.kind in (CLASS, UNITTEST):
             hook, target, args = "teardown_method", instance, (item.func,)
         elif item.kind == "function" and state.teardown_function is not None:
             hook, target, args = "teardown_function", item.module, (item.func,)
@@ -876,6 +924,20 @@ def _parsed_filter(entry: str) -> tuple[Any, ...]:
         mod, _, name = category.rpartition(".")
         cat = getattr(__import__(mod or "builtins", fromlist=[name]), name)
     return (action or "default", message, cat, module, int(lineno or 0))
+
+
+def _conftest_paths(conftests: list[ModuleType], name: str) -> list[Path]:
+    """`name` of the innermost conftest that sets it, as paths (pytest's `_getconftest_pathlist`)."""
+    for module in reversed(conftests):
+        if not hasattr(module, name):
+            continue
+        entries = getattr(module, name)
+        folder = Path(os.path.abspath(module.__file__ or ".")).parent
+        return [
+            Path(entry) if isinstance(entry, os.PathLike) else Path(os.path.abspath(folder / entry))
+            for entry in entries
+        ]
+    return []
 
 
 class _ConftestError(Exception):

@@ -26,6 +26,7 @@ class PythonSettings:
     markexpr: str | None = None
     keyword: str | None = None  # pytest's -k from addopts
     rootdir: str = "."
+    search_paths: list[str] = field(default_factory=list)  # the walked paths (command line, testpaths)
 
     @classmethod
     def from_engine(cls, fields: dict[str, Any]) -> PythonSettings:
