@@ -26,6 +26,7 @@ from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
 from ._compat import config as compat
+from ._compat import doctests
 from ._compat.collect import (
     CLASS,
     SUITE,
@@ -335,11 +336,17 @@ class Driver:
                 return {"tests": []}
             chain = [self._conftest(c) for c in reversed(conftests)]
             chain.extend(self.config.plugin_fixtures)
-            module = import_file(path, sys_path_entry, module_name)
-            items = FileCollector(module, rel, chain, self.rules, self._warn).collect()
+            if not path.endswith(".py"):
+                module = ModuleType(module_name)  # a text file of doctests (--doctest-glob)
+                items = doctests.textfile_items(path, rel, self.settings.ini.get("doctest_optionflags"),
+                                                self.settings.ini.get("doctest_encoding"))
+            else:
+                module, items = self._collect_module(path, rel, sys_path_entry, module_name, chain)
             for item in items:
                 item.file_key = rel
-            items = self._modify(items)
+            # A file that runs alone is collected with every other such file before any test
+            # runs: the hook sees them all at once (`arrange_session`), as under pytest.
+            items = self._modify(items, hook=not exclusive)
             self._check_marks(items, rel)
         except BaseException as exc:  # noqa: BLE001 - any import failure is the file's error
             if _is_skip(exc):
@@ -356,6 +363,36 @@ class Driver:
                 state.keys.append(key)
                 tests.append(_case(item, key))
         return {"tests": tests}
+
+    def _collect_module(self, path: str, rel: str, sys_path_entry: str, module_name: str,
+                        chain: list[dict[str, FixtureDef]]) -> tuple[ModuleType, list[Item]]:
+        """A `.py` file's items: its tests if it is a test module, then its doctests under
+        `--doctest-modules` (which walks every `.py` file), as pytest's doctest plugin."""
+        settings = self.settings
+        with_doctests = settings.doctest_modules and doctests.is_doctest_module(path)
+        if Path(path).name == "conftest.py" and settings.doctest_modules:
+            self._conftest(path)  # its doctests run in the module pytest imported as a conftest
+            module = self._conftest_modules[path]
+            is_test_module = False
+        else:
+            module = import_file(path, sys_path_entry, module_name)
+            is_test_module = not settings.doctest_modules or self._is_test_module(path)
+        items = FileCollector(module, rel, chain, self.rules, self._warn).collect() if is_test_module else []
+        if with_doctests:
+            items = doctests.module_items(module, rel, settings.ini.get("doctest_optionflags")) + items
+        return module, items
+
+    def _is_test_module(self, path: str) -> bool:
+        """pytest's `python_files` (a file named on the command line always is one)."""
+        file = Path(os.path.abspath(path))
+        if any(Path(os.path.abspath(p)) == file for p in self.settings.search_paths):
+            return True
+        patterns = self.settings.python_files or ["test_*.py", "*_test.py"]
+        return any(
+            fnmatch.fnmatch(str(file) if "/" in pattern else file.name,
+                            pattern if "/" not in pattern or os.path.isabs(pattern) else f"*/{pattern}")
+            for pattern in patterns
+        )
 
     def _ignored_by_conftests(self, path: str, conftests: list[str]) -> bool:
         """pytest's `collect_ignore` and `collect_ignore_glob` (`pytest_ignore_collect`): on the
@@ -390,12 +427,43 @@ class Driver:
             return max(under, key=lambda r: len(r.parts))
         return Path(os.path.abspath(self.root))
 
-    def _modify(self, items: list[Item]) -> list[Item]:
-        """Conftest `pytest_collection_modifyitems`, then pytest's skip and xfail marks."""
-        if self.config.hooks.get("pytest_collection_modifyitems"):
+    def arrange_session(self, rels: list[str]) -> list[tuple[str, list[dict[str, Any]]]] | None:
+        """`pytest_collection_modifyitems` once over the items of the files that run alone
+        (`rels`, collected, in run order), as pytest calls it over the session's: the files in
+        the order the hook leaves their items, each with the items it kept, in that order.
+        None when no conftest or plugin implements the hook."""
+        if not self.config.hooks.get("pytest_collection_modifyitems"):
+            return None
+        keyed = [(key, self.items[key]) for rel in rels if rel in self.files for key in self.files[rel].keys]
+        by_node = {id(node_for(item, self.config)): (key, item) for key, item in keyed}
+        try:
+            kept = compat.apply_modifyitems(self.config, [item.node for _, item in keyed])  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001 - a conftest's hook may raise anything
+            self._warn(f"pytest_collection_modifyitems raised {describe_import_error(exc)[0]}; "
+                       "the tests run as collected")
+            return None
+        arranged: dict[str, list[dict[str, Any]]] = {}
+        for node in kept:
+            found = by_node.get(id(node))
+            if found is None:
+                continue
+            key, item = found
+            self._evaluate_marks([item])
+            arranged.setdefault(item.file_key, []).append(_case(item, key))
+        return list(arranged.items())
+
+    def _modify(self, items: list[Item], hook: bool = True) -> list[Item]:
+        """Conftest `pytest_collection_modifyitems` (unless `hook` is False), then pytest's
+        skip and xfail marks."""
+        if hook and self.config.hooks.get("pytest_collection_modifyitems"):
             nodes = {id(node_for(i, self.config)): i for i in items}
             kept = compat.apply_modifyitems(self.config, [i.node for i in items])  # type: ignore[misc]
             items = [nodes[id(n)] for n in kept if id(n) in nodes]
+        self._evaluate_marks(items)
+        return items
+
+    def _evaluate_marks(self, items: list[Item]) -> None:
+        """pytest's skip and xfail marks, read once the marks are final."""
         for item in items:
             if item.pytest_marks or item.node is not None:
                 node = node_for(item, self.config)
@@ -407,7 +475,6 @@ class Driver:
                     item.skip = None
                     item.xfail = None
                     item.marks_error = str(exc)
-        return items
 
     def _check_marks(self, items: list[Item], rel: str) -> None:
         strict = self.settings.strict_markers

@@ -27,6 +27,9 @@ class PythonSettings:
     keyword: str | None = None  # pytest's -k from addopts
     rootdir: str = "."
     search_paths: list[str] = field(default_factory=list)  # the walked paths (command line, testpaths)
+    python_files: list[str] = field(default_factory=list)  # the walk's test-file patterns
+    doctest_modules: bool = False  # --doctest-modules: the walk takes every .py file
+    doctest_globs: list[str] = field(default_factory=list)  # --doctest-glob (default test*.txt)
 
     @classmethod
     def from_engine(cls, fields: dict[str, Any]) -> PythonSettings:

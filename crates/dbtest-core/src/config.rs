@@ -59,6 +59,12 @@ pub struct UnitConfig {
     pub collect_only: Option<bool>,
     /// Which files' tests may run beside each other in one process (DESIGN section 2).
     pub overlap: Option<Overlap>,
+    /// pytest's `--doctest-modules`: also run the doctests of every `.py` file walked.
+    #[serde(alias = "doctest-modules")]
+    pub doctest_modules: Option<bool>,
+    /// pytest's `--doctest-glob`: the text files whose doctests run (default `test*.txt`).
+    #[serde(alias = "doctest-glob")]
+    pub doctest_glob: Option<Vec<String>>,
     /// `[tool.dbtest.bench]`: the settings of `dbtest bench`.
     pub bench: Option<BenchConfig>,
     /// `[tool.dbtest.experiment]`: where `dbtest experiment` finds use cases and keeps specs
@@ -335,6 +341,8 @@ impl UnitConfig {
             inconclusive_ok,
             collect_only,
             overlap,
+            doctest_modules,
+            doctest_glob,
             bench,
             experiment
         )
@@ -353,6 +361,16 @@ impl UnitConfig {
         }
         if self.exitfirst.is_none() && self.maxfail.is_none() {
             self.maxfail = pytest.addopts.maxfail;
+        }
+        // pytest adds the command line's words to addopts': a flag set in either is set, and
+        // the globs of both apply.
+        if pytest.addopts.doctest_modules {
+            self.doctest_modules = Some(true);
+        }
+        if !pytest.addopts.doctest_globs.is_empty() {
+            let mut globs = pytest.addopts.doctest_globs.clone();
+            globs.extend(self.doctest_glob.take().unwrap_or_default());
+            self.doctest_glob = Some(globs);
         }
         self
     }

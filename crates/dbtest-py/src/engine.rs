@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dbtest_core::{RawResult, TeardownError, TestCase, TestResult};
+use dbtest_core::{CollectedCase, RawResult, TeardownError, TestCase, TestResult};
 use dbtest_discovery::{conftests_for, import_target};
 use dbtest_runner::lanes::{ImportTurn, Lanes};
 use dbtest_runner::{Engine, FileError, FileJob, LoadAnswer};
@@ -259,6 +259,51 @@ impl Engine for PyEngine {
                 }
             })
             .await;
+    }
+
+    async fn arrange(
+        &self,
+        collected: Vec<(String, Vec<TestCase>)>,
+    ) -> Option<Vec<(String, Vec<TestCase>)>> {
+        let driver = self.driver.obj.clone();
+        // Conftest hooks run on the thread the files were imported on, as under pytest.
+        let main = self
+            .lanes
+            .lock()
+            .unwrap()
+            .main()
+            .cloned()
+            .unwrap_or_else(Lane::start);
+        let rels: Vec<String> = collected.iter().map(|(rel, _)| rel.clone()).collect();
+        let answer = main.submit(
+            move |py| -> PyResult<Option<Vec<(String, Vec<CollectedCase>)>>> {
+                let answer = driver
+                    .bind(py)
+                    .call_method1(intern!(py, "arrange_session"), (rels,))?;
+                if answer.is_none() {
+                    return Ok(None);
+                }
+                from_python(&answer).map(Some)
+            },
+        );
+        let arranged = match answer.await {
+            Ok(Ok(arranged)) => arranged?,
+            // A failure of the hook itself is reported by the driver on its files; one of
+            // dbtest's own leaves the collection as it was.
+            _ => return None,
+        };
+        Some(
+            arranged
+                .into_iter()
+                .map(|(rel, cases)| {
+                    let cases = cases
+                        .into_iter()
+                        .map(|case| TestCase::collected(&rel, case))
+                        .collect();
+                    (rel, cases)
+                })
+                .collect(),
+        )
     }
 
     async fn partial_output(&self, case: &TestCase) -> dbtest_runner::Partial {

@@ -25,9 +25,15 @@ pub fn static_reading_holds(python: &Settings) -> bool {
     use dbtest_core::pytest_config::{DEFAULT_PYTHON_CLASSES, DEFAULT_PYTHON_FUNCTIONS};
     python.python_classes == DEFAULT_PYTHON_CLASSES
         && python.python_functions == DEFAULT_PYTHON_FUNCTIONS
+        // A doctest is not in the reader's view.
+        && !python.doctest_modules
 }
 
 fn static_cases(file: &FileJob) -> Option<Vec<dbtest_core::TestCase>> {
+    // A text file of doctests (`--doctest-glob`) holds no Python to read.
+    if file.path.extension().is_none_or(|ext| ext != "py") {
+        return None;
+    }
     let source = std::fs::read_to_string(&file.path).ok()?;
     let tests = dbtest_discovery::static_tests(&source)?;
     Some(
@@ -76,6 +82,22 @@ impl<E: Engine> Engine for StaticFirst<E> {
     }
     async fn partial_output(&self, case: &dbtest_core::TestCase) -> dbtest_runner::Partial {
         self.inner.partial_output(case).await
+    }
+    async fn arrange(
+        &self,
+        collected: Vec<(String, Vec<dbtest_core::TestCase>)>,
+    ) -> Option<Vec<(String, Vec<dbtest_core::TestCase>)>> {
+        // Files whose tests were read from source were never imported: the engine arranges
+        // the others, and these (which run nothing) stay as they are, after them.
+        let (imported, read): (Vec<_>, Vec<_>) = collected
+            .into_iter()
+            .partition(|(_, cases)| !cases.iter().any(|c| c.key == u64::MAX));
+        if imported.is_empty() {
+            return None;
+        }
+        let mut arranged = self.inner.arrange(imported).await?;
+        arranged.extend(read);
+        Some(arranged)
     }
     fn forget_file(&self, file: &FileJob) {
         self.inner.forget_file(file)

@@ -198,7 +198,7 @@ def _pytest_fixture_marker(obj: Any) -> Any:
     for attr in ("_fixture_function_marker", "_pytestfixturefunction"):  # pytest >= 8.4, older
         try:
             marker = getattr(obj, attr, None)
-        except Exception:  # noqa: BLE001 - pytest's safe_getattr: a raising __getattr__ is no marker
+        except Exception:  # noqa: BLE001, S112 - pytest's safe_getattr: a raising __getattr__ is no marker
             continue
         if isinstance(marker, marker_type):
             return marker

@@ -22,6 +22,10 @@ pub struct Addopts {
     pub pythonwarnings: Vec<String>,
     /// `--asyncio-mode MODE` (pytest-asyncio's flag; it wins over the `asyncio_mode` setting).
     pub asyncio_mode: Option<String>,
+    /// `--doctest-modules`: the doctests of every `.py` file walked.
+    pub doctest_modules: bool,
+    /// `--doctest-glob PATTERN`, each: the text files whose doctests run.
+    pub doctest_globs: Vec<String>,
     /// Settings the options set, as pytest applies them over the file's: `-o NAME=VALUE`,
     /// and `--strict-markers`, `--strict`, `--strict-config` (`strict_markers=true`, ...).
     pub overrides: Vec<(String, String)>,
@@ -41,6 +45,8 @@ enum Effect {
     Plugin,
     Override,
     AsyncioMode,
+    DoctestModules,
+    DoctestGlob,
     /// `--strict-markers` & co: the setting it turns on.
     SetTrue(&'static str),
     /// Only changes pytest's output: dropped without a word.
@@ -141,9 +147,9 @@ const OPTIONS: &[(&[&str], bool, Effect)] = &[
     (&["--collect-in-virtualenv"], false, Unsupported),
     (&["--continue-on-collection-errors"], false, Unsupported),
     (&["--import-mode"], true, Unsupported),
-    (&["--doctest-modules"], false, Unsupported),
+    (&["--doctest-modules"], false, DoctestModules),
     (&["--doctest-report"], true, Unsupported),
-    (&["--doctest-glob"], true, Unsupported),
+    (&["--doctest-glob"], true, DoctestGlob),
     (&["--doctest-ignore-import-errors"], false, Unsupported),
     (&["--doctest-continue-on-failure"], false, Unsupported),
     (&["-c", "--config-file"], true, Unsupported),
@@ -325,6 +331,8 @@ impl Addopts {
                 self.overrides.push((key.to_owned(), v.to_owned()));
             }
             AsyncioMode => self.asyncio_mode = Some(value.to_owned()),
+            DoctestModules => self.doctest_modules = true,
+            DoctestGlob => self.doctest_globs.push(value.to_owned()),
             SetTrue(setting) => self.overrides.push((setting.to_owned(), "true".to_owned())),
             Display => {}
             Unsupported => self
@@ -371,6 +379,20 @@ mod tests {
             Some("b")
         );
         assert_eq!(parse(&["-m", "a", "-m", ""]).markexpr, None);
+    }
+
+    #[test]
+    fn doctest_options_are_honoured() {
+        let a = parse(&[
+            "--doctest-modules",
+            "--doctest-glob",
+            "*.rst",
+            "--doctest-glob=x*.txt",
+        ]);
+        assert!(a.doctest_modules);
+        assert_eq!(a.doctest_globs, ["*.rst", "x*.txt"]);
+        assert!(a.ignored.is_empty());
+        assert!(!parse(&["-q"]).doctest_modules);
     }
 
     #[test]
