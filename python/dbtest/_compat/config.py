@@ -855,8 +855,8 @@ def mark_registered(config: Config, name: str) -> bool:
 
 
 def apply_modifyitems(config: Config, nodes: list[Node]) -> list[Node]:
-    """`pytest_collection_modifyitems` over one file's items (dbtest collects a file at a
-    time): hooks may reorder, deselect (`items[:] = ...`) and add marks."""
+    """`pytest_collection_modifyitems` over `nodes` (the session's files that run alone, or
+    one file that overlaps): hooks may reorder, deselect (`items[:] = ...`) and add marks."""
     hooks = config.hooks.get("pytest_collection_modifyitems", [])
     if not hooks:
         return nodes
