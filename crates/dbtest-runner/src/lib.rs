@@ -936,13 +936,32 @@ pub async fn run<E: Engine>(
     let mut tasks = tokio::task::JoinSet::new();
     // Files start in the order given (longest first, or the --random-order shuffle): a permit
     // is taken before a file's task exists, so tasks never race for them.
+    // Files that run alone run in their order (pytest's, or what `arrange` left): one task
+    // runs them one after another, where tasks of their own would race for their turn.
+    let mut alone = Vec::new();
     for (index, job) in files.into_iter().enumerate() {
+        let found = collected.remove(&index);
+        if job.exclusive {
+            alone.push((index, job, found));
+            continue;
+        }
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
             _ = cancel.cancelled() => break,
         };
-        let found = collected.remove(&index);
         tasks.spawn(shared.clone().run_file(index, job, found, permit));
+    }
+    if !alone.is_empty() {
+        let (shared, permits, cancel) = (shared.clone(), permits.clone(), cancel.clone());
+        tasks.spawn(async move {
+            for (index, job, found) in alone {
+                let permit = tokio::select! {
+                    p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+                    _ = cancel.cancelled() => break,
+                };
+                shared.clone().run_file(index, job, found, permit).await;
+            }
+        });
     }
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {

@@ -766,4 +766,7 @@ async fn the_engine_arranges_files_that_run_alone_once_all_are_collected() {
             ("broken.py".to_string(), Outcome::Error),
         ]
     );
+    // ... and run in it.
+    let finished = engine.finished_files.lock().unwrap().clone();
+    assert_eq!(finished[1..], ["b.py", "a.py"]);
 }

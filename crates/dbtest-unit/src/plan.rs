@@ -516,6 +516,56 @@ mod tests {
     }
 
     #[test]
+    fn doctests_add_modules_and_text_files_to_the_walk() {
+        let dir = project(
+            "",
+            &[
+                ("tests/test_a.py", PLAIN),
+                ("tests/helpers.py", PLAIN),
+                ("tests/test_guide.txt", ">>> 1\n1\n"),
+                ("tests/notes.txt", ">>> 1\n1\n"),
+            ],
+        );
+        let files = |flags: UnitConfig| -> Vec<String> {
+            let mut rels: Vec<String> = plan(dir.path(), flags)
+                .files
+                .into_iter()
+                .map(|f| f.rel)
+                .collect();
+            rels.sort();
+            rels
+        };
+        // pytest's default --doctest-glob, test*.txt, applies without --doctest-modules.
+        assert_eq!(
+            files(UnitConfig::default()),
+            ["tests/test_a.py", "tests/test_guide.txt"]
+        );
+        let p = plan(
+            dir.path(),
+            UnitConfig {
+                doctest_modules: Some(true),
+                doctest_glob: Some(vec!["notes.txt".into()]),
+                ..UnitConfig::default()
+            },
+        );
+        assert!(p.python.doctest_modules);
+        assert_eq!(p.python.doctest_globs, ["notes.txt"]);
+        assert_eq!(p.python.python_files, ["test_*.py"]);
+        assert_eq!(
+            p.python.search_paths,
+            [dir.path().join("tests").display().to_string()]
+        );
+        assert_eq!(
+            files(UnitConfig {
+                doctest_modules: Some(true),
+                doctest_glob: Some(vec!["notes.txt".into()]),
+                ..UnitConfig::default()
+            }),
+            ["tests/helpers.py", "tests/notes.txt", "tests/test_a.py"]
+        );
+    }
+
+    #[test]
     fn a_walk_that_finds_nothing_says_which_files_were_left_out() {
         let dir = project("", &[("tests/checks_math.py", PLAIN)]);
         let p = plan(dir.path(), UnitConfig::default());
