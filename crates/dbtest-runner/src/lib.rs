@@ -990,17 +990,17 @@ pub async fn run<E: Engine>(
     }
 }
 
+/// A file's collection: its tests, or why it has none.
+type Collected = Result<Vec<TestCase>, FileError>;
+
 /// Lets the engine arrange the collected files that run alone ([`Engine::arrange`]): they
 /// take the places they held among `files` in the engine's order, then the ones it left out
 /// (files that failed to collect keep their error; the others run nothing).
 async fn arrange<E: Engine>(
     engine: &E,
     files: Vec<FileJob>,
-    mut collected: HashMap<usize, Result<Vec<TestCase>, FileError>>,
-) -> (
-    Vec<FileJob>,
-    HashMap<usize, Result<Vec<TestCase>, FileError>>,
-) {
+    mut collected: HashMap<usize, Collected>,
+) -> (Vec<FileJob>, HashMap<usize, Collected>) {
     let ok: Vec<(String, Vec<TestCase>)> = files
         .iter()
         .enumerate()
@@ -1015,8 +1015,8 @@ async fn arrange<E: Engine>(
     let Some(arranged) = engine.arrange(ok).await else {
         return (files, collected);
     };
-    let mut alone: Vec<(FileJob, Result<Vec<TestCase>, FileError>)> = Vec::new();
-    let mut rest: Vec<Option<(FileJob, Option<Result<Vec<TestCase>, FileError>>)>> = files
+    let mut alone: Vec<(FileJob, Collected)> = Vec::new();
+    let mut rest: Vec<Option<(FileJob, Option<Collected>)>> = files
         .into_iter()
         .enumerate()
         .map(|(i, job)| Some((job, collected.remove(&i))))
