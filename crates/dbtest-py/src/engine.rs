@@ -41,6 +41,9 @@ impl PyEngine {
 
 type Job = Box<dyn for<'py> FnOnce(Python<'py>) + Send>;
 
+/// The driver's `arrange_session` answer: the files in run order, each with its tests.
+type ArrangedFiles = Vec<(String, Vec<CollectedCase>)>;
+
 /// A blocking thread that runs Python work in order: a file's import and sync tests (then
 /// the next file's, see [`Lanes`]), or every benchmark round. It keeps its Python thread state between jobs and waits without
 /// the GIL (attaching a fresh thread to the interpreter for each test costs more than most
@@ -275,21 +278,19 @@ impl Engine for PyEngine {
             .cloned()
             .unwrap_or_else(Lane::start);
         let rels: Vec<String> = collected.iter().map(|(rel, _)| rel.clone()).collect();
-        let answer = main.submit(
-            move |py| -> PyResult<Option<Vec<(String, Vec<CollectedCase>)>>> {
-                let answer = driver
-                    .bind(py)
-                    .call_method1(intern!(py, "arrange_session"), (rels,))?;
-                if answer.is_none() {
-                    return Ok(None);
-                }
-                from_python(&answer).map(Some)
-            },
-        );
+        let answer = main.submit(move |py| -> PyResult<Option<ArrangedFiles>> {
+            let answer = driver
+                .bind(py)
+                .call_method1(intern!(py, "arrange_session"), (rels,))?;
+            if answer.is_none() {
+                return Ok(None);
+            }
+            from_python(&answer).map(Some)
+        });
         let arranged = match answer.await {
             Ok(Ok(arranged)) => arranged?,
-            // A failure of the hook itself is reported by the driver on its files; one of
-            // dbtest's own leaves the collection as it was.
+            // The driver warns of a hook that raised (and answers None); a failure of
+            // dbtest's own leaves the collection as it was too.
             _ => return None,
         };
         Some(
