@@ -2,7 +2,9 @@
 //! file is imported only when one of its tests will run: `--collect-only` and filters on
 //! large trees import little or nothing.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dbtest_core::pytest_config::PythonSettings as Settings;
@@ -17,6 +19,26 @@ pub struct StaticFirst<E> {
     pub select: Arc<dyn Fn(&dbtest_core::TestCase) -> bool + Send + Sync>,
     /// The source reader knows pytest's default naming rules only.
     pub enabled: bool,
+    /// The project root: where the conftests that apply to a file start.
+    pub root: PathBuf,
+    /// Whether each conftest read so far names `collect_ignore` (or `_glob`).
+    pub ignores: Mutex<HashMap<PathBuf, bool>>,
+}
+
+impl<E> StaticFirst<E> {
+    /// A conftest that applies to `file` may leave it out of the collection
+    /// (`collect_ignore`), which only importing the conftest tells: such a file is not read
+    /// from source.
+    fn may_be_ignored(&self, file: &Path) -> bool {
+        let mut known = self.ignores.lock().unwrap();
+        dbtest_discovery::conftests_for(&self.root, file)
+            .into_iter()
+            .any(|conftest| {
+                *known.entry(conftest).or_insert_with_key(|path| {
+                    std::fs::read_to_string(path).is_ok_and(|text| text.contains("collect_ignore"))
+                })
+            })
+    }
 }
 
 /// Whether reading tests from source gives what collection would: not when the project's
@@ -63,7 +85,8 @@ fn static_cases(file: &FileJob) -> Option<Vec<dbtest_core::TestCase>> {
 
 impl<E: Engine> Engine for StaticFirst<E> {
     async fn collect(&self, file: FileJob) -> Result<Vec<dbtest_core::TestCase>, FileError> {
-        if let Some(cases) = self.enabled.then(|| static_cases(&file)).flatten() {
+        let readable = self.enabled && !self.may_be_ignored(&file.path);
+        if let Some(cases) = readable.then(|| static_cases(&file)).flatten() {
             if self.collect_only || !cases.iter().any(|c| (self.select)(c)) {
                 return Ok(cases);
             }
@@ -125,5 +148,42 @@ impl Engine for NoFiles {
     }
     async fn finish_session(&self) -> Vec<dbtest_core::TestResult> {
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_a_conftest_may_ignore_is_not_read_from_source() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tests/data")).unwrap();
+        std::fs::write(
+            dir.path().join("tests/data/test_x.py"),
+            "def test_x():\n    pass\n",
+        )
+        .unwrap();
+        let engine = || StaticFirst {
+            inner: NoFiles,
+            collect_only: true,
+            select: Arc::new(|_| true),
+            enabled: true,
+            root: dir.path().to_path_buf(),
+            ignores: Default::default(),
+        };
+        let job = FileJob {
+            path: dir.path().join("tests/data/test_x.py"),
+            rel: "tests/data/test_x.py".into(),
+            exclusive: true,
+        };
+        assert_eq!(engine().collect(job.clone()).await.unwrap().len(), 1);
+        std::fs::write(
+            dir.path().join("tests/conftest.py"),
+            "collect_ignore = [\"data\"]\n",
+        )
+        .unwrap();
+        // The file goes to the engine (which collects nothing here), never read from source.
+        assert!(engine().collect(job).await.unwrap().is_empty());
     }
 }
