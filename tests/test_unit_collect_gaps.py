@@ -53,6 +53,12 @@ def test_outcomes_are_pytests(project: Path) -> None:
     assert "must not be imported" not in run.stdout + run.stderr, run.describe()
 
 
+def test_collect_only_lists_what_pytest_collects(project: Path) -> None:
+    run = run_dbtest(project, "--collect-only", json_report=False)
+    run.expect_code(0)
+    assert {line for line in run.lines if "::" in line} == set(EXPECTED), run.describe()
+
+
 def test_a_folder_given_on_the_command_line_is_searched_below_it(project: Path) -> None:
     """pytest checks collect_ignore only for what lies below a path it was given."""
     (project / "tests" / "ignored_dir" / "conftest.py").write_text("")
