@@ -50,6 +50,8 @@ def test_outcomes_are_pytests(project: Path) -> None:
     assert run.outcomes == EXPECTED, run.describe()
     wrong = run.by_id["src/calclib/calc.py::calclib.calc.wrong"]
     assert "42" in (wrong["message"] or "") + (wrong["traceback"] or ""), run.describe()
+    # The autouse fixture of tests/conftest.py is not applied to doctests: said, not silent.
+    assert "doctests run without fixtures; not applied to them: _tidy" in run.stderr, run.describe()
 
 
 def test_without_doctest_modules_only_text_files_and_tests_run(project: Path) -> None:

@@ -379,8 +379,19 @@ class Driver:
             is_test_module = not settings.doctest_modules or self._is_test_module(path)
         items = FileCollector(module, rel, chain, self.rules, self._warn).collect() if is_test_module else []
         if with_doctests:
-            items = doctests.module_items(module, rel, settings.ini.get("doctest_optionflags")) + items
+            found = doctests.module_items(module, rel, settings.ini.get("doctest_optionflags"))
+            if found:
+                self._warn_doctest_fixtures(rel, chain)
+            items = found + items
         return module, items
+
+    def _warn_doctest_fixtures(self, rel: str, chain: list[dict[str, FixtureDef]]) -> None:
+        """pytest gives doctests the autouse fixtures and `doctest_namespace`; dbtest runs
+        them without fixtures: say so where it may matter."""
+        names = sorted({name for table in chain for name, fdef in table.items()
+                        if fdef.autouse or name == "doctest_namespace"})
+        if names:
+            self._warn(f"{rel}: doctests run without fixtures; not applied to them: {', '.join(names)}")
 
     def _is_test_module(self, path: str) -> bool:
         """pytest's `python_files` (a file named on the command line always is one)."""

@@ -3,3 +3,11 @@
 >>> 2 * 3
 6
 """
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _tidy():
+    # pytest runs it around doctests too; dbtest says it does not.
+    yield
