@@ -62,9 +62,39 @@ def teardown(gen: Any) -> None:
 
 
 @contextlib.contextmanager
+def capture_of_our_own() -> Iterator[None]:
+    """When dbtest runs this suite (`dbtest unit tests`), its own capture is the process's
+    and this test's output is its: set all of it aside for the block, so the test installs
+    dbtest's capture afresh, as in a process of its own, and put it back after."""
+    state = ("_installed", "_console_fds", "_fd_capture", "_log_handler", "_log_level", "_log_attached",
+             "_root_level")
+    saved = {name: getattr(_capture, name) for name in state}
+    streams = sys.stdout, sys.stderr
+    outer = saved["_installed"] is not None
+    token = _capture.current.set(None)
+    if outer:
+        for name in state:
+            setattr(_capture, name, False if name == "_log_attached" else None)
+    try:
+        yield
+    finally:
+        _capture.current.reset(token)
+        if outer:
+            for name, value in saved.items():
+                setattr(_capture, name, value)
+            _capture._patch_threads(True)
+        sys.stdout, sys.stderr = streams
+
+
+@contextlib.contextmanager
 def running_test() -> Iterator[tuple[_capture.Captured, io.StringIO, io.StringIO]]:
     """dbtest's capture as the driver runs a test: the proxy installed over "console"
     streams of our own (to see what would leak), and the test's Captured current."""
+    with capture_of_our_own():
+        yield from _running_test()
+
+
+def _running_test() -> Iterator[tuple[_capture.Captured, io.StringIO, io.StringIO]]:
     saved = sys.stdout, sys.stderr
     console_out, console_err = io.StringIO(), io.StringIO()
     sys.stdout, sys.stderr = console_out, console_err
@@ -221,6 +251,7 @@ def test_capsys_disabled_writes_to_the_console() -> None:
     assert cap.out == [] and cap.err == []
 
 
+@capture_of_our_own()
 def test_capsys_readouterr_after_teardown_and_without_dbrunning_test() -> None:
     saved = sys.stdout, sys.stderr
     out, err = io.StringIO(), io.StringIO()

@@ -9,9 +9,11 @@ never suspend, so a sync test drives the same coroutine to its end with a single
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import functools
 import gc
 import inspect
+import os
 import sys
 import threading
 import warnings
@@ -19,11 +21,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from time import perf_counter
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any
 
 from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
-from ._compat import assertion, plugins, served
+from ._compat import assertion, doctests, plugins, served
 from ._compat import config as compat
 from ._compat.collect import (
     CLASS,
@@ -290,6 +292,7 @@ class Driver:
         self.files: dict[str, _FileState] = {}
         self._lock = threading.Lock()
         self._conftests: dict[str, dict[str, FixtureDef] | BaseException] = {}
+        self._conftest_modules: dict[str, ModuleType] = {}
         self._warned: set[str] = set()
         self.config = compat.Config(settings, root, self._warn)
         served.configure(self.config)
@@ -356,17 +359,25 @@ class Driver:
         _capture.idle()  # what an import prints is no test's
         trace_this_thread()  # an import on a thread the engine started
         try:
+            if self._ignored_by_conftests(path, conftests):
+                return {"tests": []}
             chain = [self._conftest(c) for c in reversed(conftests)]
             chain.extend(self.config.plugin_fixtures)
             if self._hooked("pytest_collectstart"):
                 plugins.collectstart(self.config, path, rel)
-            module = import_file(path, sys_path_entry, module_name)
-            items = FileCollector(module, rel, chain, self.rules, self._warn).collect()
+            if not path.endswith(".py"):
+                module = ModuleType(module_name)  # a text file of doctests (--doctest-glob)
+                items = doctests.textfile_items(path, rel, self.settings.ini.get("doctest_optionflags"),
+                                                self.settings.ini.get("doctest_encoding"))
+            else:
+                module, items = self._collect_module(path, rel, sys_path_entry, module_name, chain)
             for item in items:
                 item.file_key = rel
             # Before conftest hooks see them, as pytest (its reordering plugin runs first).
             items = reorder_by_params(items)
-            items = self._modify(items)
+            # A file that runs alone is collected with every other such file before any test
+            # runs: the hook sees them all at once (`arrange_session`), as under pytest.
+            items = self._modify(items, hook=not exclusive)
             self._check_marks(items, rel)
         except BaseException as exc:  # noqa: BLE001 - any import failure is the file's error
             if _is_skip(exc):
@@ -384,12 +395,120 @@ class Driver:
                 tests.append(_case(item, key))
         return {"tests": tests}
 
-    def _modify(self, items: list[Item]) -> list[Item]:
-        """Conftest `pytest_collection_modifyitems`, then pytest's skip and xfail marks."""
-        if self._hooked("pytest_collection_modifyitems") or self._hooked("pytest_collection_finish"):
+    def _collect_module(self, path: str, rel: str, sys_path_entry: str, module_name: str,
+                        chain: list[dict[str, FixtureDef]]) -> tuple[ModuleType, list[Item]]:
+        """A `.py` file's items: its tests if it is a test module, then its doctests under
+        `--doctest-modules` (which walks every `.py` file), as pytest's doctest plugin."""
+        settings = self.settings
+        with_doctests = settings.doctest_modules and doctests.is_doctest_module(path)
+        if Path(path).name == "conftest.py" and settings.doctest_modules:
+            self._conftest(path)  # its doctests run in the module pytest imported as a conftest
+            module = self._conftest_modules[path]
+            is_test_module = False
+        else:
+            module = import_file(path, sys_path_entry, module_name)
+            is_test_module = not settings.doctest_modules or self._is_test_module(path)
+        items = FileCollector(module, rel, chain, self.rules, self._warn).collect() if is_test_module else []
+        if with_doctests:
+            found = doctests.module_items(module, rel, settings.ini.get("doctest_optionflags"))
+            if found:
+                self._warn_doctest_fixtures(rel, chain)
+            items = found + items
+        return module, items
+
+    def _warn_doctest_fixtures(self, rel: str, chain: list[dict[str, FixtureDef]]) -> None:
+        """pytest gives doctests the autouse fixtures and `doctest_namespace`; dbtest runs
+        them without fixtures: say so where it may matter."""
+        names = sorted({name for table in chain for name, fdef in table.items()
+                        if fdef.autouse or name == "doctest_namespace"})
+        if names:
+            self._warn(f"{rel}: doctests run without fixtures; not applied to them: {', '.join(names)}")
+
+    def _is_test_module(self, path: str) -> bool:
+        """pytest's `python_files` (a file named on the command line always is one)."""
+        file = Path(os.path.abspath(path))
+        if any(Path(os.path.abspath(p)) == file for p in self.settings.search_paths):
+            return True
+        patterns = self.settings.python_files or ["test_*.py", "*_test.py"]
+        return any(
+            fnmatch.fnmatch(str(file) if "/" in pattern else file.name,
+                            pattern if "/" not in pattern or os.path.isabs(pattern) else f"*/{pattern}")
+            for pattern in patterns
+        )
+
+    def _ignored_by_conftests(self, path: str, conftests: list[str]) -> bool:
+        """pytest's `collect_ignore` and `collect_ignore_glob` (`pytest_ignore_collect`): on the
+        way from the search root down to the file, each folder and the file itself is checked
+        against the innermost conftest above it that sets the name, whose entries are relative
+        to that conftest's folder. A conftest inside an ignored folder is never imported."""
+        file = Path(os.path.abspath(path))
+        start = self._search_root(file)
+        if file == start:
+            return False  # a file named on the command line is collected whatever conftests say
+        pending = list(conftests)  # outermost first
+        loaded: list[ModuleType] = []
+        for step in [*reversed(file.relative_to(start).parents[:-1]), file.relative_to(start)]:
+            candidate = start / step
+            while pending and candidate.parent.is_relative_to(Path(os.path.abspath(pending[0])).parent):
+                conftest = pending.pop(0)
+                self._conftest(conftest)
+                loaded.append(self._conftest_modules[conftest])
+            ignored = _conftest_paths(loaded, "collect_ignore")
+            if candidate in ignored:
+                return True
+            globs = _conftest_paths(loaded, "collect_ignore_glob")
+            if any(fnmatch.fnmatch(str(candidate), str(glob)) for glob in globs):
+                return True
+        return False
+
+    def _search_root(self, file: Path) -> Path:
+        """The searched path the file was found under: pytest checks what lies below it."""
+        roots = [Path(os.path.abspath(p)) for p in self.settings.search_paths]
+        under = [r for r in roots if r == file or file.is_relative_to(r)]
+        if under:
+            return max(under, key=lambda r: len(r.parts))
+        return Path(os.path.abspath(self.root))
+
+    def arrange_session(self, rels: list[str]) -> list[tuple[str, list[dict[str, Any]]]] | None:
+        """`pytest_collection_modifyitems` once over the items of the files that run alone
+        (`rels`, collected, in run order), as pytest calls it over the session's: the files in
+        the order the hook leaves their items, each with the items it kept, in that order.
+        None when no conftest or plugin implements the hook."""
+        if not self._collection_hooked():
+            return None
+        keyed = [(key, self.items[key]) for rel in rels if rel in self.files for key in self.files[rel].keys]
+        by_node = {id(node_for(item, self.config)): (key, item) for key, item in keyed}
+        try:
+            kept = compat.apply_modifyitems(self.config, [item.node for _, item in keyed])  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001 - a conftest's hook may raise anything
+            self._warn(f"pytest_collection_modifyitems raised {describe_import_error(exc)[0]}; "
+                       "the tests run as collected")
+            return None
+        arranged: dict[str, list[dict[str, Any]]] = {}
+        for node in kept:
+            found = by_node.get(id(node))
+            if found is None:
+                continue
+            key, item = found
+            self._evaluate_marks([item])
+            arranged.setdefault(item.file_key, []).append(_case(item, key))
+        return list(arranged.items())
+
+    def _collection_hooked(self) -> bool:
+        return self._hooked("pytest_collection_modifyitems") or self._hooked("pytest_collection_finish")
+
+    def _modify(self, items: list[Item], hook: bool = True) -> list[Item]:
+        """Conftest `pytest_collection_modifyitems` (unless `hook` is False), then pytest's
+        skip and xfail marks."""
+        if hook and self._collection_hooked():
             nodes = {id(node_for(i, self.config)): i for i in items}
             kept = compat.apply_modifyitems(self.config, [i.node for i in items])  # type: ignore[misc]
             items = [nodes[id(n)] for n in kept if id(n) in nodes]
+        self._evaluate_marks(items)
+        return items
+
+    def _evaluate_marks(self, items: list[Item]) -> None:
+        """pytest's skip and xfail marks, read once the marks are final."""
         for item in items:
             if item.pytest_marks or item.node is not None:
                 node = node_for(item, self.config)
@@ -401,7 +520,6 @@ class Driver:
                     item.skip = None
                     item.xfail = None
                     item.marks_error = str(exc)
-        return items
 
     def _check_marks(self, items: list[Item], rel: str) -> None:
         strict = self.settings.strict_markers
@@ -421,6 +539,7 @@ class Driver:
         if cached is None:
             try:
                 module = import_conftest(path)
+                self._conftest_modules[path] = module
                 cached = fixtures_in(vars(module), path)
                 self.config.register_conftest(module, path)
             except BaseException as exc:  # noqa: BLE001
@@ -471,7 +590,9 @@ class Driver:
         else:
             _capture.release_fd()
         try:
-            if item.plain and state.plain and not state.open_classes and not self._runtest_hooks:
+            # Classes the previous test left open are torn down by the general path first.
+            open_classes = state.exclusive and state.open_classes
+            if item.plain and state.plain and not self._runtest_hooks and not open_classes:
                 return await self._attempt_plain(item, timeout, ops, cap, started)
             marks = [m for m in item.pytest_marks if m.name == "filterwarnings"]
             if state.exclusive and (marks or self.filterwarnings):
@@ -539,8 +660,7 @@ class Driver:
                     node.funcargs = values
                 call_kwargs = {n: request.values[n] if n in request.values else request.direct(n)[1]
                                for n in item.argnames}
-            if item.kind != UNITTEST:
-                await self._setup_method(state, item, instance, ops)
+            await self._setup_method(state, item, instance, ops)
             fn = item.func.__get__(instance) if instance is not None else item.func
             if request is not None:
                 fn = served.test_on_backend(fn, request)
@@ -549,7 +669,7 @@ class Driver:
             served.reseed(functools.partial(_test_id, item), 0)
             try:
                 if item.kind == UNITTEST:
-                    outcome, message, error = self._run_unittest(item)
+                    outcome, message, error = self._run_unittest(item, instance)
                 elif item.probabilistic is not None:
                     from ._experiment import run_probabilistic_test
 
@@ -620,11 +740,10 @@ class Driver:
         reason = xfail.reason
         return "xfailed", (f"{reason}: {message}" if reason and message else reason or message)
 
-    def _run_unittest(self, item: Item) -> tuple[str, str | None, BaseException | None]:
+    def _run_unittest(self, item: Item, case: Any) -> tuple[str, str | None, BaseException | None]:
         from ._compat.unittest_case import run_case
 
-        assert item.suite is not None
-        ran = run_case(item.suite, item.name)
+        ran = run_case(case)
         return ran.outcome, ran.message, ran.exception
 
     def _scopes(self, test: Scope, class_scope: Scope | None, state: _FileState, item: Item) -> dict[str, Scope]:
@@ -705,7 +824,7 @@ class Driver:
             if reason is not None:
                 raise _unittest().SkipTest(reason)
             await ops.call(cls.setUpClass)  # type: ignore[attr-defined]
-            return
+        # pytest's xunit `setup_class` also on a TestCase, after `setUpClass`.
         setup = getattr(cls, "setup_class", None)
         if callable(setup):
             await ops.call(_call_optional, setup, cls)
@@ -719,22 +838,26 @@ class Driver:
         if fut.done() and fut.exception() is None:
             try:
                 ut = _unittest()
+                if hasattr(cls, "teardown_class"):
+                    await ops.call(_call_optional, cls.teardown_class, cls)
                 if ut is not None and issubclass(cls, ut.TestCase):
                     case: Any = cls
                     await ops.call(case.tearDownClass)
                     case.doClassCleanups()
                     for exc_info in getattr(cls, "tearDown_exceptions", []):
                         errors.append((f"{cls.__name__}::doClassCleanups", exc_info[1]))
-                elif hasattr(cls, "teardown_class"):
-                    await ops.call(_call_optional, cls.teardown_class, cls)
             except BaseException as exc:  # noqa: BLE001
                 errors.append((f"{cls.__name__}::teardown_class", exc))
         return errors
 
     async def _instance(self, state: _FileState, item: Item, ops: Any) -> Any:
         cls = item.suite
-        if cls is None or item.kind == UNITTEST:
+        if cls is None:
             return None
+        if item.kind == UNITTEST:
+            # The case that runs the test, made before its fixtures as pytest does: it is
+            # `request.instance`, and what xunit `setup_method` is given.
+            return cls(item.name)
         if item.kind == CLASS:
             # A plain pytest-style class: a fresh instance per test.
             return cls()
@@ -751,7 +874,10 @@ class Driver:
 
     async def _setup_method(self, state: _FileState, item: Item, instance: Any, ops: Any) -> None:
         """xunit `setup_method` (classes) / `setup_function` (module functions)."""
-        if item.kind == CLASS and instance is not None and hasattr(instance, "setup_method"):
+        if item.kind == UNITTEST and instance is not None and hasattr(instance, "setup_method"):
+            # pytest's unittest plugin passes the method, never optionally.
+            await ops.call(instance.setup_method, item.func)
+        elif item.kind == CLASS and instance is not None and hasattr(instance, "setup_method"):
             await ops.call(_call_optional, instance.setup_method, item.func)
         elif item.kind == "function" and state.setup_function is not None:
             await ops.call(_call_optional, state.setup_function, item.func)
@@ -760,7 +886,7 @@ class Driver:
         args: tuple[Any, ...]
         if item.kind == SUITE:
             hook, target, args = "teardown", instance, ()
-        elif item.kind == CLASS:
+        elif item.kind in (CLASS, UNITTEST):
             hook, target, args = "teardown_method", instance, (item.func,)
         elif item.kind == "function" and state.teardown_function is not None:
             hook, target, args = "teardown_function", item.module, (item.func,)
@@ -934,6 +1060,20 @@ def _parsed_filter(entry: str) -> tuple[Any, ...]:
         mod, _, name = category.rpartition(".")
         cat = getattr(__import__(mod or "builtins", fromlist=[name]), name)
     return (action or "default", message, cat, module, int(lineno or 0))
+
+
+def _conftest_paths(conftests: list[ModuleType], name: str) -> list[Path]:
+    """`name` of the innermost conftest that sets it, as paths (pytest's `_getconftest_pathlist`)."""
+    for module in reversed(conftests):
+        if not hasattr(module, name):
+            continue
+        entries = getattr(module, name)
+        folder = Path(os.path.abspath(module.__file__ or ".")).parent
+        return [
+            Path(entry) if isinstance(entry, os.PathLike) else Path(os.path.abspath(folder / entry))
+            for entry in entries
+        ]
+    return []
 
 
 class _ConftestError(Exception):

@@ -31,6 +31,10 @@ class PythonSettings:
     coverage: dict[str, Any] | None = None  # `--cov`'s settings (dbtest_core::coverage)
     import_mode: str = "prepend"  # addopts' --import-mode: or "append", "importlib"
     ini_file_keys: list[str] = field(default_factory=list)  # what the file sets, for --strict-config
+    search_paths: list[str] = field(default_factory=list)  # the walked paths (command line, testpaths)
+    python_files: list[str] = field(default_factory=list)  # the walk's test-file patterns
+    doctest_modules: bool = False  # --doctest-modules: the walk takes every .py file
+    doctest_globs: list[str] = field(default_factory=list)  # --doctest-glob (default test*.txt)
 
     @classmethod
     def from_engine(cls, fields: dict[str, Any]) -> PythonSettings:

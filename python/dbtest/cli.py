@@ -58,6 +58,10 @@ def cli() -> None:
 @click.option("--inconclusive-ok", is_flag=True, default=None,
               help="Probabilistic tests that reach no verdict do not fail the run.")
 @click.option("--collect-only", is_flag=True, default=None, help="List the selected test ids; run nothing.")
+@click.option("--doctest-modules", is_flag=True, default=None,
+              help="Also run the doctests of every .py file under PATHS (pytest's flag).")
+@click.option("--doctest-glob", multiple=True, metavar="PATTERN",
+              help="Run the doctests of text files matching PATTERN; repeatable [default: test*.txt].")
 @click.option("-q", "--quiet", count=True, help="Less output.")
 @click.option("-v", "--verbose", count=True, help="A line per test (-vv: also output of passing tests).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), help="Colour [default: auto; honours NO_COLOR].")
@@ -97,7 +101,7 @@ def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None
     flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     if paths:
         flags["paths"] = list(paths)
-    for repeatable in ("match", "cov", "cov_report"):
+    for repeatable in ("match", "cov", "cov_report", "doctest_glob"):
         if flags.get(repeatable) == ():
             del flags[repeatable]
         elif repeatable in flags:

@@ -76,6 +76,12 @@ pub struct UnitConfig {
     pub cov_append: Option<bool>,
     #[serde(alias = "no-cov")]
     pub no_cov: Option<bool>,
+    /// pytest's `--doctest-modules`: also run the doctests of every `.py` file walked.
+    #[serde(alias = "doctest-modules")]
+    pub doctest_modules: Option<bool>,
+    /// pytest's `--doctest-glob`: the text files whose doctests run (default `test*.txt`).
+    #[serde(alias = "doctest-glob")]
+    pub doctest_glob: Option<Vec<String>>,
     /// `[tool.dbtest.bench]`: the settings of `dbtest bench`.
     pub bench: Option<BenchConfig>,
     /// `[tool.dbtest.experiment]`: where `dbtest experiment` finds use cases and keeps specs
@@ -360,6 +366,8 @@ impl UnitConfig {
             cov_append,
             no_cov,
             overlap,
+            doctest_modules,
+            doctest_glob,
             bench,
             experiment
         )
@@ -399,6 +407,16 @@ impl UnitConfig {
         }
         if self.junit_xml.is_none() {
             self.junit_xml.clone_from(&pytest.addopts.junitxml);
+        }
+        // pytest adds the command line's words to addopts': a flag set in either is set, and
+        // the globs of both apply.
+        if pytest.addopts.doctest_modules {
+            self.doctest_modules = Some(true);
+        }
+        if !pytest.addopts.doctest_globs.is_empty() {
+            let mut globs = pytest.addopts.doctest_globs.clone();
+            globs.extend(self.doctest_glob.take().unwrap_or_default());
+            self.doctest_glob = Some(globs);
         }
         self
     }

@@ -47,6 +47,9 @@ pub const CONFIG_FILES: [&str; 7] = [
 
 /// pytest's default `python_files` (`_pytest/python.py`).
 pub const DEFAULT_PYTHON_FILES: [&str; 2] = ["test_*.py", "*_test.py"];
+/// pytest's `--doctest-glob` when none is given: its doctest plugin collects these text
+/// files with or without `--doctest-modules`.
+pub const DEFAULT_DOCTEST_GLOBS: [&str; 1] = ["test*.txt"];
 /// pytest's default `python_classes`.
 pub const DEFAULT_PYTHON_CLASSES: [&str; 1] = ["Test"];
 /// pytest's default `python_functions`.
@@ -175,6 +178,20 @@ pub struct PythonSettings {
     pub ini_file_keys: Vec<String>,
     /// addopts' `--import-mode`: "prepend" (pytest's default), "append" or "importlib".
     pub import_mode: String,
+    /// The walked paths, absolute (command line, `[tool.dbtest] paths`, `testpaths`):
+    /// `collect_ignore` applies below them, as pytest's does.
+    #[serde(default)]
+    pub search_paths: Vec<String>,
+    /// The test-file patterns of the walk (`python_files`, or `--pattern`): a file collected
+    /// for its doctests only (`--doctest-modules`) is no test module unless it matches one.
+    #[serde(default)]
+    pub python_files: Vec<String>,
+    /// Doctests of every `.py` file walked (`--doctest-modules`).
+    #[serde(default)]
+    pub doctest_modules: bool,
+    /// Text files whose doctests run (`--doctest-glob`; pytest's default `test*.txt`).
+    #[serde(default)]
+    pub doctest_globs: Vec<String>,
 }
 
 impl PythonSettings {
@@ -203,6 +220,10 @@ impl PythonSettings {
                 coverage: None,
                 ini_file_keys: Vec::new(),
                 import_mode: DEFAULT_IMPORT_MODE.to_owned(),
+                search_paths: Vec::new(),
+                python_files: owned(&DEFAULT_PYTHON_FILES),
+                doctest_modules: false,
+                doctest_globs: owned(&DEFAULT_DOCTEST_GLOBS),
             },
             Some(p) => PythonSettings {
                 python_classes: p.python_classes.clone(),
@@ -232,6 +253,14 @@ impl PythonSettings {
                     .import_mode
                     .clone()
                     .unwrap_or_else(|| DEFAULT_IMPORT_MODE.to_owned()),
+                search_paths: Vec::new(),
+                python_files: p.python_files_or_default(),
+                doctest_modules: p.addopts.doctest_modules,
+                doctest_globs: if p.addopts.doctest_globs.is_empty() {
+                    owned(&DEFAULT_DOCTEST_GLOBS)
+                } else {
+                    p.addopts.doctest_globs.clone()
+                },
             },
         }
     }

@@ -36,6 +36,10 @@ pub fn import_target(file: &Path) -> ImportTarget {
         dir = parent.to_path_buf();
     }
     parts.reverse();
+    // A package's `__init__.py` is the package itself (pytest's `module_name_from_path`).
+    if parts.len() > 1 && parts.last().is_some_and(|p| p == "__init__") {
+        parts.pop();
+    }
     ImportTarget {
         sys_path_entry: dir,
         module: parts.join("."),
@@ -120,6 +124,8 @@ mod tests {
                 module: "test_c".to_owned()
             }
         );
+        // A package's __init__.py is the package.
+        assert_eq!(import_target(&tests.join("pkg/__init__.py")).module, "pkg");
         // A conftest inside a package is imported as a package module too.
         assert_eq!(
             import_target(&tests.join("pkg/conftest.py")).module,

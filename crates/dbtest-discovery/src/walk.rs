@@ -32,6 +32,9 @@ pub enum Pattern {
     /// pytest's rules for `python_files` and `norecursedirs`: fnmatch on the name, or on the
     /// whole path when the pattern holds a `/` (pytest's `fnmatch_ex`).
     Fnmatch(String),
+    /// pytest's `--doctest-glob`: as [`Pattern::Fnmatch`], on files of any kind (text files
+    /// whose doctests run), where the other patterns take `.py` files only.
+    Text(String),
 }
 
 impl Pattern {
@@ -56,6 +59,7 @@ pub fn dbtest_norecurse() -> Vec<Pattern> {
 enum Matcher {
     Glob(GlobMatcher),
     Fnmatch(Fnmatch),
+    Text(Fnmatch),
 }
 
 impl Matcher {
@@ -63,14 +67,20 @@ impl Matcher {
         Ok(match pattern {
             Pattern::Glob(glob) => Matcher::Glob(compile_pattern(glob)?),
             Pattern::Fnmatch(p) => Matcher::Fnmatch(Fnmatch::new(p)),
+            Pattern::Text(p) => Matcher::Text(Fnmatch::new(p)),
         })
     }
 
     fn is_match(&self, path: &Path) -> bool {
         match self {
             Matcher::Glob(glob) => path.file_name().is_some_and(|name| glob.is_match(name)),
-            Matcher::Fnmatch(p) => p.matches_path(path),
+            Matcher::Fnmatch(p) | Matcher::Text(p) => p.matches_path(path),
         }
+    }
+
+    /// Whether the file at `path` is taken: a `.py` file, or any file for a text pattern.
+    fn takes_file(&self, path: &Path) -> bool {
+        (matches!(self, Matcher::Text(_)) || is_python_file(path)) && self.is_match(path)
     }
 }
 
@@ -277,10 +287,7 @@ fn walk(dir: &Path, rules: &Rules) -> Result<Vec<PathBuf>, DiscoveryError> {
             }
         })?;
         // `file_type` comes from the directory listing, so no stat per file.
-        if entry.file_type().is_file()
-            && is_python_file(entry.path())
-            && rules.files.iter().any(|m| m.is_match(entry.path()))
-        {
+        if entry.file_type().is_file() && rules.files.iter().any(|m| m.takes_file(entry.path())) {
             files.push(entry.into_path());
         }
     }
@@ -434,6 +441,34 @@ mod tests {
             pytest_ids(&dir, &["tests/helper.py"], &[], &[]),
             ["tests/helper.py"]
         );
+    }
+
+    #[test]
+    fn text_patterns_take_files_of_any_kind() {
+        let dir = tree(&[
+            "tests/test_a.py",
+            "tests/test_guide.txt",
+            "tests/notes.txt",
+            "tests/test_data.json",
+        ]);
+        let found = super::discover_from(
+            dir.path(),
+            dir.path(),
+            &args(&["tests"]),
+            &[
+                Pattern::Fnmatch("test_*".into()),
+                Pattern::Text("test*.txt".into()),
+            ],
+            &[],
+        )
+        .unwrap();
+        let rels: Vec<String> = found
+            .files
+            .iter()
+            .map(|f| relative_id(dir.path(), f))
+            .collect();
+        // Only a text pattern takes a file that is not `.py`.
+        assert_eq!(rels, ["tests/test_a.py", "tests/test_guide.txt"]);
     }
 
     #[test]

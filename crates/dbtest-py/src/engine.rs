@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dbtest_core::{RawResult, TeardownError, TestCase, TestResult};
+use dbtest_core::{CollectedCase, RawResult, TeardownError, TestCase, TestResult};
 use dbtest_discovery::{conftests_for, import_target};
 use dbtest_runner::lanes::{ImportTurn, Lanes};
 use dbtest_runner::{Engine, FileError, FileJob, LoadAnswer};
@@ -40,6 +40,9 @@ impl PyEngine {
 }
 
 type Job = Box<dyn for<'py> FnOnce(Python<'py>) + Send>;
+
+/// The driver's `arrange_session` answer: the files in run order, each with its tests.
+type ArrangedFiles = Vec<(String, Vec<CollectedCase>)>;
 
 /// A blocking thread that runs Python work in order: a file's import and sync tests (then
 /// the next file's, see [`Lanes`]), or every benchmark round. It keeps its Python thread state between jobs and waits without
@@ -259,6 +262,49 @@ impl Engine for PyEngine {
                 }
             })
             .await;
+    }
+
+    async fn arrange(
+        &self,
+        collected: Vec<(String, Vec<TestCase>)>,
+    ) -> Option<Vec<(String, Vec<TestCase>)>> {
+        let driver = self.driver.obj.clone();
+        // Conftest hooks run on the thread the files were imported on, as under pytest.
+        let main = self
+            .lanes
+            .lock()
+            .unwrap()
+            .main()
+            .cloned()
+            .unwrap_or_else(Lane::start);
+        let rels: Vec<String> = collected.iter().map(|(rel, _)| rel.clone()).collect();
+        let answer = main.submit(move |py| -> PyResult<Option<ArrangedFiles>> {
+            let answer = driver
+                .bind(py)
+                .call_method1(intern!(py, "arrange_session"), (rels,))?;
+            if answer.is_none() {
+                return Ok(None);
+            }
+            from_python(&answer).map(Some)
+        });
+        let arranged = match answer.await {
+            Ok(Ok(arranged)) => arranged?,
+            // The driver warns of a hook that raised (and answers None); a failure of
+            // dbtest's own leaves the collection as it was too.
+            _ => return None,
+        };
+        Some(
+            arranged
+                .into_iter()
+                .map(|(rel, cases)| {
+                    let cases = cases
+                        .into_iter()
+                        .map(|case| TestCase::collected(&rel, case))
+                        .collect();
+                    (rel, cases)
+                })
+                .collect(),
+        )
     }
 
     async fn partial_output(&self, case: &TestCase) -> dbtest_runner::Partial {

@@ -147,6 +147,18 @@ pub trait Engine: Send + Sync + 'static {
         async { Partial::default() }
     }
 
+    /// The files that run alone ([`FileJob::exclusive`]) are all collected, before any test
+    /// runs: the engine may reorder and deselect their tests across files, as pytest's
+    /// `pytest_collection_modifyitems` does once over the session's items. `collected` holds
+    /// each file's tests (by `rel`) in run order; the answer is the files in their new order
+    /// with their new tests (a file left out runs nothing), or `None`: as they are.
+    fn arrange(
+        &self,
+        _collected: Vec<(String, Vec<TestCase>)>,
+    ) -> impl Future<Output = Option<Vec<(String, Vec<TestCase>)>>> + Send {
+        async { None }
+    }
+
     /// The file will run nothing (a collection error, nothing selected, `--collect-only`):
     /// let go of what collecting it holds.
     fn forget_file(&self, _file: &FileJob) {}
@@ -179,6 +191,12 @@ impl<E: Engine> Engine for Arc<E> {
     }
     fn partial_output(&self, case: &TestCase) -> impl Future<Output = Partial> + Send {
         (**self).partial_output(case)
+    }
+    fn arrange(
+        &self,
+        collected: Vec<(String, Vec<TestCase>)>,
+    ) -> impl Future<Output = Option<Vec<(String, Vec<TestCase>)>>> + Send {
+        (**self).arrange(collected)
     }
     fn forget_file(&self, file: &FileJob) {
         (**self).forget_file(file)
@@ -913,16 +931,40 @@ pub async fn run<E: Engine>(
         };
         collected.insert(index, found);
     }
+    let (files, mut collected) = if cancel.is_cancelled() {
+        (files, collected)
+    } else {
+        arrange(&shared.engine, files, collected).await
+    };
     let mut tasks = tokio::task::JoinSet::new();
     // Files start in the order given (longest first, or the --random-order shuffle): a permit
     // is taken before a file's task exists, so tasks never race for them.
+    // Files that run alone run in their order (pytest's, or what `arrange` left): one task
+    // runs them one after another, where tasks of their own would race for their turn.
+    let mut alone = Vec::new();
     for (index, job) in files.into_iter().enumerate() {
+        let found = collected.remove(&index);
+        if job.exclusive {
+            alone.push((index, job, found));
+            continue;
+        }
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
             _ = cancel.cancelled() => break,
         };
-        let found = collected.remove(&index);
         tasks.spawn(shared.clone().run_file(index, job, found, permit));
+    }
+    if !alone.is_empty() {
+        let (shared, permits, cancel) = (shared.clone(), permits.clone(), cancel.clone());
+        tasks.spawn(async move {
+            for (index, job, found) in alone {
+                let permit = tokio::select! {
+                    p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+                    _ = cancel.cancelled() => break,
+                };
+                shared.clone().run_file(index, job, found, permit).await;
+            }
+        });
     }
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {
@@ -949,6 +991,73 @@ pub async fn run<E: Engine>(
         abandoned: shared.abandoned.load(Ordering::SeqCst),
         duration: started.elapsed(),
     }
+}
+
+/// A file's collection: its tests, or why it has none.
+type Collected = Result<Vec<TestCase>, FileError>;
+
+/// Lets the engine arrange the collected files that run alone ([`Engine::arrange`]): they
+/// take the places they held among `files` in the engine's order, then the ones it left out
+/// (files that failed to collect keep their error; the others run nothing).
+async fn arrange<E: Engine>(
+    engine: &E,
+    files: Vec<FileJob>,
+    mut collected: HashMap<usize, Collected>,
+) -> (Vec<FileJob>, HashMap<usize, Collected>) {
+    let ok: Vec<(String, Vec<TestCase>)> = files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, job)| match collected.get(&i) {
+            Some(Ok(cases)) => Some((job.rel.clone(), cases.clone())),
+            _ => None,
+        })
+        .collect();
+    if ok.is_empty() {
+        return (files, collected);
+    }
+    let Some(arranged) = engine.arrange(ok).await else {
+        return (files, collected);
+    };
+    let mut alone: Vec<(FileJob, Collected)> = Vec::new();
+    let mut rest: Vec<Option<(FileJob, Option<Collected>)>> = files
+        .into_iter()
+        .enumerate()
+        .map(|(i, job)| Some((job, collected.remove(&i))))
+        .collect();
+    let slots: Vec<usize> = (0..rest.len())
+        .filter(|&i| matches!(&rest[i], Some((_, Some(_)))))
+        .collect();
+    for (rel, cases) in arranged {
+        let found = rest
+            .iter_mut()
+            .find(|entry| matches!(entry, Some((job, Some(Ok(_)))) if job.rel == rel));
+        if let Some(entry) = found {
+            let (job, _) = entry.take().expect("found above");
+            alone.push((job, Ok(cases)));
+        }
+    }
+    for &slot in &slots {
+        if let Some((job, Some(found))) = rest[slot].take() {
+            // Left out by the engine: every test deselected, unless it failed to collect.
+            alone.push((job, found.map(|_| Vec::new())));
+        }
+    }
+    let mut arranged_alone = alone.into_iter();
+    let mut files = Vec::with_capacity(rest.len());
+    for (i, entry) in rest.into_iter().enumerate() {
+        let (job, found) = match entry {
+            Some((job, None)) => (job, None),
+            _ => {
+                let (job, found) = arranged_alone.next().expect("one per slot");
+                (job, Some(found))
+            }
+        };
+        if let Some(found) = found {
+            collected.insert(i, found);
+        }
+        files.push(job);
+    }
+    (files, collected)
 }
 
 pub mod lanes;

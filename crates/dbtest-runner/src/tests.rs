@@ -22,6 +22,11 @@ struct Fake {
     timed_names: Vec<&'static str>,
     /// Tests whose own timeout is 0: none (pytest-timeout's `timeout(0)`).
     untimed_names: Vec<&'static str>,
+    /// [`Engine::arrange`] reverses the files and their tests and drops tests named
+    /// `drop_pass` (pytest's `pytest_collection_modifyitems` over the session's items).
+    arranges: bool,
+    /// What `arrange` was given: each file with its number of tests.
+    arranged: Mutex<Vec<(String, usize)>>,
 }
 
 fn case(file: &str, name: &str, key: u64) -> TestCase {
@@ -106,6 +111,33 @@ impl Engine for Fake {
             other => panic!("unknown behaviour {other}"),
         };
         RawResult::new(outcome, None)
+    }
+
+    async fn arrange(
+        &self,
+        collected: Vec<(String, Vec<TestCase>)>,
+    ) -> Option<Vec<(String, Vec<TestCase>)>> {
+        *self.arranged.lock().unwrap() = collected
+            .iter()
+            .map(|(rel, cases)| (rel.clone(), cases.len()))
+            .collect();
+        if !self.arranges {
+            return None;
+        }
+        let arranged = collected
+            .into_iter()
+            .rev()
+            .map(|(rel, cases)| {
+                let kept: Vec<TestCase> = cases
+                    .into_iter()
+                    .rev()
+                    .filter(|c| c.name != "drop_pass")
+                    .collect();
+                (rel, kept)
+            })
+            .filter(|(_, kept)| !kept.is_empty())
+            .collect();
+        Some(arranged)
     }
 
     async fn finish_file(&self, file: FileJob) -> Vec<TestResult> {
@@ -715,4 +747,44 @@ fn a_load_answer_says_why_a_file_has_no_tests() {
         skipped.map(|f| (f.message, f.skipped)),
         Some(("needs linux".into(), true))
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_arranges_files_that_run_alone_once_all_are_collected() {
+    let (mut engine, mut jobs) = fake(&[
+        ("native.py", &["t_pass"]),
+        ("a.py", &["one_pass", "two_pass"]),
+        ("broken.py", &[]),
+        ("b.py", &["drop_pass", "three_pass"]),
+        ("c.py", &["drop_pass"]),
+    ]);
+    engine.arranges = true;
+    for job in jobs.iter_mut().skip(1) {
+        job.exclusive = true;
+    }
+    let engine = Arc::new(engine);
+    let out = run_quietly(engine.clone(), jobs, RunOptions::default()).await;
+    // One call, with every file that runs alone and collected, in run order.
+    assert_eq!(
+        *engine.arranged.lock().unwrap(),
+        vec![
+            ("a.py".to_string(), 2),
+            ("b.py".to_string(), 2),
+            ("c.py".to_string(), 1)
+        ]
+    );
+    // The engine's order; a file it left out runs nothing; a broken file keeps its error.
+    assert_eq!(
+        outcomes(&out),
+        vec![
+            ("native.py::t_pass".to_string(), Outcome::Passed),
+            ("b.py::three_pass".to_string(), Outcome::Passed),
+            ("a.py::two_pass".to_string(), Outcome::Passed),
+            ("a.py::one_pass".to_string(), Outcome::Passed),
+            ("broken.py".to_string(), Outcome::Error),
+        ]
+    );
+    // ... and run in it.
+    let finished = engine.finished_files.lock().unwrap().clone();
+    assert_eq!(finished[1..], ["b.py", "a.py"]);
 }

@@ -119,6 +119,8 @@ pub async fn execute(
                 collect_only: opts.collect_only,
                 select: opts.select.clone(),
                 enabled: static_reading_holds(&python),
+                root: root.clone(),
+                ignores: Default::default(),
             };
             dbtest_runner::run(engine, files, opts, observer, cancel).await
         }

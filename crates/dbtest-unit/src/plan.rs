@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use dbtest_core::config::{find_project, DEFAULT_JOBS, DEFAULT_PATTERN};
 use dbtest_core::coverage::CoverageSettings;
-use dbtest_core::pytest_config::{PytestConfig, PythonSettings as Settings};
+use dbtest_core::pytest_config::{PytestConfig, PythonSettings as Settings, DEFAULT_DOCTEST_GLOBS};
 use dbtest_core::{Error, Overlap, OverlapMode, UnitConfig};
 use dbtest_discovery::{
     dbtest_norecurse, discover_from, expand_testpaths, relative_id, search_paths, shard_files,
@@ -61,7 +61,8 @@ pub fn prepare(flags: UnitConfig, cwd: &Path) -> Result<Prepared, Error> {
         &mut warnings,
     );
     let (patterns, norecurse) = walk_rules(config.pattern.as_deref(), pytest);
-    let found = discover_from(cwd, &root, &paths, &patterns, &norecurse)
+    let doctests = Doctests::of(&config);
+    let found = discover_from(cwd, &root, &paths, &doctests.walked(&patterns), &norecurse)
         .map_err(|e| Error::Usage(e.to_string()))?;
     if found.files.is_empty() {
         warnings.extend(nothing_found_hint(
@@ -69,7 +70,22 @@ pub fn prepare(flags: UnitConfig, cwd: &Path) -> Result<Prepared, Error> {
         ));
     }
     let id_prefixes = found.id_prefixes;
-    let mut python = Settings::new(pytest, &root, config.tags.clone());
+    let mut python = Settings {
+        search_paths: paths
+            .iter()
+            .map(|p| cwd.join(p.split_once("::").map_or(p.as_str(), |(path, _)| path)))
+            .map(|p| p.display().to_string())
+            .collect(),
+        python_files: patterns
+            .iter()
+            .map(|p| match p {
+                Pattern::Glob(g) | Pattern::Fnmatch(g) | Pattern::Text(g) => g.clone(),
+            })
+            .collect(),
+        doctest_modules: doctests.modules,
+        doctest_globs: doctests.globs,
+        ..Settings::new(pytest, &root, config.tags.clone())
+    };
     let addopts_coverage = pytest.map(|p| p.addopts.coverage.clone());
     python.coverage = config
         .coverage_args()
@@ -233,6 +249,37 @@ fn walk_rules(
     (patterns, norecurse)
 }
 
+/// pytest's doctest plugin: which files it collects besides test modules.
+struct Doctests {
+    /// `--doctest-modules`: every `.py` file walked.
+    modules: bool,
+    /// `--doctest-glob`, else pytest's `test*.txt`: text files, collected whatever
+    /// `--doctest-modules` says.
+    globs: Vec<String>,
+}
+
+impl Doctests {
+    fn of(config: &UnitConfig) -> Doctests {
+        Doctests {
+            modules: config.doctest_modules == Some(true),
+            globs: match &config.doctest_glob {
+                Some(globs) if !globs.is_empty() => globs.clone(),
+                _ => DEFAULT_DOCTEST_GLOBS.map(str::to_owned).to_vec(),
+            },
+        }
+    }
+
+    /// The walk's patterns: the test files', and the files collected for their doctests.
+    fn walked(&self, patterns: &[Pattern]) -> Vec<Pattern> {
+        let mut walked = patterns.to_vec();
+        if self.modules {
+            walked.push(Pattern::Fnmatch("*.py".to_owned()));
+        }
+        walked.extend(self.globs.iter().cloned().map(Pattern::Text));
+        walked
+    }
+}
+
 /// The overlap setting (default `native`) as discovery's rule.
 fn overlap_rule(setting: Option<&Overlap>) -> Result<OverlapRule, Error> {
     Ok(match setting.cloned().unwrap_or_default() {
@@ -265,7 +312,7 @@ fn nothing_found_hint(
     let names: Vec<&str> = patterns
         .iter()
         .map(|p| match p {
-            Pattern::Glob(g) | Pattern::Fnmatch(g) => g.as_str(),
+            Pattern::Glob(g) | Pattern::Fnmatch(g) | Pattern::Text(g) => g.as_str(),
         })
         .collect();
     Some(format!(
@@ -479,6 +526,56 @@ mod tests {
         let (one, two) = (shard(1), shard(2));
         assert_eq!(one.len() + two.len(), 6);
         assert!(one.iter().all(|f| !two.contains(f)));
+    }
+
+    #[test]
+    fn doctests_add_modules_and_text_files_to_the_walk() {
+        let dir = project(
+            "",
+            &[
+                ("tests/test_a.py", PLAIN),
+                ("tests/helpers.py", PLAIN),
+                ("tests/test_guide.txt", ">>> 1\n1\n"),
+                ("tests/notes.txt", ">>> 1\n1\n"),
+            ],
+        );
+        let files = |flags: UnitConfig| -> Vec<String> {
+            let mut rels: Vec<String> = plan(dir.path(), flags)
+                .files
+                .into_iter()
+                .map(|f| f.rel)
+                .collect();
+            rels.sort();
+            rels
+        };
+        // pytest's default --doctest-glob, test*.txt, applies without --doctest-modules.
+        assert_eq!(
+            files(UnitConfig::default()),
+            ["tests/test_a.py", "tests/test_guide.txt"]
+        );
+        let p = plan(
+            dir.path(),
+            UnitConfig {
+                doctest_modules: Some(true),
+                doctest_glob: Some(vec!["notes.txt".into()]),
+                ..UnitConfig::default()
+            },
+        );
+        assert!(p.python.doctest_modules);
+        assert_eq!(p.python.doctest_globs, ["notes.txt"]);
+        assert_eq!(p.python.python_files, ["test_*.py"]);
+        assert_eq!(
+            p.python.search_paths,
+            [dir.path().join("tests").display().to_string()]
+        );
+        assert_eq!(
+            files(UnitConfig {
+                doctest_modules: Some(true),
+                doctest_glob: Some(vec!["notes.txt".into()]),
+                ..UnitConfig::default()
+            }),
+            ["tests/helpers.py", "tests/notes.txt", "tests/test_a.py"]
+        );
     }
 
     #[test]

@@ -830,9 +830,9 @@ def mark_registered(config: Config, name: str) -> bool:
 
 
 def apply_modifyitems(config: Config, nodes: list[Node]) -> list[Node]:
-    """`pytest_collection_modifyitems` over one file's items (dbtest collects a file at a
-    time): hooks may reorder, deselect (`items[:] = ...`) and add marks. Then
-    `pytest_collection_finish`, with the file's items as `session.items`."""
+    """`pytest_collection_modifyitems` over `nodes` (the session's files that run alone, or
+    one file that overlaps): hooks may reorder, deselect (`items[:] = ...`) and add marks. Then
+    `pytest_collection_finish`, with them as `session.items`."""
     items = list(nodes)
     if plugins.implemented(config, "pytest_collection_modifyitems"):
         plugins.call(config, "pytest_collection_modifyitems", session=config.session, config=config, items=items)

@@ -164,10 +164,12 @@ def fixture_def(name: str, obj: Any, in_class: bool = False) -> FixtureDef | Non
             found = FixtureDef(found.name, found.func, found.scope, params=found.params, ids=found.ids,
                                autouse=found.autouse, in_class=True)
         return found
-    marker = getattr(obj, "_fixture_function_marker", None) or getattr(obj, "_pytestfixturefunction", None)
-    if marker is None or isinstance(obj, type):
+    marker = _pytest_fixture_marker(obj)
+    if marker is None:
         return None
     func = getattr(obj, "_fixture_function", None) or getattr(obj, "__wrapped__", obj)
+    if isinstance(func, staticmethod):
+        in_class = False  # bound to nothing: pytest passes it no instance
     if isinstance(func, (staticmethod, classmethod)):
         func = func.__func__
     scope = getattr(marker, "scope", "function")
@@ -183,6 +185,26 @@ def fixture_def(name: str, obj: Any, in_class: bool = False) -> FixtureDef | Non
         autouse=bool(getattr(marker, "autouse", False)),
         in_class=in_class,
     )
+
+
+def _pytest_fixture_marker(obj: Any) -> Any:
+    """pytest's marker on a `@pytest.fixture` function, as its `getfixturemarker` decides:
+    only an instance of its marker type counts, since an object whose `__getattr__` answers
+    every name (`unittest.mock.call`, `sqlalchemy.func`) has the attribute too."""
+    pytest_fixtures = sys.modules.get("_pytest.fixtures")
+    if pytest_fixtures is None or isinstance(obj, type):
+        return None  # a pytest fixture exists only once pytest is imported
+    marker_type = getattr(pytest_fixtures, "FixtureFunctionMarker", None)
+    if marker_type is None:
+        return None
+    for attr in ("_fixture_function_marker", "_pytestfixturefunction"):  # pytest >= 8.4, older
+        try:
+            marker = getattr(obj, attr, None)
+        except Exception:  # noqa: BLE001, S112 - pytest's safe_getattr: a raising __getattr__ is no marker
+            continue
+        if isinstance(marker, marker_type):
+            return marker
+    return None
 
 
 def fixtures_in(namespace: dict[str, Any], origin: str, in_class: bool = False) -> dict[str, FixtureDef]:

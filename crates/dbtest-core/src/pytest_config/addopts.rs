@@ -40,6 +40,10 @@ pub struct Addopts {
     pub junitxml: Option<String>,
     /// `--import-mode MODE`: `prepend` (pytest's default), `append` or `importlib`.
     pub import_mode: Option<String>,
+    /// `--doctest-modules`: the doctests of every `.py` file walked.
+    pub doctest_modules: bool,
+    /// `--doctest-glob PATTERN`, each: the text files whose doctests run.
+    pub doctest_globs: Vec<String>,
     /// Settings the options set, as pytest applies them over the file's: `-o NAME=VALUE`,
     /// and `--strict-markers`, `--strict`, `--strict-config` (`strict_markers=true`, ...).
     pub overrides: Vec<(String, String)>,
@@ -67,6 +71,8 @@ enum Effect {
     Reruns,
     JunitXml,
     ImportMode,
+    DoctestModules,
+    DoctestGlob,
     /// `--strict-markers` & co: the setting it turns on.
     SetTrue(&'static str),
     /// pytest-cov's options, each by what it sets.
@@ -198,9 +204,9 @@ const OPTIONS: &[(&[&str], bool, Effect)] = &[
     (&["--collect-in-virtualenv"], false, Unsupported),
     (&["--continue-on-collection-errors"], false, Unsupported),
     (&["--import-mode"], true, ImportMode),
-    (&["--doctest-modules"], false, Unsupported),
+    (&["--doctest-modules"], false, DoctestModules),
     (&["--doctest-report"], true, Unsupported),
-    (&["--doctest-glob"], true, Unsupported),
+    (&["--doctest-glob"], true, DoctestGlob),
     (&["--doctest-ignore-import-errors"], false, Unsupported),
     (&["--doctest-continue-on-failure"], false, Unsupported),
     (&["-c", "--config-file"], true, Unsupported),
@@ -432,6 +438,8 @@ impl Addopts {
                 }
                 self.import_mode = Some(value.to_owned());
             }
+            DoctestModules => self.doctest_modules = true,
+            DoctestGlob => self.doctest_globs.push(value.to_owned()),
             SetTrue(setting) => self.overrides.push((setting.to_owned(), "true".to_owned())),
             Display => {}
             Unsupported => self
@@ -538,6 +546,20 @@ mod tests {
             Some("b")
         );
         assert_eq!(parse(&["-m", "a", "-m", ""]).markexpr, None);
+    }
+
+    #[test]
+    fn doctest_options_are_honoured() {
+        let a = parse(&[
+            "--doctest-modules",
+            "--doctest-glob",
+            "*.rst",
+            "--doctest-glob=x*.txt",
+        ]);
+        assert!(a.doctest_modules);
+        assert_eq!(a.doctest_globs, ["*.rst", "x*.txt"]);
+        assert!(a.ignored.is_empty());
+        assert!(!parse(&["-q"]).doctest_modules);
     }
 
     #[test]

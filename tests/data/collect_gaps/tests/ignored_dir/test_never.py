@@ -1,0 +1,1 @@
+raise RuntimeError("tests/ignored_dir/test_never.py must not be imported")

@@ -1,0 +1,2 @@
+def test_same_name_elsewhere_is_collected():
+    pass

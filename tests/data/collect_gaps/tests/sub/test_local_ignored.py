@@ -1,0 +1,1 @@
+raise RuntimeError("tests/sub/test_local_ignored.py must not be imported")

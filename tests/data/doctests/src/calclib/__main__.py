@@ -1,0 +1,5 @@
+"""pytest reads no doctest of a __main__.py.
+
+>>> 1 + 1
+3
+"""
