@@ -27,6 +27,7 @@ class PythonSettings:
     keyword: str | None = None  # pytest's -k from addopts
     rootdir: str = "."
     coverage: dict[str, Any] | None = None  # `--cov`'s settings (dbtest_core::coverage)
+    debug: dict[str, Any] | None = None  # -s, --pdb, --trace (dbtest_core::config::DebugSettings)
 
     @classmethod
     def from_engine(cls, fields: dict[str, Any]) -> PythonSettings:

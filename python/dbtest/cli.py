@@ -72,6 +72,15 @@ def cli() -> None:
 @click.option("--cov-context", type=click.Choice(["test"]), help="Record which test ran each line.")
 @click.option("--cov-append", is_flag=True, default=None, help="Add to the coverage data of an earlier run.")
 @click.option("--no-cov", is_flag=True, default=None, help="No coverage, whatever asks for it (e.g. addopts).")
+@click.option("-s", "no_capture", is_flag=True, default=None,
+              help="Show what tests print as they print it (--capture=no).")
+@click.option("--capture", type=click.Choice(["fd", "sys", "no", "tee-sys"]),
+              help="pytest's capture modes: fd (also subprocesses), sys, no, tee-sys (captured and shown) "
+                   "[default: fd].")
+@click.option("--pdb", is_flag=True, default=None,
+              help="Open the debugger at every failure or error (tests then run one at a time, in-process).")
+@click.option("--trace", is_flag=True, default=None,
+              help="Open the debugger at the start of every test (one at a time, in-process).")
 def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None, **options: Any) -> None:
     """Run the sync and async tests under PATHS (default: [tool.dbtest] paths, else tests/).
 
@@ -79,6 +88,8 @@ def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None
     Exit codes: 0 passed, 1 failed, 2 interrupted, 3 internal error, 4 usage error, 5 no tests.
     """
     flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    if flags.pop("no_capture", False):
+        flags["capture"] = "no"
     if paths:
         flags["paths"] = list(paths)
     for repeatable in ("match", "cov", "cov_report"):
@@ -136,8 +147,11 @@ def _run_unit(flags: dict[str, Any]) -> int:
     import asyncio
     import signal
 
+    from . import _debugging
     from ._driver import Driver
     from ._settings import PythonSettings
+
+    _debugging.interrupt_run = run.interrupt
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use addopts::Addopts;
 
+use crate::config::DebugSettings;
 use crate::coverage::CoverageSettings;
 use crate::error::{Error, Result};
 
@@ -156,6 +157,9 @@ pub struct PythonSettings {
     pub rootdir: String,
     /// What coverage measures and reports, with `--cov`; set by the run's plan.
     pub coverage: Option<CoverageSettings>,
+    /// Capture and debuggers (`-s`, `--pdb`, `--trace`); set by the run's plan.
+    #[serde(default)]
+    pub debug: DebugSettings,
 }
 
 impl PythonSettings {
@@ -180,6 +184,7 @@ impl PythonSettings {
                 keyword: None,
                 rootdir: root.display().to_string(),
                 coverage: None,
+                debug: DebugSettings::default(),
             },
             Some(p) => PythonSettings {
                 python_classes: p.python_classes.clone(),
@@ -201,6 +206,7 @@ impl PythonSettings {
                 keyword: p.addopts.keyword.clone(),
                 rootdir: root.display().to_string(),
                 coverage: None,
+                debug: DebugSettings::default(),
             },
         }
     }
