@@ -229,3 +229,31 @@ def test_capture_modes(project: Path, mode: str, shown: bool, kept: bool) -> Non
     assert ("STEP ONE is on the screen" in run.stdout) == shown, run.describe()
     report = run.report["tests"][0]["stdout"]
     assert ("STEP ONE is on the screen" in report) == kept, report
+
+
+@pytest.mark.parametrize(("style", "shown", "not_shown"), [
+    ("short", ["test_failure.py:7: in test_fails_with_locals", "E   assert 41 == 42"], ["Traceback"]),
+    ("line", ["test_failure.py:7: assert 41 == 42"], ["Traceback", "in test_fails_with_locals"]),
+    ("native", ["Traceback (most recent call last):", "AssertionError"], ["_driver.py", "E       assert"]),
+    ("no", ["test_failure.py:4: failed"], ["Traceback", "test_failure.py:7"]),
+])
+def test_tb_styles(project: Path, style: str, shown: list[str], not_shown: list[str]) -> None:
+    run = run_dbtest(project, f"--tb={style}", "test_failure.py")
+    assert run.outcomes == {"test_failure.py::test_fails_with_locals": "failed",
+                            "test_failure.py::test_passes_after": "passed"}, run.describe()
+    failures = run.stdout[run.stdout.index("FAILURES"):]
+    for text in shown:
+        assert text in failures, failures
+    for text in not_shown:
+        assert text not in failures, failures
+
+
+def test_showlocals_and_debugging_options_from_addopts(project: Path) -> None:
+    (project / "pytest.ini").write_text("[pytest]\naddopts = -l --tb=short -s\n")
+    (project / "go").touch()
+    run = run_dbtest(project, "test_failure.py", "test_prints.py::test_prints_then_waits")
+    assert "has no effect" not in run.stderr, run.stderr
+    assert "STEP ONE is on the screen" in run.stdout, run.describe()
+    failures = run.stdout[run.stdout.index("FAILURES"):]
+    assert "fruits     = ['kiwi', 'fig']" in failures and "answer     = 41" in failures, failures
+    assert "E   assert 41 == 42" in failures

@@ -52,6 +52,11 @@ def configure(settings: dict[str, Any] | None) -> None:
     _capture.mode = "fd" if in_worker else settings.get("capture", "fd")
     post_mortem_on_failure = bool(settings.get("pdb"))
     trace_tests = bool(settings.get("trace"))
+    if settings.get("tb", "auto") != "auto" or settings.get("showlocals"):
+        from . import _failure
+
+        _failure.tb_style = settings.get("tb", "auto")
+        _failure.show_locals = bool(settings.get("showlocals"))
     if _saved_set_trace is None:
         _saved_set_trace = pdb.set_trace
         # `breakpoint()` calls `pdb.set_trace` (sys.breakpointhook's default, which honours

@@ -81,6 +81,9 @@ def cli() -> None:
               help="Open the debugger at every failure or error (tests then run one at a time, in-process).")
 @click.option("--trace", is_flag=True, default=None,
               help="Open the debugger at the start of every test (one at a time, in-process).")
+@click.option("--tb", type=click.Choice(["auto", "long", "short", "line", "native", "no"]),
+              help="How a failure's traceback is shown (pytest's styles) [default: auto].")
+@click.option("-l", "--showlocals", is_flag=True, default=None, help="Show the local variables of each failing frame.")
 def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None, **options: Any) -> None:
     """Run the sync and async tests under PATHS (default: [tool.dbtest] paths, else tests/).
 
