@@ -257,3 +257,19 @@ def test_showlocals_and_debugging_options_from_addopts(project: Path) -> None:
     failures = run.stdout[run.stdout.index("FAILURES"):]
     assert "fruits     = ['kiwi', 'fig']" in failures and "answer     = 41" in failures, failures
     assert "E   assert 41 == 42" in failures
+
+
+def test_tests_that_would_start_wait_while_a_debugger_is_open(project: Path, terminals) -> None:
+    t = _open(terminals, project, "test_hold_a.py", "test_hold_b.py")
+    t.expect("-> assert stopped")
+    t.expect("(Pdb)")
+    (project / "prompt_seen").touch()
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not (project / "first_done").exists():  # the other file's first test has ended
+        assert time.monotonic() < deadline, t.screen
+        time.sleep(0.02)
+    # Without the hold, the next test would have started by now, before this.
+    (project / "typed_c").touch()
+    t.type("c")
+    assert t.finish() == 0, t.screen
+    assert "3 passed" in t.screen
