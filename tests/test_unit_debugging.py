@@ -273,3 +273,13 @@ def test_tests_that_would_start_wait_while_a_debugger_is_open(project: Path, ter
     t.type("c")
     assert t.finish() == 0, t.screen
     assert "3 passed" in t.screen
+
+
+def test_pdb_at_a_unittest_failure_reads_a_piped_stdin(project: Path) -> None:
+    done = subprocess.run(
+        dbtest_cmd("--pdb", "test_unittest_failure.py"), cwd=project, env=base_env(project),
+        input="p shelf\nc\n", capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "-> self.assertEqual(shelf[\"jam\"], 4)" in done.stdout
+    assert "(Pdb) {'jam': 3}" in done.stdout

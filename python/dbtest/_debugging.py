@@ -237,6 +237,20 @@ class Debugger(pdb.Pdb):
 
     do_q = do_exit = do_quit
 
+    def get_stack(self, f: FrameType | None, t: TracebackType | None) -> tuple[list[tuple[FrameType, int]], int]:
+        stack, i = super().get_stack(f, t)
+        if f is None:
+            # Post-mortem: the last frame of the test's own code, not a helper that hides
+            # itself (pytest's `__tracebackhide__`) or unittest's assert machinery.
+            i = max(0, len(stack) - 1)
+            while i and _hidden(stack[i][0]):
+                i -= 1
+        return stack, i
+
+
+def _hidden(frame: FrameType) -> bool:
+    return bool(frame.f_locals.get("__tracebackhide__") or frame.f_globals.get("__unittest"))
+
 
 def _end_run(reason: str) -> None:
     """pytest's `Exit`: the run stops as on Ctrl-C (exit code 2), the rest is reported."""

@@ -523,6 +523,8 @@ class Driver:
             try:
                 if item.kind == UNITTEST:
                     outcome, message, error = self._run_unittest(item)
+                    if error is not None and _debugging.post_mortem_on_failure:
+                        self._post_mortem(item, error, outcome, _describe(error)[1], cap)
                 elif item.probabilistic is not None:
                     from ._experiment import run_probabilistic_test
 

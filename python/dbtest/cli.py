@@ -51,7 +51,8 @@ def cli() -> None:
 @click.option("--shard", metavar="K/N", help="Run the K-th of N shards of the files (CI matrices).")
 @click.option("--inconclusive-ok", is_flag=True, default=None,
               help="Probabilistic tests that reach no verdict do not fail the run.")
-@click.option("--collect-only", is_flag=True, default=None, help="List the selected test ids; run nothing.")
+@click.option("--collect-only", "--co", "collect_only", is_flag=True, default=None,
+              help="List the selected test ids; run nothing.")
 @click.option("-q", "--quiet", count=True, help="Less output.")
 @click.option("-v", "--verbose", count=True, help="A line per test (-vv: also output of passing tests).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), help="Colour [default: auto; honours NO_COLOR].")
