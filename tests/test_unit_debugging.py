@@ -283,3 +283,16 @@ def test_pdb_at_a_unittest_failure_reads_a_piped_stdin(project: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert "-> self.assertEqual(shelf[\"jam\"], 4)" in done.stdout
     assert "(Pdb) {'jam': 3}" in done.stdout
+
+
+def test_trace_steps_through_an_async_test_on_the_loop(project: Path) -> None:
+    done = subprocess.run(
+        dbtest_cmd("--trace", "test_async_breakpoint.py::test_overlapping_neighbour"), cwd=project,
+        env=base_env(project), input="n\nc\n", capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    first = done.stdout.index("-> await asyncio.sleep(0.01)")
+    # `n` steps over the await (the loop runs it) to the next line of the coroutine.
+    assert done.stdout.index("-> assert True") > first, done.stdout
+    assert "1 passed" in done.stdout
