@@ -56,6 +56,11 @@ class Captured:
         if self.done:
             _late_write(self, s, kind)
             return
+        if mode != "fd" and mode != "sys" and kind != LOG:
+            # `-s` shows a test's output as it is written; tee-sys also keeps it.
+            console_write(s, kind)
+            if mode == "no":
+                return
         fd = self.fd
         if fd is not None and kind != LOG:
             fd.write(s, kind)
@@ -89,6 +94,10 @@ class Captured:
 
 
 current: ContextVar[Captured | None] = ContextVar("dbtest_capture", default=None)
+
+# pytest's `--capture`: "fd" (fds 1 and 2 too, for tests that run alone), "sys", "no" (`-s`),
+# "tee-sys"; set before `install`.
+mode = "fd"
 
 # In a worker process captured output is also sent to the parent as it happens, so that a
 # test that kills its process still has what it printed reported.
@@ -205,7 +214,7 @@ class _Proxy(io.TextIOBase):
             self._real.flush()
 
     def isatty(self) -> bool:
-        return current.get() is None and self._real.isatty()
+        return (current.get() is None or mode == "no") and self._real.isatty()
 
     def writable(self) -> bool:
         return True
@@ -389,7 +398,7 @@ def begin_fd(cap: Captured) -> None:
     """Points fds 1 and 2 at this test's files until `end_fd` (only for a test that runs with
     nothing beside it: the descriptors are the whole process's)."""
     global _fd_capture
-    if _console_fds is None:
+    if _console_fds is None or mode != "fd":
         return
     if _fd_capture is None:
         try:
@@ -464,27 +473,42 @@ def _patch_threads(on: bool) -> None:
     concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign, assignment]
 
 
-@contextlib.contextmanager
-def fd_suspended() -> Iterator[None]:
-    """Inside the block fds 1 and 2 are the console's again (capsys.disabled())."""
+def suspend_fd() -> None:
+    """Fds 1 and 2 are the console's until `resume_fd` (a debugger talks on the terminal)."""
     fd = _fd_capture
     if fd is None or not fd.redirected or _console_fds is None:
-        yield
         return
     with fd._guard:
         _flush_python_streams()
         flush_c_streams()
         os.dup2(_console_fds[OUT], 1)
         os.dup2(_console_fds[ERR], 2)
+
+
+def resume_fd() -> None:
+    fd = _fd_capture
+    if fd is None or not fd.redirected:
+        return
+    with fd._guard:
+        _flush_python_streams()
+        flush_c_streams()
+        os.dup2(fd.fds[OUT], 1)
+        os.dup2(fd.fds[ERR], 2)
+
+
+def real_stdin() -> Any:
+    """The process's stdin, also while capture has put `_NoInput` in its place."""
+    return _real_stdin if _installed is not None else sys.stdin
+
+
+@contextlib.contextmanager
+def fd_suspended() -> Iterator[None]:
+    """Inside the block fds 1 and 2 are the console's again (capsys.disabled())."""
+    suspend_fd()
     try:
         yield
     finally:
-        with fd._guard:
-            _flush_python_streams()
-            flush_c_streams()
-            if fd.redirected:
-                os.dup2(fd.fds[OUT], 1)
-                os.dup2(fd.fds[ERR], 2)
+        resume_fd()
 
 
 # --- log records ---------------------------------------------------------------------------
@@ -616,8 +640,10 @@ def install(log_level: Any = None, log_format: str | None = None, log_date_forma
         _console_fds = None  # no descriptors 1 and 2 to redirect: Python-level capture only
     global _streams, _real_stdin
     _real_stdin = sys.stdin
+    # `-s`: a test may read what the user types, as under pytest.
+    stdin = sys.stdin if mode == "no" else _NoInput(sys.stdin)
     sys.stdin, sys.stdout, sys.stderr = _streams = (
-        _NoInput(sys.stdin), _Proxy(sys.stdout, False), _Proxy(sys.stderr, True))
+        stdin, _Proxy(sys.stdout, False), _Proxy(sys.stderr, True))
     _patch_threads(True)
     _install_log(log_level, log_format, log_date_format)
 

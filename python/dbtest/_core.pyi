@@ -219,3 +219,9 @@ def verify_bundle(dir: str, key_env: str, cwd: str) -> tuple[int, str]:
 
 def write_atomic(path: str, text: str) -> None:
     """Writes `text` to `path` so that readers see the old file or the whole new one."""
+
+def hold_terminal() -> None:
+    """A debugger takes the terminal: the live display is erased and stays off."""
+
+def release_terminal() -> None:
+    """The debugger is done: the live display is drawn again."""

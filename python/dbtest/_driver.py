@@ -24,7 +24,7 @@ from time import perf_counter
 from types import ModuleType, TracebackType
 from typing import Any
 
-from . import _capture, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
+from . import _capture, _debugging, _process  # noqa: F401 - _process: forks from tests' threads exit cleanly
 from ._compat import assertion, doctests, plugins, served
 from ._compat import config as compat
 from ._compat.collect import (
@@ -151,6 +151,8 @@ class _AsyncOps(_Ops):
 
     async def call_test(self, fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None) -> bool:
         """Runs the test body; True when it was stopped by its timeout."""
+        if _debugging.trace_tests:
+            fn = _debugging.traced(fn)
         if timeout is None:
             await fn(**kwargs)
             return False
@@ -180,6 +182,8 @@ class _SyncOps(_Ops):
 
     async def call_test(self, fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None) -> bool:
         # A thread cannot be interrupted: the Rust runner enforces a sync test's timeout.
+        if _debugging.trace_tests:
+            fn = _debugging.traced(fn)
         fn(**kwargs)
         return False
 
@@ -308,6 +312,7 @@ class Driver:
         self.filterwarnings = list(settings.filterwarnings)
         for entry in reversed(settings.pythonpath):
             add_to_sys_path(str(entry))
+        _debugging.configure(settings.debug)
         _capture.install(*(self._ini_value(name) for name in ("log_level", "log_format", "log_date_format")))
         # What is loaded by now (dbtest, asyncio, the standard library) lives for the whole
         # run: keep it out of the collector's way, so collections triggered by tests stay cheap.
@@ -315,6 +320,7 @@ class Driver:
 
     def close(self) -> None:
         _capture.uninstall()
+        _debugging.unconfigure()
 
     def check_options(self) -> None:
         """pytest's usage error for a command-line option nothing defines, found where pytest
@@ -578,6 +584,11 @@ class Driver:
 
     async def _run(self, key: int, timeout: float | None, ops: Any) -> dict[str, Any]:
         item = self.items[key]
+        # Not while a debugger has the terminal (DESIGN section 4f).
+        if ops.sync:
+            _debugging.wait_for_terminal()
+        else:
+            await _debugging.wait_for_terminal_async()
         test_context(_test_id, item)
         cap, token = _capture.start(functools.partial(_test_id, item))
         self._running[key] = cap
@@ -601,6 +612,7 @@ class Driver:
                     return await self._attempt(item, state, timeout, ops, cap, started)
             return await self._attempt(item, state, timeout, ops, cap, started)
         finally:
+            _debugging.test_ended()
             cap.finish()
             _capture.current.reset(token)
             self._running.pop(key, None)
@@ -618,6 +630,7 @@ class Driver:
             raise
         except BaseException as exc:  # noqa: BLE001 - a test may raise anything
             outcome, message, tb = self._classify(exc, "call")
+            self._post_mortem(item, exc, outcome, tb, cap)
         return _result(outcome, started, cap, message, tb)
 
     async def _attempt(self, item: Item, state: _FileState, timeout: float | None, ops: Any,
@@ -670,6 +683,8 @@ class Driver:
             try:
                 if item.kind == UNITTEST:
                     outcome, message, error = self._run_unittest(item, instance)
+                    if error is not None and _debugging.post_mortem_on_failure:
+                        self._post_mortem(item, error, outcome, _describe(error)[1], cap)
                 elif item.probabilistic is not None:
                     from ._experiment import run_probabilistic_test
 
@@ -684,6 +699,7 @@ class Driver:
         except BaseException as exc:  # noqa: BLE001 - a test may raise anything
             error = exc
             outcome, message, tb = self._classify(exc, phase)
+            self._post_mortem(item, exc, outcome, tb, cap)
         finally:
             served.reseed(functools.partial(_test_id, item), 1)
             errors = []
@@ -726,6 +742,13 @@ class Driver:
         except BaseException as exc:  # noqa: BLE001 - a hook may raise anything
             message, tb = _describe(exc)
             result.update(outcome="error", message=f"pytest_runtest_logreport failed: {message}", traceback=tb)
+
+    @staticmethod
+    def _post_mortem(item: Item, exc: BaseException, outcome: str, tb: str | None, cap: _capture.Captured) -> None:
+        """`--pdb`: at a failure or error, before teardown (as pytest's `pytest_exception_interact`);
+        not for an expected failure."""
+        if outcome in ("failed", "error") and item.xfail is None and _debugging.wants_post_mortem(exc):
+            _debugging.post_mortem(exc, tb, cap.texts())
 
     @staticmethod
     def _judge_xfail(xfail: compat.Xfail, outcome: str, error: BaseException | None,

@@ -82,10 +82,64 @@ _INTERNAL_DIRS = (
 )
 
 
+# pytest's `--tb` style and `-l` (`--showlocals`) for the run's tests (see _debugging.configure).
+tb_style = "auto"
+show_locals = False
+
+
 def describe_failure(exc: BaseException) -> tuple[str, str]:
     """(message, traceback text) of an exception a test or a use case raised, without
     dbtest's, asyncio's and unittest's frames."""
-    return describe(exc, hide_dirs=_INTERNAL_DIRS)
+    message, text = describe(exc, hide_dirs=_INTERNAL_DIRS)
+    if tb_style in ("auto", "long") and not show_locals:
+        return message, text
+    try:
+        return message, _styled(exc, message, text)
+    except Exception:  # the default rendering is never lost to a style
+        return message, text
+
+
+def _styled(exc: BaseException, message: str, text: str) -> str:
+    """The traceback in pytest's `--tb` style, with each frame's locals under `-l`."""
+    hidden = _HiddenDirs(_INTERNAL_DIRS)
+    _, visible = _visible_tb_entries(exc, hidden)
+    if tb_style == "no":
+        return ""
+    if tb_style == "line":
+        crash = visible[-1] if visible else None
+        where = f"{crash.tb_frame.f_code.co_filename}:{crash.tb_lineno}" if crash is not None else "?"
+        first = message.splitlines()[0] if message else _exception_line(exc)
+        return f"{where}: {first}\n"
+    if tb_style == "native":
+        native = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+        _trim_stacks(native, hidden)
+        text = "".join(native.format())
+    elif tb_style == "short":
+        lines = []
+        for entry in visible:
+            code = entry.tb_frame.f_code
+            lines.append(f"{code.co_filename}:{entry.tb_lineno}: in {code.co_name}")
+            source = linecache.getline(code.co_filename, entry.tb_lineno).strip()
+            if source:
+                lines.append(f"    {source}")
+        lines.extend(f"E   {line}" for line in (message or _exception_line(exc)).splitlines())
+        text = "\n".join(lines) + "\n"
+    if show_locals:
+        text = text.rstrip("\n") + "\n" + _locals_text(visible)
+    return text
+
+
+def _locals_text(entries: list[types.TracebackType]) -> str:
+    """pytest's `-l`: each frame's local variables, `name = repr`, in name order."""
+    out = []
+    for entry in entries:
+        frame = entry.tb_frame
+        names = sorted(n for n in frame.f_locals if not n.startswith("@") and n != "__tracebackhide__")
+        if not names:
+            continue
+        out.append(f"\nlocals of {frame.f_code.co_name} ({frame.f_code.co_filename}:{entry.tb_lineno}):")
+        out.extend(f"{name:<10} = {_safe_repr(frame.f_locals[name])}" for name in names)
+    return "\n".join(out) + "\n" if out else ""
 
 
 def describe(exc: BaseException, *, hide_dirs: tuple[str, ...]) -> tuple[str, str]:

@@ -35,6 +35,7 @@ class PythonSettings:
     python_files: list[str] = field(default_factory=list)  # the walk's test-file patterns
     doctest_modules: bool = False  # --doctest-modules: the walk takes every .py file
     doctest_globs: list[str] = field(default_factory=list)  # --doctest-glob (default test*.txt)
+    debug: dict[str, Any] | None = None  # -s, --pdb, --trace (dbtest_core::config::DebugSettings)
 
     @classmethod
     def from_engine(cls, fields: dict[str, Any]) -> PythonSettings:

@@ -57,7 +57,8 @@ def cli() -> None:
 @click.option("--shard", metavar="K/N", help="Run the K-th of N shards of the files (CI matrices).")
 @click.option("--inconclusive-ok", is_flag=True, default=None,
               help="Probabilistic tests that reach no verdict do not fail the run.")
-@click.option("--collect-only", is_flag=True, default=None, help="List the selected test ids; run nothing.")
+@click.option("--collect-only", "--co", "collect_only", is_flag=True, default=None,
+              help="List the selected test ids; run nothing.")
 @click.option("--doctest-modules", is_flag=True, default=None,
               help="Also run the doctests of every .py file under PATHS (pytest's flag).")
 @click.option("--doctest-glob", multiple=True, metavar="PATTERN",
@@ -82,6 +83,18 @@ def cli() -> None:
 @click.option("--cov-context", type=click.Choice(["test"]), help="Record which test ran each line.")
 @click.option("--cov-append", is_flag=True, default=None, help="Add to the coverage data of an earlier run.")
 @click.option("--no-cov", is_flag=True, default=None, help="No coverage, whatever asks for it (e.g. addopts).")
+@click.option("-s", "no_capture", is_flag=True, default=None,
+              help="Show what tests print as they print it (--capture=no).")
+@click.option("--capture", type=click.Choice(["fd", "sys", "no", "tee-sys"]),
+              help="pytest's capture modes: fd (also subprocesses), sys, no, tee-sys (captured and shown) "
+                   "[default: fd].")
+@click.option("--pdb", is_flag=True, default=None,
+              help="Open the debugger at every failure or error (tests then run one at a time, in-process).")
+@click.option("--trace", is_flag=True, default=None,
+              help="Open the debugger at the start of every test (one at a time, in-process).")
+@click.option("--tb", type=click.Choice(["auto", "long", "short", "line", "native", "no"]),
+              help="How a failure's traceback is shown (pytest's styles) [default: auto].")
+@click.option("-l", "--showlocals", is_flag=True, default=None, help="Show the local variables of each failing frame.")
 def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None, **options: Any) -> None:
     """Run the sync and async tests under PATHS (default: [tool.dbtest] paths, else tests/).
 
@@ -99,6 +112,8 @@ def unit(paths: tuple[str, ...], quiet: int, verbose: int, json_path: str | None
     # dbtest run started by a test has its own.
     os.environ[ARGS_ENV] = json.dumps([*plugin_words, *paths])
     flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    if flags.pop("no_capture", False):
+        flags["capture"] = "no"
     if paths:
         flags["paths"] = list(paths)
     for repeatable in ("match", "cov", "cov_report", "doctest_glob"):
@@ -181,8 +196,11 @@ def _run_unit(flags: dict[str, Any]) -> int:
     import asyncio
     import signal
 
+    from . import _debugging
     from ._driver import Driver
     from ._settings import PythonSettings
+
+    _debugging.interrupt_run = run.interrupt
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

@@ -82,6 +82,16 @@ pub struct UnitConfig {
     /// pytest's `--doctest-glob`: the text files whose doctests run (default `test*.txt`).
     #[serde(alias = "doctest-glob")]
     pub doctest_glob: Option<Vec<String>>,
+    /// `-s` / `--capture=no|sys|fd|tee-sys`: pytest's capture modes (DESIGN section 4f).
+    pub capture: Option<CaptureMode>,
+    /// `--pdb`: a post-mortem debugger at the first failure or error.
+    pub pdb: Option<bool>,
+    /// `--trace`: a debugger at the start of each test.
+    pub trace: Option<bool>,
+    /// `--tb=STYLE`: how a failure's traceback is shown.
+    pub tb: Option<TbStyle>,
+    /// `-l`: a failure shows the local variables of each frame.
+    pub showlocals: Option<bool>,
     /// `[tool.dbtest.bench]`: the settings of `dbtest bench`.
     pub bench: Option<BenchConfig>,
     /// `[tool.dbtest.experiment]`: where `dbtest experiment` finds use cases and keeps specs
@@ -192,6 +202,91 @@ impl BenchConfig {
             );
         }
         Ok(())
+    }
+}
+
+/// pytest's `--capture` modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaptureMode {
+    /// Nothing captured: a test's output reaches the terminal as it is written (`-s`).
+    No,
+    /// `sys.stdout` / `sys.stderr` only.
+    Sys,
+    /// Also file descriptors 1 and 2 (for tests that run alone).
+    #[default]
+    Fd,
+    /// Captured, and also shown as it is written.
+    TeeSys,
+}
+
+impl CaptureMode {
+    /// `--capture`'s value as pytest spells it.
+    pub fn parse(value: &str) -> Option<CaptureMode> {
+        serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
+    }
+}
+
+/// pytest's `--tb` styles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TbStyle {
+    #[default]
+    Auto,
+    Long,
+    Short,
+    Line,
+    Native,
+    No,
+}
+
+impl TbStyle {
+    pub fn parse(value: &str) -> Option<TbStyle> {
+        serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
+    }
+}
+
+/// How a run captures output, opens debuggers and shows failures (DESIGN section 4f), for the
+/// Python side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DebugSettings {
+    pub capture: CaptureMode,
+    pub pdb: bool,
+    pub trace: bool,
+    pub tb: TbStyle,
+    pub showlocals: bool,
+}
+
+impl DebugSettings {
+    /// A debugger that opens at every test or failure talks to one test at a time, in this
+    /// process (a worker has no terminal): tests never overlap and workers are not used.
+    pub fn one_at_a_time(&self) -> bool {
+        self.pdb || self.trace
+    }
+
+    /// A test's output written straight to the terminal would be torn by a live line redrawn
+    /// over it: with `-s` (and tee-sys) there is none.
+    pub fn live_display(&self) -> bool {
+        matches!(self.capture, CaptureMode::Fd | CaptureMode::Sys)
+    }
+
+    /// What the user hears when these settings meet `--workers`: a worker has no terminal.
+    pub fn with_workers(&self) -> Option<String> {
+        if self.one_at_a_time() {
+            Some(
+                "--pdb and --trace open a debugger on this terminal: the tests run in this \
+                 process, one at a time (--workers is not used)"
+                    .to_owned(),
+            )
+        } else if self.capture != CaptureMode::Fd && self.capture != CaptureMode::Sys {
+            Some(
+                "-s / --capture=no|tee-sys: a worker has no terminal, so a test's output is \
+                 captured and reported, not shown as it is written (use --workers 0 to see it)"
+                    .to_owned(),
+            )
+        } else {
+            None
+        }
     }
 }
 
@@ -365,6 +460,11 @@ impl UnitConfig {
             cov_context,
             cov_append,
             no_cov,
+            capture,
+            pdb,
+            trace,
+            tb,
+            showlocals,
             overlap,
             doctest_modules,
             doctest_glob,
@@ -418,7 +518,24 @@ impl UnitConfig {
             globs.extend(self.doctest_glob.take().unwrap_or_default());
             self.doctest_glob = Some(globs);
         }
+        let debug = &pytest.addopts.debug;
+        self.capture = self.capture.or(debug.capture);
+        self.pdb = self.pdb.or(debug.pdb.then_some(true));
+        self.trace = self.trace.or(debug.trace.then_some(true));
+        self.tb = self.tb.or(debug.tb);
+        self.showlocals = self.showlocals.or(debug.showlocals);
         self
+    }
+
+    /// What the Python side needs to know of capture and debuggers.
+    pub fn debug_settings(&self) -> DebugSettings {
+        DebugSettings {
+            capture: self.capture.unwrap_or_default(),
+            pdb: self.pdb.unwrap_or(false),
+            trace: self.trace.unwrap_or(false),
+            tb: self.tb.unwrap_or_default(),
+            showlocals: self.showlocals.unwrap_or(false),
+        }
     }
 
     /// The coverage options given here (flags or `[tool.dbtest]`).
@@ -564,6 +681,40 @@ pub fn find_dbtest_project(start: &Path) -> Result<(PathBuf, Option<(PathBuf, Un
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debuggers_run_one_test_at_a_time_and_s_has_no_live_line() {
+        let flags: UnitConfig =
+            serde_json::from_value(serde_json::json!({"pdb": true, "capture": "no"})).unwrap();
+        let debug = flags.debug_settings();
+        assert!(debug.one_at_a_time() && !debug.live_display());
+        assert_eq!(debug.capture, CaptureMode::No);
+        let plain = UnitConfig::default().debug_settings();
+        assert!(!plain.one_at_a_time() && plain.live_display());
+        assert_eq!(plain.capture, CaptureMode::Fd);
+        let trace = UnitConfig {
+            trace: Some(true),
+            capture: Some(CaptureMode::TeeSys),
+            ..UnitConfig::default()
+        };
+        assert!(trace.debug_settings().one_at_a_time() && !trace.debug_settings().live_display());
+        assert!(trace
+            .debug_settings()
+            .with_workers()
+            .unwrap()
+            .contains("--workers is not used"));
+        assert!(debug.with_workers().is_some() && plain.with_workers().is_none());
+        let s = DebugSettings {
+            capture: CaptureMode::No,
+            ..DebugSettings::default()
+        };
+        assert!(s
+            .with_workers()
+            .unwrap()
+            .contains("a worker has no terminal"));
+        assert_eq!(CaptureMode::parse("tee-sys"), Some(CaptureMode::TeeSys));
+        assert_eq!(CaptureMode::parse("everything"), None);
+    }
 
     fn write(dir: &Path, text: &str) -> PathBuf {
         std::fs::create_dir_all(dir).unwrap();

@@ -9,7 +9,10 @@ pub mod pytest_config;
 pub mod state;
 pub mod suggest;
 
-pub use config::{BenchConfig, ColorChoice, Overlap, OverlapMode, Project, UnitConfig};
+pub use config::{
+    BenchConfig, CaptureMode, ColorChoice, DebugSettings, Overlap, OverlapMode, Project, TbStyle,
+    UnitConfig,
+};
 pub use error::{internal_message, Error, Result};
 pub use model::{
     exit_code, exit_code_with, test_id, CollectedCase, Event, ExitCode, Outcome, RawOutcome,

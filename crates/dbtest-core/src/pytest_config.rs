@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use addopts::Addopts;
 
+use crate::config::DebugSettings;
 use crate::coverage::CoverageSettings;
 
 /// What of addopts dbtest applies, as its warnings say (the Python side's too).
@@ -192,6 +193,9 @@ pub struct PythonSettings {
     /// Text files whose doctests run (`--doctest-glob`; pytest's default `test*.txt`).
     #[serde(default)]
     pub doctest_globs: Vec<String>,
+    /// Capture and debuggers (`-s`, `--pdb`, `--trace`); set by the run's plan.
+    #[serde(default)]
+    pub debug: DebugSettings,
 }
 
 impl PythonSettings {
@@ -224,6 +228,7 @@ impl PythonSettings {
                 python_files: owned(&DEFAULT_PYTHON_FILES),
                 doctest_modules: false,
                 doctest_globs: owned(&DEFAULT_DOCTEST_GLOBS),
+                debug: DebugSettings::default(),
             },
             Some(p) => PythonSettings {
                 python_classes: p.python_classes.clone(),
@@ -261,6 +266,7 @@ impl PythonSettings {
                 } else {
                     p.addopts.doctest_globs.clone()
                 },
+                debug: DebugSettings::default(),
             },
         }
     }

@@ -134,6 +134,18 @@ fn write_atomic(py: Python<'_>, path: std::path::PathBuf, text: &str) -> PyResul
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))
 }
 
+/// A debugger takes the terminal (DESIGN section 4f): the live display is erased and stays
+/// off until [`release_terminal`].
+#[pyfunction]
+fn hold_terminal() {
+    dbtest_report::live::hold_terminal();
+}
+
+#[pyfunction]
+fn release_terminal() {
+    dbtest_report::live::release_terminal();
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -163,5 +175,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(unit::coverage_verdict, m)?)?;
     m.add_function(wrap_pyfunction!(bench::measure_callable, m)?)?;
     m.add_function(wrap_pyfunction!(write_atomic, m)?)?;
+    m.add_function(wrap_pyfunction!(hold_terminal, m)?)?;
+    m.add_function(wrap_pyfunction!(release_terminal, m)?)?;
     Ok(())
 }

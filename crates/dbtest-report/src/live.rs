@@ -3,6 +3,7 @@
 //! 50 ms, only on a terminal, and cleared before anything else prints.
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::text::strip_ansi;
@@ -53,6 +54,60 @@ pub(crate) fn own_handle<S: Write + Send + 'static>(stream: S) -> Box<dyn Write 
     Box::new(stream)
 }
 
+/// Who has the terminal: while a debugger talks on it (DESIGN section 4f) no live line is drawn
+/// or erased. `on_screen`: how many live lines are shown now; `handovers`: how many times the terminal
+/// was handed over, so that a line the handover erased is not erased again (the cursor is
+/// no longer on it).
+struct Terminal {
+    held: bool,
+    on_screen: usize,
+    handovers: u64,
+}
+
+static TERMINAL: Mutex<Terminal> = Mutex::new(Terminal {
+    held: false,
+    on_screen: 0,
+    handovers: 0,
+});
+
+fn terminal() -> std::sync::MutexGuard<'static, Terminal> {
+    TERMINAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Hands the terminal to a debugger: the live lines are erased and stay off until
+/// [`release_terminal`]. The caller has given descriptor 2 back to the terminal.
+pub fn hold_terminal() {
+    let mut t = terminal();
+    if t.held {
+        return;
+    }
+    t.held = true;
+    t.handovers += 1;
+    if t.on_screen > 0 {
+        let text = erase(t.on_screen);
+        t.on_screen = 0;
+        let mut err = io::stderr();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    }
+}
+
+/// The debugger is done: live lines are drawn again.
+pub fn release_terminal() {
+    terminal().held = false;
+}
+
+/// The escape sequence that goes back to the first of `shown` lines and clears below.
+fn erase(shown: usize) -> String {
+    match shown {
+        0 => String::from("\r"),
+        1 => String::from("\r\x1b[J"),
+        n => format!("\x1b[{}A\r\x1b[J", n - 1),
+    }
+}
+
 pub struct LiveLines {
     enabled: bool,
     /// Only made when drawing is on (a descriptor is not duplicated for nothing).
@@ -61,6 +116,8 @@ pub struct LiveLines {
     /// How many lines are on screen (0: nothing to clear).
     shown: usize,
     last: Option<Instant>,
+    /// [`Terminal::handovers`] when the lines were last drawn.
+    handovers: u64,
 }
 
 impl LiveLines {
@@ -73,6 +130,7 @@ impl LiveLines {
             width: terminal_width(),
             shown: 0,
             last: None,
+            handovers: 0,
         }
     }
 
@@ -109,6 +167,11 @@ impl LiveLines {
         if !self.enabled {
             return;
         }
+        let mut t = terminal();
+        if t.held {
+            return;
+        }
+        self.forget_erased(&t);
         let mut out = self.erase();
         let max = self.width.saturating_sub(1);
         for (i, line) in lines.iter().enumerate() {
@@ -119,25 +182,32 @@ impl LiveLines {
         }
         self.write(&out);
         self.shown = lines.len();
+        t.on_screen = self.shown;
         self.last = Some(Instant::now());
     }
 
     /// Removes the lines, leaving the cursor where they began.
     pub fn clear(&mut self) {
-        if self.shown > 0 {
+        let mut t = terminal();
+        self.forget_erased(&t);
+        if self.shown > 0 && !t.held {
             let out = self.erase();
             self.write(&out);
+            self.shown = 0;
+            t.on_screen = 0;
+        }
+    }
+
+    /// Lines a handover erased are gone from the screen.
+    fn forget_erased(&mut self, t: &Terminal) {
+        if self.handovers != t.handovers {
+            self.handovers = t.handovers;
             self.shown = 0;
         }
     }
 
-    /// The escape sequence that goes back to the first shown line and clears below.
     fn erase(&self) -> String {
-        match self.shown {
-            0 => String::from("\r"),
-            1 => String::from("\r\x1b[J"),
-            n => format!("\x1b[{}A\r\x1b[J", n - 1),
-        }
+        erase(self.shown)
     }
 
     fn write(&mut self, text: &str) {
@@ -184,6 +254,7 @@ mod tests {
             width: 80,
             shown: 0,
             last: None,
+            handovers: 0,
         };
         assert_eq!(live.erase(), "\r");
         live.shown = 1;
@@ -199,5 +270,43 @@ mod tests {
         live.draw(&["x".into()]);
         assert!(!live.shown());
         assert!(!live.due(Instant::now()));
+    }
+
+    #[derive(Clone, Default)]
+    struct Screen(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Screen {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn nothing_is_drawn_while_a_debugger_holds_the_terminal() {
+        let screen = Screen::default();
+        let mut live = LiveLines {
+            enabled: true,
+            err: Some(Box::new(screen.clone())),
+            width: 80,
+            shown: 0,
+            last: None,
+            handovers: 0,
+        };
+        let text = || String::from_utf8(std::mem::take(&mut *screen.0.lock().unwrap())).unwrap();
+        live.draw(&["one".into()]);
+        assert_eq!(text(), "\rone");
+        hold_terminal();
+        live.draw(&["two".into()]);
+        live.clear();
+        assert_eq!(text(), "");
+        release_terminal();
+        // The handover erased "one": the next line is drawn where the cursor is now.
+        live.draw(&["three".into()]);
+        assert_eq!(text(), "\rthree");
+        live.enabled = false;
     }
 }

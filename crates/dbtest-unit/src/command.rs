@@ -36,6 +36,7 @@ impl Prepared {
     pub fn uses_workers(&self) -> bool {
         self.config.workers.is_some_and(|w| w.count() > 0)
             && !self.config.collect_only.unwrap_or(false)
+            && !self.python.debug.one_at_a_time()
     }
 }
 
@@ -93,7 +94,11 @@ pub async fn execute(
         color: config.color.unwrap_or_default(),
         verbosity: config.verbosity.unwrap_or(0),
         durations: config.durations,
-        progress: if collect_only { Some(false) } else { None },
+        progress: if collect_only || !python.debug.live_display() {
+            Some(false)
+        } else {
+            None
+        },
     })));
     let sink = console.clone();
     let observer: Observer = Arc::new(Mutex::new(move |e: &Event| sink.lock().unwrap().handle(e)));

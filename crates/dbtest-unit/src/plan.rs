@@ -96,6 +96,10 @@ pub fn prepare(flags: UnitConfig, cwd: &Path) -> Result<Prepared, Error> {
             shard: config.shard.clone(),
             ..coverage
         });
+    python.debug = config.debug_settings();
+    if config.workers.is_some_and(|w| w.count() > 0) {
+        warnings.extend(python.debug.with_workers());
+    }
     let selector = Selector::new(
         config.match_.as_deref().unwrap_or_default(),
         config.tags.as_deref(),
@@ -155,7 +159,9 @@ pub fn prepare(flags: UnitConfig, cwd: &Path) -> Result<Prepared, Error> {
     // Read once, here, before anything is imported.
     let overlap = overlap_rule(config.overlap.as_ref())?;
     // Per-test coverage contexts name the one test running: nothing may run beside it.
-    let one_at_a_time = python.coverage.as_ref().is_some_and(|c| c.per_test_context);
+    // A debugger at every test or failure talks to one test at a time.
+    let one_at_a_time = python.coverage.as_ref().is_some_and(|c| c.per_test_context)
+        || python.debug.one_at_a_time();
     for file in &mut files {
         file.exclusive = one_at_a_time || overlap.exclusive(&file.rel, &file.path);
     }

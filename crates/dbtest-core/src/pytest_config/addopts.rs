@@ -6,6 +6,7 @@
 //! `-m=EXPR`; clusters of short flags (`-vx`, `-ra`); `--name=value` and `--name value`; no
 //! abbreviated long options (pytest turns them off); a later `-m`, `-k` or `--maxfail` wins.
 
+use crate::config::{CaptureMode, TbStyle};
 use crate::coverage::CoverageArgs;
 
 /// What `addopts` asks for that dbtest honours. An empty `-m` or `-k` is no filter, as in
@@ -49,9 +50,21 @@ pub struct Addopts {
     pub overrides: Vec<(String, String)>,
     /// pytest-cov's options (`--cov src`, `--cov-report=xml`, ...).
     pub coverage: CoverageArgs,
+    /// `-s`, `--capture`, `--pdb`, `--trace`, `--tb`, `-l`.
+    pub debug: AddoptsDebug,
     /// Options dbtest does not apply, each as written with its value
     /// (`--import-mode=append`), for a warning.
     pub ignored: Vec<String>,
+}
+
+/// The debugging options of addopts (DESIGN section 4f).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AddoptsDebug {
+    pub capture: Option<CaptureMode>,
+    pub pdb: bool,
+    pub trace: bool,
+    pub tb: Option<TbStyle>,
+    pub showlocals: Option<bool>,
 }
 
 /// How dbtest treats an option of pytest's own.
@@ -77,6 +90,13 @@ enum Effect {
     SetTrue(&'static str),
     /// pytest-cov's options, each by what it sets.
     Cov(CovOption),
+    /// `-s`: `--capture=no`.
+    NoCapture,
+    Capture,
+    Pdb,
+    Trace,
+    Tb,
+    ShowLocals(bool),
     /// Only changes pytest's output: dropped without a word.
     Display,
     /// A pytest option dbtest does not apply: warned about.
@@ -132,7 +152,7 @@ const OPTIONS: &[(&[&str], bool, Effect)] = &[
     (&["-q", "--quiet"], false, Display),
     (&["--verbosity"], true, Display),
     (&["-r", "--report-chars"], true, Display),
-    (&["--tb"], true, Display),
+    (&["--tb"], true, Tb),
     (&["--color"], true, Display),
     (&["--code-highlight"], true, Display),
     (&["--no-header"], false, Display),
@@ -144,15 +164,15 @@ const OPTIONS: &[(&[&str], bool, Effect)] = &[
         false,
         Display,
     ),
-    (&["-l", "--showlocals"], false, Display),
-    (&["--no-showlocals"], false, Display),
+    (&["-l", "--showlocals"], false, ShowLocals(true)),
+    (&["--no-showlocals"], false, ShowLocals(false)),
     (&["--xfail-tb"], false, Display),
     (&["--show-capture"], true, Display),
     (&["--fulltrace", "--full-trace"], false, Display),
     (&["--durations"], true, Display),
     (&["--durations-min"], true, Display),
-    (&["-s"], false, Display),
-    (&["--capture"], true, Display),
+    (&["-s"], false, NoCapture),
+    (&["--capture"], true, Capture),
     (&["--setupshow", "--setup-show"], false, Display),
     (&["--log-format"], true, Display),
     (&["--log-date-format"], true, Display),
@@ -168,9 +188,9 @@ const OPTIONS: &[(&[&str], bool, Effect)] = &[
     (&["--markers"], false, Unsupported),
     (&["--fixtures", "--funcargs"], false, Unsupported),
     (&["--fixtures-per-test"], false, Unsupported),
-    (&["--pdb"], false, Unsupported),
+    (&["--pdb"], false, Pdb),
     (&["--pdbcls"], true, Unsupported),
-    (&["--trace"], false, Unsupported),
+    (&["--trace"], false, Trace),
     (&["--runxfail"], false, Unsupported),
     (&["--lf", "--last-failed"], false, Unsupported),
     (&["--ff", "--failed-first"], false, Unsupported),
@@ -441,6 +461,20 @@ impl Addopts {
             DoctestModules => self.doctest_modules = true,
             DoctestGlob => self.doctest_globs.push(value.to_owned()),
             SetTrue(setting) => self.overrides.push((setting.to_owned(), "true".to_owned())),
+            NoCapture => self.debug.capture = Some(CaptureMode::No),
+            Capture => {
+                self.debug.capture = Some(CaptureMode::parse(value).ok_or_else(|| {
+                    format!("--capture takes no, sys, fd or tee-sys, got '{value}'")
+                })?);
+            }
+            Pdb => self.debug.pdb = true,
+            Tb => {
+                self.debug.tb = Some(TbStyle::parse(value).ok_or_else(|| {
+                    format!("--tb takes auto, long, short, line, native or no, got '{value}'")
+                })?);
+            }
+            ShowLocals(on) => self.debug.showlocals = Some(on),
+            Trace => self.debug.trace = true,
             Display => {}
             Unsupported => self
                 .ignored
@@ -591,6 +625,32 @@ mod tests {
         assert!(a.ignored.is_empty(), "{:?}", a.ignored);
         // -r takes the rest of the word, so the x here is its value, not -x.
         assert_eq!(parse(&["-rx"]).maxfail, None);
+    }
+
+    #[test]
+    fn capture_and_debuggers_apply() {
+        assert_eq!(parse(&["-s"]).debug.capture, Some(CaptureMode::No));
+        assert_eq!(parse(&["-vs"]).debug.capture, Some(CaptureMode::No));
+        let a = parse(&["--capture=tee-sys", "--pdb", "--trace"]);
+        assert_eq!(
+            a.debug,
+            AddoptsDebug {
+                capture: Some(CaptureMode::TeeSys),
+                pdb: true,
+                trace: true,
+                ..AddoptsDebug::default()
+            }
+        );
+        assert!(a.ignored.is_empty(), "{:?}", a.ignored);
+        assert_eq!(
+            parse(&["--capture", "sys"]).debug.capture,
+            Some(CaptureMode::Sys)
+        );
+        assert!(err(&["--capture=all"]).contains("no, sys, fd or tee-sys"));
+        let a = parse(&["--tb=short", "-l"]);
+        assert_eq!(a.debug.tb, Some(TbStyle::Short));
+        assert_eq!(a.debug.showlocals, Some(true));
+        assert!(err(&["--tb=tiny"]).contains("auto, long, short"));
     }
 
     #[test]
