@@ -1120,9 +1120,9 @@ def causes_section(results: list[Result], per_package: int = 8) -> list[str]:
         lines += [f"**{r.pkg.name}** ({ids_text(total)} differ):", ""]
         for g in top[:per_package]:
             variant, n = next(iter(g["variants"].items()))
-            also = f" ({len(g['variants'])} variants)" if len(g["variants"]) > 1 else ""
-            lines.append(f"- {g['count']}: `{short_id(g['cause'], 160)}`{also}; e.g. `{short_id(variant, 160)}` "
-                         f"({n}) in {counted(g['files'], 3)}")
+            eg = "" if variant == g["cause"] else (
+                f" ({len(g['variants'])} variants); e.g. `{short_id(variant, 160)}` ({n})")
+            lines.append(f"- {g['count']}: `{short_id(g['cause'], 160)}`{eg} in {counted(g['files'], 3)}")
         if len(top) > per_package:
             rest = top[per_package:]
             lines.append(f"- … {len(rest)} more causes ({sum(g['count'] for g in rest)} ids)")
