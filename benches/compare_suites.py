@@ -130,19 +130,27 @@ APPLICATION: list[Package] = [
             "tests/ut as its Makefile runs it (acceptance tests need redis and memcached); addopts loads "
             "pytest-cov (overridden for pytest)",
             pytest_args=("-o", "addopts=--strict-markers"), pytest="pytest==7.4.4", panel=APP),
-    Package("tortoise-orm", "1.1.9", "tests", (ASYNCIO_APP, "pytz==2026.6", "pyyaml==6.0.4"),
+    Package("tortoise-orm", "1.1.9", "tests",
+            (ASYNCIO_APP, "pytz==2026.6", "pyyaml==6.0.4", "pydantic==2.14.4", "fastapi==0.165.0",
+             "asgi-lifespan==2.1.0", "httpx==0.29.0", "pytest-codspeed==5.0.4"),
             "async fixtures (module), ORM",
             "async ORM tests in strict mode: module-scoped async fixture db_module under function-scoped "
             "db / db_simple / db_truncate (transactions rolled back per test), contextvars set in "
             "fixtures, sqlite in memory; the fixtures live in the repository's root conftest.py, which "
-            "the sdist lacks (--extra-dir); contrib tests (fastapi, blacksheep...) and other databases "
-            "fail to import or skip on both sides", extra_files=(TORTOISE_CONFTEST,), panel=APP),
+            "the sdist lacks (--extra-dir); deps: its test group and the part of its contrib group the "
+            "tests import (pydantic, fastapi...); the blacksheep tests and other databases fail to import "
+            "or skip on both sides, so pytest gets --continue-on-collection-errors (dbtest goes on past "
+            "an unimportable file anyway)",
+            pytest_args=("--continue-on-collection-errors",), extra_files=(TORTOISE_CONFTEST,), panel=APP),
     Package("python-dateutil", "4.0.0", "tests docs",
-            ("freezegun==1.5.5", "hypothesis==6.170.29", "pytest-xdist==3.8.0", "attrs==26.1.0"),
+            ("freezegun==1.5.5", "hypothesis==6.170.29", "pytest-xdist==3.8.0", "pytest-cov==7.1.0",
+             "attrs==26.1.0"),
             "unittest + pytest, tz",
             "unittest.TestCase and pytest tests side by side, python_files also *_test.py and "
             "*_solution.py (docs/exercises, as tox runs tests and docs), marks, freezegun, hypothesis, "
-            "filterwarnings error, xfail_strict; pytest-xdist loaded, not used", panel=APP),
+            "filterwarnings error, xfail_strict; a conftest hook adds pytest-cov's no_cover mark (unknown "
+            "without pytest-cov: an internal error under filterwarnings error); pytest-xdist and "
+            "pytest-cov loaded, not used", panel=APP),
     Package("attrs", "26.1.0", "tests",
             ("cloudpickle==3.1.3", "hypothesis==6.170.29", "pympler==1.1", "pytest-xdist[psutil]==3.8.0"),
             "hypothesis, importlib",
