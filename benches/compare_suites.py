@@ -163,11 +163,12 @@ APPLICATION: list[Package] = [
             "parametrize over file modes and sizes, tmp_path, the executor's threads", panel=APP),
     Package("ormar", "0.26.0", "tests",
             (ASYNCIO_APP, "aiosqlite==0.22.1", "fastapi==0.165.0", "httpx==0.29.0", "asgi-lifespan==2.1.0",
-             "faker==40.63.0", "pydantic-extra-types==2.11.1"),
+             "faker==40.63.0", "pydantic-extra-types==2.11.1", "cryptography==48.0.1", "email-validator==2.4.0"),
             "async (module loops), FastAPI",
             "pytest-asyncio strict mode with module-scoped loops (asyncio_default_fixture_loop_scope and "
             "asyncio_default_test_loop_scope = module), autouse async fixtures that create and drop "
-            "tables, FastAPI apps driven by httpx and asgi-lifespan, sqlite file test.db in the root",
+            "tables, FastAPI apps driven by httpx and asgi-lifespan, sqlite file test.db in the root; "
+            "deps: its dev group and the extras the tests import (sqlite, crypto, pydantic[email])",
             panel=APP),
     Package("starlette", "1.10.0", "tests",
             ("itsdangerous==2.2.0", "jinja2==3.1.6", "opentelemetry-api==1.45.2", "python-multipart==0.0.34",
