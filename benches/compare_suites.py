@@ -967,9 +967,9 @@ def time_cell(r: Result, tool: str, median: float | None) -> str:
 
 def table(results: list[Result]) -> list[str]:
     lines = [
-        ("| package | style | pytest p/f/s/x/e | dbtest p/f/s/x/e | only pytest | only dbtest "
+        ("| package | style | pytest p/f/s/x/e | dbtest p/f/s/x/e | ids | same outcome | only pytest | only dbtest "
          "| outcome mismatches | dbtest flaky | pytest s | dbtest s | dbtest/pytest |"),
-        "|---|---|---|---|---:|---:|---:|---|---:|---:|---:|",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     tot_p = tot_d = 0.0
     all_timed = True
@@ -978,7 +978,7 @@ def table(results: list[Result]) -> list[str]:
         name = f"{r.pkg.name} {r.pkg.version}" + (f" (pytest {r.pkg.pytest.split('==', 1)[-1]})" if r.pkg.pytest else "")
         short = r.pkg.kind
         if r.setup_error or not r.comparison:
-            lines.append(f"| {name} | {short} | set-up failed | | | | | | | | |")
+            lines.append(f"| {name} | {short} | set-up failed | | | | | | | | | | |")
             all_timed = False
             continue
         c = r.comparison
@@ -989,7 +989,10 @@ def table(results: list[Result]) -> list[str]:
         else:
             tot_p, tot_d = tot_p + pm, tot_d + dm
         flaky = f"{len(c.flaky_dbtest)} ids" if c.flaky_dbtest else ("no" if len(r.of("dbtest")) > 1 else "n/a (1 round)")
-        sums.update({"only_p": len(c.only_pytest), "only_d": len(c.only_dbtest), "mis": len(c.mismatches),
+        n_ids = sum(c.pytest_counts.values()) + len(c.only_dbtest)  # reported by either runner
+        same = sum(c.pytest_counts.values()) - len(c.only_pytest) - len(c.mismatches)
+        sums.update({"ids": n_ids, "same": same,
+                     "only_p": len(c.only_pytest), "only_d": len(c.only_dbtest), "mis": len(c.mismatches),
                      "p_total": sum(c.pytest_counts.values()), "d_total": sum(c.dbtest_counts.values())})
         for k in COUNTED:
             sums["p_" + k] += c.pytest_counts[k]
@@ -1000,14 +1003,16 @@ def table(results: list[Result]) -> list[str]:
             p_cell += f" ({exit_text(p_ref.rc)})"
         if r.pkg.pytest_args:
             name += " †"
-        lines.append(f"| {name} | {short} | {p_cell} | {d_cell} | {len(c.only_pytest)} | {len(c.only_dbtest)} "
+        lines.append(f"| {name} | {short} | {p_cell} | {d_cell} | {n_ids} | {same} | {len(c.only_pytest)} "
+                     f"| {len(c.only_dbtest)} "
                      f"| {len(c.mismatches)} | {flaky} | {time_cell(r, 'pytest', pm)} | "
                      f"{time_cell(r, 'dbtest', dm)} | {ratio(dm, pm)} |")
     timed_both = sum(1 for r in results if r.median("pytest") is not None and r.median("dbtest") is not None)
     p_tot = "/".join(str(sums["p_" + k]) for k in COUNTED)
     d_tot = "/".join(str(sums["d_" + k]) for k in COUNTED)
     note = "" if all_timed else f" ({timed_both} suites timed on both sides)"
-    lines.append(f"| **total** ({len(results)} packages) | | {p_tot} | {d_tot} | {sums['only_p']} | "
+    lines.append(f"| **total** ({len(results)} packages) | | {p_tot} | {d_tot} | {sums['ids']} | {sums['same']} "
+                 f"| {sums['only_p']} | "
                  f"{sums['only_d']} | {sums['mis']} | | {tot_p:.2f}{note} | {tot_d:.2f}{note} | "
                  f"{ratio(tot_d, tot_p)} |")
     return lines
@@ -1149,7 +1154,8 @@ def render(results: list[Result], info: dict[str, Any], rounds: int) -> str:
          "`pytest -p no:cacheprovider TESTDIR` and `dbtest unit TESTDIR` in one venv per package, "
          f"alternating, {rounds} round(s). Counts are passed/failed/skipped/xfailed/error of the first "
          "complete round (other outcomes are added after a +; a run stopped at the timeout gets SIGINT "
-         "and its partial report is used only when no round completed); *only pytest* / *only dbtest* are "
+         "and its partial report is used only when no round completed); *ids* are the test ids either runner "
+         "reported, *same outcome* those both reported with one outcome; *only pytest* / *only dbtest* are "
          "test ids one runner reported and the other did not; *outcome mismatches* are ids both "
          "reported with different outcomes; *dbtest flaky* counts ids whose dbtest outcome changed "
          "between rounds. Times are medians of wall clock; the ratio is dbtest / pytest (below 1: "
