@@ -677,6 +677,7 @@ def causes(r: Result) -> list[dict[str, Any]]:
     if c is None:
         return []
     members: dict[str, list[tuple[str, str]]] = defaultdict(list)  # template -> (id, concrete cause)
+    counterparts: dict[str, list[str]] = {}  # template -> the other runner's ids of the same tests
     if p and d:
         for g in group_mismatches(c.mismatches, p, d):
             concrete = f"{g['pytest']} -> {g['dbtest']}: {g['cause'] or '(no message)'}"
@@ -686,14 +687,17 @@ def causes(r: Result) -> list[dict[str, Any]]:
         if ids and mine is not None:
             for g in group_missing(ids, mine, other, names):
                 concrete = f"only {names[0]}: {g['cause']}"
-                members[f"only {names[0]}: {cause_template(g['cause'])}"] += [(i, concrete) for i in g["ids"]]
+                template = f"only {names[0]}: {cause_template(g['cause'])}"
+                members[template] += [(i, concrete) for i in g["ids"]]
+                if g.get("other_examples"):
+                    counterparts.setdefault(template, g["other_examples"])
     out = []
     for template, pairs in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         ids = [i for i, _ in pairs]
         out.append({"cause": template, "count": len(pairs),
                     "variants": dict(Counter(v for _, v in pairs).most_common()),
                     "files": dict(Counter(file_of(i) for i in ids).most_common()),
-                    "examples": spread(ids, file_of, 5)})
+                    "examples": spread(ids, file_of, 5), "other_examples": counterparts.get(template, [])})
     return out
 
 
@@ -1134,8 +1138,10 @@ def causes_section(results: list[Result], per_package: int = 8) -> list[str]:
         lines += [f"**{r.pkg.name}** ({ids_text(total)} differ):", ""]
         for g in top[:per_package]:
             variant, n = next(iter(g["variants"].items()))
-            eg = "" if variant == g["cause"] else (
-                f" ({len(g['variants'])} variants); e.g. `{short_id(variant, 160)}` ({n})")
+            many = f" ({len(g['variants'])} variants)" if len(g["variants"]) > 1 else ""
+            eg = "" if variant == g["cause"] else f"{many}; e.g. `{short_id(variant, 160)}` ({n})"
+            if g["other_examples"]:  # ids of the same tests as the other runner names them
+                eg += f"; e.g. `{short_id(g['examples'][0])}` vs `{short_id(g['other_examples'][0])}`"
             lines.append(f"- {g['count']}: `{short_id(g['cause'], 160)}`{eg} in {counted(g['files'], 3)}")
         if len(top) > per_package:
             rest = top[per_package:]
