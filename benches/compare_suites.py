@@ -677,7 +677,7 @@ def causes(r: Result) -> list[dict[str, Any]]:
     if c is None:
         return []
     members: dict[str, list[tuple[str, str]]] = defaultdict(list)  # template -> (id, concrete cause)
-    counterparts: dict[str, list[str]] = {}  # template -> the other runner's ids of the same tests
+    counterparts: dict[str, dict[str, str]] = {}  # template -> one test's id in each runner
     if p and d:
         for g in group_mismatches(c.mismatches, p, d):
             concrete = f"{g['pytest']} -> {g['dbtest']}: {g['cause'] or '(no message)'}"
@@ -689,15 +689,18 @@ def causes(r: Result) -> list[dict[str, Any]]:
                 concrete = f"only {names[0]}: {g['cause']}"
                 template = f"only {names[0]}: {cause_template(g['cause'])}"
                 members[template] += [(i, concrete) for i in g["ids"]]
-                if g.get("other_examples"):
-                    counterparts.setdefault(template, g["other_examples"])
+                o_ids = (other.outcomes if other else None) or {}
+                for ex in g["examples"][:1] if "parametriz" in g["cause"] else []:
+                    same_test = sorted(o for o in o_ids if base_of(o) == base_of(ex) and o not in (mine.outcomes or {}))
+                    if same_test:
+                        counterparts.setdefault(template, {names[0]: ex, names[1]: same_test[0]})
     out = []
     for template, pairs in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         ids = [i for i, _ in pairs]
         out.append({"cause": template, "count": len(pairs),
                     "variants": dict(Counter(v for _, v in pairs).most_common()),
                     "files": dict(Counter(file_of(i) for i in ids).most_common()),
-                    "examples": spread(ids, file_of, 5), "other_examples": counterparts.get(template, [])})
+                    "examples": spread(ids, file_of, 5), "pair": counterparts.get(template, {})})
     return out
 
 
@@ -1140,8 +1143,8 @@ def causes_section(results: list[Result], per_package: int = 8) -> list[str]:
             variant, n = next(iter(g["variants"].items()))
             many = f" ({len(g['variants'])} variants)" if len(g["variants"]) > 1 else ""
             eg = "" if variant == g["cause"] else f"{many}; e.g. `{short_id(variant, 160)}` ({n})"
-            if g["other_examples"]:  # ids of the same tests as the other runner names them
-                eg += f"; e.g. `{short_id(g['examples'][0])}` vs `{short_id(g['other_examples'][0])}`"
+            if g["pair"]:  # one test's id in each runner
+                eg += "; e.g. " + ", ".join(f"{tool} `{short_id(i)}`" for tool, i in sorted(g["pair"].items(), reverse=True))
             lines.append(f"- {g['count']}: `{short_id(g['cause'], 160)}`{eg} in {counted(g['files'], 3)}")
         if len(top) > per_package:
             rest = top[per_package:]
