@@ -954,7 +954,7 @@ def fmt_counts(c: Counter, run: Run | None) -> str:
     s = "/".join(str(c[k]) for k in COUNTED)
     extra = [f"{c[k]} {k}" for k in sorted(c) if k not in COUNTED and c[k]]
     s += " + " + ", ".join(extra) if extra else ""
-    return s + (f" (partial: timeout {run.seconds:.0f} s)" if run.timed_out else "")
+    return s + (f" (partial: hang at {run.seconds:.0f} s)" if run.timed_out else "")
 
 
 def fmt_s(x: float | None) -> str:
