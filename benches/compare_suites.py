@@ -678,6 +678,7 @@ def causes(r: Result) -> list[dict[str, Any]]:
         return []
     members: dict[str, list[tuple[str, str]]] = defaultdict(list)  # template -> (id, concrete cause)
     counterparts: dict[str, dict[str, str]] = {}  # template -> one test's id in each runner
+    verdicts: dict[str, Counter] = defaultdict(Counter)  # template -> the failing outcomes of its ids
     if p and d:
         for g in group_mismatches(c.mismatches, p, d):
             concrete = f"{g['pytest']} -> {g['dbtest']}: {g['cause'] or '(no message)'}"
@@ -689,6 +690,10 @@ def causes(r: Result) -> list[dict[str, Any]]:
                 concrete = f"only {names[0]}: {g['cause']}"
                 template = f"only {names[0]}: {cause_template(g['cause'])}"
                 members[template] += [(i, concrete) for i in g["ids"]]
+                own_out = mine.outcomes or {}
+                for i in g["ids"]:  # what the one runner made of them: an error there is the cause to fix
+                    if own_out.get(i) in ("error", "failed"):
+                        verdicts[template][f"{names[0]} {own_out[i]}: {cause_key(mine.messages.get(i))}"] += 1
                 o_ids = (other.outcomes if other else None) or {}
                 for ex in g["examples"][:1] if "parametriz" in g["cause"] else []:
                     same_test = sorted(o for o in o_ids if base_of(o) == base_of(ex) and o not in (mine.outcomes or {}))
@@ -700,7 +705,8 @@ def causes(r: Result) -> list[dict[str, Any]]:
         out.append({"cause": template, "count": len(pairs),
                     "variants": dict(Counter(v for _, v in pairs).most_common()),
                     "files": dict(Counter(file_of(i) for i in ids).most_common()),
-                    "examples": spread(ids, file_of, 5), "pair": counterparts.get(template, {})})
+                    "examples": spread(ids, file_of, 5), "pair": counterparts.get(template, {}),
+                    "failing": dict(verdicts[template].most_common(3))})
     return out
 
 
@@ -1145,7 +1151,8 @@ def causes_section(results: list[Result], per_package: int = 8) -> list[str]:
             eg = "" if variant == g["cause"] else f"{many}; e.g. `{short_id(variant, 160)}` ({n})"
             if g["pair"]:  # one test's id in each runner
                 eg += "; e.g. " + ", ".join(f"{tool} `{short_id(i)}`" for tool, i in sorted(g["pair"].items(), reverse=True))
-            lines.append(f"- {g['count']}: `{short_id(g['cause'], 160)}`{eg} in {counted(g['files'], 3)}")
+            failing = "".join(f"; {n} of them `{short_id(v, 160)}`" for v, n in g["failing"].items())
+            lines.append(f"- {g['count']}: `{short_id(g['cause'], 160)}`{eg} in {counted(g['files'], 3)}{failing}")
         if len(top) > per_package:
             rest = top[per_package:]
             lines.append(f"- … {len(rest)} more causes ({sum(g['count'] for g in rest)} ids)")
