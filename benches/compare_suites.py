@@ -54,23 +54,140 @@ PLUGIN_NAME = PLUGIN.stem
 
 PYTEST = "pytest==9.2.0"
 ASYNCIO = "pytest-asyncio==1.5.0"
-NO_COV = ("-o", "addopts=")  # an addopts that loads pytest-cov, which the venv does not have
+NO_COV = ("-o", "addopts=")
+PANELS = ("library", "application", "all")
+# Plugins (besides pytest-*) whose versions the report names, as pip lists them (canonical names)
+PLUGIN_DISTS = ("anyio", "trio", "hypothesis", "time_machine", "freezegun", "respx", "syrupy")  # an addopts that loads pytest-cov, which the venv does not have
 
 
 @dataclass(frozen=True)
 class Package:
     name: str                        # the PyPI name
     version: str
-    tests: str                       # the test folder (or file), relative to the sdist root
+    tests: str                       # the test folder (or file; several separated by spaces), from the sdist root
     deps: tuple[str, ...]            # extra test dependencies, pinned
     kind: str                        # a short label of the style, for the table
     style: str                       # what kind of suite it is
     pytest_args: tuple[str, ...] = ()  # for pytest only (dbtest reads the suite's config as is)
     env: tuple[tuple[str, str], ...] = ()  # for the install and both runs
+    panel: str = "library"           # library | application (PANELS)
+    pytest: str | None = None        # the package's own pytest pin, which wins over --pytest
+    pythonpath: tuple[str, ...] = ()  # folders (from the sdist root) the tests import from, for both runs
+    # Files of the package's repository that its sdist lacks (path from the sdist root, where to
+    # get them): copied from --extra-dir/NAME-VER/ into the unpacked tree before each run.
+    extra_files: tuple[tuple[str, str], ...] = ()
+    timeout: float | None = None     # seconds per command, when the suite needs more than --timeout
 
     @property
     def key(self) -> str:
         return f"{self.name}-{self.version}"
+
+    @property
+    def test_paths(self) -> list[str]:
+        return self.tests.split()
+
+
+# The application panel (issues 20 and 21): suites that lean on fixtures, async and plugins, with
+# the test dependencies each project's own pyproject / tox.ini / requirements name, pinned to what
+# pip resolved for pytest 9.2.0 on 7 December 2026 (unless the project pins them itself).
+APP = "application"
+ASYNCIO_APP = "pytest-asyncio==1.5.0"
+TORTOISE_CONFTEST = ("conftest.py", ("the root conftest.py of github.com/tortoise/tortoise-orm (the db, db_module, "
+                                     "db_simple, db_isolated, db_truncate fixtures; read at commit 04d8b464)"))
+
+APPLICATION: list[Package] = [
+    Package("structlog", "26.1.0", "tests",
+            (ASYNCIO_APP, "pytest-randomly==5.1.0", "simplejson==4.3.0", "time-machine==3.6.0"),
+            "async (auto), plugins",
+            "pytest-asyncio auto mode, pytest-randomly (shuffles pytest's order and reseeds), time-machine; "
+            "--import-mode=importlib, --strict-config, filterwarnings once; fixtures in a conftest and in "
+            "classes; its optional rich/twisted/greenlet tests skip", panel=APP),
+    Package("sqlite-utils", "4.2.1", "tests", ("hypothesis==6.170.29", "cogapp==3.6.1"),
+            "fixtures, CLI",
+            "conftest fixtures (fresh_db, existing_db, db_path on tmpdir) used by most tests, an autouse "
+            "fixture that closes every database, pytest_addoption/pytest_configure hooks, click's "
+            "CliRunner, parametrize, hypothesis; pandas/numpy tests skip", panel=APP),
+    Package("arrow", "1.4.0", "tests",
+            ("dateparser==1.5.0", "pytest-mock==3.17.0", "pytz==2025.2", "simplejson==3.20.2"),
+            "classes, class fixtures",
+            "pytest classes that take their data from conftest fixtures through "
+            "@pytest.mark.usefixtures (class-scoped fixtures that set attributes on request.cls), "
+            "pytest-mock's mocker; addopts loads pytest-cov and writes junit.xml (overridden for pytest)",
+            pytest_args=NO_COV, panel=APP),
+    Package("humanize", "4.17.0", "src tests",
+            ("freezegun==1.5.5", "pytest-benchmark==5.3.1", "pytest-codspeed==5.0.4"),
+            "doctests, freezegun, benchmark",
+            "--doctest-modules over src/ (testpaths src and tests), freezegun, parametrize-heavy, "
+            "pytest-benchmark's benchmark fixture beside pytest-codspeed; filterwarnings error; "
+            "minversion 9.0 (pytest 8 refuses the suite)", panel=APP),
+    Package("aiocache", "0.12.3", "tests/ut",
+            ("pytest-asyncio==0.20.3", "pytest-mock==3.10.0", "marshmallow==3.19.0", "msgpack==1.2.4",
+             "aiomcache==0.8.0", "redis==4.4.2", "aiohttp==3.8.6"),
+            "async (auto), old pytest, mocks",
+            "its own pins: pytest 7.2 (here 7.4.4, the nearest that installs with its pytest-asyncio "
+            "0.20.3 on Python 3.11; aiohttp 3.8.3 -> 3.8.6 and msgpack 1.0.4 -> 1.2.4 for wheels), "
+            "pytest-asyncio auto mode, async fixtures, pytest-mock, filterwarnings error, xfail_strict; "
+            "tests/ut as its Makefile runs it (acceptance tests need redis and memcached); addopts loads "
+            "pytest-cov (overridden for pytest)",
+            pytest_args=("-o", "addopts=--strict-markers"), pytest="pytest==7.4.4", panel=APP),
+    Package("tortoise-orm", "1.1.9", "tests",
+            (ASYNCIO_APP, "pytz==2026.6", "pyyaml==6.0.4", "pydantic==2.14.4", "fastapi==0.165.0",
+             "asgi-lifespan==2.1.0", "httpx==0.29.0", "pytest-codspeed==5.0.4"),
+            "async fixtures (module), ORM",
+            "async ORM tests in strict mode: module-scoped async fixture db_module under function-scoped "
+            "db / db_simple / db_truncate (transactions rolled back per test), contextvars set in "
+            "fixtures, sqlite in memory; the fixtures live in the repository's root conftest.py, which "
+            "the sdist lacks (--extra-dir); deps: its test group and the part of its contrib group the "
+            "tests import (pydantic, fastapi...); the blacksheep tests and other databases fail to import "
+            "or skip on both sides, so pytest gets --continue-on-collection-errors (dbtest goes on past "
+            "an unimportable file anyway)",
+            pytest_args=("--continue-on-collection-errors",), extra_files=(TORTOISE_CONFTEST,), panel=APP),
+    Package("python-dateutil", "4.0.0", "tests docs",
+            ("freezegun==1.5.5", "hypothesis==6.170.29", "pytest-xdist==3.8.0", "pytest-cov==7.1.0",
+             "attrs==26.1.0"),
+            "unittest + pytest, tz",
+            "unittest.TestCase and pytest tests side by side, python_files also *_test.py and "
+            "*_solution.py (docs/exercises, as tox runs tests and docs), marks, freezegun, hypothesis, "
+            "filterwarnings error, xfail_strict; a conftest hook adds pytest-cov's no_cover mark (unknown "
+            "without pytest-cov: an internal error under filterwarnings error); pytest-xdist and "
+            "pytest-cov loaded, not used", panel=APP),
+    Package("attrs", "26.1.0", "tests",
+            ("cloudpickle==3.1.3", "hypothesis==6.170.29", "pympler==1.1", "pytest-xdist[psutil]==3.8.0"),
+            "hypothesis, importlib",
+            "hypothesis-heavy, --import-mode=importlib (src not importable), --strict-config, "
+            "xfail_strict, filterwarnings once, a conftest that skips files by Python version "
+            "(collect_ignore); pytest-xdist loaded, not used", panel=APP),
+    Package("aiofiles", "25.1.0", "tests", (ASYNCIO_APP,),
+            "async (auto), files",
+            "async tests in pytest-asyncio auto mode (asyncio_default_fixture_loop_scope set), "
+            "parametrize over file modes and sizes, tmp_path, the executor's threads", panel=APP),
+    Package("ormar", "0.26.0", "tests",
+            (ASYNCIO_APP, "aiosqlite==0.22.1", "fastapi==0.165.0", "httpx==0.29.0", "asgi-lifespan==2.1.0",
+             "faker==40.63.0", "pydantic-extra-types==2.11.1", "cryptography==48.0.1", "email-validator==2.4.0"),
+            "async (module loops), FastAPI",
+            "pytest-asyncio strict mode with module-scoped loops (asyncio_default_fixture_loop_scope and "
+            "asyncio_default_test_loop_scope = module), autouse async fixtures that create and drop "
+            "tables, FastAPI apps driven by httpx and asgi-lifespan, sqlite file test.db in the root; "
+            "deps: its dev group and the extras the tests import (sqlite, crypto, pydantic[email])",
+            panel=APP),
+    Package("starlette", "1.10.0", "tests",
+            ("itsdangerous==2.2.0", "jinja2==3.1.6", "opentelemetry-api==1.45.2", "python-multipart==0.0.34",
+             "pyyaml==6.0.4", "httpx==0.28.1", "httpx2[zstd]==2.17.0", "blockbuster==1.5.29",
+             "importlib-metadata==10.2.0", "opentelemetry-sdk==1.45.2", "trio==0.35.0"),
+            "anyio plugin, asyncio+trio",
+            "anyio's pytest plugin: @pytest.mark.anyio tests and fixtures parametrized by the "
+            "anyio_backend fixture (asyncio and trio ids), a test_client_factory fixture, blockbuster; "
+            "filterwarnings error with ignores, --strict-config, xfail_strict (deps: starlette[full] "
+            "and its dev group)", panel=APP),
+    Package("httpx", "0.28.1", "tests",
+            ("brotli==1.2.1", "h2==4.4.1", "socksio==1.0.0", "zstandard==0.25.0", "click==8.5.1",
+             "rich==13.9.4", "pygments==2.21.0", "chardet==5.2.0", "trio==0.27.0", "trustme==1.2.0",
+             "uvicorn==0.32.1", "cryptography==44.0.0"),
+            "anyio plugin, servers",
+            "anyio's pytest plugin (@pytest.mark.anyio over asyncio and trio), session-scoped uvicorn "
+            "server fixture in a thread, trustme certificates, filterwarnings error; deps as its "
+            "requirements.txt at 0.28.1 pins them (httpx[brotli,cli,http2,socks,zstd])", panel=APP),
+]
 
 
 PACKAGES: list[Package] = [
@@ -149,6 +266,7 @@ PACKAGES: list[Package] = [
             "async (strict), threads",
             "async tests with pytest-asyncio (strict mode), sync/async bridges, threads, "
             "contextvars"),
+    *APPLICATION,
 ]
 
 # ---------------------------------------------------------------------------
@@ -281,19 +399,31 @@ def wheel_requires(wheel: Path) -> list[str]:
     return [r for r in reqs if "extra ==" not in r and "extra==" not in r]
 
 
-def venv_inputs(pkg: Package, sdist: Path, requires: list[str]) -> dict[str, Any]:
+def pytest_pin(pkg: Package, default: str) -> str:
+    """The pytest requirement a package's venv gets: its own pin, else the run's (--pytest)."""
+    return pkg.pytest or default
+
+
+def venv_dir(pkg: Package, pin: str, work: Path) -> Path:
+    """work/venvs/NAME-VER for the default pytest, NAME-VER-pytestX.Y.Z for another pin, so
+    that the venvs of runs under different pytest versions are all kept and reused."""
+    suffix = "" if pin == PYTEST else "-pytest" + pin.split("==", 1)[-1]
+    return work / "venvs" / (pkg.key + suffix)
+
+
+def venv_inputs(pkg: Package, sdist: Path, requires: list[str], pin: str) -> dict[str, Any]:
     """Everything a venv is made from; a venv whose inputs match is reused as it is."""
-    return {"python": sys.version, "python_exe": sys.executable, "pytest": PYTEST,
+    return {"python": sys.version, "python_exe": sys.executable, "pytest": pin,
             "deps": list(pkg.deps), "env": list(pkg.env), "dbtest_requires": requires,
             "sdist": sdist.name, "sdist_sha256": sha256_file(sdist), "layout": 1}
 
 
-def ensure_venv(pkg: Package, sdist: Path, requires: list[str], work: Path, say: Log) -> Path:
-    """work/venvs/NAME-VER with pytest, the package's test deps, the package from its sdist and
+def ensure_venv(pkg: Package, sdist: Path, requires: list[str], work: Path, pin: str, say: Log) -> Path:
+    """venv_dir() with pytest (pin), the package's test deps, the package from its sdist and
     dbtest's requirements. dbtest itself is (re)installed by install_dbtest before every run."""
-    venv = work / "venvs" / pkg.key
+    venv = venv_dir(pkg, pin, work)
     stamp = venv / ".inputs.json"
-    inputs = venv_inputs(pkg, sdist, requires)
+    inputs = venv_inputs(pkg, sdist, requires, pin)
     py = venv / "bin" / "python"
     if py.exists() and stamp.is_file():
         try:
@@ -308,7 +438,7 @@ def ensure_venv(pkg: Package, sdist: Path, requires: list[str], work: Path, say:
     env = {**base_env(), **dict(pkg.env)}
     run_checked([sys.executable, "-m", "venv", str(venv)], env=env)
     pip = [str(py), "-m", "pip", "install", "-q"]
-    run_checked([*pip, PYTEST, *pkg.deps], env=env)
+    run_checked([*pip, pin, *pkg.deps], env=env)
     # From the sdist archive: the same files as the unpacked tree, without leaving build/ and
     # *.egg-info in the tree the tests run from.
     run_checked([*pip, str(sdist)], env=env)
@@ -392,8 +522,9 @@ class Run:
 
     @property
     def status(self) -> str:
-        if self.timed_out:
-            return f"timeout after {self.seconds:.0f} s" + (", partial report" if self.outcomes else "")
+        if self.timed_out:  # a hang of the suite (or of the runner), not an error of this harness
+            how = "killed" if self.rc is None else "stopped by SIGINT"
+            return f"hang: running at {self.seconds:.0f} s, {how}" + (", partial report" if self.outcomes else "")
         if self.rc is None:
             return "killed"
         if self.outcomes is None:
@@ -401,14 +532,25 @@ class Run:
         return exit_text(self.rc)
 
 
-def run_env(pkg: Package, venv: Path, plugin_dir: Path) -> dict[str, str]:
+def run_env(pkg: Package, venv: Path, plugin_dir: Path, root: Path) -> dict[str, str]:
     """The same environment for pytest and dbtest: the venv first on PATH, the plugin's folder
-    (holding nothing else) on PYTHONPATH."""
+    (holding nothing else) on PYTHONPATH, then the folders the suite's tests import from."""
     env = {**base_env(), **dict(pkg.env)}
     env["PATH"] = str(venv / "bin") + os.pathsep + env.get("PATH", "")
     env["VIRTUAL_ENV"] = str(venv)
-    env["PYTHONPATH"] = str(plugin_dir)
+    env["PYTHONPATH"] = os.pathsep.join([str(plugin_dir), *(str(root / d) for d in pkg.pythonpath)])
     return env
+
+
+def add_extra_files(pkg: Package, root: Path, extra_dir: Path | None) -> None:
+    """Copy the files the sdist lacks (Package.extra_files) from extra_dir/NAME-VER/ into the
+    unpacked tree; a missing one fails the package's set-up, naming where to get it."""
+    for rel, source in pkg.extra_files:
+        src = extra_dir / pkg.key / rel if extra_dir else None
+        if src is None or not src.is_file():
+            where = f"{extra_dir / pkg.key / rel}" if extra_dir else f"--extra-dir DIR (DIR/{pkg.key}/{rel})"
+            raise RuntimeError(f"{rel} is not in the sdist of {pkg.key}; put {source} at {where}")
+        shutil.copy2(src, root / rel)
 
 
 GRACE_S = 20.0  # after SIGINT at the timeout, time to write the partial report
@@ -429,22 +571,33 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tu
             seconds = time.perf_counter() - t0
         except subprocess.TimeoutExpired:
             seconds, timed_out = time.perf_counter() - t0, True
-            os.killpg(proc.pid, signal.SIGINT)
+            signal_group(proc.pid, signal.SIGINT)
             try:
                 rc = proc.wait(timeout=GRACE_S)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
                 rc = None
+        # What the suite started and left behind (a test server, a worker) goes with it: it
+        # would load the machine during the next runs.
+        signal_group(proc.pid, signal.SIGKILL)
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
     return seconds, rc, timed_out, text
 
 
+def signal_group(pgid: int, sig: int) -> None:
+    """Signal the process group the command leads (started with start_new_session), if any is left."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def run_pytest(pkg: Package, root: Path, venv: Path, env: dict[str, str], report: Path,
                timeout: float, rnd: int) -> Run:
     argv = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-            "-p", PLUGIN_NAME, *pkg.pytest_args, pkg.tests]
+            "-p", PLUGIN_NAME, *pkg.pytest_args, *pkg.test_paths]
     report.unlink(missing_ok=True)
     seconds, rc, timed_out, text = timed(argv, root, {**env, "SUITES_OUTCOMES_JSON": str(report)}, timeout)
     run = Run("pytest", rnd, seconds, rc, None, output_tail=tail(text), timed_out=timed_out)
@@ -466,7 +619,7 @@ WARNING_RE = re.compile(r"^\s*(warning|warn)\b.*", re.IGNORECASE | re.MULTILINE)
 
 def run_dbtest(pkg: Package, root: Path, venv: Path, env: dict[str, str], report: Path,
                timeout: float, rnd: int) -> Run:
-    argv = [str(venv / "bin" / "dbtest"), "unit", pkg.tests, "--json", str(report)]
+    argv = [str(venv / "bin" / "dbtest"), "unit", *pkg.test_paths, "--json", str(report)]
     report.unlink(missing_ok=True)
     seconds, rc, timed_out, text = timed(argv, root, env, timeout)
     run = Run("dbtest", rnd, seconds, rc, None, output_tail=tail(text), timed_out=timed_out)
@@ -504,6 +657,57 @@ def cause_key(msg: str | None) -> str:
     line = first_line(msg, 160)
     line = re.sub(r"0x[0-9a-fA-F]+", "0x…", line)
     return re.sub(r"\b\d{4,}\b", "N", line)
+
+
+def cause_template(line: str) -> str:
+    """A cause with the names and numbers in it blurred ('x', "y", `z`, 12 -> …), so that one
+    gap of dbtest (say, a fixture it does not find) counts as one cause over every name."""
+    line = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`", "'…'", line)
+    line = re.sub(r"<[^<>]* at 0x…>", "<…>", line)
+    return re.sub(r"\b\d+(\.\d+)?\b", "N", line)
+
+
+def causes(r: Result) -> list[dict[str, Any]]:
+    """Every id that differs between the runners (outcome mismatch, or reported by one only), by
+    cause, most ids first. A mismatch's cause is the first line of dbtest's message (pytest's
+    when dbtest has none), prefixed with the two outcomes; an id on one side only has the cause
+    group_missing gives it (e.g. the other runner's error for its file, with that message)."""
+    c = r.comparison
+    p, d = reference(r.of("pytest")), reference(r.of("dbtest"))
+    if c is None:
+        return []
+    members: dict[str, list[tuple[str, str]]] = defaultdict(list)  # template -> (id, concrete cause)
+    counterparts: dict[str, dict[str, str]] = {}  # template -> one test's id in each runner
+    verdicts: dict[str, Counter] = defaultdict(Counter)  # template -> the failing outcomes of its ids
+    if p and d:
+        for g in group_mismatches(c.mismatches, p, d):
+            concrete = f"{g['pytest']} -> {g['dbtest']}: {g['cause'] or '(no message)'}"
+            members[f"{g['pytest']} -> {g['dbtest']}: {cause_template(g['cause'])}"] += [(i, concrete) for i in g["ids"]]
+    for ids, mine, other, names in ((c.only_pytest, p, d, ("pytest", "dbtest")),
+                                    (c.only_dbtest, d, p, ("dbtest", "pytest"))):
+        if ids and mine is not None:
+            for g in group_missing(ids, mine, other, names):
+                concrete = f"only {names[0]}: {g['cause']}"
+                template = f"only {names[0]}: {cause_template(g['cause'])}"
+                members[template] += [(i, concrete) for i in g["ids"]]
+                own_out = mine.outcomes or {}
+                for i in g["ids"]:  # what the one runner made of them: an error there is the cause to fix
+                    if own_out.get(i) in ("error", "failed"):
+                        verdicts[template][f"{names[0]} {own_out[i]}: {cause_key(mine.messages.get(i))}"] += 1
+                o_ids = (other.outcomes if other else None) or {}
+                for ex in g["examples"][:1] if "parametriz" in g["cause"] else []:
+                    same_test = sorted(o for o in o_ids if base_of(o) == base_of(ex) and o not in (mine.outcomes or {}))
+                    if same_test:
+                        counterparts.setdefault(template, {names[0]: ex, names[1]: same_test[0]})
+    out = []
+    for template, pairs in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        ids = [i for i, _ in pairs]
+        out.append({"cause": template, "count": len(pairs),
+                    "variants": dict(Counter(v for _, v in pairs).most_common()),
+                    "files": dict(Counter(file_of(i) for i in ids).most_common()),
+                    "examples": spread(ids, file_of, 5), "pair": counterparts.get(template, {}),
+                    "failing": dict(verdicts[template].most_common(3))})
+    return out
 
 
 def file_of(test_id: str) -> str:
@@ -654,10 +858,12 @@ def group_missing(ids: list[str], mine: Run, other: Run | None, names: tuple[str
 @dataclass
 class Result:
     pkg: Package
+    pytest: str = PYTEST                # the pytest requirement the venv was built with
     setup_error: str | None = None
     runs: list[Run] = field(default_factory=list)
     comparison: Comparison | None = None
     setup_seconds: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)  # what the venv holds (pip list)
 
     def of(self, tool: str) -> list[Run]:
         return [r for r in self.runs if r.tool == tool]
@@ -667,27 +873,73 @@ class Result:
         return statistics.median(times) if times else None
 
 
-def run_package(pkg: Package, wheel: Path, work: Path, rounds: int, timeout: float, say: Log) -> Result:
-    res = Result(pkg)
+@dataclass(frozen=True)
+class Options:
+    """What one invocation applies to every package."""
+    wheel: Path
+    work: Path
+    rounds: int
+    timeout: float
+    pytest: str                       # the pytest requirement of packages without their own pin
+    sdist_dirs: tuple[Path, ...] = ()  # searched for an sdist before work/sdists (and pip)
+    extra_dir: Path | None = None     # Package.extra_files, under NAME-VER/
+
+
+def installed_versions(venv: Path) -> dict[str, str]:
+    r = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format", "json"],
+                       env=base_env(), capture_output=True, text=True, check=False, timeout=120)
+    try:
+        return {canonical(d["name"]): d["version"] for d in json.loads(r.stdout)}
+    except (ValueError, KeyError, TypeError):
+        return {}
+
+
+def run_package(pkg: Package, opts: Options, say: Log) -> Result:
+    """Set up and run one package; whatever goes wrong is recorded in its Result, so that one
+    package's failure (or a fault of this harness) never loses the others' results."""
+    res = Result(pkg, pytest=pytest_pin(pkg, opts.pytest))
+    try:
+        run_rounds(res, opts, say)
+    except Exception as e:  # noqa: BLE001 (reported in the package's row, the run goes on)
+        import traceback
+
+        res.setup_error = res.setup_error or f"harness error: {type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
+        say(f"  {res.setup_error}")
+    if res.runs and res.comparison is None:
+        res.comparison = compare(res.of("pytest"), res.of("dbtest"))
+    return res
+
+
+def run_rounds(res: Result, opts: Options, say: Log) -> None:
+    pkg, work = res.pkg, opts.work
     t0 = time.perf_counter()
     try:
-        sdist = download_sdist(pkg, work)
+        sdist = next((f for d in opts.sdist_dirs if d.is_dir() and (f := find_sdist(pkg, d))), None) \
+            or download_sdist(pkg, work)
         root = unpack(sdist, pkg, work)
         stop_config_search(root)
-        if not (root / pkg.tests).exists():
-            raise RuntimeError(f"{pkg.tests} not found in the sdist ({root})")
-        venv = ensure_venv(pkg, sdist, wheel_requires(wheel), work, say)
-        install_dbtest(venv, wheel)
+        add_extra_files(pkg, root, opts.extra_dir)
+        missing = [t for t in pkg.test_paths if not (root / t).exists()]
+        if missing:
+            raise RuntimeError(f"{', '.join(missing)} not found in the sdist ({root})")
+        venv = ensure_venv(pkg, sdist, wheel_requires(opts.wheel), work, res.pytest, say)
+        install_dbtest(venv, opts.wheel)
+        res.versions = installed_versions(venv)
+        want = res.pytest.split("==", 1)[-1]
+        if res.versions.get("pytest") != want:
+            raise RuntimeError(f"the venv holds pytest {res.versions.get('pytest')}, not {want} "
+                               "(a test dependency moved it)")
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         res.setup_error = str(e)
         say(f"  set-up failed: {e}")
-        return res
+        return
     res.setup_seconds = time.perf_counter() - t0
     plugin_dir = work / "plugin"
-    env = run_env(pkg, venv, plugin_dir)
-    reports = work / "reports" / pkg.key
+    env = run_env(pkg, venv, plugin_dir, root)
+    reports = work / "reports" / venv.name
     reports.mkdir(parents=True, exist_ok=True)
-    for rnd in range(1, rounds + 1):
+    timeout = pkg.timeout or opts.timeout
+    for rnd in range(1, opts.rounds + 1):
         for tool, fn in (("pytest", run_pytest), ("dbtest", run_dbtest)):
             r = fn(pkg, root, venv, env, reports / f"{tool}-{rnd}.json", timeout, rnd)
             res.runs.append(r)
@@ -695,7 +947,6 @@ def run_package(pkg: Package, wheel: Path, work: Path, rounds: int, timeout: flo
             say(f"  round {rnd} {tool:<6} {r.seconds:7.2f} s  {r.status:<22} "
                 + " ".join(f"{k} {c[k]}" for k in COUNTED if c[k]))
     res.comparison = compare(res.of("pytest"), res.of("dbtest"))
-    return res
 
 
 # ---------------------------------------------------------------------------
@@ -709,7 +960,7 @@ def fmt_counts(c: Counter, run: Run | None) -> str:
     s = "/".join(str(c[k]) for k in COUNTED)
     extra = [f"{c[k]} {k}" for k in sorted(c) if k not in COUNTED and c[k]]
     s += " + " + ", ".join(extra) if extra else ""
-    return s + (f" (partial: timeout {run.seconds:.0f} s)" if run.timed_out else "")
+    return s + (f" (partial: hang at {run.seconds:.0f} s)" if run.timed_out else "")
 
 
 def fmt_s(x: float | None) -> str:
@@ -723,24 +974,24 @@ def ratio(d: float | None, p: float | None) -> str:
 def time_cell(r: Result, tool: str, median: float | None) -> str:
     runs = r.of(tool)
     if median is None and runs and all(x.timed_out for x in runs):
-        return f"timeout ({runs[0].seconds:.0f})"
+        return f"hang ({runs[0].seconds:.0f})"
     return fmt_s(median)
 
 
 def table(results: list[Result]) -> list[str]:
     lines = [
-        ("| package | style | pytest p/f/s/x/e | dbtest p/f/s/x/e | only pytest | only dbtest "
+        ("| package | style | pytest p/f/s/x/e | dbtest p/f/s/x/e | ids | same outcome | only pytest | only dbtest "
          "| outcome mismatches | dbtest flaky | pytest s | dbtest s | dbtest/pytest |"),
-        "|---|---|---|---|---:|---:|---:|---|---:|---:|---:|",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     tot_p = tot_d = 0.0
     all_timed = True
     sums = Counter()
     for r in results:
-        name = f"{r.pkg.name} {r.pkg.version}"
+        name = f"{r.pkg.name} {r.pkg.version}" + (f" (pytest {r.pkg.pytest.split('==', 1)[-1]})" if r.pkg.pytest else "")
         short = r.pkg.kind
         if r.setup_error or not r.comparison:
-            lines.append(f"| {name} | {short} | set-up failed | | | | | | | | |")
+            lines.append(f"| {name} | {short} | set-up failed | | | | | | | | | | |")
             all_timed = False
             continue
         c = r.comparison
@@ -751,7 +1002,10 @@ def table(results: list[Result]) -> list[str]:
         else:
             tot_p, tot_d = tot_p + pm, tot_d + dm
         flaky = f"{len(c.flaky_dbtest)} ids" if c.flaky_dbtest else ("no" if len(r.of("dbtest")) > 1 else "n/a (1 round)")
-        sums.update({"only_p": len(c.only_pytest), "only_d": len(c.only_dbtest), "mis": len(c.mismatches),
+        n_ids = sum(c.pytest_counts.values()) + len(c.only_dbtest)  # reported by either runner
+        same = sum(c.pytest_counts.values()) - len(c.only_pytest) - len(c.mismatches)
+        sums.update({"ids": n_ids, "same": same,
+                     "only_p": len(c.only_pytest), "only_d": len(c.only_dbtest), "mis": len(c.mismatches),
                      "p_total": sum(c.pytest_counts.values()), "d_total": sum(c.dbtest_counts.values())})
         for k in COUNTED:
             sums["p_" + k] += c.pytest_counts[k]
@@ -762,14 +1016,16 @@ def table(results: list[Result]) -> list[str]:
             p_cell += f" ({exit_text(p_ref.rc)})"
         if r.pkg.pytest_args:
             name += " †"
-        lines.append(f"| {name} | {short} | {p_cell} | {d_cell} | {len(c.only_pytest)} | {len(c.only_dbtest)} "
+        lines.append(f"| {name} | {short} | {p_cell} | {d_cell} | {n_ids} | {same} | {len(c.only_pytest)} "
+                     f"| {len(c.only_dbtest)} "
                      f"| {len(c.mismatches)} | {flaky} | {time_cell(r, 'pytest', pm)} | "
                      f"{time_cell(r, 'dbtest', dm)} | {ratio(dm, pm)} |")
     timed_both = sum(1 for r in results if r.median("pytest") is not None and r.median("dbtest") is not None)
     p_tot = "/".join(str(sums["p_" + k]) for k in COUNTED)
     d_tot = "/".join(str(sums["d_" + k]) for k in COUNTED)
     note = "" if all_timed else f" ({timed_both} suites timed on both sides)"
-    lines.append(f"| **total** ({len(results)} packages) | | {p_tot} | {d_tot} | {sums['only_p']} | "
+    lines.append(f"| **total** ({len(results)} packages) | | {p_tot} | {d_tot} | {sums['ids']} | {sums['same']} "
+                 f"| {sums['only_p']} | "
                  f"{sums['only_d']} | {sums['mis']} | | {tot_p:.2f}{note} | {tot_d:.2f}{note} | "
                  f"{ratio(tot_d, tot_p)} |")
     return lines
@@ -830,7 +1086,14 @@ def details(r: Result, max_groups: int = 15) -> list[str]:
     lines = [f"### {pkg.name} {pkg.version}", "", f"Style: {pkg.style}. Test folder `{pkg.tests}`; "
              f"extra deps: {', '.join(pkg.deps) or 'none'}"
              + (f"; pytest also gets `{' '.join(pkg.pytest_args)}`" if pkg.pytest_args else "")
-             + (f"; environment {' '.join(f'{k}={v}' for k, v in pkg.env)}" if pkg.env else "") + ".", ""]
+             + (f"; environment {' '.join(f'{k}={v}' for k, v in pkg.env)}" if pkg.env else "")
+             + (f"; PYTHONPATH also {', '.join(pkg.pythonpath)}" if pkg.pythonpath else "")
+             + (f"; not in the sdist: {', '.join(f'{rel} ({src})' for rel, src in pkg.extra_files)}"
+                if pkg.extra_files else "")
+             + f"; {r.pytest}" + (" (the package's own pin)" if pkg.pytest else "")
+             + (f" (installed: pytest {r.versions.get('pytest')}"
+                + "".join(f", {k} {v}" for k, v in r.versions.items() if k.startswith("pytest_") or k in PLUGIN_DISTS)
+                + ")" if r.versions else "") + ".", ""]
     if r.setup_error:
         return lines + ["Set-up failed:", "", "```", r.setup_error, "```", ""]
     lines.append("Runs: " + "; ".join(f"{x.tool} {x.seconds:.2f} s {x.status} {len(x.outcomes or {})} ids"
@@ -869,15 +1132,46 @@ def details(r: Result, max_groups: int = 15) -> list[str]:
     return lines
 
 
+def causes_section(results: list[Result], per_package: int = 8) -> list[str]:
+    """Per package, its top causes of differing ids with counts (what the fixes are measured by)."""
+    lines = ["## Top causes by package", "",
+             ("Each id that differs (outcome mismatch, or reported by one runner only) counted once, by "
+              "cause: `pytest-outcome -> dbtest-outcome: first line of dbtest's message` (pytest's when "
+              "dbtest gave none), or `only RUNNER: why`, with quoted names and numbers blurred to `'…'` / "
+              "`N` so that one gap counts once; the most frequent concrete message follows."), ""]
+    for r in results:
+        top = causes(r)
+        if not top:
+            continue
+        total = sum(g["count"] for g in top)
+        lines += [f"**{r.pkg.name}** ({ids_text(total)} differ):", ""]
+        for g in top[:per_package]:
+            variant, n = next(iter(g["variants"].items()))
+            many = f" ({len(g['variants'])} variants)" if len(g["variants"]) > 1 else ""
+            eg = "" if variant == g["cause"] else f"{many}; e.g. `{short_id(variant, 160)}` ({n})"
+            if g["pair"]:  # one test's id in each runner
+                eg += "; e.g. " + ", ".join(f"{tool} `{short_id(i)}`" for tool, i in sorted(g["pair"].items(), reverse=True))
+            failing = "".join(f"; {n} of them `{short_id(v, 160)}`" for v, n in g["failing"].items())
+            lines.append(f"- {g['count']}: `{short_id(g['cause'], 160)}`{eg} in {counted(g['files'], 3)}{failing}")
+        if len(top) > per_package:
+            rest = top[per_package:]
+            lines.append(f"- … {len(rest)} more causes ({sum(g['count'] for g in rest)} ids)")
+        lines.append("")
+    return lines
+
+
 def render(results: list[Result], info: dict[str, Any], rounds: int) -> str:
+    label = [f"**{info['label']}**", ""] if info.get("label") else []
     lines = [
         "# pytest vs dbtest unit on real test suites",
         "",
+        *label,
         (f"Unmodified suites of {len(results)} PyPI packages, run from each sdist root as "
          "`pytest -p no:cacheprovider TESTDIR` and `dbtest unit TESTDIR` in one venv per package, "
          f"alternating, {rounds} round(s). Counts are passed/failed/skipped/xfailed/error of the first "
          "complete round (other outcomes are added after a +; a run stopped at the timeout gets SIGINT "
-         "and its partial report is used only when no round completed); *only pytest* / *only dbtest* are "
+         "and its partial report is used only when no round completed); *ids* are the test ids either runner "
+         "reported, *same outcome* those both reported with one outcome; *only pytest* / *only dbtest* are "
          "test ids one runner reported and the other did not; *outcome mismatches* are ids both "
          "reported with different outcomes; *dbtest flaky* counts ids whose dbtest outcome changed "
          "between rounds. Times are medians of wall clock; the ratio is dbtest / pytest (below 1: "
@@ -890,6 +1184,7 @@ def render(results: list[Result], info: dict[str, Any], rounds: int) -> str:
         "",
         *table(results),
         "",
+        *causes_section(results),
         "## Mismatches by package",
         "",
     ]
@@ -907,6 +1202,8 @@ def to_json(results: list[Result], info: dict[str, Any], rounds: int) -> dict[st
         entry: dict[str, Any] = {"package": r.pkg.name, "version": r.pkg.version, "tests": r.pkg.tests,
                                  "deps": list(r.pkg.deps), "kind": r.pkg.kind, "style": r.pkg.style,
                                  "pytest_args": list(r.pkg.pytest_args), "setup_error": r.setup_error,
+                                 "panel": r.pkg.panel, "pytest": r.pytest, "env": dict(r.pkg.env),
+                                 "pythonpath": list(r.pkg.pythonpath), "versions": r.versions,
                                  "setup_s": r.setup_seconds,
                                  "median_s": {"pytest": r.median("pytest"), "dbtest": r.median("dbtest")}}
         entry["runs"] = [{"tool": x.tool, "round": x.round, "seconds": x.seconds, "rc": x.rc,
@@ -921,13 +1218,14 @@ def to_json(results: list[Result], info: dict[str, Any], rounds: int) -> dict[st
                 "only_pytest": group_missing(c.only_pytest, p, d, ("pytest", "dbtest")) if p else [],
                 "only_dbtest": group_missing(c.only_dbtest, d, p, ("dbtest", "pytest")) if d else [],
                 "flaky_dbtest": c.flaky_dbtest, "flaky_pytest": c.flaky_pytest,
+                "causes": causes(r),
             }
             entry["outcomes"] = {"pytest": p.outcomes if p else None, "dbtest": d.outcomes if d else None}
         out.append(entry)
     return {"schema": "dbtest.compare-suites/1", "rounds": rounds, "machine": info, "packages": out}
 
 
-def machine_info(wheel: Path) -> dict[str, Any]:
+def machine_info(wheel: Path, pytest: str = PYTEST) -> dict[str, Any]:
     """The machine, the versions and the repository's commit, taken when the run starts."""
     info: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -935,8 +1233,8 @@ def machine_info(wheel: Path) -> dict[str, Any]:
         "python": platform.python_version(),
         "cores": os.cpu_count(),
         "loadavg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "pytest": PYTEST,
-        "pytest_asyncio": ASYNCIO,
+        "pytest": pytest + " (unless a package pins its own: see its notes)",
+        "pytest_asyncio": ASYNCIO + " (library panel; the application panel pins its own)",
         "dbtest_wheel": wheel.name,
         "dbtest_wheel_sha256": sha256_file(wheel)[:16],
     }
@@ -965,9 +1263,10 @@ def dbtest_version(venv: Path | None) -> str | None:
 # ---------------------------------------------------------------------------
 
 
-def select(only: str | None) -> list[Package]:
+def select(only: str | None, panel: str = "library") -> list[Package]:
+    """--only names packages of any panel; without it, the packages of --panel."""
     if not only:
-        return list(PACKAGES)
+        return [p for p in PACKAGES if panel == "all" or p.panel == panel]
     by = {canonical(p.name): p for p in PACKAGES}
     picked = []
     for name in only.split(","):
@@ -985,19 +1284,39 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--maturin", help="maturin executable for the build (default: on PATH, else /work/dev/bin)")
     ap.add_argument("--work-dir", type=Path, default=HERE / ".suites",
                     help="sdists, sources, venvs, wheel and reports (default benches/.suites)")
-    ap.add_argument("--only", help="comma-separated package names (default: all)")
+    ap.add_argument("--panel", choices=PANELS, default="library",
+                    help="which packages: library (the 18 libraries), application (fixture-, async- and "
+                         "plugin-heavy suites) or all (default library)")
+    ap.add_argument("--only", help="comma-separated package names, of any panel (default: the panel's)")
+    ap.add_argument("--pytest", metavar="VERSION", default=PYTEST.split("==", 1)[1],
+                    help=f"the pytest version of the venvs (default {PYTEST.split('==', 1)[1]}); a package "
+                         "that pins its own keeps it. Each version has its own venvs, kept and reused")
     ap.add_argument("--rounds", type=int, default=2, help="rounds of pytest then dbtest (default 2)")
-    ap.add_argument("--timeout", type=float, default=600.0, help="kill one command after this many seconds")
+    ap.add_argument("--timeout", type=float, default=600.0,
+                    help="seconds one command may run; then it is stopped and reported as a hang (default 600)")
+    ap.add_argument("--sdist-dir", type=Path, action="append", default=[],
+                    help="a folder of sdists to use before downloading (repeatable)")
+    ap.add_argument("--extra-dir", type=Path,
+                    help="files the sdists lack (see --list), as DIR/NAME-VERSION/PATH")
+    ap.add_argument("--label", help="a line put at the top of the Markdown, e.g. 'machine loaded, first look'")
     ap.add_argument("--json", type=Path, help="write the whole result as JSON here")
-    ap.add_argument("--write", action="store_true", help="write the Markdown to benches/results/suites.md")
+    ap.add_argument("--write", action="store_true",
+                    help="write the Markdown to benches/results/NAME.md")
+    ap.add_argument("--name", default="suites", help="the stem --write uses (default suites)")
     ap.add_argument("--list", action="store_true", help="print the package table and exit")
     args = ap.parse_args(argv)
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
-    packages = select(args.only)
+    if not re.fullmatch(r"\d+(\.\d+)*\w*", args.pytest):
+        ap.error("--pytest takes a version, e.g. 8.4.2")
+    pytest_req = f"pytest=={args.pytest}"
+    packages = select(args.only, args.panel)
     if args.list:
         for p in packages:
-            print(f"{p.name}=={p.version}  {p.tests}  [{p.kind}]  deps: {' '.join(p.deps) or '-'}\n    {p.style}")
+            print(f"{p.name}=={p.version}  [{p.panel}]  {p.tests}  [{p.kind}]  {pytest_pin(p, pytest_req)}  "
+                  f"deps: {' '.join(p.deps) or '-'}\n    {p.style}")
+            for rel, source in p.extra_files:
+                print(f"    needs {rel}: {source}")
         return 0
 
     work = args.work_dir.resolve()
@@ -1015,13 +1334,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log(f"dbtest wheel: {wheel}")
 
-    info = machine_info(wheel)
+    info = machine_info(wheel, pytest_req)
+    if args.label:
+        info["label"] = args.label
+    info["panel"] = args.only and "--only " + args.only or args.panel
+    opts = Options(wheel=wheel, work=work, rounds=args.rounds, timeout=args.timeout, pytest=pytest_req,
+                   sdist_dirs=tuple(d.resolve() for d in args.sdist_dir),
+                   extra_dir=args.extra_dir.resolve() if args.extra_dir else None)
     t0 = time.perf_counter()
     results: list[Result] = []
     for i, pkg in enumerate(packages, 1):
-        log(f"== [{i}/{len(packages)}] {pkg.key} ({pkg.tests})")
-        results.append(run_package(pkg, wheel, work, args.rounds, args.timeout, log))
-    first_venv = next((work / "venvs" / r.pkg.key for r in results if not r.setup_error), None)
+        log(f"== [{i}/{len(packages)}] {pkg.key} ({pkg.tests}; {pytest_pin(pkg, pytest_req)})")
+        results.append(run_package(pkg, opts, log))
+    first_venv = next((venv_dir(r.pkg, r.pytest, work) for r in results if not r.setup_error), None)
     info["dbtest_version"] = dbtest_version(first_venv)
     commit_now = machine_info(wheel).get("dbtest_commit")
     if commit_now != info.get("dbtest_commit"):
@@ -1031,7 +1356,7 @@ def main(argv: list[str] | None = None) -> int:
     md = render(results, info, args.rounds)
     print(md)
     if args.write:
-        out = HERE / "results" / "suites.md"
+        out = HERE / "results" / f"{args.name}.md"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(md)
         log(f"wrote {out}")
