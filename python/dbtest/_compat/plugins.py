@@ -160,19 +160,12 @@ def _entry_points() -> tuple[Any, ...]:
     return () if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") else _installed()
 
 
-@functools.cache
 def _pytest_installed() -> bool:
-    """Whether pytest can be imported: found, and its plugin manager imports (an environment
-    may shadow or break it)."""
+    if "pytest" in sys.modules:
+        return True
     import importlib.util
 
-    if "pytest" not in sys.modules and importlib.util.find_spec("_pytest") is None:
-        return False
-    try:
-        import _pytest.config  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("_pytest") is not None
 
 
 def start(config: Config) -> None:
@@ -194,25 +187,32 @@ def start(config: Config) -> None:
 def make_manager(config: Config) -> Any:
     """The run's plugin manager, with every plugin of the run registered and configured
     (options, `pytest_load_initial_conftests`, `pytest_configure`, `pytest_sessionstart`)."""
-    pm = _pytest_manager(config) if _pytest_installed() else _bare_manager()
+    with_pytest = _pytest_installed()
+    if with_pytest:
+        try:
+            pm = _pytest_manager(config)
+        except ImportError:  # found, but it does not import (shadowed or broken): no plugins
+            with_pytest = False
+    if not with_pytest:
+        pm = _bare_manager()
     config._plugin_manager = pm
     for name in config._served_names:
         _register_served(pm, name)
-    if _pytest_installed():
+    if with_pytest:
         import pluggy
 
         pluggy.HookimplMarker("pytest")(trylast=True)(_Reports.pytest_runtest_makereport)
         pm.register(_Reports(), name=_REPORTS_NAME)
     pm.hook.pytest_addhooks.call_historic(kwargs={"pluginmanager": pm})
     args = pytest_args(config)
-    if _pytest_installed():
+    if with_pytest:
         _load_plugins(config, pm, args)
     from .config import Parser
 
     parser = Parser(config, args)
     config._parser = parser
     pm.hook.pytest_addoption.call_historic(kwargs={"parser": parser, "pluginmanager": pm})
-    if _pytest_installed():
+    if with_pytest:
         call(config, "pytest_load_initial_conftests", early_config=config, parser=parser, args=args)
     pm.hook.pytest_configure.call_historic(kwargs={"config": config})
     call(config, "pytest_sessionstart", session=config.session)

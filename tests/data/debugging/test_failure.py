@@ -1,4 +1,4 @@
-"""A failure to look at with --pdb, and a test after it that passes."""
+"""A failure to look at with --pdb (as under pytest), and a test after it that passes."""
 
 
 def test_fails_with_locals():
