@@ -15,6 +15,7 @@ See benches/README.md ("compare_cov.py").
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -37,8 +38,7 @@ def _packages() -> list[tuple[suites.Package, str]]:
     out = []
     for pkg in suites.PACKAGES:
         if pkg.name in wanted:
-            pkg = suites.Package(pkg.name, pkg.version, pkg.tests, (*pkg.deps, *COVERAGE_DEPS), pkg.kind,
-                                 pkg.style, pkg.pytest_args, pkg.env)
+            pkg = dataclasses.replace(pkg, deps=(*pkg.deps, *COVERAGE_DEPS))
             out.append((pkg, wanted[pkg.name]))
     return out
 
@@ -82,7 +82,7 @@ def main() -> int:
         sdist = suites.download_sdist(pkg, work)
         root = suites.unpack(sdist, pkg, work)
         suites.stop_config_search(root)
-        venv = suites.ensure_venv(pkg, sdist, requires, work, suites.log)
+        venv = suites.ensure_venv(pkg, sdist, requires, work, suites.PYTEST, suites.log)
         suites.install_dbtest(venv, wheel)
         env = {**suites.base_env(), **dict(pkg.env)}
         env["PATH"] = str(venv / "bin") + os.pathsep + env.get("PATH", "")
