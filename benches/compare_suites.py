@@ -54,10 +54,13 @@ PLUGIN_NAME = PLUGIN.stem
 
 PYTEST = "pytest==9.2.0"
 ASYNCIO = "pytest-asyncio==1.5.0"
-NO_COV = ("-o", "addopts=")
+NO_COV = ("-o", "addopts=")  # an addopts that loads pytest-cov, which the venv does not have
+# ... and dbtest, which reads the same addopts, is told not to measure either (dbtest's --cov
+# needs coverage.py, which such a venv does not have).
+DBTEST_NO_COV = ("--no-cov",)
 PANELS = ("library", "application", "all")
 # Plugins (besides pytest-*) whose versions the report names, as pip lists them (canonical names)
-PLUGIN_DISTS = ("anyio", "trio", "hypothesis", "time_machine", "freezegun", "respx", "syrupy")  # an addopts that loads pytest-cov, which the venv does not have
+PLUGIN_DISTS = ("anyio", "trio", "hypothesis", "time_machine", "freezegun", "respx", "syrupy")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Package:
     kind: str                        # a short label of the style, for the table
     style: str                       # what kind of suite it is
     pytest_args: tuple[str, ...] = ()  # for pytest only (dbtest reads the suite's config as is)
+    dbtest_args: tuple[str, ...] = ()  # for dbtest only (DBTEST_NO_COV where pytest gets NO_COV)
     env: tuple[tuple[str, str], ...] = ()  # for the install and both runs
     panel: str = "library"           # library | application (PANELS)
     pytest: str | None = None        # the package's own pytest pin, which wins over --pytest
@@ -113,7 +117,7 @@ APPLICATION: list[Package] = [
             "pytest classes that take their data from conftest fixtures through "
             "@pytest.mark.usefixtures (class-scoped fixtures that set attributes on request.cls), "
             "pytest-mock's mocker; addopts loads pytest-cov and writes junit.xml (overridden for pytest)",
-            pytest_args=NO_COV, panel=APP),
+            pytest_args=NO_COV, panel=APP, dbtest_args=DBTEST_NO_COV),
     Package("humanize", "4.17.0", "src tests",
             ("freezegun==1.5.5", "pytest-benchmark==5.3.1", "pytest-codspeed==5.0.4"),
             "doctests, freezegun, benchmark",
@@ -129,7 +133,7 @@ APPLICATION: list[Package] = [
             "pytest-asyncio auto mode, async fixtures, pytest-mock, filterwarnings error, xfail_strict; "
             "tests/ut as its Makefile runs it (acceptance tests need redis and memcached); addopts loads "
             "pytest-cov (overridden for pytest)",
-            pytest_args=("-o", "addopts=--strict-markers"), pytest="pytest==7.4.4", panel=APP),
+            pytest_args=("-o", "addopts=--strict-markers"), pytest="pytest==7.4.4", panel=APP, dbtest_args=DBTEST_NO_COV),
     Package("tortoise-orm", "1.1.9", "tests",
             (ASYNCIO_APP, "pytz==2026.6", "pyyaml==6.0.4", "pydantic==2.14.4", "fastapi==0.165.0",
              "asgi-lifespan==2.1.0", "httpx==0.29.0", "pytest-codspeed==5.0.4"),
@@ -235,13 +239,13 @@ PACKAGES: list[Package] = [
             "pytest-cov (overridden for pytest); WCWIDTH_PYTHON=1, as the sdist root's wcwidth/ "
             "(pure Python) shadows the installed C extension",
             pytest_args=("-o", "addopts=--ignore=wcwidth/wcwidth.py"),
-            env=(("WCWIDTH_PYTHON", "1"),)),
+            env=(("WCWIDTH_PYTHON", "1"),), dbtest_args=DBTEST_NO_COV),
     Package("frozenlist", "1.8.0", "tests", (),
             "pytest classes",
             "pytest classes: one mixin of tests run for the C and the pure-Python class; addopts loads pytest-cov "
             "(overridden for pytest); FROZENLIST_NO_EXTENSIONS=1 (pure Python build)",
             pytest_args=("-o", "addopts=--strict-markers"),
-            env=(("FROZENLIST_NO_EXTENSIONS", "1"),)),
+            env=(("FROZENLIST_NO_EXTENSIONS", "1"),), dbtest_args=DBTEST_NO_COV),
     Package("blinker", "1.9.0", "tests", (ASYNCIO,),
             "async (auto)",
             "async tests with pytest-asyncio (asyncio_mode = auto), filterwarnings error (pytest "
@@ -251,17 +255,17 @@ PACKAGES: list[Package] = [
             "async (auto)",
             "async tests with pytest-asyncio (auto mode), fixtures; addopts loads pytest-cov "
             "(overridden for pytest)",
-            pytest_args=("-o", "addopts=--strict-markers")),
+            pytest_args=("-o", "addopts=--strict-markers"), dbtest_args=DBTEST_NO_COV),
     Package("janus", "2.0.0", "tests", (ASYNCIO, "pytest-benchmark==5.3.1"),
             "async (strict), benchmark",
             "async tests with pytest-asyncio (strict mode, @pytest.mark.asyncio), threads, "
             "pytest-benchmark's benchmark fixture; addopts loads pytest-cov (overridden for pytest)",
-            pytest_args=NO_COV),
+            pytest_args=NO_COV, dbtest_args=DBTEST_NO_COV),
     Package("async-timeout", "5.0.1", "tests", (ASYNCIO,),
             "async (strict)",
             "async tests with pytest-asyncio (strict mode); addopts loads pytest-cov "
             "(overridden for pytest)",
-            pytest_args=NO_COV),
+            pytest_args=NO_COV, dbtest_args=DBTEST_NO_COV),
     Package("asgiref", "3.13.0", "tests", (ASYNCIO,),
             "async (strict), threads",
             "async tests with pytest-asyncio (strict mode), sync/async bridges, threads, "
@@ -619,7 +623,7 @@ WARNING_RE = re.compile(r"^\s*(warning|warn)\b.*", re.IGNORECASE | re.MULTILINE)
 
 def run_dbtest(pkg: Package, root: Path, venv: Path, env: dict[str, str], report: Path,
                timeout: float, rnd: int) -> Run:
-    argv = [str(venv / "bin" / "dbtest"), "unit", *pkg.test_paths, "--json", str(report)]
+    argv = [str(venv / "bin" / "dbtest"), "unit", *pkg.dbtest_args, *pkg.test_paths, "--json", str(report)]
     report.unlink(missing_ok=True)
     seconds, rc, timed_out, text = timed(argv, root, env, timeout)
     run = Run("dbtest", rnd, seconds, rc, None, output_tail=tail(text), timed_out=timed_out)

@@ -16,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::descriptive::percentile;
+use crate::dist::normal_quantile;
 use crate::{check_confidence, Interval};
 
 /// Percentile-bootstrap interval of the median of `samples` at `confidence` (e.g. 0.95).
@@ -26,7 +27,38 @@ use crate::{check_confidence, Interval};
 /// # Panics
 /// If `confidence` is not in (0, 1).
 pub fn median_ci(samples: &[f64], confidence: f64, resamples: usize, seed: u64) -> Interval {
+    if samples.len() > ORDER_STATISTICS_ABOVE {
+        return median_order_statistics_ci(samples, confidence);
+    }
     bootstrap_with(samples, median_in_place, confidence, resamples, seed)
+}
+
+/// Above this many samples [`median_ci`] takes the order-statistics interval: the bootstrap
+/// costs resamples x samples (pytest-benchmark's fixture times a fast function in some 10^5
+/// rounds, whose 2,000 resamples took ten times the measurement itself), and at such sizes the
+/// percentile bootstrap of the median and the order-statistics interval agree.
+pub const ORDER_STATISTICS_ABOVE: usize = 20_000;
+
+/// The distribution-free interval of the median from order statistics: the count of samples
+/// below the median is Binomial(n, 1/2), here by its normal approximation (n is large where
+/// it is used); the interval runs from the j-th to the (n + 1 - j)-th smallest sample, with
+/// j = floor(n/2 - z sqrt(n) / 2) (Hollander & Wolfe, Nonparametric Statistical Methods).
+///
+/// # Panics
+/// If `confidence` is not in (0, 1).
+pub fn median_order_statistics_ci(samples: &[f64], confidence: f64) -> Interval {
+    check_confidence(confidence);
+    let n = samples.len();
+    if n == 0 {
+        return Interval::new(f64::NAN, f64::NAN);
+    }
+    let z = normal_quantile(0.5 + confidence / 2.0);
+    let half_width = z * (n as f64).sqrt() / 2.0;
+    let j = ((n as f64 / 2.0 - half_width).floor() as usize).clamp(1, n);
+    let mut v = samples.to_vec();
+    let (_, &mut low, _) = v.select_nth_unstable_by(j - 1, f64::total_cmp);
+    let (_, &mut high, _) = v.select_nth_unstable_by(n - j, f64::total_cmp);
+    Interval::new(low, high)
 }
 
 /// Percentile-bootstrap interval of any `statistic` of `samples` (mean, a trimmed mean, the
@@ -102,6 +134,30 @@ fn median_in_place(v: &mut [f64]) -> f64 {
 mod tests {
     use super::*;
     use crate::descriptive::median;
+
+    #[test]
+    fn order_statistics_interval_of_the_median() {
+        // 1..=10000: the interval's ends are the 4902nd and 5099th values, as SciPy's
+        // binom.ppf(0.025, 10000, 0.5) = 4902 gives the lower rank (and symmetry the upper).
+        let data: Vec<f64> = (1..=10_000).rev().map(f64::from).collect();
+        let ci = median_order_statistics_ci(&data, 0.95);
+        assert_eq!((ci.lo, ci.hi), (4902.0, 5099.0));
+    }
+
+    #[test]
+    fn large_samples_take_the_order_statistics_interval_which_the_bootstrap_agrees_with() {
+        let n = ORDER_STATISTICS_ABOVE + 1;
+        let data: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f64 / 10.0 + (i % 13) as f64)
+            .collect();
+        let fast = median_ci(&data, 0.95, 2000, 7);
+        assert_eq!(fast, median_order_statistics_ci(&data, 0.95));
+        let boot = bootstrap_with(&data, median_in_place, 0.95, 400, 7);
+        assert!(
+            (fast.lo - boot.lo).abs() <= 0.2 && (fast.hi - boot.hi).abs() <= 0.2,
+            "{fast:?} {boot:?}"
+        );
+    }
 
     #[test]
     fn median_in_place_matches_percentile() {
