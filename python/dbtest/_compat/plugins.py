@@ -86,6 +86,7 @@ CALLED_HOOKS = frozenset(
         "pytest_generate_tests",
         "pytest_make_parametrize_id",
         "pytest_collectstart",
+        "pytest_itemcollected",
         "pytest_collection_modifyitems",
         "pytest_collection_finish",
         "pytest_runtest_setup",
