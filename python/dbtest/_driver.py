@@ -315,9 +315,23 @@ class Driver:
             add_to_sys_path(str(entry))
         _debugging.configure(settings.debug)
         _capture.install(*(self._ini_value(name) for name in ("log_level", "log_format", "log_date_format")))
+        self._configure_plugins()
         # What is loaded by now (dbtest, asyncio, the standard library) lives for the whole
         # run: keep it out of the collector's way, so collections triggered by tests stay cheap.
         gc.freeze()
+
+    def _configure_plugins(self) -> None:
+        """pytest's order: the plugins' options, the initial conftests (imported now, as pytest
+        imports them), then `pytest_configure` and the session's start."""
+        if self.config._plugin_manager is None:  # no plugin: configured with the first conftest
+            self.config._configure_later = False
+            return
+        for conftest in plugins.initial_conftests(self.config):
+            try:
+                self._conftest(conftest)
+            except _ConftestError:
+                pass  # its error is its files'
+        plugins.configure(self.config)
 
     def close(self) -> None:
         _capture.uninstall()

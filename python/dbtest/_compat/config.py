@@ -747,6 +747,9 @@ class Config:
         self._conftest_names: set[str] = set()
         self._served: set[str] = set()
         self._served_names: list[str] = []  # served plugins registered under their name
+        # Plugins found now are configured once the initial conftests are registered (the
+        # driver calls `plugins.configure`).
+        self._configure_later = True
         plugins.start(self)
 
     @property
