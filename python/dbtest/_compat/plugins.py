@@ -462,6 +462,8 @@ def _taken_in(config: Config, pm: Any, plugin: Any, name: str) -> None:
     )
     if uncalled:
         where = name if not conftest else getattr(plugin, "__file__", name)
+        if name == str(id(plugin)):  # registered without a name (pluggy's default): its class names it
+            where = f"{type(plugin).__module__}.{type(plugin).__qualname__}"
         config._warn(
             f"{where}: hook{'s' if len(uncalled) > 1 else ''} {', '.join(uncalled)} "
             f"{'are' if len(uncalled) > 1 else 'is'} not called by dbtest; tests that depend on "
