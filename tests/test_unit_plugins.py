@@ -6,7 +6,9 @@ loaded is named once, and no test id is lost.
 The samples: tests/data/plugins_ordinary (pytest-mock, syrupy, respx, time-machine,
 pytest-freezer, pytest-env, Faker, pytester), tests/data/plugins_hooks (-p, pytest_plugins,
 PYTEST_PLUGINS, -p no:, options and ini keys, tryfirst/trylast, firstresult, wrappers) and
-tests/data/plugins_bad (entry points, broken plugins, an engine-served one).
+tests/data/plugins_bad (entry points, broken plugins, an engine-served one), and one sample
+per plugin: plugins_httpx (pytest-httpx), plugins_freezegun (freezegun, pytest-freezer),
+plugins_order (pytest-order), plugins_hypothesis, plugins_django (pytest-django).
 """
 
 from __future__ import annotations
@@ -135,9 +137,9 @@ def test_plugins_are_found_ordered_and_called_as_pytest_does(hooks: Path, tmp_pa
     assert pytest_outcomes(hooks, tmp_path, "--sample-level=high") == HOOKS
     # The hook dbtest does not call is named once, with its plugin; -p and the plugin's own
     # option in addopts are applied, not reported as ignored.
-    named = [line for line in run.stderr.splitlines() if "pytest_itemcollected" in line]
+    named = [line for line in run.stderr.splitlines() if "pytest_collectreport" in line]
     assert named == [
-        ("dbtest: warning: late_plugin: hook pytest_itemcollected is not called by dbtest; tests that "
+        ("dbtest: warning: late_plugin: hook pytest_collectreport is not called by dbtest; tests that "
          "depend on it may behave differently than under pytest")
     ], run.describe()
     assert "ignored" not in run.stderr, run.describe()
@@ -172,3 +174,121 @@ def test_a_plugin_that_cannot_load_is_named_once_and_no_id_is_lost(tmp_path: Pat
     # The stand-in pytest-timeout is the engine's job: never imported (it raises if it is).
     assert "never imported" not in run.stderr + run.stdout, run.describe()
     assert "pytest_timeout" not in run.stderr, run.describe()
+
+
+# --- one sample per plugin: every id's outcome, as pytest with the real plugin gives it ----
+
+PER_PLUGIN = {
+    "plugins_httpx": {
+        "tests/test_httpx_mock.py::test_response_is_mocked": "passed",
+        "tests/test_httpx_mock.py::test_async_client_is_mocked": "passed",
+        "tests/test_httpx_mock.py::test_unmatched_request_fails": "failed",
+        "tests/test_httpx_mock.py::test_unused_response_fails_at_teardown": "error",
+        "tests/test_httpx_mock.py::test_mark_allows_unused_responses": "passed",
+        "tests/test_httpx_mock.py::test_requests_are_recorded": "passed",
+    },
+    "plugins_freezegun": {
+        "tests/test_freezegun.py::test_decorated_test_sees_the_frozen_clock": "passed",
+        "tests/test_freezegun.py::test_context_manager_ticks": "passed",
+        "tests/test_freezegun.py::test_async_test_is_frozen": "passed",
+        "tests/test_freezegun.py::test_parametrized_under_freeze[1]": "passed",
+        "tests/test_freezegun.py::test_parametrized_under_freeze[2]": "passed",
+        "tests/test_freezegun.py::TestFrozenClass::test_method_is_frozen": "passed",
+        "tests/test_freezegun.py::TestFrozenClass::test_time_time_is_frozen": "passed",
+        "tests/test_freezegun.py::FrozenCase::test_unittest_method_is_frozen": "passed",
+        "tests/test_freezegun.py::test_clock_is_real_again": "passed",
+        "tests/test_freezegun.py::test_wrong_date_fails": "failed",
+        "tests/test_freezegun.py::test_freezer_fixture": "passed",
+    },
+    "plugins_order": {
+        # Each test asserts what ran before it: the order is pytest-order's.
+        "tests/test_order.py::test_first": "passed",
+        "tests/test_order.py::test_second": "passed",
+        "tests/test_order.py::test_third": "passed",
+        "tests/test_order.py::test_unordered_runs_after_the_ordered": "passed",
+        "tests/test_order.py::test_after_a_named_test": "passed",
+        "tests/test_order.py::test_last": "passed",
+    },
+    "plugins_hypothesis": {
+        "tests/test_given.py::test_addition_commutes": "passed",
+        "tests/test_given.py::test_shrinks_to_the_smallest_failure": "failed",
+        "tests/test_given.py::test_profile_from_the_option": "passed",
+        "tests/test_given.py::test_seed_from_the_option": "passed",
+        "tests/test_given.py::test_settings_decorator": "passed",
+        "tests/test_given.py::test_settings_decorator_ran_its_examples": "passed",
+        "tests/test_given.py::test_explicit_example_runs_first": "failed",
+        "tests/test_given.py::test_parametrized_given[1]": "passed",
+        "tests/test_given.py::test_parametrized_given[2]": "passed",
+        "tests/test_given.py::test_given_with_a_module_fixture": "passed",
+    },
+}
+
+
+@pytest.mark.parametrize("sample", sorted(PER_PLUGIN))
+def test_each_plugin_gives_pytests_outcome_to_every_id(sample: str, tmp_path: Path) -> None:
+    project = copy_project(sample, tmp_path)
+    run = run_dbtest(project, env=base_env(project))
+    run.expect_code(1 if {"failed", "error"} & set(PER_PLUGIN[sample].values()) else 0)
+    assert run.outcomes == PER_PLUGIN[sample], run.describe()
+    assert pytest_outcomes(project, tmp_path) == PER_PLUGIN[sample]
+
+
+def test_hypothesis_shrinks_and_reports_the_failing_example(tmp_path: Path) -> None:
+    project = copy_project("plugins_hypothesis", tmp_path)
+    run = run_dbtest(project, "-k", "shrinks", env=base_env(project))
+    run.expect_code(1)
+    assert "x=10," in run.by_id["tests/test_given.py::test_shrinks_to_the_smallest_failure"]["traceback"], \
+        run.describe()
+
+
+DJANGO_FUNCTIONS = {
+    "tests/test_django.py::test_settings_are_the_samples": "passed",
+    "tests/test_django.py::test_database_is_there": "passed",
+    "tests/test_django.py::test_each_test_rolls_back": "passed",
+    "tests/test_django.py::test_database_without_the_mark_is_blocked": "failed",
+    "tests/test_django.py::test_settings_fixture": "passed",
+    "tests/test_django_testcase.py::TaggedCase::test_tagged_slow": "passed",
+    "tests/test_django_testcase.py::TaggedCase::test_untagged": "passed",
+}
+DJANGO_DB_CASES = ("tests/test_django_testcase.py::NoteCase::test_class_data_is_there",
+                   "tests/test_django_testcase.py::NoteCase::test_changes_roll_back")
+
+
+@pytest.fixture
+def django_project(tmp_path: Path) -> Path:
+    # The `django` extra, kept out of `dev` (see pyproject.toml): installed, every test of the
+    # environment runs alone.
+    pytest.importorskip("pytest_django", reason="pytest-django's sample needs the `django` extra")
+    return copy_project("plugins_django", tmp_path)
+
+
+def test_django_settings_db_mark_and_fixtures_as_under_pytest(django_project: Path, tmp_path: Path) -> None:
+    run = run_dbtest(django_project, env=base_env(django_project))
+    run.expect_code(1)
+    expected = {**DJANGO_FUNCTIONS, **dict.fromkeys(DJANGO_DB_CASES, "passed")}
+    assert pytest_outcomes(django_project, tmp_path) == expected
+    assert {k: v for k, v in run.outcomes.items() if k not in DJANGO_DB_CASES} == DJANGO_FUNCTIONS, run.describe()
+    # Django's own TestCase with a database: pytest calls setUpClass inside pytest-django's
+    # class-scoped autouse fixture that unblocks the database; dbtest calls it before any
+    # fixture. Every id is there, errors at setup, and one warning names the fixture.
+    assert {k: run.outcomes[k] for k in DJANGO_DB_CASES} == dict.fromkeys(DJANGO_DB_CASES, "error"), run.describe()
+    named = [line for line in run.stderr.splitlines() if "setUpClass" in line]
+    assert len(named) == 1 and "_django_setup_unittest" in named[0] and "pytest_django" in named[0], run.describe()
+
+
+def test_django_ds_option_and_tags_as_marks(django_project: Path, tmp_path: Path) -> None:
+    """`--ds` on the command line instead of the ini key (its value joined with `=`: dbtest's
+    command line does not know which plugin options take one, and reads a separate word as a
+    path); Django's `@tag` becomes a mark through pytest-django's `pytest_itemcollected`, so
+    `-m` selects by it."""
+    pyproject = django_project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('DJANGO_SETTINGS_MODULE = "sample_settings"\n', ""))
+    run = run_dbtest(django_project, "--ds=sample_settings", "-k", "test_django.py", env=base_env(django_project))
+    run.expect_code(1)
+    functions = {k: v for k, v in DJANGO_FUNCTIONS.items() if k.startswith("tests/test_django.py")}
+    assert run.outcomes == functions, run.describe()
+    slow = {"tests/test_django_testcase.py::TaggedCase::test_tagged_slow": "passed"}
+    run = run_dbtest(django_project, "--ds=sample_settings", "-m", "slow", env=base_env(django_project))
+    run.expect_code(0)
+    assert run.outcomes == slow, run.describe()
+    assert pytest_outcomes(django_project, tmp_path, "--ds", "sample_settings", "-m", "slow") == slow

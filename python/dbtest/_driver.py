@@ -9,6 +9,7 @@ never suspend, so a sync test drives the same coroutine to its end with a single
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fnmatch
 import functools
 import gc
@@ -314,9 +315,23 @@ class Driver:
             add_to_sys_path(str(entry))
         _debugging.configure(settings.debug)
         _capture.install(*(self._ini_value(name) for name in ("log_level", "log_format", "log_date_format")))
+        self._configure_plugins()
         # What is loaded by now (dbtest, asyncio, the standard library) lives for the whole
         # run: keep it out of the collector's way, so collections triggered by tests stay cheap.
         gc.freeze()
+
+    def _configure_plugins(self) -> None:
+        """pytest's order: the plugins' options, the initial conftests (imported now, as pytest
+        imports them), then `pytest_configure` and the session's start."""
+        if self.config._plugin_manager is None:  # no plugin: configured with the first conftest
+            self.config._configure_later = False
+            return
+        for conftest in plugins.initial_conftests(self.config):
+            try:
+                self._conftest(conftest)
+            except _ConftestError:
+                pass  # its error is its files'
+        plugins.configure(self.config)
 
     def close(self) -> None:
         _capture.uninstall()
@@ -506,6 +521,9 @@ class Driver:
     def _modify(self, items: list[Item], hook: bool = True) -> list[Item]:
         """Conftest `pytest_collection_modifyitems` (unless `hook` is False), then pytest's
         skip and xfail marks."""
+        if self._hooked("pytest_itemcollected"):  # as each item is collected (pytest-django's marks)
+            for item in items:
+                plugins.call(self.config, "pytest_itemcollected", item=node_for(item, self.config))
         if hook and self._collection_hooked():
             nodes = {id(node_for(i, self.config)): i for i in items}
             kept = compat.apply_modifyitems(self.config, [i.node for i in items])  # type: ignore[misc]
@@ -519,6 +537,7 @@ class Driver:
             if item.pytest_marks or item.node is not None:
                 node = node_for(item, self.config)
                 item.pytest_marks = list(node.own_markers)
+                self._tag_added_marks(item)
                 try:
                     item.skip = compat.evaluate_skip(node)
                     item.xfail = compat.evaluate_xfail(node, self.rules.xfail_strict)
@@ -526,6 +545,15 @@ class Driver:
                     item.skip = None
                     item.xfail = None
                     item.marks_error = str(exc)
+
+    @staticmethod
+    def _tag_added_marks(item: Item) -> None:
+        """Marks a hook added (`pytest_itemcollected`, `pytest_collection_modifyitems`) are
+        tags too, so `-m` selects by them as pytest does."""
+        added = [m.name for m in item.pytest_marks
+                 if m.name not in compat.BEHAVIOUR_MARKS and m.name not in item.marks.tags]
+        if added:
+            item.marks = dataclasses.replace(item.marks, tags=[*item.marks.tags, *dict.fromkeys(added)])
 
     def _check_marks(self, items: list[Item], rel: str) -> None:
         strict = self.settings.strict_markers
@@ -846,11 +874,31 @@ class Driver:
             reason = class_skip_reason(cls)
             if reason is not None:
                 raise _unittest().SkipTest(reason)
-            await ops.call(cls.setUpClass)  # type: ignore[attr-defined]
+            try:
+                await ops.call(cls.setUpClass)  # type: ignore[attr-defined]
+            except BaseException:
+                self._warn_set_up_before_fixtures(item)
+                raise
         # pytest's xunit `setup_class` also on a TestCase, after `setUpClass`.
         setup = getattr(cls, "setup_class", None)
         if callable(setup):
             await ops.call(_call_optional, setup, cls)
+
+    def _warn_set_up_before_fixtures(self, item: Item) -> None:
+        """A `setUpClass` that failed may have needed what an autouse class-scoped fixture of
+        a plugin or conftest sets up: pytest calls `setUpClass` from a class-scoped fixture of
+        its own, after those; dbtest calls it before any fixture."""
+        wider = []
+        for name in item.fixture_names:
+            found = next((table[name] for table in item.chain if name in table), None)
+            if found is not None and found.autouse and found.scope == "class" and not found.in_class:
+                wider.append(f"{name} ({found.origin})")
+        if wider:
+            self._warn(
+                f"unittest setUpClass runs before the class-scoped autouse fixture{'s' if len(wider) > 1 else ''} "
+                f"{', '.join(wider)} under dbtest, after {'them' if len(wider) > 1 else 'it'} under pytest; "
+                "a setUpClass that depends on what such a fixture does fails (its error is the class's tests')"
+            )
 
     async def _leave_class(self, state: _FileState, cls: type, ops: Any) -> list[tuple[str, BaseException]]:
         found = state.classes.pop(cls, None)

@@ -546,6 +546,7 @@ class Parser:
     def __init__(self, config: Config, args: Sequence[str] = ()) -> None:
         self._config = config
         self._args = list(args)
+        self._options: list[tuple[Sequence[str], dict[str, Any]]] = []
 
     def addoption(self, *names: str, **attrs: Any) -> None:
         dest = attrs.get("dest")
@@ -567,20 +568,37 @@ class Parser:
             self._config._option_dests[name] = dest
         if not hasattr(self._config.option, dest):
             setattr(self._config.option, dest, default)
+        attrs = dict(attrs, dest=dest, default=default)
+        self._options.append((names, attrs))
         if any(_given(name, self._args) for name in names):
-            self._parse(names, dict(attrs, dest=dest, default=default))
+            self._parse(names, attrs, self._args, self._config.option)
 
-    def _parse(self, names: Sequence[str], attrs: dict[str, Any]) -> None:
+    def _parse(self, names: Sequence[str], attrs: dict[str, Any], args: Sequence[str], into: Any) -> None:
         import argparse
 
         parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
         try:
             parser.add_argument(*names, **attrs)
-            known, _ = parser.parse_known_args(self._args)
+            known, _ = parser.parse_known_args(list(args))
         except (argparse.ArgumentError, ValueError, TypeError, SystemExit) as exc:
             self._config._warn(f"option {'/'.join(names)}: {exc}; its default is used")
             return
-        setattr(self._config.option, attrs["dest"], getattr(known, attrs["dest"]))
+        setattr(into, attrs["dest"], getattr(known, attrs["dest"]))
+
+    def parse_known_args(self, args: Sequence[str], namespace: Any = None) -> Any:
+        """pytest's: the options added so far, read from `args` (pytest-django's
+        `pytest_load_initial_conftests` reads its `--ds` so), over pytest's own."""
+        from argparse import Namespace
+
+        known = Namespace(**{"help": False, "version": False, **vars(self._config.option)})
+        for names, attrs in self._options:
+            setattr(known, attrs["dest"], attrs["default"])
+            if any(_given(name, args) for name in names):
+                self._parse(names, attrs, args, known)
+        if namespace is not None:
+            vars(namespace).update(vars(known))
+            return namespace
+        return known
 
     def getgroup(self, name: str, description: str = "", after: str | None = None) -> _OptionGroup:
         return _OptionGroup(self)
@@ -729,6 +747,9 @@ class Config:
         self._conftest_names: set[str] = set()
         self._served: set[str] = set()
         self._served_names: list[str] = []  # served plugins registered under their name
+        # Plugins found now are configured once the initial conftests are registered (the
+        # driver calls `plugins.configure`).
+        self._configure_later = True
         plugins.start(self)
 
     @property

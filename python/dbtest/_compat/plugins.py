@@ -86,6 +86,7 @@ CALLED_HOOKS = frozenset(
         "pytest_generate_tests",
         "pytest_make_parametrize_id",
         "pytest_collectstart",
+        "pytest_itemcollected",
         "pytest_collection_modifyitems",
         "pytest_collection_finish",
         "pytest_runtest_setup",
@@ -214,11 +215,20 @@ def make_manager(config: Config) -> Any:
     pm.hook.pytest_addoption.call_historic(kwargs={"parser": parser, "pluginmanager": pm})
     if with_pytest:
         call(config, "pytest_load_initial_conftests", early_config=config, parser=parser, args=args)
-    pm.hook.pytest_configure.call_historic(kwargs={"config": config})
+    if not config._configure_later:
+        configure(config)
+    return pm
+
+
+def configure(config: Config) -> None:
+    """`pytest_configure`, `pytest_sessionstart`, `pytest_report_header`: once the initial
+    conftests are registered, as pytest (a conftest may register what a plugin's option names,
+    as a hypothesis profile for `--hypothesis-profile`)."""
+    config._configure_later = False
+    config.pluginmanager.hook.pytest_configure.call_historic(kwargs={"config": config})
     call(config, "pytest_sessionstart", session=config.session)
     if implemented(config, "pytest_report_header"):
         report_header(config, call(config, "pytest_report_header", **_header_args(config)))
-    return pm
 
 
 def _header_args(config: Config) -> dict[str, Any]:
@@ -242,6 +252,8 @@ def report_header(config: Config, lines: list[Any]) -> None:
 def session_started(config: Config, plugin: Any) -> None:
     """A conftest registered once the session has begun gets what pytest gives its initial
     conftests at the start: `pytest_sessionstart`, `pytest_report_header`."""
+    if config._configure_later:  # an initial conftest: the start is still to come (`configure`)
+        return
     pm = config.pluginmanager
     for name, kwargs in (("pytest_sessionstart", {"session": config.session}),
                          ("pytest_report_header", _header_args(config))):
@@ -386,20 +398,30 @@ def undefined_options(config: Config) -> list[str]:
 
 def initial_conftests(config: Config) -> list[str]:
     """The conftests pytest loads before it reads the command line: those from the rootdir
-    down to each path given (the rootdir's own, without paths), in the engine's spelling."""
+    down to each path given (else `testpaths`, else the current folder), and for a folder
+    those of its `test*` subfolders, in the engine's spelling."""
+    import glob
     from pathlib import Path
 
     root = config.rootpath.resolve()
+    anchors = list(config.args)
+    if not anchors and Path.cwd().resolve() == root:
+        try:
+            anchors = [p for pattern in config.getini("testpaths") for p in sorted(glob.iglob(pattern, recursive=True))]
+        except ValueError:
+            anchors = []
     found: list[str] = []
-    for anchor in config.args or ["."]:
+    for anchor in anchors or ["."]:
         target = Path(anchor).resolve()
         target = target if target.is_dir() else target.parent
         try:
             parts = target.relative_to(root).parts
         except ValueError:
             continue
-        for depth in range(len(parts) + 1):
-            conftest = config.rootpath.joinpath(*parts[:depth], "conftest.py")
+        folders = [parts[:depth] for depth in range(len(parts) + 1)]
+        folders += [(*parts, sub.name) for sub in sorted(target.glob("test*")) if sub.is_dir()]
+        for folder in folders:
+            conftest = config.rootpath.joinpath(*folder, "conftest.py")
             if conftest.is_file() and str(conftest) not in found:
                 found.append(str(conftest))
     return found
@@ -440,6 +462,8 @@ def _taken_in(config: Config, pm: Any, plugin: Any, name: str) -> None:
     )
     if uncalled:
         where = name if not conftest else getattr(plugin, "__file__", name)
+        if name == str(id(plugin)):  # registered without a name (pluggy's default): its class names it
+            where = f"{type(plugin).__module__}.{type(plugin).__qualname__}"
         config._warn(
             f"{where}: hook{'s' if len(uncalled) > 1 else ''} {', '.join(uncalled)} "
             f"{'are' if len(uncalled) > 1 else 'is'} not called by dbtest; tests that depend on "

@@ -16,5 +16,5 @@ def pytest_runtest_setup(item):
         CALLS.append("late trylast")
 
 
-def pytest_itemcollected(item):
+def pytest_collectreport(report):
     """Not called by dbtest: named in one warning."""
