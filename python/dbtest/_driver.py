@@ -702,7 +702,10 @@ class Driver:
                 call_kwargs = {n: request.values[n] if n in request.values else request.direct(n)[1]
                                for n in item.argnames}
             await self._setup_method(state, item, instance, ops)
-            fn = item.func.__get__(instance) if instance is not None else item.func
+            # Bound to the test's instance as `getattr(instance, name)` would (a unittest case runs
+            # its own method; a callable without `__get__`, a functools.partial, is not bound).
+            bind = getattr(item.func, "__get__", None) if instance is not None and item.kind != UNITTEST else None
+            fn = bind(instance) if bind is not None else item.func
             if request is not None:
                 fn = served.test_on_backend(fn, request)
             phase = "call"
